@@ -1,0 +1,1 @@
+"""backup / backups / verify / restore commands (filled in by the backup work)."""

@@ -1,0 +1,167 @@
+"""Typed drill settings: YAML file < DRILL_* environment < command-line flags.
+
+Secrets never come from the file: the Redis password is read from
+`REDIS_PASSWORD` (or the userinfo of the Redis URL) and kept as a `SecretStr`,
+so printing the settings cannot leak it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from harness.errors import ConfigError
+
+ENV_PREFIX = "DRILL_"
+CONFIG_ENV = "DRILL_CONFIG"
+
+
+class Settings(BaseModel):
+    """Everything a drill needs to know about its target and its targets."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: str = Field("sandbox", description="name of the target; 'sandbox' is the local one")
+    rpo_seconds: float = Field(3600, ge=0, description="recovery point objective")
+    rto_seconds: float = Field(900, ge=0, description="recovery time objective")
+    redis_url: str | None = Field(None, description="redis://host:port/db of the production Redis")
+    redis_password: SecretStr | None = Field(None, description="from REDIS_PASSWORD only")
+    store_url: str | None = Field(None, description="s3://bucket/prefix or file:///abs/dir")
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str = "sentinel"
+    health_url: str | None = None
+    hosted_zone_id: str | None = None
+    dns_record_name: str | None = None
+    min_keys: int = Field(100, ge=0)
+    availability_floor: float = Field(0.99, ge=0, le=1)
+    probe_interval_seconds: float = Field(0.2, gt=0)
+    allowed_targets: tuple[str, ...] = ()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("expected redis://host:port/db")
+        return v
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_scheme(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme == "s3" and parts.netloc:
+            return v
+        if parts.scheme == "file" and parts.path.startswith("/"):
+            return v
+        raise ValueError("expected s3://bucket/prefix or file:///absolute/dir")
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings with every secret removed (safe for reports)."""
+        data = self.model_dump(mode="json")
+        data["redis_password"] = "***" if self.redis_password else None
+        if self.redis_url:
+            data["redis_url"] = redact_url(self.redis_url)
+        return data
+
+
+def redact_url(url: str) -> str:
+    """Drop the password from a URL's userinfo, keeping the rest readable."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+def split_redis_url(url: str) -> tuple[str, str | None]:
+    """Return the URL without its password, and that password (if any)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username and parts.username != "default" else ""
+    clean = urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    return clean, parts.password
+
+
+_FIELD_NAMES = set(Settings.model_fields) - {"redis_password"}
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", fix="pass an existing file to --config")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}", fix="fix the YAML syntax")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must be a mapping of settings", fix="use key: value lines")
+    if "redis_password" in raw:
+        raise ConfigError(
+            f"config file {path} contains redis_password",
+            fix="remove it and set REDIS_PASSWORD in the environment; secrets never live in files",
+        )
+    unknown = sorted(set(raw) - _FIELD_NAMES)
+    for key in unknown:
+        warnings.warn(f"config file {path}: unknown key {key!r} ignored", stacklevel=2)
+        raw.pop(key)
+    return raw
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _FIELD_NAMES:
+        key = ENV_PREFIX + name.upper()
+        if key in env and env[key] != "":
+            value: Any = env[key]
+            if name == "allowed_targets":
+                value = tuple(v.strip() for v in value.split(",") if v.strip())
+            out[name] = value
+    return out
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load settings from file, environment and flags (later wins); raise ConfigError naming the field."""
+    env = os.environ if env is None else env
+    path = config_file or env.get(CONFIG_ENV)
+    data: dict[str, Any] = _read_file(Path(path)) if path else {}
+    data.update(_read_env(env))
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    password = env.get("REDIS_PASSWORD") or None
+    if data.get("redis_url"):
+        clean, url_password = split_redis_url(str(data["redis_url"]))
+        data["redis_url"] = clean
+        password = password or url_password
+    if password:
+        data["redis_password"] = password
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        source = f"DRILL_{field.upper()} or '{field}' in the config file"
+        raise ConfigError(
+            f"invalid setting {field}: {first['msg']}",
+            fix=f"set {source} to the expected form",
+        ) from None
+

@@ -1,0 +1,76 @@
+"""One error tree for the whole harness; the CLI maps it to exit codes.
+
+Every expected failure is a `DrillError` carrying what went wrong and how to fix
+it, so the user sees one line, never a traceback. Exit codes (the CLI contract):
+0 ok · 1 a check failed / target missed / restore refused · 2 usage, config,
+connection, authentication or safety refusal · 3 internal error · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+
+class DrillError(Exception):
+    """Root of every error the harness expects and explains."""
+
+    exit_code: int = 3
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def one_line(self) -> str:
+        """The message and its fix on one line, as the CLI prints it."""
+        return f"{self.message} — {self.fix}" if self.fix else self.message
+
+
+class CheckFailed(DrillError):
+    """A check ran and its answer was no (exit 1)."""
+
+    exit_code = 1
+
+
+class VerificationFailed(CheckFailed):
+    """A backup failed one of the verification levels."""
+
+
+class RestoreRefused(CheckFailed):
+    """A restore was refused to protect data (unverified backup, non-empty target)."""
+
+
+class TargetMissed(CheckFailed):
+    """A measured RTO/RPO/availability missed its configured target."""
+
+
+class UsageError(DrillError):
+    """The command line or an argument is wrong (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The configuration file or a DRILL_* variable is invalid."""
+
+
+class ConnectionFailed(DrillError):
+    """A service (Redis, the store, the cluster) could not be reached (exit 2)."""
+
+    exit_code = 2
+
+
+class AuthFailed(DrillError):
+    """A service rejected our credentials (exit 2)."""
+
+    exit_code = 2
+
+
+class StoreError(DrillError):
+    """The backup store is missing, misconfigured or refused an operation (exit 2)."""
+
+    exit_code = 2
+
+
+class SafetyRefused(DrillError):
+    """A destructive action was refused by the safety guard (exit 2)."""
+
+    exit_code = 2

@@ -1,0 +1,14 @@
+"""Measurement primitives: the recovery clock, canary writes, the availability prober."""
+
+from harness.measure.canary import CanaryReader, CanaryWriter, CanaryReport, canary_high_water
+from harness.measure.clock import Measurement, Phase, RecoveryClock
+
+__all__ = [
+    "CanaryReader",
+    "CanaryReport",
+    "CanaryWriter",
+    "Measurement",
+    "Phase",
+    "RecoveryClock",
+    "canary_high_water",
+]

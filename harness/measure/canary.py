@@ -1,0 +1,166 @@
+"""Canary writes: sequence-numbered, timestamped keys that turn "data lost" into a number.
+
+The writer appends `drill:canary:<seq>` every 250 ms and moves `drill:canary:last`
+in the same MULTI, remembering each write Redis acknowledged. After a restore the
+reader finds the newest canary present; every acknowledged write after it is
+lost, and the gap between the last acknowledged write and the newest surviving
+one is the measured data-loss window (the measured RPO).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import redis
+
+CANARY_PREFIX = "drill:canary:"
+CANARY_LAST = "drill:canary:last"
+DEFAULT_INTERVAL_S = 0.25
+
+
+def canary_key(seq: int) -> str:
+    return f"{CANARY_PREFIX}{seq:012d}"
+
+
+@dataclass(frozen=True)
+class CanaryWrite:
+    seq: int
+    at: datetime
+
+
+def canary_high_water(client: redis.Redis) -> int | None:
+    """Highest canary sequence number the dataset holds, or None without canaries."""
+    raw = client.get(CANARY_LAST)
+    return int(raw) if raw is not None else None
+
+
+def read_canary(client: redis.Redis, seq: int) -> CanaryWrite | None:
+    raw = client.get(canary_key(seq))
+    if raw is None:
+        return None
+    body = json.loads(raw)
+    return CanaryWrite(int(body["seq"]), datetime.fromisoformat(body["at"]))
+
+
+@dataclass
+class CanaryWriter:
+    """Background writer; `acknowledged` holds every write Redis confirmed, in order."""
+
+    client: redis.Redis
+    interval_s: float = DEFAULT_INTERVAL_S
+    start_seq: int | None = None
+    acknowledged: list[CanaryWrite] = field(default_factory=list)
+    failures: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _seq: int = 0
+
+    def write_one(self) -> CanaryWrite | None:
+        """Write the next canary now; return it when Redis acknowledged it."""
+        self._seq += 1
+        at = datetime.now(timezone.utc)
+        body = json.dumps({"seq": self._seq, "at": at.isoformat()})
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.set(canary_key(self._seq), body)
+            pipe.set(CANARY_LAST, self._seq)
+            pipe.execute()
+        except (redis.RedisError, OSError):
+            self.failures += 1
+            return None
+        write = CanaryWrite(self._seq, at)
+        self.acknowledged.append(write)
+        return write
+
+    def start(self) -> "CanaryWriter":
+        """Continue after any canary already in the dataset, then write in the background."""
+        if self.start_seq is None:
+            try:
+                self.start_seq = (canary_high_water(self.client) or 0) + 1
+            except (redis.RedisError, OSError):
+                self.start_seq = 1
+        self._seq = self.start_seq - 1
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="canary-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            self.write_one()
+            next_at += self.interval_s
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def last(self) -> CanaryWrite | None:
+        return self.acknowledged[-1] if self.acknowledged else None
+
+
+@dataclass(frozen=True)
+class CanaryReport:
+    """What the restored data says about the canaries written before the fault."""
+
+    newest_present: CanaryWrite | None
+    last_acknowledged: CanaryWrite | None
+    lost_seqs: tuple[int, ...]
+    holes: tuple[int, ...]
+
+    @property
+    def lost_count(self) -> int:
+        return len(self.lost_seqs)
+
+    @property
+    def data_loss_window_s(self) -> float:
+        """Seconds of acknowledged writes lost (0 when nothing acknowledged was lost)."""
+        if self.last_acknowledged is None or not self.lost_seqs:
+            return 0.0
+        if self.newest_present is None:
+            first = self.lost_seqs[0]
+            raise ValueError(f"no canary survived; the oldest lost is seq {first}")
+        return (self.last_acknowledged.at - self.newest_present.at).total_seconds()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "newest_present": _write_json(self.newest_present),
+            "last_acknowledged": _write_json(self.last_acknowledged),
+            "lost_count": self.lost_count,
+            "lost_seqs_first_last": [self.lost_seqs[0], self.lost_seqs[-1]] if self.lost_seqs else [],
+            "holes": list(self.holes),
+            "data_loss_window_s": round(self.data_loss_window_s, 3) if self.newest_present or not self.lost_seqs else None,
+        }
+
+
+def _write_json(write: CanaryWrite | None) -> dict[str, object] | None:
+    return {"seq": write.seq, "at": write.at.isoformat()} if write else None
+
+
+@dataclass
+class CanaryReader:
+    """Reads the canaries back after a restore and compares them with what was acknowledged."""
+
+    client: redis.Redis
+
+    def report(self, acknowledged: list[CanaryWrite]) -> CanaryReport:
+        """Lost = acknowledged writes newer than the newest canary present; holes = missing older ones."""
+        high = canary_high_water(self.client)
+        newest = read_canary(self.client, high) if high is not None else None
+        newest_seq = newest.seq if newest else 0
+        lost = tuple(w.seq for w in acknowledged if w.seq > newest_seq)
+        older = [w.seq for w in acknowledged if w.seq <= newest_seq]
+        holes: tuple[int, ...] = ()
+        if older:
+            pipe = self.client.pipeline(transaction=False)
+            for seq in older:
+                pipe.exists(canary_key(seq))
+            holes = tuple(seq for seq, ok in zip(older, pipe.execute()) if not ok)
+        return CanaryReport(newest, acknowledged[-1] if acknowledged else None, lost, holes)

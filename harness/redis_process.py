@@ -1,0 +1,194 @@
+"""Real `redis-server` processes the harness owns: scratch servers and the sandbox's Redis.
+
+A daemonized server started on a truncated RDB returns 0 and dies while loading,
+so we run it in the foreground as a child and ping until the dataset is loaded
+(or the process exits, which we report with the tail of its log).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from harness.errors import ConnectionFailed, DrillError
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    """Path of redis-server, or a DrillError saying how to install it."""
+    path = shutil.which("redis-server")
+    if not path:
+        raise DrillError("redis-server is not installed", fix="run `make setup` (installs redis-server)")
+    return path
+
+
+class RedisLoadFailed(DrillError):
+    """A redis-server could not load its RDB (exit code set by the caller's context)."""
+
+    exit_code = 1
+
+
+@dataclass
+class RedisProcess:
+    """A foreground redis-server on 127.0.0.1 with its own data dir; stop() always cleans up."""
+
+    data_dir: Path
+    port: int = 0
+    password: str | None = None
+    dbfilename: str = "dump.rdb"
+    appendonly: bool = False
+    extra_args: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def rdb_path(self) -> Path:
+        return self.data_dir / self.dbfilename
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "redis.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def _config_text(self) -> str:
+        lines = [
+            "bind 127.0.0.1",
+            f"port {self.port}",
+            f"dir {self.data_dir}",
+            f"dbfilename {self.dbfilename}",
+            f"logfile {self.log_path}",
+            "daemonize no",
+            "save ''",
+            f"appendonly {'yes' if self.appendonly else 'no'}",
+            "repl-diskless-sync-delay 0",
+            "protected-mode yes",
+        ]
+        if self.password:
+            lines.append(f"requirepass {self.password}")
+        return "\n".join(lines) + "\n"
+
+    def start(self, *, load_timeout: float = 120.0) -> "RedisProcess":
+        """Start the server (password via a 0600 config file, never argv) and wait until loaded."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        conf = self.data_dir / "redis.conf"
+        conf.write_text(self._config_text())
+        conf.chmod(0o600)
+        self.proc = subprocess.Popen(
+            [redis_server_binary(), str(conf), *self.extra_args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.wait_loaded(timeout=load_timeout)
+        return self
+
+    def client(self, *, decode_responses: bool = False, timeout: float = 5.0) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            password=self.password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=decode_responses,
+        )
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def wait_loaded(self, *, timeout: float = 120.0) -> None:
+        """Ping until PING answers and INFO says loading:0; raise if the process dies first."""
+        deadline = time.monotonic() + timeout
+        client = self.client(timeout=1.0)
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RedisLoadFailed(
+                    f"redis-server exited with code {self.proc.returncode} while starting: {self.log_tail()}",
+                    fix="the RDB file is probably corrupt or incompatible; verify the backup",
+                )
+            try:
+                if client.ping() and int(client.info("persistence").get("loading", 0)) == 0:
+                    return
+            except redis.BusyLoadingError:
+                pass
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise ConnectionFailed(
+            f"redis-server on port {self.port} did not finish loading within {timeout:.0f}s",
+            fix="check the RDB size and the machine's load; raise the load timeout",
+        )
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop the process without saving (SIGTERM then SIGKILL); safe to call twice."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=timeout)
+
+    def __enter__(self) -> "RedisProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ScratchRedis(RedisProcess):
+    """A throw-away server in a temp dir that is deleted on exit."""
+
+    def __init__(self, rdb: Path | None = None, *, password: str | None = None) -> None:
+        super().__init__(data_dir=Path(tempfile.mkdtemp(prefix="drill-scratch-")), password=password)
+        if rdb is not None:
+            shutil.copyfile(rdb, self.rdb_path)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists (zombies count as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
