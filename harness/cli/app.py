@@ -19,6 +19,13 @@ app = typer.Typer(
 )
 
 ConfigOption = typer.Option(None, "--config", envvar="DRILL_CONFIG", help="YAML settings file.")
+
+
+@app.callback()
+def _root() -> None:
+    """Chaos and disaster-recovery drills for SENTINEL with measured RTO/RPO."""
+
+
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
