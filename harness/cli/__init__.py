@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else "see `sentinel-drill --help`", file=sys.stderr)
+        return 2
     except click.UsageError as exc:
         print(f"usage error: {exc.format_message()} — see `sentinel-drill --help`", file=sys.stderr)
         return 2

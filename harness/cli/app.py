@@ -1,35 +1,33 @@
-"""The typer application and the shared options every command accepts."""
+"""The click command group and the options every command shares."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Optional
+from typing import Any
 
-import typer
+import click
 
+from harness import __version__
 from harness.config import Settings, load_settings
 
-app = typer.Typer(
+
+@click.group(
     name="sentinel-drill",
-    help="Chaos and disaster-recovery drills for SENTINEL with measured RTO/RPO.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-ConfigOption = typer.Option(None, "--config", envvar="DRILL_CONFIG", help="YAML settings file.")
-
-
-@app.callback()
-def _root() -> None:
+@click.version_option(__version__, prog_name="sentinel-drill")
+def app() -> None:
     """Chaos and disaster-recovery drills for SENTINEL with measured RTO/RPO."""
 
 
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+config_option = click.option(
+    "--config", "config", envvar="DRILL_CONFIG", default=None, help="YAML settings file (DRILL_CONFIG)."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
-def settings_from(config: Optional[str], **overrides: Any) -> Settings:
+def settings_from(config: str | None, **overrides: Any) -> Settings:
     """Settings for this invocation: file < DRILL_* env < flags."""
     return load_settings(config, overrides=overrides)
 
@@ -37,11 +35,3 @@ def settings_from(config: Optional[str], **overrides: Any) -> Settings:
 def emit_json(data: Any) -> None:
     """Print one JSON document on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-@app.command()
-def version() -> None:
-    """Print the harness version."""
-    from harness import __version__
-
-    print(__version__)
