@@ -1,9 +1,12 @@
 """Measurement primitives: the recovery clock, canary writes, the availability prober."""
 
 from harness.measure.canary import CanaryReader, CanaryWriter, CanaryReport, canary_high_water
+from harness.measure.availability import AvailabilityProber, AvailabilityReport
 from harness.measure.clock import Measurement, Phase, RecoveryClock
 
 __all__ = [
+    "AvailabilityProber",
+    "AvailabilityReport",
     "CanaryReader",
     "CanaryReport",
     "CanaryWriter",

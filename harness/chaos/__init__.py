@@ -1,0 +1,1 @@
+"""Chaos experiments: run chaostoolkit experiments through chaoslib, and our own activities."""

@@ -1,0 +1,122 @@
+"""Run a chaostoolkit experiment through chaoslib's Python API and keep its journal.
+
+Rollbacks always run (strategy `always`): a drill must never leave a zone
+cordoned or a namespace isolated because a probe failed. A `deviated` run still
+ends with status `completed`, so `ExperimentRun.hypothesis_held` looks at both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from chaoslib.exceptions import ChaosException, InvalidActivity, InvalidExperiment, InvalidSource
+from chaoslib.experiment import ensure_experiment_is_valid
+from chaoslib.experiment import run_experiment as chaoslib_run
+from chaoslib.loader import load_experiment as chaoslib_load
+
+from harness.errors import ConfigError, DrillError
+
+log = logging.getLogger(__name__)
+
+#: chaoslib settings for every run: rollbacks always, no remote calls
+CHAOS_SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    """The outcome of one experiment run and where its journal is."""
+
+    title: str
+    status: str
+    deviated: bool
+    journal_path: Path
+    journal: dict[str, Any]
+
+    @property
+    def hypothesis_held(self) -> bool:
+        return self.status == "completed" and not self.deviated
+
+    def method_outputs(self) -> list[Any]:
+        """The output of each method activity, in order (e.g. the pods an action deleted)."""
+        return [r.get("output") for r in self.journal.get("run", [])]
+
+    def rollback_statuses(self) -> list[str]:
+        return [r.get("status", "?") for r in self.journal.get("rollbacks", [])]
+
+    def describe(self) -> str:
+        state = "hypothesis held" if self.hypothesis_held else (
+            "hypothesis DEVIATED" if self.deviated else f"status {self.status}")
+        return f"experiment {self.title!r}: {state}; journal {self.journal_path}"
+
+
+def load_experiment(path: str | Path) -> dict[str, Any]:
+    """Parse and validate an experiment file; ConfigError names the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment file {path} does not exist", fix="check the path under experiments/")
+    try:
+        experiment: dict[str, Any] = chaoslib_load(str(path), verify_tls=False)
+        ensure_experiment_is_valid(experiment)
+    except (InvalidExperiment, InvalidActivity, InvalidSource, json.JSONDecodeError) as exc:
+        raise ConfigError(f"experiment {path} is invalid: {exc}", fix="run `chaos validate` on it and fix it") from None
+    return experiment
+
+
+@contextlib.contextmanager
+def _kube_environment(kubeconfig: str | None, context: str | None) -> Iterator[None]:
+    """chaostoolkit-kubernetes reads KUBECONFIG/KUBERNETES_CONTEXT from the environment; scope them to the run."""
+    saved = {k: os.environ.get(k) for k in ("KUBECONFIG", "KUBERNETES_CONTEXT")}
+    try:
+        if kubeconfig:
+            os.environ["KUBECONFIG"] = kubeconfig
+        if context:
+            os.environ["KUBERNETES_CONTEXT"] = context
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_experiment(
+    path: str | Path,
+    *,
+    configuration: Mapping[str, Any],
+    journal_dir: Path,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+) -> ExperimentRun:
+    """Run the experiment with `configuration` overriding its declared values; save the journal."""
+    experiment = load_experiment(path)
+    journal_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    journal_path = journal_dir / f"{Path(path).stem}-{stamp}.journal.json"
+    try:
+        with _kube_environment(kubeconfig, context):
+            journal = chaoslib_run(
+                experiment, settings=CHAOS_SETTINGS, experiment_vars=(dict(configuration), {})
+            )
+    except ChaosException as exc:
+        raise DrillError(
+            f"experiment {path} could not run: {exc}",
+            fix="check the experiment's configuration values and the target",
+        ) from None
+    journal_path.write_text(json.dumps(journal, indent=2, default=str))
+    run = ExperimentRun(
+        title=str(journal.get("experiment", {}).get("title", Path(path).stem)),
+        status=str(journal.get("status")),
+        deviated=bool(journal.get("deviated")),
+        journal_path=journal_path,
+        journal=journal,
+    )
+    log.info(run.describe())
+    return run

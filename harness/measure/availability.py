@@ -1,0 +1,148 @@
+"""Availability prober: polls the health URL through the drill ("watch before you break").
+
+Pods are simulated in the sandbox, so the health endpoint is how "traffic
+continues" is observed; in production it is SENTINEL's own /health. Each sample
+records monotonic time and the answer; availability, the longest outage and the
+first healthy answer after the fault are derived from the samples.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Sample:
+    monotonic: float
+    ok: bool
+    status: int | None
+    reason: str = ""
+
+
+def probe_once(url: str, *, timeout: float = 1.0) -> Sample:
+    """One GET: ok only on HTTP 200 (a connection error or timeout is an outage)."""
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - configured URL
+            return Sample(start, resp.status == 200, resp.status)
+    except urllib.error.HTTPError as exc:
+        return Sample(start, False, exc.code, exc.read(200).decode(errors="replace"))
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        return Sample(start, False, None, exc.__class__.__name__)
+
+
+@dataclass(frozen=True)
+class AvailabilityReport:
+    """What the prober saw between two instants."""
+
+    samples: int
+    ok_samples: int
+    interval_s: float
+    longest_outage_s: float
+    outages: int
+    window_s: float
+
+    @property
+    def availability(self) -> float:
+        return self.ok_samples / self.samples if self.samples else 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "samples": self.samples,
+            "ok_samples": self.ok_samples,
+            "availability": round(self.availability, 5),
+            "longest_outage_s": round(self.longest_outage_s, 3),
+            "outages": self.outages,
+            "window_s": round(self.window_s, 3),
+            "interval_s": self.interval_s,
+        }
+
+
+def summarise(samples: list[Sample], interval_s: float) -> AvailabilityReport:
+    """Availability %, outage count and the longest outage (first failed → next ok sample)."""
+    longest = 0.0
+    outages = 0
+    down_since: float | None = None
+    for s in samples:
+        if not s.ok and down_since is None:
+            down_since = s.monotonic
+            outages += 1
+        elif s.ok and down_since is not None:
+            longest = max(longest, s.monotonic - down_since)
+            down_since = None
+    if down_since is not None and samples:
+        longest = max(longest, samples[-1].monotonic - down_since + interval_s)
+    window = samples[-1].monotonic - samples[0].monotonic if len(samples) > 1 else 0.0
+    return AvailabilityReport(
+        len(samples), sum(s.ok for s in samples), interval_s, longest, outages, window
+    )
+
+
+@dataclass
+class AvailabilityProber:
+    """Background poller of one health URL; start before the fault, stop after recovery."""
+
+    url: str
+    interval_s: float = 0.2
+    timeout_s: float = 1.0
+    probe: Callable[[str], Sample] | None = None
+    samples: list[Sample] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _sample(self) -> Sample:
+        if self.probe is not None:
+            return self.probe(self.url)
+        return probe_once(self.url, timeout=self.timeout_s)
+
+    def start(self) -> "AvailabilityProber":
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="availability-prober", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            sample = self._sample()
+            with self._lock:
+                self.samples.append(sample)
+            next_at += self.interval_s
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def stop(self) -> AvailabilityReport:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        return self.report()
+
+    def snapshot(self, since: float | None = None) -> list[Sample]:
+        with self._lock:
+            return [s for s in self.samples if since is None or s.monotonic >= since]
+
+    def report(self, since: float | None = None, until: float | None = None) -> AvailabilityReport:
+        picked = [s for s in self.snapshot(since) if until is None or s.monotonic <= until]
+        return summarise(picked, self.interval_s)
+
+    def first_healthy_after(self, instant: float) -> float | None:
+        """Monotonic time of the first OK sample after `instant` that follows a failed one, else of the first OK."""
+        for s in self.snapshot(instant):
+            if s.ok:
+                return s.monotonic
+        return None
+
+    def wait_healthy(self, *, after: float, deadline_s: float) -> float | None:
+        """Block until an OK sample at/after `after`; return its monotonic time or None at the deadline."""
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            found = self.first_healthy_after(after)
+            if found is not None:
+                return found
+            time.sleep(self.interval_s / 2)
+        return None
