@@ -1,0 +1,24 @@
+@scenario-4
+Feature: Scenario 4 — ransomware or compromise
+  An attacker had access: the newest backup may be tampered with and every
+  credential must be considered known. Isolate, assess, deploy clean, restore
+  from a backup that passes a scan, rotate every secret, keep the audit trail.
+  Runbook: "Disaster Recovery › Scenario 4: Ransomware/Compromise".
+
+  Background:
+    Given the target is healthy
+    And a fresh backup no older than the RPO has been taken and verified
+    And the newest backup in the store has been tampered with
+
+  Scenario: Recover from a compromise into a clean namespace with rotated secrets
+    When the compromise experiment isolates the namespace
+    Then the fault is confirmed: a deny-all policy isolated every pod of the namespace
+    When every backup in the store is scanned
+    Then the tampered backup is rejected and the newest backup that verifies is chosen
+    When SENTINEL is deployed clean into a fresh namespace
+    And Redis is restored from the chosen backup
+    And every secret is rotated, the Redis password included
+    Then the old Redis password is rejected with WRONGPASS and the new one works
+    And the health endpoint answers healthy
+    And the RTO is within the target, with every phase reported
+    And the audit timeline is attached

@@ -1,0 +1,1 @@
+"""Evidence an auditor accepts: scenario records, Allure metadata, the tamper-evident bundle."""
