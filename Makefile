@@ -8,7 +8,8 @@ PY      := $(VENV)/bin/python
 DRILL   := $(VENV)/bin/sentinel-drill
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST  := $(PY) -m pytest
-SANDBOX_BIN = $(shell tools/build-sandbox-bin.sh --print-dir)
+
+-include mk/*.mk
 
 .PHONY: help setup sandbox-bin test test-fast drill drill-all restore-test verify-backup \
         sandbox-up sandbox-down sandbox-status bench lint clean
