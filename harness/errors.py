@@ -42,6 +42,13 @@ class TargetMissed(CheckFailed):
     """A measured RTO/RPO/availability missed its configured target."""
 
 
+class FaultNotConfirmed(CheckFailed):
+    """The injected fault was not observed, so the drill proves nothing: verdict INVALID."""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(f"INVALID — {message}", fix=fix)
+
+
 class UsageError(DrillError):
     """The command line or an argument is wrong (exit 2)."""
 
