@@ -39,7 +39,14 @@ class Settings(BaseModel):
     health_url: str | None = None
     hosted_zone_id: str | None = None
     dns_record_name: str | None = None
+    dr_kubeconfig: str | None = Field(None, description="kubeconfig of the DR cluster (scenario 3 off-sandbox)")
+    dr_context: str | None = Field(None, description="context of the DR cluster (scenario 3 off-sandbox)")
+    dr_namespace: str | None = Field(None, description="namespace restores go to off-sandbox")
+    load_balancer: str | None = Field(None, description="DNS name the record points at after a restore")
+    sandbox_dir: str | None = Field(None, description="state dir of the local sandbox (default .sandbox)")
     min_keys: int = Field(100, ge=0)
+    dbsize_tolerance: float = Field(0.05, ge=0, le=1, description="monthly drill: restored keys vs DBSIZE")
+    kill_share: float = Field(0.5, gt=0, le=1, description="scenario 1: share of Brain pods killed")
     availability_floor: float = Field(0.99, ge=0, le=1)
     probe_interval_seconds: float = Field(0.2, gt=0)
     allowed_targets: tuple[str, ...] = ()

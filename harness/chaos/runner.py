@@ -14,12 +14,14 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from chaoslib.exceptions import ChaosException, InvalidActivity, InvalidExperiment, InvalidSource
 from chaoslib.experiment import ensure_experiment_is_valid
 from chaoslib.experiment import run_experiment as chaoslib_run
 from chaoslib.loader import load_experiment as chaoslib_load
+from chaoslib.run import RunEventHandler
+from chaoslib.types import Strategy
 
 from harness.errors import ConfigError, DrillError
 
@@ -54,6 +56,31 @@ class ExperimentRun:
         state = "hypothesis held" if self.hypothesis_held else (
             "hypothesis DEVIATED" if self.deviated else f"status {self.status}")
         return f"experiment {self.title!r}: {state}; journal {self.journal_path}"
+
+
+#: called with the activity's name and, at its end, its journal entry
+ActivityHook = Callable[[str, dict[str, Any] | None], None]
+
+
+class _ActivityHooks(RunEventHandler):  # type: ignore[misc]
+    """Forwards activity start/end to the drill so it can mark its clock and gather fault proof.
+
+    chaoslib swallows handler exceptions, so hooks record; they never decide.
+    """
+
+    def __init__(self, on_start: Mapping[str, ActivityHook], on_end: Mapping[str, ActivityHook]) -> None:
+        self.on_start = on_start
+        self.on_end = on_end
+
+    def start_activity(self, activity: dict[str, Any]) -> None:
+        hook = self.on_start.get(activity.get("name", ""))
+        if hook:
+            hook(activity["name"], None)
+
+    def activity_completed(self, activity: dict[str, Any], run: dict[str, Any]) -> None:
+        hook = self.on_end.get(activity.get("name", ""))
+        if hook:
+            hook(activity["name"], run)
 
 
 def load_experiment(path: str | Path) -> dict[str, Any]:
@@ -94,8 +121,16 @@ def run_experiment(
     journal_dir: Path,
     kubeconfig: str | None = None,
     context: str | None = None,
+    on_start: Mapping[str, ActivityHook] | None = None,
+    on_end: Mapping[str, ActivityHook] | None = None,
+    hypothesis_after_method: bool = True,
 ) -> ExperimentRun:
-    """Run the experiment with `configuration` overriding its declared values; save the journal."""
+    """Run the experiment with `configuration` overriding its declared values; save the journal.
+
+    `on_start`/`on_end` map activity names to hooks. Without
+    `hypothesis_after_method` the steady state is checked before the method
+    only: for a fault whose recovery the drill itself performs (cluster loss).
+    """
     experiment = load_experiment(path)
     journal_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -103,7 +138,11 @@ def run_experiment(
     try:
         with _kube_environment(kubeconfig, context):
             journal = chaoslib_run(
-                experiment, settings=CHAOS_SETTINGS, experiment_vars=(dict(configuration), {})
+                experiment,
+                settings=CHAOS_SETTINGS,
+                experiment_vars=(dict(configuration), {}),
+                strategy=Strategy.DEFAULT if hypothesis_after_method else Strategy.BEFORE_METHOD,
+                event_handlers=[_ActivityHooks(on_start or {}, on_end or {})],
             )
     except ChaosException as exc:
         raise DrillError(

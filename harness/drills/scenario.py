@@ -1,0 +1,106 @@
+"""DrillScenario: one running scenario's clock, observers and record.
+
+Observers start before the fault ("watch before you break"); every comparison
+with a target goes through `require`, which records the measurement before it
+raises, so a breached scenario still reports what it measured.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.config import Settings
+from harness.errors import FaultNotConfirmed, TargetMissed
+from harness.evidence.record import ScenarioRecord
+from harness.measure.availability import AvailabilityProber, AvailabilityReport
+from harness.measure.canary import CanaryWriter
+from harness.measure.clock import Measurement, RecoveryClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DrillScenario:
+    """State of one scenario from its first Given to its last Then."""
+
+    settings: Settings
+    record: ScenarioRecord
+    journal_dir: Path
+    clock: RecoveryClock = field(default_factory=RecoveryClock)
+    prober: AvailabilityProber | None = None
+    canary: CanaryWriter | None = None
+    journals: list[Path] = field(default_factory=list)
+    _cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.clock.resolution_s = self.settings.probe_interval_seconds
+        self.record.started_at = datetime.now(timezone.utc).isoformat()
+
+    def start_prober(self, health_url: str) -> AvailabilityProber:
+        """Poll the health URL from now until the scenario ends."""
+        self.prober = AvailabilityProber(health_url, interval_s=self.settings.probe_interval_seconds).start()
+        self.on_finish(self.prober.stop)
+        return self.prober
+
+    def start_canary(self, writer: CanaryWriter) -> CanaryWriter:
+        self.canary = writer.start()
+        self.on_finish(writer.stop)
+        return writer
+
+    def on_finish(self, cleanup: Callable[[], None]) -> None:
+        """Run `cleanup` when the scenario ends, whatever its outcome (last registered runs first)."""
+        self._cleanups.append(cleanup)
+
+    def availability(self, *, since_event: str, until_event: str | None = None) -> AvailabilityReport:
+        """Availability between two clock events (until now when `until_event` is None)."""
+        assert self.prober is not None, "the availability prober was never started"
+        since = self.clock.event(since_event).monotonic
+        until = self.clock.event(until_event).monotonic if until_event else None
+        report = self.prober.report(since, until)
+        self.record.availability = report.to_json()
+        return report
+
+    def note(self, key: str, value: Any) -> None:
+        """Keep a detail for the evidence (what was hit, which backup, ...)."""
+        self.record.details[key] = value
+
+    def confirm_fault(self, observed: bool, what: str, evidence: dict[str, Any]) -> None:
+        """Prove the fault happened; without proof the scenario is INVALID, never passed."""
+        self.note("fault_proof", {"observed": observed, "what": what, **evidence})
+        if not observed:
+            raise FaultNotConfirmed(
+                f"fault not observed: {what}",
+                fix="check the experiment's selectors and the target; nothing was proven",
+            )
+        if not self.clock.has("fault_confirmed"):
+            self.clock.mark("fault_confirmed")
+
+    def record_measurement(self, m: Measurement, *, unit_note: str = "") -> Measurement:
+        entry = m.to_json()
+        if unit_note:
+            entry["note"] = unit_note
+        self.record.measurements = [e for e in self.record.measurements if e["name"] != m.name] + [entry]
+        return m
+
+    def require(self, m: Measurement) -> Measurement:
+        """Record `m`; raise TargetMissed naming the breach when it is not met."""
+        self.record_measurement(m)
+        if not m.met:
+            raise TargetMissed(m.describe(), fix=f"recovery is slower than the {m.name} target; investigate the phases")
+        return m
+
+    def finish(self) -> None:
+        """Stop observers and cleanups (each guarded: one failure does not skip the rest)."""
+        while self._cleanups:
+            cleanup = self._cleanups.pop()
+            try:
+                cleanup()
+            except Exception:  # noqa: BLE001 - cleanup must not hide the scenario's result
+                log.exception("scenario cleanup failed")
+        self.record.timeline = self.clock.to_json()
+        self.record.ended_at = datetime.now(timezone.utc).isoformat()
+        self.record.artifacts = [str(p) for p in self.journals]
