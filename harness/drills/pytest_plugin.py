@@ -1,0 +1,135 @@
+"""pytest glue for the drills: fixtures, verdicts, the run's records and summary.
+
+Loaded from the root conftest. Each Gherkin scenario gets a `DrillScenario`;
+when it ends (pass or fail) its verdict is derived from the exception that
+stopped it: TargetMissed → FAIL, FaultNotConfirmed → INVALID, any other check
+→ FAIL, anything else → ERROR. The records land in
+`reports/drill-results.json` and in a summary table at the end of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from harness.config import Settings, load_settings
+from harness.drills.scenario import DrillScenario
+from harness.errors import CheckFailed, DrillError, FaultNotConfirmed, TargetMissed
+from harness.evidence.record import ScenarioRecord, Verdict, write_records
+
+SCENARIO_KEY = pytest.StashKey[DrillScenario]()
+ERROR_KEY = pytest.StashKey[BaseException]()
+RECORDS_KEY = pytest.StashKey[list[ScenarioRecord]]()
+
+REPORTS_DIR = Path(os.environ.get("DRILL_REPORTS_DIR", "reports"))
+DRILL_TAGS = ("scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "quarterly", "daily")
+
+
+def classify(exc: BaseException | None) -> tuple[Verdict, str]:
+    """The verdict a scenario earns from what stopped it (None = it ran to the end)."""
+    if exc is None:
+        return Verdict.PASS, ""
+    message = exc.one_line() if isinstance(exc, DrillError) else f"{exc.__class__.__name__}: {exc}"
+    if isinstance(exc, FaultNotConfirmed):
+        return Verdict.INVALID, message
+    if isinstance(exc, (TargetMissed, CheckFailed, AssertionError)):
+        return Verdict.FAIL, f"{exc.__class__.__name__}: {message}"
+    return Verdict.ERROR, f"{exc.__class__.__name__}: {message}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tag in DRILL_TAGS:
+        config.addinivalue_line("markers", f"{tag}: drill selection tag")
+    config.stash[RECORDS_KEY] = []
+
+
+@pytest.fixture(scope="session")
+def drill_settings() -> Settings:
+    """Settings for the whole run (file < DRILL_* environment)."""
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def drill_target(drill_settings: Settings) -> Iterator[Any]:
+    """The target every scenario runs against; the sandbox is started when none is configured."""
+    from harness.target import open_target
+
+    with open_target(drill_settings) as target:
+        yield target
+
+
+@pytest.fixture
+def drill(request: pytest.FixtureRequest, drill_settings: Settings) -> DrillScenario:
+    """This scenario's clock, observers and record."""
+    feature = getattr(request.node, "__scenario_feature__", None)
+    scenario = request.node.name
+    tags = tuple(m.name for m in request.node.iter_markers() if m.name in DRILL_TAGS)
+    record = ScenarioRecord(name=scenario, feature=str(feature or request.node.nodeid), tags=tags)
+    state = DrillScenario(drill_settings, record, REPORTS_DIR / "journals")
+    request.node.stash[SCENARIO_KEY] = state
+    return state
+
+
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    request.node.__scenario_feature__ = feature.rel_filename  # type: ignore[attr-defined]
+
+
+def pytest_bdd_step_error(request: pytest.FixtureRequest, exception: BaseException, **_: Any) -> None:
+    request.node.stash[ERROR_KEY] = exception
+
+
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    """Stop the observers, set the verdict and hand the record to the evidence."""
+    state = request.node.stash.get(SCENARIO_KEY, None)
+    if state is None:
+        return
+    state.finish()
+    state.record.name = scenario.name
+    state.record.feature = feature.rel_filename
+    state.record.verdict, state.record.reason = classify(request.node.stash.get(ERROR_KEY, None))
+    request.config.stash[RECORDS_KEY].append(state.record)
+    _attach_to_allure(request, state)
+
+
+def _attach_to_allure(request: pytest.FixtureRequest, state: DrillScenario) -> None:
+    if not request.config.pluginmanager.hasplugin("allure_pytest_bdd"):
+        return
+    from harness.evidence import allure_results
+
+    allure_results.attach_scenario(
+        state.record, journals=state.journals, config=state.settings.redacted()
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    records = session.config.stash.get(RECORDS_KEY, [])
+    if not records:
+        return
+    meta = {"exitstatus": int(exitstatus), "selection": session.config.getoption("markexpr", "")}
+    write_records(REPORTS_DIR / "drill-results.json", records, meta)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    records = config.stash.get(RECORDS_KEY, [])
+    if not records:
+        return
+    tr = terminalreporter
+    tr.section("drill verdicts")
+    for r in records:
+        tr.write_line(f"{r.verdict.value:8} {r.name}  [{r.feature}]")
+        for m in r.measurements:
+            verdict = "met" if m["met"] else "BREACHED"
+            tr.write_line(
+                f"           {m['name']:<14} measured {m['measured_s']:>9.3f}s  target {m['target_s']:>7.0f}s  "
+                f"margin {m['margin_s']:>9.3f}s  {verdict}"
+            )
+        for phase in (r.timeline or {}).get("phases", []):
+            tr.write_line(f"           phase {phase['name']:<22} {phase['seconds']:>8.3f}s")
+        if r.reason:
+            tr.write_line(f"           reason: {r.reason}")
+    tr.write_line(f"records: {REPORTS_DIR / 'drill-results.json'}")
+    tr.write_line(json.dumps({r.name: r.verdict.value for r in records}))
