@@ -1,0 +1,85 @@
+"""Our chaostoolkit probes: thin wrappers over harness.platform for what chaostoolkit-kubernetes lacks.
+
+Each returns a bool or a number so tolerances work, and raises ActivityFailed
+naming the target when it cannot answer. The cluster comes from KUBECONFIG /
+KUBERNETES_CONTEXT, as for chaostoolkit-kubernetes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+
+from harness.errors import DrillError
+from harness.platform.client import Cluster, connect
+from harness.platform.network import is_isolated
+from harness.platform.pods import pods_by_zone
+from harness.platform.workloads import rollout_status, wait_for_rollout
+
+__all__ = ["count_pods_in_zone", "deployment_is_available", "namespace_is_isolated", "seconds_until_available"]
+
+
+def _cluster(configuration: dict[str, Any] | None) -> Cluster:
+    configuration = configuration or {}
+    try:
+        return connect(
+            configuration.get("kubeconfig") or os.environ.get("KUBECONFIG"),
+            configuration.get("context") or os.environ.get("KUBERNETES_CONTEXT"),
+            timeout=5.0,
+        )
+    except DrillError as exc:
+        raise ActivityFailed(exc.one_line()) from None
+
+
+def deployment_is_available(
+    name: str, ns: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+) -> bool:
+    """True when every desired replica of Deployment `ns/name` is updated, ready and available."""
+    try:
+        return rollout_status(_cluster(configuration), "Deployment", name, namespace=ns).complete
+    except DrillError as exc:
+        raise ActivityFailed(f"deployment {ns}/{name}: {exc.one_line()}") from None
+
+
+def seconds_until_available(
+    name: str,
+    ns: str,
+    timeout_s: float = 900.0,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> float:
+    """Wait until Deployment `ns/name` is fully available; return the seconds waited."""
+    start = time.monotonic()
+    try:
+        wait_for_rollout(_cluster(configuration), "Deployment", name, namespace=ns, timeout=float(timeout_s))
+    except DrillError as exc:
+        raise ActivityFailed(f"deployment {ns}/{name} not available: {exc.one_line()}") from None
+    return round(time.monotonic() - start, 3)
+
+
+def count_pods_in_zone(
+    zone: str,
+    label_selector: str,
+    ns: str,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> int:
+    """How many pods matching `label_selector` in `ns` are scheduled on nodes of `zone`."""
+    try:
+        by_zone = pods_by_zone(_cluster(configuration), namespace=ns, selector=label_selector)
+    except DrillError as exc:
+        raise ActivityFailed(f"pods {label_selector} in {ns}: {exc.one_line()}") from None
+    return len([p for p in by_zone.get(zone, []) if not p.terminating])
+
+
+def namespace_is_isolated(
+    ns: str, policy_name: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+) -> bool:
+    """True while the deny-all NetworkPolicy `policy_name` exists in `ns`."""
+    try:
+        return is_isolated(_cluster(configuration), namespace=ns, name=policy_name)
+    except DrillError as exc:
+        raise ActivityFailed(f"namespace {ns}: {exc.one_line()}") from None
