@@ -7,8 +7,10 @@ so we run it in the foreground as a child and ping until the dataset is loaded
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -30,12 +32,63 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_SECRET_ENV_WORDS = ("PASSWORD", "SECRET", "TOKEN", "REDISCLI_AUTH")
+
+
+def scrubbed_env() -> dict[str, str]:
+    """This process's environment minus anything that looks like a secret, for child processes."""
+    return {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_ENV_WORDS)}
+
+
 def redis_server_binary() -> str:
     """Path of redis-server, or a DrillError saying how to install it."""
     path = shutil.which("redis-server")
     if not path:
         raise DrillError("redis-server is not installed", fix="run `make setup` (installs redis-server)")
     return path
+
+
+#: file in a server's data dir saying the harness started it (and how to restart it)
+MARKER_NAME = "drill-managed"
+
+
+def read_marker(data_dir: Path) -> dict[str, object] | None:
+    """The `drill-managed` marker of a data dir, or None when the harness did not start that server."""
+    try:
+        data = json.loads((data_dir / MARKER_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_marker(data_dir: Path, *, pid: int, port: int, conf: Path, dbfilename: str) -> None:
+    """Record that the harness runs a redis-server from this dir (no secrets: the conf is 0600)."""
+    marker = data_dir / MARKER_NAME
+    marker.write_text(json.dumps({"pid": pid, "port": port, "conf": str(conf), "dbfilename": dbfilename}))
+    marker.chmod(0o600)
+
+
+def terminate_pid(pid: int, *, timeout: float = 10.0) -> None:
+    """SIGTERM a process that is not our child, SIGKILL it after `timeout`; wait until it is gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                _reap(pid)
+                return
+            time.sleep(0.02)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the process happens to be our child (no zombie left)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 class RedisLoadFailed(DrillError):
@@ -103,7 +156,9 @@ class RedisProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            env=scrubbed_env(),
         )
+        write_marker(self.data_dir, pid=self.proc.pid, port=self.port, conf=conf, dbfilename=self.dbfilename)
         self.wait_loaded(timeout=load_timeout)
         return self
 
@@ -149,7 +204,13 @@ class RedisProcess:
         )
 
     def stop(self, *, timeout: float = 10.0) -> None:
-        """Stop the process without saving (SIGTERM then SIGKILL); safe to call twice."""
+        """Stop the process without saving (SIGTERM then SIGKILL); safe to call twice.
+
+        A file restore run from another process may have restarted this server
+        (see the `drill-managed` marker); that successor is stopped too, so no
+        redis-server outlives its owner.
+        """
+        self._stop_successor(timeout)
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
@@ -158,6 +219,14 @@ class RedisProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=timeout)
+
+    def _stop_successor(self, timeout: float) -> None:
+        marker = read_marker(self.data_dir)
+        if not marker or marker.get("port") != self.port:
+            return
+        pid = marker.get("pid")
+        if isinstance(pid, int) and pid != self.pid and pid_alive(pid) and _is_redis_server(pid):
+            terminate_pid(pid, timeout=timeout)
 
     def __enter__(self) -> "RedisProcess":
         return self
@@ -177,6 +246,14 @@ class ScratchRedis(RedisProcess):
     def __exit__(self, *exc: object) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _is_redis_server(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"redis-server" in fh.read().split(b"\0")[0]
+    except OSError:
+        return False
 
 
 def pid_alive(pid: int) -> bool:
