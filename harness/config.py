@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Literal, Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -33,6 +33,10 @@ class Settings(BaseModel):
     redis_url: str | None = Field(None, description="redis://host:port/db of the production Redis")
     redis_password: SecretStr | None = Field(None, description="from REDIS_PASSWORD only")
     store_url: str | None = Field(None, description="s3://bucket/prefix or file:///abs/dir")
+    store_retention_days: int | None = Field(
+        None, ge=1, description="object-lock retention for uploads (S3 buckets with object lock only)"
+    )
+    store_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "COMPLIANCE"
     kubeconfig: str | None = None
     context: str | None = None
     namespace: str = "sentinel"
@@ -101,7 +105,7 @@ def split_redis_url(url: str) -> tuple[str, str | None]:
         host = f"{host}:{parts.port}"
     user = f"{parts.username}@" if parts.username and parts.username != "default" else ""
     clean = urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
-    return clean, parts.password
+    return clean, unquote(parts.password)
 
 
 _FIELD_NAMES = set(Settings.model_fields) - {"redis_password"}
