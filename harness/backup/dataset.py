@@ -1,0 +1,197 @@
+"""Describe a dataset loaded from an RDB: key counts, type histogram, sample digests, canary.
+
+Take and verify both load the file into a scratch redis-server and describe it
+with these functions, so the manifest and the check use one definition. Digests
+are computed over a canonical form of type + value (not DUMP bytes, whose
+encoding may change with server version or config), so a key still matches after
+a restore into another Redis 7 server.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import heapq
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from harness.backup.manifest import KeySample
+from harness.measure.canary import CANARY_LAST, canary_high_water, canary_key
+from harness.redis_process import ScratchRedis
+
+SAMPLE_SIZE = 64
+_SCAN_COUNT = 1000
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """`key_count` = keys in the file (loaded + already expired when loaded)."""
+
+    key_count: int
+    keys_expired_on_load: int
+    keyspace: dict[int, int]
+    types: dict[str, int]
+    samples: tuple[KeySample, ...]
+    canary_high_water: int | None
+
+    @property
+    def live_keys(self) -> int:
+        return sum(self.keyspace.values())
+
+
+@contextmanager
+def loaded_scratch(rdb: Path, *, load_timeout: float = 300.0) -> Iterator[ScratchRedis]:
+    """A scratch redis-server (random password, loopback only) that has loaded `rdb`."""
+    with ScratchRedis(rdb, password=secrets.token_hex(16)) as scratch:
+        scratch.start(load_timeout=load_timeout)
+        yield scratch
+
+
+def encode_key(key: bytes) -> str:
+    """UTF-8 text when possible, otherwise `b64:` + base64 (so JSON can carry any key)."""
+    try:
+        text = key.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or text.startswith("b64:"):
+        return "b64:" + base64.b64encode(key).decode()
+    return text
+
+
+def decode_key(text: str) -> bytes:
+    return base64.b64decode(text[4:]) if text.startswith("b64:") else text.encode("utf-8")
+
+
+def keyspace(client: redis.Redis) -> dict[int, int]:
+    """Live keys per database, from INFO keyspace."""
+    info = client.info("keyspace")
+    return {int(name[2:]): int(v["keys"]) for name, v in info.items() if name.startswith("db")}
+
+
+def _feed(h: Any, *parts: bytes) -> None:
+    for part in parts:
+        h.update(b"%d:" % len(part))
+        h.update(part)
+
+
+def key_digest(client: redis.Redis, key: bytes, type_name: str) -> str:
+    """SHA-256 over a canonical form of the key's type and value ('' when the key is gone)."""
+    h = hashlib.sha256()
+    _feed(h, type_name.encode())
+    if type_name == "string":
+        value = client.get(key)
+        if value is None:
+            return ""
+        _feed(h, value)
+    elif type_name == "list":
+        _feed(h, *client.lrange(key, 0, -1))
+    elif type_name == "set":
+        _feed(h, *sorted(client.smembers(key)))
+    elif type_name == "zset":
+        for member, score in client.zrange(key, 0, -1, withscores=True):
+            _feed(h, member, repr(float(score)).encode())
+    elif type_name == "hash":
+        for fld, value in sorted(client.hgetall(key).items()):
+            _feed(h, fld, value)
+    elif type_name == "stream":
+        for entry_id, fields in client.xrange(key, "-", "+"):
+            _feed(h, entry_id, *[p for kv in fields.items() for p in kv])
+        for group in client.xinfo_groups(key):
+            _feed(h, _as_bytes(group["name"]), _as_bytes(group["last-delivered-id"]))
+    else:  # module types: DUMP minus its 10-byte trailer (RDB version + CRC64)
+        payload = client.dump(key)
+        if payload is None:
+            return ""
+        _feed(h, bytes(payload)[:-10])
+    return h.hexdigest()
+
+
+def _as_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _sample_rank(db: int, key: bytes) -> bytes:
+    return hashlib.sha256(b"%d:" % db + key).digest()
+
+
+def describe_dataset(server: ScratchRedis, *, sample_size: int = SAMPLE_SIZE) -> DatasetSummary:
+    """Count, classify and sample every key of a freshly loaded server.
+
+    The sample is the `sample_size` keys with the smallest SHA-256 of `db:key`:
+    deterministic, independent of SCAN order, and spread over the keyspace.
+    """
+    client = db_client(server, 0)
+    persistence = client.info("persistence")
+    loaded = int(persistence.get("rdb_last_load_keys_loaded", 0))
+    expired = int(persistence.get("rdb_last_load_keys_expired", 0))
+    space = keyspace(client)
+    if "rdb_last_load_keys_loaded" not in persistence:  # servers before 7.0: no load counters
+        loaded, expired = sum(space.values()), 0
+    types: dict[str, int] = {}
+    heap: list[tuple[bytes, int, bytes, str]] = []  # max-heap on rank via inverted bytes
+    for db in sorted(space):
+        dbc = db_client(server, db)
+        for batch in _scan_batches(dbc):
+            pipe = dbc.pipeline(transaction=False)
+            for key in batch:
+                pipe.type(key)
+            for key, type_raw in zip(batch, pipe.execute()):
+                type_name = type_raw.decode() if isinstance(type_raw, bytes) else str(type_raw)
+                if type_name == "none":
+                    continue
+                types[type_name] = types.get(type_name, 0) + 1
+                inverted = bytes(255 - b for b in _sample_rank(db, key))
+                item = (inverted, db, key, type_name)
+                if len(heap) < sample_size:
+                    heapq.heappush(heap, item)
+                elif inverted > heap[0][0]:
+                    heapq.heapreplace(heap, item)
+    chosen = sorted(heap, key=lambda it: it[0], reverse=True)
+    samples = tuple(_sample(db_client(server, db), db, key, type_name) for _, db, key, type_name in chosen)
+    high = canary_high_water(db_client(server, 0)) if 0 in space else None
+    return DatasetSummary(loaded + expired, expired, space, dict(sorted(types.items())), samples, high)
+
+
+def _sample(client: redis.Redis, db: int, key: bytes, type_name: str) -> KeySample:
+    expires = client.pexpiretime(key)
+    return KeySample(
+        key=encode_key(key),
+        db=db,
+        type=type_name,
+        digest=key_digest(client, key, type_name),
+        expires_at_ms=int(expires) if expires is not None and int(expires) > 0 else None,
+    )
+
+
+def db_client(server: ScratchRedis, db: int) -> redis.Redis:
+    return redis.Redis(
+        host="127.0.0.1",
+        port=server.port,
+        password=server.password,
+        db=db,
+        socket_timeout=30.0,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def _scan_batches(client: redis.Redis) -> Iterator[list[bytes]]:
+    cursor = 0
+    while True:
+        cursor, keys = client.scan(cursor=cursor, count=_SCAN_COUNT)
+        if keys:
+            yield list(keys)
+        if int(cursor) == 0:
+            return
+
+
+def canary_present(client: redis.Redis, high_water: int) -> bool:
+    """True when the canary `high_water` and the matching `last` pointer are both there."""
+    last = client.get(CANARY_LAST)
+    return client.exists(canary_key(high_water)) == 1 and last is not None and int(last) == high_water

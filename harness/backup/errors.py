@@ -1,0 +1,9 @@
+"""Errors specific to taking backups (the rest of the tree lives in harness.errors)."""
+
+from __future__ import annotations
+
+from harness.errors import CheckFailed
+
+
+class BackupFailed(CheckFailed):
+    """The source could not produce a backup: BGSAVE failed or timed out, the fetch broke (exit 1)."""

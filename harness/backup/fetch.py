@@ -1,0 +1,130 @@
+"""Fetch an RDB from a running Redis over the replication protocol, as `redis-cli --rdb` does.
+
+Done in Python over a socket so the password goes over the connection only (no
+child process, no argv, no environment). We send `REPLCONF rdb-only 1` and do not
+advertise the `eof` capability, so the server streams a disk-based snapshot with a
+known length right away; `redis-cli --rdb` advertises `eof` and therefore waits
+`repl-diskless-sync-delay` (5 s by default) before the transfer starts.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from harness.backup.errors import BackupFailed
+from harness.backup.progress import transfer_progress
+from harness.errors import AuthFailed, ConnectionFailed
+
+_CHUNK = 1024 * 1024
+
+
+def _command(*args: bytes) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
+def _reply(fh: BinaryIO, where: str) -> bytes:
+    line = fh.readline()
+    if not line:
+        raise ConnectionFailed(f"Redis at {where} closed the connection", fix="check the server's log")
+    return line.rstrip(b"\r\n")
+
+
+def fetch_rdb(
+    host: str,
+    port: int,
+    dest: Path,
+    *,
+    password: str | None = None,
+    username: str | None = None,
+    connect_timeout: float = 5.0,
+    idle_timeout: float = 60.0,
+) -> int:
+    """Write the server's current dataset as an RDB to `dest`; return its size.
+
+    Raises ConnectionFailed (unreachable, dropped), AuthFailed (password refused)
+    or BackupFailed (the server refused SYNC or its save failed).
+    """
+    where = f"{host}:{port}"
+    try:
+        sock = socket.create_connection((host, port), timeout=connect_timeout)
+    except OSError as exc:
+        raise ConnectionFailed(
+            f"cannot reach Redis at {where} for the RDB fetch: {exc.__class__.__name__}",
+            fix="check the host/port in --redis-url and that the server is running",
+        ) from None
+    try:
+        sock.settimeout(idle_timeout)
+        fh = sock.makefile("rb")
+        if password:
+            auth = (b"AUTH", username.encode(), password.encode()) if username else (b"AUTH", password.encode())
+            sock.sendall(_command(*auth))
+            answer = _reply(fh, where)
+            if not answer.startswith(b"+"):
+                raise AuthFailed(
+                    f"Redis at {where} refused the password for the RDB fetch",
+                    fix="set REDIS_PASSWORD to the server's current password",
+                )
+        sock.sendall(_command(b"REPLCONF", b"rdb-only", b"1"))
+        answer = _reply(fh, where)
+        if answer.startswith((b"-NOAUTH", b"-WRONGPASS")):
+            raise AuthFailed(f"Redis at {where} requires a password", fix="set REDIS_PASSWORD")
+        # -ERR here means a server older than 7.0: SYNC still works, it just keeps streaming afterwards.
+        sock.sendall(_command(b"SYNC"))
+        return _receive(fh, dest, where)
+    except socket.timeout:
+        raise BackupFailed(
+            f"Redis at {where} sent nothing for {idle_timeout:.0f}s during the RDB fetch",
+            fix="check the server's log for a failed or slow fork",
+        ) from None
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        raise ConnectionFailed(
+            f"Redis at {where} dropped the connection during the RDB fetch: {exc.__class__.__name__}",
+            fix="check the server's log (a failed BGSAVE for SYNC closes the connection)",
+        ) from None
+    finally:
+        sock.close()
+
+
+def _receive(fh: BinaryIO, dest: Path, where: str) -> int:
+    while True:  # the server sends bare newlines as keep-alives while it forks and saves
+        line = fh.readline()
+        if not line:
+            raise BackupFailed(
+                f"Redis at {where} closed the connection before sending the RDB",
+                fix="check the server's log; its BGSAVE for SYNC probably failed (disk full, fork refused)",
+            )
+        if line not in (b"\n", b"\r\n"):
+            break
+    header = line.rstrip(b"\r\n")
+    if header.startswith(b"-"):
+        raise BackupFailed(
+            f"Redis at {where} refused SYNC: {header[1:].decode(errors='replace')}",
+            fix="the fetch needs a master or a connected replica that allows SYNC for this user",
+        )
+    if not header.startswith(b"$"):
+        raise BackupFailed(f"unexpected reply to SYNC from {where}: {header[:40]!r}", fix="report this")
+    if header.startswith(b"$EOF:"):  # only sent to replicas that advertise `capa eof`; we never do
+        raise BackupFailed(f"Redis at {where} started a diskless transfer we did not ask for", fix="report this")
+    size = int(header[1:])
+    started = time.monotonic()
+    remaining = size
+    with dest.open("wb") as out, transfer_progress(f"fetch RDB from {where}", size) as advance:
+        while remaining:
+            chunk = fh.read(min(_CHUNK, remaining))
+            if not chunk:
+                raise ConnectionFailed(
+                    f"Redis at {where} closed the connection after {size - remaining} of {size} bytes "
+                    f"({time.monotonic() - started:.1f}s)",
+                    fix="retry; check the network and the server's log",
+                )
+            out.write(chunk)
+            remaining -= len(chunk)
+            advance(len(chunk))
+    return size
+

@@ -1,0 +1,238 @@
+"""Take a backup: BGSAVE, wait until it is done and ok, fetch the RDB, describe it, upload.
+
+The manifest is computed from the fetched file loaded into a scratch server, so
+it states exactly what the file holds. The file comes from the replication fetch
+(a fresh fork just after our BGSAVE); `point_in_time` is the LASTSAVE of that
+save, `rdb_ctime` the second its fork started.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
+
+from harness import __version__
+from harness.backup import layout
+from harness.backup.dataset import describe_dataset, loaded_scratch
+from harness.backup.errors import BackupFailed
+from harness.backup.fetch import fetch_rdb
+from harness.backup.manifest import Manifest, SourceInfo
+from harness.backup.rdb import HeaderInvalid, file_digest, read_header
+from harness.backup.store import BackupStore
+from harness.config import redact_url
+from harness.errors import ConfigError
+from harness.redis_client import connect, host_port
+from harness.redis_process import RedisLoadFailed
+
+_POLL_MIN_S = 0.02
+_POLL_MAX_S = 0.5
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """A backup that is in the store: its manifest, where it went, and how long each step took."""
+
+    id: str
+    manifest: Manifest
+    rdb_location: str
+    manifest_location: str
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "rdb": self.rdb_location,
+            "manifest": self.manifest_location,
+            "seconds": round(self.seconds, 3),
+            "phases": {k: round(v, 3) for k, v in self.phases.items()},
+            "point_in_time": self.manifest.point_in_time.isoformat(),
+            "key_count": self.manifest.key_count,
+            "size": self.manifest.size,
+            "sha256": self.manifest.sha256,
+            "canary_high_water": self.manifest.canary_high_water,
+        }
+
+
+def _persistence(client: redis.Redis) -> dict[str, object]:
+    return dict(client.info("persistence"))
+
+
+@dataclass(frozen=True)
+class SaveTicket:
+    """The save counters from just before our BGSAVE, and whether it forked at once."""
+
+    saves_before: int
+    lastsave_before: int
+    forked: bool
+
+
+def trigger_bgsave(client: redis.Redis, *, where: str, timeout: float) -> SaveTicket:
+    """Start a BGSAVE of our own.
+
+    A save already in progress started before we asked, so it may miss recent
+    writes: wait for it to end, then start ours. `SCHEDULE` queues the save behind
+    an AOF rewrite instead of failing.
+    """
+    for _ in range(3):
+        info = _persistence(client)
+        saves, lastsave = int(info.get("rdb_saves", 0)), int(info["rdb_last_save_time"])
+        try:
+            reply = client.execute_command("BGSAVE", "SCHEDULE")
+        except redis.ResponseError as exc:
+            if "already in progress" not in str(exc):
+                raise BackupFailed(f"BGSAVE refused by {where}: {exc}", fix="check the server's log") from None
+            _wait_idle(client, where=where, timeout=timeout)
+            continue
+        text = reply.decode() if isinstance(reply, bytes) else str(reply)
+        return SaveTicket(saves, lastsave, forked="started" in text.lower())
+    raise BackupFailed(f"{where} kept starting other saves; our BGSAVE never ran", fix="retry the backup")
+
+
+def _wait_idle(client: redis.Redis, *, where: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    delay = _POLL_MIN_S
+    while int(_persistence(client).get("rdb_bgsave_in_progress", 0)):
+        if time.monotonic() > deadline:
+            raise BackupFailed(
+                f"a BGSAVE already running on {where} did not finish within {timeout:.0f}s",
+                fix="check the server's load and log; raise the save timeout",
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, _POLL_MAX_S)
+
+
+def wait_for_bgsave(client: redis.Redis, ticket: SaveTicket, *, where: str, timeout: float) -> int:
+    """Poll INFO persistence until our save is done and ok; return its LASTSAVE (unix seconds).
+
+    Done = no save in progress after ours ran (it forked before BGSAVE replied,
+    or we saw it running, or the save counter / LASTSAVE moved). Then
+    `rdb_last_bgsave_status` must be ok, else BackupFailed; so is the timeout.
+    LASTSAVE alone has one-second resolution, hence the `rdb_saves` counter.
+    """
+    deadline = time.monotonic() + timeout
+    delay = _POLL_MIN_S
+    ran = ticket.forked
+    while True:
+        info = _persistence(client)
+        running = bool(int(info.get("rdb_bgsave_in_progress", 0)))
+        advanced = (
+            int(info.get("rdb_saves", 0)) > ticket.saves_before
+            or int(info["rdb_last_save_time"]) > ticket.lastsave_before
+        )
+        ran = ran or running or advanced
+        if ran and not running:
+            status = str(info.get("rdb_last_bgsave_status", "ok"))
+            if status != "ok":
+                raise BackupFailed(
+                    f"BGSAVE on {where} failed (rdb_last_bgsave_status:{status})",
+                    fix="check the server's log: disk full, data dir not writable, or fork refused "
+                    "(vm.overcommit_memory)",
+                )
+            return int(info["rdb_last_save_time"])
+        if time.monotonic() > deadline:
+            raise BackupFailed(
+                f"BGSAVE on {where} did not finish within {timeout:.0f}s",
+                fix="check the server's load and log; raise the save timeout for large datasets",
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, _POLL_MAX_S)
+
+
+def take_backup(
+    redis_url: str,
+    store: BackupStore,
+    *,
+    password: str | None,
+    save_timeout: float = 600.0,
+    work_dir: Path | None = None,
+) -> BackupResult:
+    """Back up the Redis at `redis_url` into `store`; return the manifest and locations.
+
+    Raises ConnectionFailed/AuthFailed (Redis), StoreError and friends (store),
+    BackupFailed (save failed or timed out, fetched file unusable).
+    """
+    started = time.monotonic()
+    phases: dict[str, float] = {}
+    if urlsplit(redis_url).scheme != "redis":
+        raise ConfigError(
+            f"backups fetch over plain TCP; {redact_url(redis_url)} is not a redis:// URL",
+            fix="use redis://host:port (rediss:// and unix sockets are not supported for the fetch yet)",
+        )
+    store.check()
+    client = connect(redis_url, password)
+    host, port = host_port(redis_url)
+    where = f"{host}:{port}"
+    server = client.info("server")
+    role = str(client.info("replication").get("role", "unknown"))
+
+    t = time.monotonic()
+    ticket = trigger_bgsave(client, where=where, timeout=save_timeout)
+    lastsave = wait_for_bgsave(client, ticket, where=where, timeout=save_timeout)
+    phases["bgsave"] = time.monotonic() - t
+
+    with tempfile.TemporaryDirectory(prefix="drill-backup-", dir=work_dir) as tmp:
+        rdb = Path(tmp) / "backup.rdb"
+        t = time.monotonic()
+        saves_before_fetch = int(_persistence(client).get("rdb_saves", 0))
+        fetch_rdb(host, port, rdb, password=password, username=urlsplit(redis_url).username)
+        after = _persistence(client)
+        if int(after.get("rdb_saves", 0)) > saves_before_fetch:
+            lastsave = int(after["rdb_last_save_time"])  # the save that produced the file we hold
+        phases["fetch"] = time.monotonic() - t
+
+        t = time.monotonic()
+        try:
+            header = read_header(rdb)
+        except HeaderInvalid as exc:
+            raise BackupFailed(f"the RDB fetched from {where} is unusable: {exc}", fix="retry the backup") from None
+        size, sha256 = file_digest(rdb)
+        try:
+            with loaded_scratch(rdb) as scratch:
+                summary = describe_dataset(scratch)
+        except RedisLoadFailed as exc:
+            raise BackupFailed(
+                f"the RDB fetched from {where} does not load: {exc.message}",
+                fix="check the source and this machine's redis-server version (must read RDB "
+                f"version {header.version})",
+            ) from None
+        phases["describe"] = time.monotonic() - t
+
+        point_in_time = datetime.fromtimestamp(lastsave, timezone.utc)
+        backup_id = layout.new_backup_id(point_in_time)
+        manifest = Manifest(
+            id=backup_id,
+            point_in_time=point_in_time,
+            rdb_ctime=datetime.fromtimestamp(header.ctime, timezone.utc) if header.ctime else None,
+            source=SourceInfo(host=host, port=port, role=role, run_id=str(server.get("run_id", ""))),
+            redis_version=str(server.get("redis_version", "")),
+            rdb_version=header.version,
+            size=size,
+            sha256=sha256,
+            key_count=summary.key_count,
+            keys_expired_at_backup=summary.keys_expired_on_load,
+            keyspace=summary.keyspace,
+            types=summary.types,
+            samples=summary.samples,
+            canary_high_water=summary.canary_high_water,
+            created_at=datetime.now(timezone.utc),
+            tool_version=__version__,
+        )
+        t = time.monotonic()
+        store.put_file(layout.rdb_key(backup_id), rdb)
+        store.put_bytes(layout.manifest_key(backup_id), manifest.to_json())
+        phases["upload"] = time.monotonic() - t
+    return BackupResult(
+        id=backup_id,
+        manifest=manifest,
+        rdb_location=store.location(layout.rdb_key(backup_id)),
+        manifest_location=store.location(layout.manifest_key(backup_id)),
+        seconds=time.monotonic() - started,
+        phases=phases,
+    )

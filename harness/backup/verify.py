@@ -1,0 +1,322 @@
+"""Verify a backup in levels, cheapest first, stopping at the first failure.
+
+header → checksum → rdb_check → load → key_count → sample_digests → canary.
+Checks after a failure are reported as "not run"; checks that need a manifest
+are "skipped (legacy, no manifest)" for the runbook's old backups. The outcome
+is written next to the backup as `<id>.verify.json`, which restore requires.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Literal
+
+from harness import __version__
+from harness.backup import layout
+from harness.backup.catalog import find_backup, read_manifest
+from harness.backup.dataset import canary_present, db_client, decode_key, key_digest, loaded_scratch
+from harness.backup.manifest import Manifest
+from harness.backup.rdb import HeaderInvalid, file_digest, read_header
+from harness.backup.store import BackupStore
+from harness.errors import ConnectionFailed, DrillError, StoreError
+from harness.redis_process import RedisLoadFailed, ScratchRedis, scrubbed_env
+
+CHECKS = ("header", "checksum", "rdb_check", "load", "key_count", "sample_digests", "canary")
+LEGACY_SKIP = "skipped (legacy, no manifest)"
+Status = Literal["passed", "failed", "skipped", "not run"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One verification level: `passed` is False only for failed and not-run checks."""
+
+    name: str
+    passed: bool
+    reason: str
+    seconds: float
+    status: Status = "passed"
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "status": self.status, "passed": self.passed,
+                "reason": self.reason, "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    backup_id: str
+    layout: str
+    location: str
+    checks: tuple[CheckResult, ...]
+    sha256: str | None
+    size: int | None
+    min_keys: int
+    verified_at: datetime
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status in ("passed", "skipped") for c in self.checks)
+
+    @property
+    def failed_check(self) -> CheckResult | None:
+        return next((c for c in self.checks if c.status == "failed"), None)
+
+    def to_json(self) -> dict[str, object]:
+        failed = self.failed_check
+        return {
+            "schema_version": 1,
+            "backup_id": self.backup_id,
+            "layout": self.layout,
+            "location": self.location,
+            "passed": self.passed,
+            "failed_check": failed.name if failed else None,
+            "sha256": self.sha256,
+            "size": self.size,
+            "min_keys": self.min_keys,
+            "verified_at": self.verified_at.isoformat(),
+            "tool_version": __version__,
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+@dataclass(frozen=True)
+class VerifyRecord:
+    """What restore needs from `<id>.verify.json`."""
+
+    backup_id: str
+    passed: bool
+    failed_check: str | None
+    sha256: str | None
+    verified_at: str
+
+
+class _Failed(Exception):
+    pass
+
+
+class _Skipped(Exception):
+    pass
+
+
+@dataclass
+class _State:
+    rdb: Path
+    manifest: Manifest | None
+    legacy: bool
+    min_keys: int
+    stack: ExitStack
+    scratch: ScratchRedis | None = None
+
+
+def verify_backup(
+    store: BackupStore, backup_id: str, *, min_keys: int, work_dir: Path | None = None, record: bool = True
+) -> VerificationReport:
+    """Run every level against the backup `backup_id`; write `<id>.verify.json` when `record`.
+
+    Returns the report (check `.passed`); raises only for store or harness errors
+    (StoreError, ConnectionFailed, AuthFailed, DrillError), never for a bad backup.
+    """
+    entry = find_backup(store, backup_id)
+    legacy = entry.layout == "legacy"
+    manifest_error: str | None = None
+    manifest: Manifest | None = None
+    if entry.has_manifest:
+        try:
+            manifest = read_manifest(store, backup_id)
+        except StoreError as exc:
+            manifest_error = exc.message
+    elif not legacy:
+        manifest_error = f"manifest {layout.manifest_key(backup_id)} is missing (incomplete upload?)"
+    results: list[CheckResult] = []
+    sha256: str | None = None
+    size: int | None = None
+    with tempfile.TemporaryDirectory(prefix="drill-verify-", dir=work_dir) as tmp, ExitStack() as stack:
+        rdb = Path(tmp) / "backup.rdb"
+        if entry.rdb_key is not None:
+            store.get_file(entry.rdb_key, rdb)
+            size, sha256 = file_digest(rdb)
+        state = _State(rdb, manifest, legacy, min_keys, stack)
+        steps: list[tuple[str, Callable[[_State], str]]] = [
+            ("header", _header if entry.rdb_key else _missing_rdb),
+            ("checksum", _checksum_with(manifest_error, sha256, size)),
+            ("rdb_check", _rdb_check),
+            ("load", _load),
+            ("key_count", _key_count),
+            ("sample_digests", _sample_digests),
+            ("canary", _canary),
+        ]
+        failed = False
+        for name, step in steps:
+            if failed:
+                results.append(CheckResult(name, False, "not run (an earlier check failed)", 0.0, "not run"))
+                continue
+            t = time.monotonic()
+            try:
+                results.append(CheckResult(name, True, step(state), time.monotonic() - t, "passed"))
+            except _Skipped as exc:
+                results.append(CheckResult(name, True, str(exc), time.monotonic() - t, "skipped"))
+            except _Failed as exc:
+                results.append(CheckResult(name, False, str(exc), time.monotonic() - t, "failed"))
+                failed = True
+    report = VerificationReport(
+        backup_id=backup_id,
+        layout=entry.layout,
+        location=store.location(entry.rdb_key or layout.rdb_key(backup_id)),
+        checks=tuple(results),
+        sha256=sha256,
+        size=size,
+        min_keys=min_keys,
+        verified_at=datetime.now(timezone.utc),
+    )
+    if record:
+        store.put_bytes(layout.verify_key(backup_id), json.dumps(report.to_json(), indent=2).encode() + b"\n")
+    return report
+
+
+def read_verify_record(store: BackupStore, backup_id: str) -> VerifyRecord | None:
+    """The stored verification outcome, None when the backup was never verified."""
+    key = layout.verify_key(backup_id)
+    if not store.exists(key):
+        return None
+    try:
+        data = json.loads(store.get_bytes(key))
+        return VerifyRecord(
+            backup_id=str(data["backup_id"]),
+            passed=data["passed"] is True and data["backup_id"] == backup_id,
+            failed_check=data.get("failed_check"),
+            sha256=data.get("sha256"),
+            verified_at=str(data.get("verified_at", "")),
+        )
+    except (ValueError, KeyError, TypeError):
+        return VerifyRecord(backup_id, False, "unreadable verify record", None, "")
+
+
+def _missing_rdb(state: _State) -> str:
+    raise _Failed("the RDB object is missing (only a manifest is in the store)")
+
+
+def _header(state: _State) -> str:
+    try:
+        header = read_header(state.rdb)
+    except HeaderInvalid as exc:
+        raise _Failed(str(exc)) from None
+    writer = header.aux.get("redis-ver", "unknown")
+    return f"RDB version {header.version}, written by Redis {writer}"
+
+
+def _checksum_with(manifest_error: str | None, sha256: str | None, size: int | None) -> Callable[[_State], str]:
+    def check(state: _State) -> str:
+        if state.legacy:
+            raise _Skipped(f"{LEGACY_SKIP}; sha256 of the file is {sha256}")
+        if manifest_error or state.manifest is None:
+            raise _Failed(manifest_error or "manifest is missing")
+        m = state.manifest
+        if size != m.size:
+            raise _Failed(f"size is {size} bytes, the manifest says {m.size}")
+        if sha256 != m.sha256:
+            raise _Failed(f"sha256 is {sha256}, the manifest says {m.sha256}")
+        return f"sha256 {sha256[:16]}… and size {size} bytes match the manifest"
+
+    return check
+
+
+def rdb_check_problem(rdb: Path, *, timeout: float = 600.0) -> str | None:
+    """Run `redis-check-rdb`; None when the file is sound, else the line naming the problem."""
+    binary = shutil.which("redis-check-rdb")
+    if not binary:
+        raise DrillError("redis-check-rdb is not installed", fix="install redis-tools (`make setup`)")
+    try:
+        proc = subprocess.run(
+            [binary, str(rdb)], capture_output=True, text=True, errors="replace", timeout=timeout, env=scrubbed_env()
+        )
+    except subprocess.TimeoutExpired:
+        return f"redis-check-rdb did not finish within {timeout:.0f}s"
+    if proc.returncode == 0:
+        return None
+    return f"redis-check-rdb exit {proc.returncode}: {_rdb_error((proc.stdout + proc.stderr).splitlines())}"
+
+
+def _rdb_check(state: _State) -> str:
+    problem = rdb_check_problem(state.rdb)
+    if problem:
+        raise _Failed(problem)
+    return "redis-check-rdb: RDB looks OK"
+
+
+def _rdb_error(lines: list[str]) -> str:
+    """The line that names the problem and its offset, after redis-check-rdb's error banner."""
+    after = lines[lines.index("--- RDB ERROR DETECTED ---") + 1 :] if "--- RDB ERROR DETECTED ---" in lines else lines
+    for line in after:
+        if line.startswith("[offset") or "error" in line.lower() or "checksum" in line.lower():
+            return line.strip()
+    return " | ".join(line.strip() for line in after[-3:]) or "no output"
+
+
+def _load(state: _State) -> str:
+    t = time.monotonic()
+    try:
+        state.scratch = state.stack.enter_context(loaded_scratch(state.rdb))
+    except RedisLoadFailed as exc:
+        raise _Failed(exc.message) from None
+    except ConnectionFailed as exc:
+        raise _Failed(exc.message) from None
+    return f"redis-server loaded the file in {time.monotonic() - t:.2f}s"
+
+
+def _key_count(state: _State) -> str:
+    assert state.scratch is not None
+    info = db_client(state.scratch, 0).info("persistence")
+    loaded = int(info.get("rdb_last_load_keys_loaded", 0))
+    expired = int(info.get("rdb_last_load_keys_expired", 0))
+    in_file = loaded + expired
+    if loaded < state.min_keys:
+        raise _Failed(f"{loaded} live keys loaded, fewer than the minimum {state.min_keys} (--min-keys)")
+    if state.legacy or state.manifest is None:
+        return f"{loaded} keys loaded (≥ {state.min_keys}); count vs manifest {LEGACY_SKIP}"
+    if in_file != state.manifest.key_count:
+        raise _Failed(f"the file holds {in_file} keys ({loaded} loaded + {expired} expired), "
+                      f"the manifest says {state.manifest.key_count}")
+    return f"{in_file} keys as in the manifest ({loaded} live, {expired} expired since; ≥ {state.min_keys})"
+
+
+def _sample_digests(state: _State) -> str:
+    if state.legacy or state.manifest is None:
+        raise _Skipped(LEGACY_SKIP)
+    assert state.scratch is not None
+    now_ms = int(time.time() * 1000)
+    checked = expired = 0
+    for sample in state.manifest.samples:
+        client = db_client(state.scratch, sample.db)
+        key = decode_key(sample.key)
+        gone_by_ttl = sample.expires_at_ms is not None and sample.expires_at_ms <= now_ms + 1000
+        if not client.exists(key):
+            if gone_by_ttl:
+                expired += 1
+                continue
+            raise _Failed(f"sampled key {sample.key!r} (db {sample.db}) is missing")
+        digest = key_digest(client, key, sample.type)
+        if digest != sample.digest:
+            raise _Failed(f"sampled key {sample.key!r} (db {sample.db}, {sample.type}) differs from the manifest")
+        checked += 1
+    note = f" ({expired} expired since the backup)" if expired else ""
+    return f"{checked} of {len(state.manifest.samples)} sampled keys match their digests{note}"
+
+
+def _canary(state: _State) -> str:
+    if state.legacy or state.manifest is None:
+        raise _Skipped(LEGACY_SKIP)
+    high = state.manifest.canary_high_water
+    if high is None:
+        raise _Skipped("skipped (no canary was in the source when the backup was taken)")
+    assert state.scratch is not None
+    if not canary_present(db_client(state.scratch, 0), high):
+        raise _Failed(f"canary {high} (the manifest's high-water mark) is not in the loaded data")
+    return f"canary {high} present"
+
