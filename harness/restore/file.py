@@ -1,0 +1,60 @@
+"""The `file` strategy: stop the server, put the RDB where it loads from, start, wait until loaded.
+
+The RDB is staged next to the destination first (same filesystem), so the
+swap while the server is down is one atomic rename. The file it replaces is
+kept until the new one has loaded; if the server cannot load the backup, the
+old file is put back and the server started again before the error is raised.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from harness.errors import DrillError
+from harness.restore.managed import ManagedRedis
+from harness.restore.network import RestoreFailed
+
+
+def _stage(rdb: Path, dest: Path) -> Path:
+    stage = dest.with_name(f".{dest.name}.restore-{os.getpid()}")
+    with rdb.open("rb") as src, stage.open("wb") as out:
+        shutil.copyfileobj(src, out, 1024 * 1024)
+        out.flush()
+        os.fsync(out.fileno())
+    return stage
+
+
+def place_and_restart(managed: ManagedRedis, rdb: Path, *, load_timeout: float = 300.0) -> None:
+    """Replace the managed server's RDB with `rdb` and bring it back loaded.
+
+    Raises RestoreFailed when the server will not load the file (after putting
+    the previous file back and restarting on it).
+    """
+    dest = managed.rdb_path
+    stage = _stage(rdb, dest)
+    previous = dest.with_name(dest.name + ".before-restore")
+    try:
+        managed.stop()
+        had_previous = dest.exists()
+        if had_previous:
+            os.replace(dest, previous)
+        os.replace(stage, dest)
+    finally:
+        stage.unlink(missing_ok=True)
+    try:
+        managed.start()
+        managed.wait_loaded(timeout=load_timeout)
+    except DrillError as exc:
+        if had_previous:
+            os.replace(previous, dest)
+        else:
+            dest.unlink(missing_ok=True)
+        managed.start()
+        managed.wait_loaded(timeout=load_timeout)
+        raise RestoreFailed(
+            f"the server did not load the backup ({exc.message}); its previous data file was put back",
+            fix="verify the backup (`sentinel-drill verify`) and check the server's log",
+        ) from None
+    previous.unlink(missing_ok=True)

@@ -1,0 +1,109 @@
+"""The `network` strategy: stream keys from a scratch server into the target with DUMP/RESTORE.
+
+Works against any Redis we can reach (no access to its disk needed). Keys are
+read with SCAN, DUMP and PTTL in pipelined batches and written with
+`RESTORE key ttl payload [REPLACE]`, so types, values and remaining TTLs carry
+over. With REPLACE, keys the backup lacks are left in the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from harness.backup.dataset import db_client, keyspace
+from harness.config import redact_url
+from harness.errors import DrillError, UsageError
+from harness.redis_client import connect
+from harness.redis_process import RedisProcess
+
+BATCH = 500
+
+
+class RestoreFailed(DrillError):
+    """Keys could not be written to the target (exit 1: the target is not what the backup holds)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    keys_restored: int
+    keys_skipped: int  # expired between SCAN and DUMP
+
+
+def db_mapping(source_dbs: list[int], target_db: int, *, url: str) -> dict[int, int]:
+    """Source db → target db: a one-db backup goes to the URL's db, several keep their numbers."""
+    if len(source_dbs) <= 1:
+        return {db: target_db for db in source_dbs}
+    if target_db != 0:
+        raise UsageError(
+            f"the backup holds databases {source_dbs}; restoring them into db {target_db} of "
+            f"{redact_url(url)} would merge them",
+            fix="give --to without a /db (or /0): each database is restored into its own number",
+        )
+    return {db: db for db in source_dbs}
+
+
+def _url_db(url: str) -> int:
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else 0
+
+
+def _with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def stream_restore(
+    scratch: RedisProcess, target_url: str, *, password: str | None, replace: bool, batch: int = BATCH
+) -> StreamResult:
+    """Copy every key of `scratch` into the target; RestoreFailed naming the first key it refused."""
+    space = keyspace(db_client(scratch, 0))
+    mapping = db_mapping(sorted(space), _url_db(target_url), url=target_url)
+    restored = skipped = 0
+    for src_db, dst_db in mapping.items():
+        source = db_client(scratch, src_db)
+        target = connect(_with_db(target_url, dst_db), password, timeout=30.0)
+        cursor = 0
+        while True:
+            cursor, keys = source.scan(cursor=cursor, count=batch)
+            if keys:
+                done, gone = _copy_batch(source, target, list(keys), replace=replace, url=target_url)
+                restored += done
+                skipped += gone
+            if int(cursor) == 0:
+                break
+    return StreamResult(restored, skipped)
+
+
+def _copy_batch(
+    source: redis.Redis, target: redis.Redis, keys: list[bytes], *, replace: bool, url: str
+) -> tuple[int, int]:
+    read = source.pipeline(transaction=False)
+    for key in keys:
+        read.dump(key)
+        read.pttl(key)
+    answers = read.execute()
+    write = target.pipeline(transaction=False)
+    written: list[bytes] = []
+    skipped = 0
+    for i, key in enumerate(keys):
+        payload, pttl = answers[2 * i], int(answers[2 * i + 1])
+        if payload is None or pttl == -2:
+            skipped += 1
+            continue
+        write.restore(key, max(pttl, 0), payload, replace=replace)
+        written.append(key)
+    if not written:
+        return 0, skipped
+    results = write.execute(raise_on_error=False)
+    for key, result in zip(written, results):
+        if isinstance(result, Exception):
+            hint = "pass --replace to overwrite keys" if "BUSYKEY" in str(result) else "check the target's log"
+            raise RestoreFailed(
+                f"{redact_url(url)} refused RESTORE of key {key[:80]!r}: {result}", fix=hint
+            )
+    return len(written), skipped

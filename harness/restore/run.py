@@ -1,0 +1,203 @@
+"""Restore a backup into a target Redis, refusing what could lose data.
+
+Refused (RestoreRefused, exit 1) before the target is touched: a backup with no
+passing verification record (unless `force`, which is recorded), a non-empty
+target (unless `replace`, which first snapshots the target into the store under
+`snapshots/`), a file that changed since it was verified or fails its header or
+checksum (even with `force`). Then one of two strategies runs: `network`
+(DUMP/RESTORE from a scratch server) or `file` (replace the RDB of a
+harness-managed server and restart it).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import redis
+
+from harness.backup import layout
+from harness.backup.catalog import BackupEntry, find_backup, read_manifest
+from harness.backup.dataset import keyspace, loaded_scratch
+from harness.backup.rdb import HeaderInvalid, file_digest, read_header
+from harness.backup.store import BackupStore
+from harness.backup.take import take_backup
+from harness.backup.verify import read_verify_record, rdb_check_problem
+from harness.config import redact_url
+from harness.errors import RestoreRefused, UsageError
+from harness.redis_client import connect
+from harness.redis_process import RedisLoadFailed
+from harness.restore.file import place_and_restart
+from harness.restore.managed import ManagedRedis, find_managed
+from harness.restore.network import RestoreFailed, stream_restore
+
+Strategy = Literal["network", "file"]
+STRATEGIES: tuple[str, ...] = ("network", "file")
+log = logging.getLogger("harness.restore")
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore did: how many keys, how long, how, and whether anything was overridden."""
+
+    backup_id: str
+    strategy: str
+    target: str
+    keys_restored: int
+    seconds: float
+    forced: bool
+    force_reason: str | None
+    snapshot: str | None
+    started_at: datetime
+    finished_at: datetime
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "backup_id": self.backup_id,
+            "strategy": self.strategy,
+            "target": self.target,
+            "keys_restored": self.keys_restored,
+            "seconds": round(self.seconds, 3),
+            "forced": self.forced,
+            "force_reason": self.force_reason,
+            "snapshot": self.snapshot,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+        }
+
+
+def _verification_gate(store: BackupStore, entry: BackupEntry, *, force: bool) -> tuple[str | None, str | None]:
+    """(sha256 the verifier saw, why we are forcing) or RestoreRefused."""
+    record = read_verify_record(store, entry.id)
+    if record is not None and record.passed:
+        return record.sha256, None
+    if record is None:
+        why = f"backup {entry.id} has never been verified"
+    else:
+        why = f"backup {entry.id} failed verification ({record.failed_check or 'unknown check'})"
+    if not force:
+        raise RestoreRefused(why, fix=f"run `sentinel-drill verify {entry.id}` first, or pass --force to override")
+    return None, why
+
+
+def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: str | None, file_strategy: bool) -> None:
+    """Integrity checks that apply even with --force: a bad file must never reach the target."""
+    try:
+        read_header(rdb)
+    except HeaderInvalid as exc:
+        raise RestoreRefused(f"backup {entry.id} is not an RDB file: {exc}", fix="restore another backup") from None
+    _, sha256 = file_digest(rdb)
+    if verified_sha and sha256 != verified_sha:
+        raise RestoreRefused(
+            f"backup {entry.id} changed since it was verified (sha256 {sha256[:16]}… vs {verified_sha[:16]}…)",
+            fix=f"verify it again with `sentinel-drill verify {entry.id}`",
+        )
+    if entry.has_manifest:
+        manifest = read_manifest(store, entry.id)
+        if sha256 != manifest.sha256:
+            raise RestoreRefused(
+                f"backup {entry.id} does not match its manifest's sha256", fix="restore another backup"
+            )
+    if file_strategy:
+        problem = rdb_check_problem(rdb)
+        if problem:
+            raise RestoreRefused(f"backup {entry.id} fails redis-check-rdb: {problem}", fix="restore another backup")
+
+
+def _total_keys(client: redis.Redis) -> int:
+    return sum(keyspace(client).values())
+
+
+def restore_backup(
+    store: BackupStore,
+    backup_id: str,
+    *,
+    target_url: str,
+    target_password: str | None,
+    strategy: Strategy = "network",
+    managed: ManagedRedis | None = None,
+    replace: bool = False,
+    force: bool = False,
+    snapshot_store: BackupStore | None = None,
+    work_dir: Path | None = None,
+) -> RestoreResult:
+    """Restore `backup_id` from `store` into the Redis at `target_url`.
+
+    `managed` is the server to restart for the file strategy; without it the
+    target must be a harness-started server (see `find_managed`). Snapshots go
+    to `snapshot_store` (default: `snapshots/` inside `store`).
+    Raises RestoreRefused (exit 1), RestoreFailed, StoreError, ConnectionFailed, AuthFailed.
+    """
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown restore strategy {strategy!r}", fix="use --strategy network or file")
+    started, started_at = time.monotonic(), datetime.now(timezone.utc)
+    shown = redact_url(target_url)
+    entry = find_backup(store, backup_id)
+    if entry.rdb_key is None:
+        raise RestoreRefused(f"backup {backup_id} has no RDB in the store", fix="restore another backup")
+    target = connect(target_url, target_password)
+    verified_sha, force_reason = _verification_gate(store, entry, force=force)
+    existing = _total_keys(target)
+    if existing and not replace:
+        raise RestoreRefused(
+            f"target {shown} is not empty ({existing} keys)",
+            fix="pass --replace to overwrite it (the target is snapshotted into the store first)",
+        )
+    if strategy == "file" and managed is None:
+        managed = find_managed(target, target_url, password=target_password)
+    if strategy == "file":
+        _refuse_aof(target, shown)
+    with tempfile.TemporaryDirectory(prefix="drill-restore-", dir=work_dir) as tmp:
+        rdb = Path(tmp) / "backup.rdb"
+        store.get_file(entry.rdb_key, rdb)
+        _preflight(store, entry, rdb, verified_sha, strategy == "file")
+        snapshot = None
+        if existing:
+            snap = take_backup(target_url, snapshot_store or store.child(layout.SNAPSHOTS_PREFIX),
+                               password=target_password, work_dir=work_dir)
+            snapshot = snap.rdb_location
+            log.warning("target %s snapshotted to %s before restore", shown, snapshot)
+        if force_reason:
+            log.warning("restore of %s into %s forced despite: %s", backup_id, shown, force_reason)
+        if strategy == "network":
+            try:
+                with loaded_scratch(rdb) as scratch:
+                    keys = stream_restore(scratch, target_url, password=target_password, replace=replace).keys_restored
+            except RedisLoadFailed as exc:
+                raise RestoreFailed(f"backup {backup_id} does not load: {exc.message}; target untouched",
+                                    fix="verify the backup") from None
+        else:
+            assert managed is not None
+            place_and_restart(managed, rdb)
+            keys = _total_keys(connect(target_url, target_password))
+    return RestoreResult(
+        backup_id=backup_id,
+        strategy=strategy,
+        target=shown,
+        keys_restored=keys,
+        seconds=time.monotonic() - started,
+        forced=force_reason is not None,
+        force_reason=force_reason,
+        snapshot=snapshot,
+        started_at=started_at,
+        finished_at=datetime.now(timezone.utc),
+    )
+
+
+def _refuse_aof(target: redis.Redis, shown: str) -> None:
+    """A server with appendonly yes loads its AOF, not the RDB we would place."""
+    try:
+        value = target.config_get("appendonly")
+    except redis.ResponseError:
+        return
+    flag = value.get("appendonly", value.get(b"appendonly"))  # type: ignore[call-overload]
+    if flag in ("yes", b"yes"):
+        raise RestoreRefused(
+            f"target {shown} runs with appendonly yes, so it would load its AOF and ignore the restored RDB",
+            fix="use --strategy network",
+        )
