@@ -1,1 +1,210 @@
-"""backup / backups / verify / restore commands (filled in by the backup work)."""
+"""backup / backups / verify / restore: thin commands over harness.backup and harness.restore.
+
+Results go to stdout (the last line of `backup` is the id, so scripts can use
+`tail -1`); progress and logs go to stderr. Passwords come from the environment
+or URL userinfo and are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from harness.backup import (
+    BackupStore,
+    find_backup,
+    latest_backup,
+    list_backups,
+    open_store,
+    read_manifest,
+    read_verify_record,
+    take_backup,
+    verify_backup,
+)
+from harness.backup.verify import VerificationReport
+from harness.cli.app import app, config_option, emit_json, json_option, settings_from
+from harness.config import Settings, redact_url, split_redis_url
+from harness.errors import ConfigError, StoreError, UsageError, VerificationFailed
+from harness.restore import restore_backup
+
+TARGET_PASSWORD_ENV = "DRILL_TARGET_REDIS_PASSWORD"
+
+store_option = click.option("--store", "store_url", default=None, help="s3://bucket/prefix or file:///dir (DRILL_STORE_URL).")
+latest_option = click.option("--latest", is_flag=True, help="Use the backup with the newest point in time.")
+
+
+def _store(settings: Settings) -> BackupStore:
+    if not settings.store_url:
+        raise ConfigError("no backup store configured", fix="pass --store or set DRILL_STORE_URL")
+    return open_store(
+        settings.store_url, retention_days=settings.store_retention_days, lock_mode=settings.store_lock_mode
+    )
+
+
+def _resolve_id(store: BackupStore, backup_id: str | None, latest: bool) -> str:
+    if bool(backup_id) == latest:
+        raise UsageError("give either a backup ID or --latest", fix="see `sentinel-drill backups` for ids")
+    if latest:
+        return latest_backup(store).id
+    assert backup_id is not None
+    return find_backup(store, backup_id).id
+
+
+def _echo(line: str) -> None:
+    click.echo(line)
+
+
+@app.command("backup")
+@config_option
+@click.option("--redis-url", default=None, help="redis://host:port/db to back up (DRILL_REDIS_URL); password from REDIS_PASSWORD.")
+@store_option
+@json_option
+def backup_command(config: str | None, redis_url: str | None, store_url: str | None, as_json: bool) -> None:
+    """Take a backup: BGSAVE, fetch the RDB, write its manifest, upload both. Prints the id last."""
+    settings = settings_from(config, redis_url=redis_url, store_url=store_url)
+    if not settings.redis_url:
+        raise ConfigError("no Redis URL configured", fix="pass --redis-url or set DRILL_REDIS_URL")
+    store = _store(settings)
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    result = take_backup(settings.redis_url, store, password=password)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    m = result.manifest
+    _echo(f"backup of {redact_url(settings.redis_url)} point in time {m.point_in_time.isoformat()}")
+    _echo(f"  {m.key_count} keys, {m.size} bytes, sha256 {m.sha256}, canary high-water {m.canary_high_water}")
+    _echo(f"  stored {result.rdb_location} in {result.seconds:.2f}s")
+    _echo(result.id)
+
+
+@app.command("backups")
+@config_option
+@store_option
+@json_option
+def backups_command(config: str | None, store_url: str | None, as_json: bool) -> None:
+    """List the store's backups, oldest first, with their verification state."""
+    store = _store(settings_from(config, store_url=store_url))
+    rows = []
+    for entry in list_backups(store):
+        keys: int | None = None
+        if entry.has_manifest:
+            try:
+                keys = read_manifest(store, entry.id).key_count
+            except StoreError:
+                keys = None
+        record = read_verify_record(store, entry.id) if entry.has_verify_record else None
+        verified = "unverified" if record is None else ("verified" if record.passed else f"FAILED ({record.failed_check})")
+        rows.append({
+            "id": entry.id,
+            "layout": entry.layout,
+            "point_in_time": entry.point_in_time.isoformat(),
+            "size": entry.size,
+            "keys": keys,
+            "state": entry.state,
+            "verified": verified,
+            "location": store.location(entry.rdb_key) if entry.rdb_key else None,
+        })
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        _echo(f"no backups in {store.url}")
+        return
+    _echo(f"{'ID':<26} {'POINT IN TIME':<26} {'SIZE':>12} {'KEYS':>9}  {'STATE':<22} VERIFIED")
+    for r in rows:
+        size = "-" if r["size"] is None else str(r["size"])
+        keys_txt = "-" if r["keys"] is None else str(r["keys"])
+        _echo(f"{r['id']:<26} {r['point_in_time']:<26} {size:>12} {keys_txt:>9}  {r['state']:<22} {r['verified']}")
+
+
+_MARK = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip", "not run": "--  "}
+
+
+def _print_report(report: VerificationReport) -> None:
+    _echo(f"verify {report.backup_id} ({report.location})")
+    for c in report.checks:
+        _echo(f"  {_MARK[c.status]} {c.name:<15} {c.reason} [{c.seconds:.2f}s]")
+    failed = report.failed_check
+    _echo("PASSED" if failed is None else f"FAILED at {failed.name}")
+
+
+@app.command("verify")
+@config_option
+@click.argument("backup_id", required=False)
+@latest_option
+@store_option
+@click.option("--min-keys", type=click.IntRange(min=0), default=None, help="Fewest live keys acceptable (default: min_keys setting, 100).")
+@json_option
+def verify_command(
+    config: str | None, backup_id: str | None, latest: bool, store_url: str | None, min_keys: int | None, as_json: bool
+) -> None:
+    """Verify a backup level by level; exit 1 naming the first failed check."""
+    settings = settings_from(config, store_url=store_url, min_keys=min_keys)
+    store = _store(settings)
+    resolved = _resolve_id(store, backup_id, latest)
+    report = verify_backup(store, resolved, min_keys=settings.min_keys)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print_report(report)
+    failed = report.failed_check
+    if failed is not None:
+        raise VerificationFailed(
+            f"backup {resolved} failed verification at {failed.name}: {failed.reason}",
+            fix="restore an older backup that verifies, and find out why this one is damaged",
+        )
+
+
+def target_password(to_url: str) -> str | None:
+    """Password for the restore target: URL userinfo, else DRILL_TARGET_REDIS_PASSWORD, else REDIS_PASSWORD."""
+    _, from_url = split_redis_url(to_url)
+    return from_url or os.environ.get(TARGET_PASSWORD_ENV) or os.environ.get("REDIS_PASSWORD") or None
+
+
+@app.command("restore")
+@config_option
+@click.argument("backup_id", required=False)
+@latest_option
+@click.option("--to", "to_url", required=True, help="redis://host:port/db to restore into.")
+@store_option
+@click.option("--strategy", type=click.Choice(["network", "file"]), default="network", show_default=True)
+@click.option("--replace", is_flag=True, help="Allow a non-empty target (snapshotted into the store first).")
+@click.option("--force", is_flag=True, help="Restore even without a passing verification (recorded).")
+@json_option
+def restore_command(
+    config: str | None,
+    backup_id: str | None,
+    latest: bool,
+    to_url: str,
+    store_url: str | None,
+    strategy: str,
+    replace: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Restore a verified backup into --to; refuses unverified backups and non-empty targets."""
+    if not to_url.startswith(("redis://", "rediss://")):
+        raise UsageError(f"--to {redact_url(to_url)!r} is not a redis:// URL", fix="use --to redis://host:port/db")
+    store = _store(settings_from(config, store_url=store_url))
+    resolved = _resolve_id(store, backup_id, latest)
+    password = target_password(to_url)
+    clean_url, _ = split_redis_url(to_url)
+    result = restore_backup(
+        store,
+        resolved,
+        target_url=clean_url,
+        target_password=password,
+        strategy="file" if strategy == "file" else "network",
+        replace=replace,
+        force=force,
+    )
+    if as_json:
+        emit_json(result.to_json())
+        return
+    _echo(f"restored {result.keys_restored} keys from {result.backup_id} into {result.target} "
+          f"({result.strategy}, {result.seconds:.2f}s)")
+    if result.snapshot:
+        _echo(f"  target snapshotted first to {result.snapshot}")
+    if result.forced:
+        _echo(f"  FORCED: {result.force_reason}")
