@@ -1,0 +1,178 @@
+"""`evidence verify`: recompute everything a bundle claims and name the first thing that differs.
+
+Checks, in order: every file against SHA256SUMS (altered, missing, extra), the
+run document (run id, config hash, summary.md and metrics.prom re-rendered from
+it), the chain link to the previous bundle when it sits in the same parent
+directory, and the HMAC when a key is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import CheckFailed, UsageError
+from harness.evidence import integrity, provenance
+from harness.evidence.bundle import SCHEMA
+from harness.evidence.metrics import render_metrics
+from harness.evidence.summary import render_summary
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verification found: problems fail it, notes only inform."""
+
+    bundle: Path
+    files_checked: int
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    chain: str = "not checked"
+    signature: str = "not checked"
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bundle": str(self.bundle), "ok": self.ok, "files_checked": self.files_checked,
+                "problems": list(self.problems), "notes": list(self.notes), "chain": self.chain,
+                "signature": self.signature}
+
+
+@dataclass
+class _Findings:
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    chain: str = "not checked"
+    signature: str = "not checked"
+
+
+def _check_files(bundle: Path, found: _Findings) -> tuple[int, bool]:
+    """Compare the files on disk with SHA256SUMS; return (files checked, run.json intact)."""
+    sums, malformed = integrity.parse_sums((bundle / integrity.SUMS).read_text(errors="replace"))
+    for line in malformed:
+        found.problems.append(f"{integrity.SUMS}: malformed or duplicate line {line!r}")
+    on_disk = integrity.bundle_files(bundle)
+    bad: set[str] = set()
+    for rel in sorted(set(sums) | set(on_disk)):
+        if rel not in on_disk:
+            found.problems.append(f"missing: {rel} is listed in {integrity.SUMS} but not in the bundle")
+        elif rel not in sums:
+            found.problems.append(f"extra: {rel} is in the bundle but not listed in {integrity.SUMS}")
+        elif integrity.sha256_file(bundle / rel) != sums[rel]:
+            found.problems.append(f"altered: {rel} does not match its sha256 in {integrity.SUMS}")
+        else:
+            continue
+        bad.add(rel)
+    return len(on_disk), integrity.RUN_JSON in sums and integrity.RUN_JSON not in bad
+
+
+def _check_run(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None:
+    """The run document agrees with itself and with the files rendered from it."""
+    if run.get("run_id") != bundle.name:
+        found.problems.append(f"run.json: run_id {run.get('run_id')!r} does not match directory {bundle.name!r}")
+    if provenance.config_sha256(run.get("config") or {}) != run.get("config_sha256"):
+        found.problems.append("run.json: config_sha256 does not match its config")
+    if run.get("schema") != SCHEMA:
+        found.notes.append(f"run.json schema {run.get('schema')!r} is not {SCHEMA!r}: rendered files not compared")
+        return
+    for name, render in (("summary.md", render_summary), ("metrics.prom", render_metrics)):
+        path = bundle / name
+        if path.is_file() and path.read_text(errors="replace") != render(run):
+            found.problems.append(f"{name} does not match what run.json renders to")
+
+
+def _check_chain(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None:
+    path = bundle / integrity.PREVIOUS
+    if not path.is_file():
+        found.problems.append(f"missing: {integrity.PREVIOUS} (the link to the previous bundle)")
+        found.chain = "broken"
+        return
+    try:
+        link = integrity.parse_previous(path.read_text())
+    except ValueError as exc:
+        found.problems.append(f"{integrity.PREVIOUS}: {exc}")
+        found.chain = "broken"
+        return
+    recorded = run.get("previous")
+    if run and (recorded or None) != ({"run_id": link[0], "sha256": link[1]} if link else None):
+        found.problems.append(f"run.json's previous does not agree with the {integrity.PREVIOUS} file")
+    if link is None:
+        found.chain = "first bundle of its chain"
+        return
+    run_id, expected = link
+    sums = bundle.parent / run_id / integrity.SUMS
+    if not sums.is_file():
+        found.notes.append(f"previous bundle {run_id} is not in {bundle.parent}: chain link not checked")
+        found.chain = f"links to {run_id} (not present)"
+        return
+    actual = integrity.sha256_file(sums)
+    if actual != expected:
+        found.problems.append(
+            f"broken chain: {run_id}/{integrity.SUMS} has sha256 {actual[:16]}…, "
+            f"but this bundle recorded {expected[:16]}… — the previous bundle was changed after this one was made"
+        )
+        found.chain = "broken"
+    else:
+        found.chain = f"links to {run_id} (intact)"
+
+
+def _check_signature(bundle: Path, run: Mapping[str, Any], key: str | None, found: _Findings) -> None:
+    signature = bundle / integrity.SIGNATURE
+    if run.get("signed") and not signature.is_file():
+        found.problems.append(f"missing: {integrity.SIGNATURE} (run.json says the bundle was signed)")
+        found.signature = "missing"
+        return
+    if not signature.is_file():
+        if key:
+            found.problems.append(
+                f"not signed: no {integrity.SIGNATURE}, but {integrity.HMAC_KEY_ENV} is set, so the bundle "
+                "cannot be authenticated"
+            )
+            found.signature = "absent"
+        else:
+            found.signature = "unsigned"
+        return
+    if not key:
+        found.notes.append(f"the bundle is signed, but {integrity.HMAC_KEY_ENV} is not set: signature not checked")
+        found.signature = "present, not checked (no key)"
+        return
+    sums = (bundle / integrity.SUMS).read_bytes()
+    if integrity.signature_matches(sums, key, signature.read_text()):
+        found.signature = "valid"
+    else:
+        found.problems.append(f"signature: {integrity.SIGNATURE} does not match SHA256SUMS under the given key")
+        found.signature = "INVALID"
+
+
+def verify_bundle(bundle: Path, *, hmac_key: str | None = None, env: Mapping[str, str] | None = None) -> VerifyReport:
+    """Recompute the bundle's hashes, run document, chain link and signature.
+
+    The key defaults to DRILL_EVIDENCE_HMAC_KEY. Raises UsageError when `bundle`
+    is not a bundle; returns a report whose `problems` are empty when intact.
+    """
+    env = os.environ if env is None else env
+    key = hmac_key if hmac_key is not None else (env.get(integrity.HMAC_KEY_ENV) or None)
+    bundle = Path(bundle)
+    if not bundle.is_dir():
+        raise UsageError(f"{bundle} is not a directory", fix="pass an evidence bundle directory")
+    if not (bundle / integrity.SUMS).is_file():
+        raise CheckFailed(f"{bundle} has no {integrity.SUMS}: it is not an evidence bundle, or it was removed",
+                          fix="pass reports/evidence/<run-id>")
+    found = _Findings()
+    checked, run_intact = _check_files(bundle, found)
+    run: dict[str, Any] = {}
+    try:
+        run = json.loads((bundle / integrity.RUN_JSON).read_text())
+    except (OSError, ValueError):
+        if run_intact:
+            found.problems.append("run.json is not readable JSON")
+    if run:
+        _check_run(bundle, run, found)
+    _check_chain(bundle, run, found)
+    _check_signature(bundle, run, key, found)
+    return VerifyReport(bundle, checked, tuple(found.problems), tuple(found.notes), found.chain, found.signature)
