@@ -1,0 +1,136 @@
+"""report / evidence bundle / evidence verify / evidence upload commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import get_args
+
+import click
+
+from harness.cli.app import app, config_option, emit_json, json_option, settings_from
+from harness.errors import CheckFailed, ConfigError
+from harness.evidence.bundle import build_bundle
+from harness.evidence.report import build_report
+from harness.evidence.upload import DEFAULT_RETAIN_DAYS, LockMode, UploadResult, upload_bundle
+from harness.evidence.verify import verify_bundle
+
+RESULTS_DIR = Path("reports/allure-results")
+REPORT_DIR = Path("reports/allure-report")
+DRILL_RESULTS = Path("reports/drill-results.json")
+EVIDENCE_ROOT = Path("reports/evidence")
+
+store_option = click.option("--store", "store", default=None,
+                            help="s3://bucket/prefix or file:///dir (default: store_url from the settings).")
+retain_option = click.option("--retain-days", type=click.IntRange(min=1), default=DEFAULT_RETAIN_DAYS,
+                             show_default=True, help="Object-lock retention when the bucket has object lock.")
+lock_option = click.option("--lock-mode", type=click.Choice(get_args(LockMode)), default=None,
+                           help="Object-lock mode (default: the bucket's default retention mode, else GOVERNANCE).")
+
+
+@app.command("report")
+@click.option("--results", "results", type=click.Path(path_type=Path), default=RESULTS_DIR, show_default=True,
+              help="Allure results directory.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=REPORT_DIR, show_default=True,
+              help="HTML report directory (the single file goes to <out>-single/index.html).")
+@click.option("--single-file/--no-single-file", default=True, show_default=True,
+              help="Also write a one-file HTML report for archiving.")
+@json_option
+def report_command(results: Path, out: Path, single_file: bool, as_json: bool) -> None:
+    """Build the Allure HTML report, carrying history so trends span drills."""
+    info = build_report(results, out, single_file=single_file)
+    if as_json:
+        emit_json(info.to_json())
+        return
+    click.echo(f"report: {info.report_dir}/index.html ({info.results} results, "
+               f"{info.report_bytes / 1e6:.1f} MB, {info.generate_seconds:.1f}s; "
+               f"{info.history_runs} run(s) in the trend)")
+    if info.single_file:
+        click.echo(f"single file: {info.single_file} ({(info.single_file_bytes or 0) / 1e6:.1f} MB, "
+                   f"{info.single_file_seconds:.1f}s)")
+
+
+@app.group("evidence")
+def evidence() -> None:
+    """Tamper-evident evidence bundles: build, verify, upload."""
+
+
+def _store_url(store: str | None, config: str | None) -> str:
+    url = store or settings_from(config).store_url
+    if not url:
+        raise ConfigError("no evidence store given", fix="pass --store s3://bucket/prefix or set DRILL_STORE_URL")
+    return url
+
+
+def _echo_upload(result: UploadResult) -> None:
+    if result.already_present:
+        click.echo(f"uploaded: already present, identical: {result.location}")
+        return
+    lock = f"object lock {result.lock_mode} until {result.retain_until}" if result.locked else "no object lock"
+    click.echo(f"uploaded: {result.objects} objects ({result.bytes} bytes) to {result.location} ({lock})")
+
+
+@evidence.command("bundle")
+@click.option("--results", "results", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=DRILL_RESULTS, show_default=True, help="The drill's records (drill-results.json).")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=EVIDENCE_ROOT, show_default=True,
+              help="Directory holding one bundle per run (the chain).")
+@click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
+              help="Extra file or directory to include (repeatable).")
+@click.option("--run-id", "run_id", default=None, help="Run id (default: from the results, else time + target).")
+@click.option("--upload", "upload", is_flag=True, help="Also upload the bundle to the store.")
+@store_option
+@retain_option
+@lock_option
+@config_option
+@json_option
+def bundle_command(results: Path, out: Path, artifacts: tuple[Path, ...], run_id: str | None, upload: bool,
+                   store: str | None, retain_days: int, lock_mode: LockMode | None, config: str | None,
+                   as_json: bool) -> None:
+    """Build reports/evidence/<run-id>/ from a drill-results.json."""
+    path = build_bundle(results, out_root=out, artifacts=list(artifacts), meta={"run_id": run_id} if run_id else None)
+    uploaded = upload_bundle(path, _store_url(store, config), retain_days=retain_days,
+                             lock_mode=lock_mode) if upload else None
+    if as_json:
+        emit_json({"bundle": str(path), "upload": uploaded.to_json() if uploaded else None})
+        return
+    click.echo(f"bundle: {path}")
+    if uploaded:
+        _echo_upload(uploaded)
+
+
+@evidence.command("verify")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@json_option
+def verify_command(bundle: Path, as_json: bool) -> None:
+    """Recompute a bundle's hashes, chain link and signature (exit 1 naming what changed)."""
+    report = verify_bundle(bundle)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
+        for problem in report.problems:
+            click.echo(f"problem: {problem}", err=True)
+    if not report.ok:
+        raise CheckFailed(f"evidence bundle {bundle} failed verification: {report.problems[0]}",
+                          fix="do not trust this bundle; compare it with the copy in the evidence store")
+    if not as_json:
+        click.echo(f"ok: {bundle}: {report.files_checked} files intact; chain: {report.chain}; "
+                   f"signature: {report.signature}")
+
+
+@evidence.command("upload")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@store_option
+@retain_option
+@lock_option
+@config_option
+@json_option
+def upload_command(bundle: Path, store: str | None, retain_days: int, lock_mode: LockMode | None,
+                   config: str | None, as_json: bool) -> None:
+    """Verify a bundle and store it under <store>/evidence/<run-id>/ (object-locked when enabled)."""
+    result = upload_bundle(bundle, _store_url(store, config), retain_days=retain_days, lock_mode=lock_mode)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        _echo_upload(result)
