@@ -44,4 +44,4 @@ $(ACTIONLINT):
 	GOBIN=$(ACTIONLINT_DIR) GOFLAGS=-buildvcs=false $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 lint-workflows: actionlint ## lint .github/workflows with actionlint
-	$(ACTIONLINT) -color=never .github/workflows/*.yml
+	$(ACTIONLINT) -no-color .github/workflows/*.yml
