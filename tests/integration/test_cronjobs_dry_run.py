@@ -1,0 +1,154 @@
+"""deploy/cronjobs: the backup and verify CronJobs are what the runbook asks for, minus its flaws.
+
+Static checks always run (schedule, no password on a command line, no fixed
+sleep, non-root matching the Dockerfile, resources, flags the CLI really has).
+The server-side dry run needs the sandbox control plane: it reuses a `cluster`
+fixture when one is visible, else starts its own sandbox in a temporary state
+directory; without the binaries it skips (and fails under CI=true, like the
+sandbox suite).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from harness.cli.app import app
+
+REPO = Path(__file__).resolve().parents[2]
+CRONJOBS = REPO / "deploy" / "cronjobs"
+DOCKERFILE = REPO / "Dockerfile"
+EXPECTED = {
+    "redis-backup-cronjob.yaml": ("0 * * * *", ["backup", "--redis-url", "redis://redis.sentinel.svc:6379/0",
+                                                "--store", "s3://sentinel-backups/"]),
+    "backup-verify-cronjob.yaml": ("0 6 * * *", ["verify", "--latest", "--min-keys", "100"]),
+}
+
+
+def _cronjob(name: str) -> dict[str, Any]:
+    docs = [d for d in yaml.safe_load_all((CRONJOBS / name).read_text()) if d]
+    assert len(docs) == 1 and docs[0]["apiVersion"] == "batch/v1" and docs[0]["kind"] == "CronJob"
+    return docs[0]
+
+
+def _dockerfile_uid() -> int:
+    match = re.search(r"^USER (\d+)(?::\d+)?$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert match, "the Dockerfile must switch to a numeric non-root USER"
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_cronjob_runs_the_harness_on_schedule_without_overlap(name: str) -> None:
+    job = _cronjob(name)
+    schedule, args = EXPECTED[name]
+    spec = job["spec"]
+    assert job["metadata"]["namespace"] == "sentinel"
+    assert spec["schedule"] == schedule and spec["concurrencyPolicy"] == "Forbid"
+    assert isinstance(spec["jobTemplate"]["spec"]["backoffLimit"], int)
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == args and "command" not in container, "the image's ENTRYPOINT is sentinel-drill"
+    assert container["image"].split("/")[-1].startswith("sentinel-drill:")
+    assert pod["restartPolicy"] in ("Never", "OnFailure")
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == _dockerfile_uid()
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"]["requests"]["memory"] and container["resources"]["limits"]["memory"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_no_secret_or_sleep_on_any_command_line(name: str) -> None:
+    container = _cronjob(name)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    argv = " ".join(container.get("command", []) + container["args"])
+    assert "sleep" not in argv and " -a " not in f" {argv} " and "password" not in argv.lower()
+    assert "$(" not in argv and "${" not in argv, "no shell expansion of secrets into argv"
+    for env in container["env"]:
+        if env["name"] in ("REDIS_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert "secretKeyRef" in env["valueFrom"] and "value" not in env
+
+
+def test_the_backup_job_reads_the_redis_password_from_the_sentinel_redis_secret() -> None:
+    container = _cronjob("redis-backup-cronjob.yaml")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "sentinel-redis", "key": "password"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_flag_in_a_cronjob_exists_on_the_cli(name: str) -> None:
+    args = EXPECTED[name][1]
+    with click.Context(app) as ctx:
+        command = app.get_command(ctx, args[0])
+    assert command is not None, f"sentinel-drill has no {args[0]!r} command"
+    known = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    assert {a for a in args[1:] if a.startswith("--")} <= known
+
+
+def test_the_kustomization_lists_every_manifest() -> None:
+    resources = yaml.safe_load((CRONJOBS / "kustomization.yaml").read_text())["resources"]
+    assert sorted(resources) == sorted(p.name for p in CRONJOBS.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def test_the_dockerfile_builds_a_non_root_cli_image_with_redis_tools() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM python:3\.11-slim", text, re.MULTILINE)
+    assert "redis-server" in text and "redis-tools" in text and "pip install ." in text
+    assert _dockerfile_uid() != 0
+    assert re.search(r'^ENTRYPOINT \["sentinel-drill"\]$', text, re.MULTILINE)
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
+    assert not ({"harness", "pyproject.toml", "README.md"} & ignored), "the build context needs these"
+
+
+@pytest.fixture(scope="module")
+def dry_run_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A cluster for server-side dry runs: the suite's `cluster` fixture if visible, else a private sandbox."""
+    try:
+        yield request.getfixturevalue("cluster")
+        return
+    except pytest.FixtureLookupError:
+        pass
+    pytest.importorskip("harness.sandbox", reason="the sandbox package is not available")
+    from harness.platform.client import connect
+    from harness.sandbox import sandbox_down, sandbox_up
+    from harness.sandbox.cluster import binaries_available
+
+    ok, why = binaries_available()
+    if not ok:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the sandbox binaries are missing: {why}", pytrace=False)
+        pytest.skip(f"sandbox binaries not built (`make sandbox-bin`): {why}")
+    state_dir = tmp_path_factory.mktemp("cronjob-dry-run-sandbox")
+    try:
+        info = sandbox_up(state_dir, cluster_name="cronjob-dry-run", keys=200)
+        yield connect(info.kubeconfig, info.context)
+    finally:
+        sandbox_down(state_dir)
+
+
+@pytest.mark.sandbox
+@pytest.mark.integration
+def test_the_api_server_accepts_the_cronjobs_in_a_dry_run(dry_run_cluster: Any) -> None:
+    from harness.platform.manifests import apply_manifests
+
+    applied = apply_manifests(dry_run_cluster, CRONJOBS, dry_run=True)
+    assert {(a.kind, a.name) for a in applied} == {
+        ("Secret", "sentinel-backup-s3"), ("CronJob", "redis-backup"), ("CronJob", "backup-verify")}
+    assert all(a.dry_run for a in applied)
+
+
+@pytest.mark.sandbox
+@pytest.mark.integration
+def test_the_dry_run_really_validates(dry_run_cluster: Any) -> None:
+    from harness.errors import DrillError
+    from harness.platform.manifests import apply_objects
+
+    broken = _cronjob("redis-backup-cronjob.yaml")
+    broken["spec"]["concurrencyPolicy"] = "Sometimes"
+    with pytest.raises(DrillError, match="concurrencyPolicy"):
+        apply_objects(dry_run_cluster, [broken], dry_run=True)
