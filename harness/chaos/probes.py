@@ -14,12 +14,19 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from harness.errors import DrillError
+from harness.measure.availability import probe_once
 from harness.platform.client import Cluster, connect
 from harness.platform.network import is_isolated
 from harness.platform.pods import pods_by_zone
 from harness.platform.workloads import rollout_status, wait_for_rollout
 
-__all__ = ["count_pods_in_zone", "deployment_is_available", "namespace_is_isolated", "seconds_until_available"]
+__all__ = [
+    "count_pods_in_zone",
+    "deployment_is_available",
+    "namespace_is_isolated",
+    "seconds_until_available",
+    "seconds_until_healthy",
+]
 
 
 def _cluster(configuration: dict[str, Any] | None) -> Cluster:
@@ -58,6 +65,25 @@ def seconds_until_available(
     except DrillError as exc:
         raise ActivityFailed(f"deployment {ns}/{name} not available: {exc.one_line()}") from None
     return round(time.monotonic() - start, 3)
+
+
+def seconds_until_healthy(
+    url: str,
+    timeout_s: float = 900.0,
+    interval_s: float = 0.1,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> float:
+    """Poll the health URL until it answers 200; return the seconds waited."""
+    start = time.monotonic()
+    deadline = start + float(timeout_s)
+    last = None
+    while time.monotonic() < deadline:
+        last = probe_once(url, timeout=1.0)
+        if last.ok:
+            return round(time.monotonic() - start, 3)
+        time.sleep(float(interval_s))
+    raise ActivityFailed(f"{url} not healthy within {float(timeout_s):.0f}s (last: {last})")
 
 
 def count_pods_in_zone(

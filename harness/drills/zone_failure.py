@@ -1,0 +1,102 @@
+"""Scenario 2: a zone fails; Brain is scaled to 10 in the healthy zones.
+
+Clock events: fault_injected (the drain starts) → fault_confirmed (every node of
+the zone cordoned, no Brain pod left on it) → brain_ready (all replicas Ready)
+→ verified (health 200). RTO = verified − fault_injected, compared by the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.chaos.runner import ExperimentRun
+from harness.drills.experiments import BRAIN, BRAIN_SELECTOR, activity_output, run_for_drill
+from harness.drills.scenario import DrillScenario
+from harness.errors import DrillError
+from harness.measure.clock import FAULT_INJECTED, VERIFIED
+from harness.platform.nodes import ZONE_LABEL, nodes_in_zone, unschedulable_nodes
+from harness.platform.pods import list_pods, pods_by_zone
+from harness.platform.workloads import rollout_status
+
+
+@dataclass
+class ZoneObservation:
+    """What the drill saw of the zone while the experiment ran (filled by hooks)."""
+
+    zone: str
+    nodes: tuple[str, ...]
+    cordoned_after_drain: tuple[str, ...] = ()
+    brain_in_zone_after_drain: int = -1
+    brain_in_zone_when_ready: int = -1
+    ready_replicas: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ZoneDrainOutcome:
+    run: ExperimentRun
+    scale_to: int
+    original_replicas: int
+    seen: ZoneObservation
+    cordoned_after_rollback: tuple[str, ...]
+
+
+def _brain_in_zone(cluster: Any, ns: str, zone: str) -> int:
+    by_zone = pods_by_zone(cluster, namespace=ns, selector=BRAIN_SELECTOR)
+    return len([p for p in by_zone.get(zone, []) if not p.terminating])
+
+
+def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_to: int) -> ZoneDrainOutcome:
+    """Run the zone-drain experiment: drain `zone`, scale Brain to `scale_to`, then roll back."""
+    cluster = target.cluster()
+    ns = target.namespace
+    original = rollout_status(cluster, "Deployment", BRAIN, namespace=ns).desired
+    seen = ZoneObservation(zone, nodes_in_zone(cluster, zone))
+
+    def drained(_: str, __: Any) -> None:
+        try:
+            seen.cordoned_after_drain = unschedulable_nodes(cluster, zone)
+            seen.brain_in_zone_after_drain = _brain_in_zone(cluster, ns, zone)
+        except DrillError as exc:
+            seen.errors.append(exc.one_line())
+        if seen.cordoned_after_drain == seen.nodes and seen.brain_in_zone_after_drain == 0:
+            drill.clock.mark("fault_confirmed")
+
+    def ready(_: str, __: Any) -> None:
+        drill.clock.mark("brain_ready")
+        try:
+            seen.brain_in_zone_when_ready = _brain_in_zone(cluster, ns, zone)
+            seen.ready_replicas = len([p for p in list_pods(cluster, namespace=ns, selector=BRAIN_SELECTOR)
+                                       if p.serving])
+        except DrillError as exc:
+            seen.errors.append(exc.one_line())
+
+    run = run_for_drill(
+        drill, target, "zone-drain",
+        configuration={"zone": zone, "zone_selector": f"{ZONE_LABEL}={zone}", "scale_to": scale_to,
+                       "restore_replicas": original, "recovery_timeout_s": drill.settings.rto_seconds},
+        on_start={"drain-zone": lambda *_: drill.clock.mark(FAULT_INJECTED)},
+        on_end={"drain-zone": drained, "brain-recovered": ready,
+                "health-recovered": lambda *_: drill.clock.mark(VERIFIED)},
+    )
+    outcome = ZoneDrainOutcome(run, scale_to, original, seen, unschedulable_nodes(cluster, zone))
+    drill.note("zone_drain", {
+        "zone": zone, "nodes": list(seen.nodes), "cordoned_after_drain": list(seen.cordoned_after_drain),
+        "brain_in_zone_after_drain": seen.brain_in_zone_after_drain,
+        "brain_in_zone_when_ready": seen.brain_in_zone_when_ready, "ready_replicas": seen.ready_replicas,
+        "probe_brain_pods_in_failed_zone": activity_output(run, "brain-pods-in-failed-zone"),
+        "cordoned_after_rollback": list(outcome.cordoned_after_rollback), "errors": seen.errors,
+    })
+    return outcome
+
+
+def confirm_zone_lost(drill: DrillScenario, outcome: ZoneDrainOutcome) -> None:
+    """Fault proof: every node of the zone was unschedulable and held no Brain pod after the drain."""
+    seen = outcome.seen
+    observed = bool(seen.nodes) and seen.cordoned_after_drain == seen.nodes and seen.brain_in_zone_after_drain == 0
+    drill.confirm_fault(observed, (
+        f"{len(seen.cordoned_after_drain)}/{len(seen.nodes)} nodes of {seen.zone} cordoned, "
+        f"{seen.brain_in_zone_after_drain} Brain pod(s) left there"
+        + (f"; errors: {'; '.join(seen.errors)}" if seen.errors else "")
+    ), {"nodes": list(seen.nodes), "cordoned": list(seen.cordoned_after_drain)})

@@ -1,0 +1,125 @@
+"""The one seam: a Target is everything a drill touches, chosen by configuration.
+
+Scenario code never asks "is this the sandbox?". Where an operation differs —
+how a cluster is lost and replaced, where Redis keeps its RDB, how a password
+is rotated — it is a method here with one implementation per kind of target.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from harness.backup.store import BackupStore, open_store
+from harness.config import Settings
+from harness.errors import ConfigError
+from harness.platform.client import Cluster, connect
+from harness.platform.redis_data import RedisDataPlane
+from harness.redis_client import connect as redis_connect
+
+
+@dataclass(frozen=True)
+class LossReport:
+    """What a destructive fault removed, for the evidence and the fault proof."""
+
+    cluster: str
+    api_server: str
+    redis: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LossProof:
+    """Whether the lost primary really stopped answering (API and Redis)."""
+
+    api_answers: bool
+    redis_answers: bool
+    api_error: str
+    redis_error: str
+
+    @property
+    def confirmed(self) -> bool:
+        return not self.api_answers and not self.redis_answers
+
+
+class Target(ABC):
+    """A drill target: Kubernetes cluster + Redis + backup store + health URL + DNS."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        return self.settings.target
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    @property
+    def health_url(self) -> str:
+        if not self.settings.health_url:
+            raise ConfigError("no health URL configured for the target", fix="set DRILL_HEALTH_URL")
+        return self.settings.health_url
+
+    def cluster(self) -> Cluster:
+        """A client for the target's current cluster."""
+        return connect(self.settings.kubeconfig, self.settings.context)
+
+    def redis_password(self) -> str | None:
+        secret = self.settings.redis_password
+        return secret.get_secret_value() if secret else None
+
+    def redis(self, *, password: str | None = None) -> redis.Redis:
+        """A client for the target's production Redis (current password unless one is given)."""
+        if not self.settings.redis_url:
+            raise ConfigError("no Redis URL configured for the target", fix="set DRILL_REDIS_URL")
+        return redis_connect(self.settings.redis_url, password or self.redis_password())
+
+    def store(self) -> BackupStore:
+        if not self.settings.store_url:
+            raise ConfigError("no backup store configured for the target", fix="set DRILL_STORE_URL")
+        return open_store(self.settings.store_url)
+
+    def kube_env(self) -> tuple[str | None, str | None]:
+        """(kubeconfig, context) for chaostoolkit-kubernetes activities."""
+        return self.settings.kubeconfig, self.settings.context
+
+    @abstractmethod
+    def redis_data(self) -> RedisDataPlane:
+        """Where the target's Redis keeps its RDB, for a file restore."""
+
+    @abstractmethod
+    def lose_primary(self) -> LossReport:
+        """Destroy the cluster and the Redis data (scenario 3's fault); guarded by harness.safety."""
+
+    @abstractmethod
+    def prove_loss(self, loss: LossReport) -> LossProof:
+        """Check that what `lose_primary` removed no longer answers."""
+
+    @abstractmethod
+    def finish_teardown(self) -> None:
+        """Make sure nothing of a lost primary lingers half-alive (rollback of the loss)."""
+
+    @abstractmethod
+    def provision_cluster(self) -> Cluster:
+        """Deploy SENTINEL (without its Secrets) to a new cluster and make it the target's current one."""
+
+    @abstractmethod
+    def deploy_clean_namespace(self, namespace: str) -> Cluster:
+        """Deploy SENTINEL (without its Secrets) into a fresh namespace and make it the current one."""
+
+    @abstractmethod
+    def load_balancer_address(self) -> str:
+        """The DNS name SENTINEL's record must point at for the current cluster."""
+
+    @abstractmethod
+    def rotate_redis_password(self, new_password: str) -> None:
+        """Make `new_password` the only one Redis accepts, everywhere the target keeps it."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what opening the target started (the sandbox it brought up)."""
