@@ -10,6 +10,8 @@ across two runs. Needs Java 17 and `make allure-cli` (both part of `make setup`)
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from harness.cli import main
 from harness.errors import ConfigError
 from harness.evidence.report import allure_binary, build_report
 
@@ -233,11 +236,15 @@ def test_report_lists_every_scenario_with_attachments_categories_and_trend(
     # a second drill: fresh results, history carried from the first report
     shutil.rmtree(results)
     run_synthetic_drill(project, results)
-    second = build_report(results, report, single_file=False)
+    # through the CLI this time: `sentinel-drill report --json`
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["report", "--results", str(results), "--out", str(report), "--no-single-file", "--json"]) == 0
+    second = json.loads(buffer.getvalue())
     trend = json.loads((report / "history" / "history-trend.json").read_text())
-    assert len(trend) == 2 and second.history_runs == 2
+    assert len(trend) == 2 and second["history_runs"] == 2
     assert all(point["data"]["total"] == 6 for point in trend)
     assert (tmp_path / "history" / "history-trend.json").is_file(), "history kept beside the results"
     print(f"\nreport: first {first.generate_seconds}s + single file {first.single_file_seconds}s "
           f"(wall {first_s:.1f}s); size {first.report_bytes / 1e6:.2f} MB, "
-          f"single file {first.single_file_bytes / 1e6:.2f} MB; second {second.generate_seconds}s")
+          f"single file {first.single_file_bytes / 1e6:.2f} MB; second {second['generate_seconds']}s")
