@@ -15,7 +15,7 @@ import logging
 import os
 import platform
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ def _json(data: Any) -> str:
 def attach_scenario(
     record: ScenarioRecord,
     *,
-    journals: list[Path],
+    journals: Sequence[Path | str],
     config: Mapping[str, Any],
     scrubber: Scrubber | None = None,
     runbook_url: str | None = None,
