@@ -49,3 +49,16 @@ def test_history_comes_from_the_last_report_else_the_kept_copy(tmp_path: Path) -
     (report / "history" / "history-trend.json").write_text('["report"]')
     carry_history(results, report, kept)
     assert (results / "history" / "history-trend.json").read_text() == '["report"]'
+
+
+def test_cli_report_without_java_exits_2_naming_make_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "0-result.json").write_text("{}")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["report", "--results", str(results), "--out", str(tmp_path / "report")]) == 2
+    assert "make setup" in capsys.readouterr().err
