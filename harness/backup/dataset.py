@@ -13,10 +13,11 @@ import base64
 import hashlib
 import heapq
 import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -24,9 +25,10 @@ from redis.retry import Retry
 
 from harness.backup.manifest import KeySample
 from harness.measure.canary import CANARY_LAST, canary_high_water, canary_key
-from harness.redis_process import ScratchRedis
+from harness.redis_process import RedisProcess, ScratchRedis
 
 SAMPLE_SIZE = 64
+CORE_TYPES = ("string", "list", "set", "zset", "hash", "stream")
 _SCAN_COUNT = 1000
 
 
@@ -49,7 +51,8 @@ class DatasetSummary:
 @contextmanager
 def loaded_scratch(rdb: Path, *, load_timeout: float = 300.0) -> Iterator[ScratchRedis]:
     """A scratch redis-server (random password, loopback only) that has loaded `rdb`."""
-    with ScratchRedis(rdb, password=secrets.token_hex(16)) as scratch:
+    scratch = ScratchRedis(rdb, password=secrets.token_hex(16))
+    with scratch:
         scratch.start(load_timeout=load_timeout)
         yield scratch
 
@@ -75,10 +78,11 @@ def keyspace(client: redis.Redis) -> dict[int, int]:
     return {int(name[2:]): int(v["keys"]) for name, v in info.items() if name.startswith("db")}
 
 
-def _feed(h: Any, *parts: bytes) -> None:
+def _feed(h: Any, *parts: Any) -> None:
     for part in parts:
-        h.update(b"%d:" % len(part))
-        h.update(part)
+        raw = _as_bytes(part)
+        h.update(b"%d:" % len(raw))
+        h.update(raw)
 
 
 def key_digest(client: redis.Redis, key: bytes, type_name: str) -> str:
@@ -95,16 +99,17 @@ def key_digest(client: redis.Redis, key: bytes, type_name: str) -> str:
     elif type_name == "set":
         _feed(h, *sorted(client.smembers(key)))
     elif type_name == "zset":
-        for member, score in client.zrange(key, 0, -1, withscores=True):
+        pairs: list[tuple[bytes, float]] = client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
+        for member, score in pairs:
             _feed(h, member, repr(float(score)).encode())
     elif type_name == "hash":
         for fld, value in sorted(client.hgetall(key).items()):
             _feed(h, fld, value)
     elif type_name == "stream":
-        for entry_id, fields in client.xrange(key, "-", "+"):
-            _feed(h, entry_id, *[p for kv in fields.items() for p in kv])
-        for group in client.xinfo_groups(key):
-            _feed(h, _as_bytes(group["name"]), _as_bytes(group["last-delivered-id"]))
+        for entry_id, fields in client.xrange(key, "-", "+") or []:
+            _feed(h, entry_id, *[p for kv in (fields or {}).items() for p in kv])
+        for group in client.xinfo_groups(key) or []:
+            _feed(h, group["name"], group["last-delivered-id"])
     else:  # module types: DUMP minus its 10-byte trailer (RDB version + CRC64)
         payload = client.dump(key)
         if payload is None:
@@ -117,13 +122,15 @@ def _as_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
 
-def _sample_rank(db: int, key: bytes) -> bytes:
-    return hashlib.sha256(b"%d:" % db + key).digest()
+def _sample_rank(db: int, key: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(b"%d:" % db + key).digest()[:8], "big")
 
 
-def describe_dataset(server: ScratchRedis, *, sample_size: int = SAMPLE_SIZE) -> DatasetSummary:
+def describe_dataset(server: RedisProcess, *, sample_size: int = SAMPLE_SIZE) -> DatasetSummary:
     """Count, classify and sample every key of a freshly loaded server.
 
+    Types come from `SCAN ... TYPE t` (filtered inside Redis, no per-key TYPE
+    round trip); keys of other (module) types are counted as such afterwards.
     The sample is the `sample_size` keys with the smallest SHA-256 of `db:key`:
     deterministic, independent of SCAN order, and spread over the keyspace.
     """
@@ -135,24 +142,26 @@ def describe_dataset(server: ScratchRedis, *, sample_size: int = SAMPLE_SIZE) ->
     if "rdb_last_load_keys_loaded" not in persistence:  # servers before 7.0: no load counters
         loaded, expired = sum(space.values()), 0
     types: dict[str, int] = {}
-    heap: list[tuple[bytes, int, bytes, str]] = []  # max-heap on rank via inverted bytes
+    heap: list[tuple[int, int, bytes, str]] = []  # max-heap on rank (negated) keeps the smallest ranks
     for db in sorted(space):
         dbc = db_client(server, db)
-        for batch in _scan_batches(dbc):
-            pipe = dbc.pipeline(transaction=False)
-            for key in batch:
-                pipe.type(key)
-            for key, type_raw in zip(batch, pipe.execute()):
-                type_name = type_raw.decode() if isinstance(type_raw, bytes) else str(type_raw)
-                if type_name == "none":
-                    continue
-                types[type_name] = types.get(type_name, 0) + 1
-                inverted = bytes(255 - b for b in _sample_rank(db, key))
-                item = (inverted, db, key, type_name)
-                if len(heap) < sample_size:
-                    heapq.heappush(heap, item)
-                elif inverted > heap[0][0]:
-                    heapq.heapreplace(heap, item)
+        seen: set[int] = set()  # SCAN may return a key twice while a hash table is rehashing
+        for type_name in CORE_TYPES:
+            for batch in _scan_batches(dbc, type_name):
+                for key in batch:
+                    rank = _sample_rank(db, key)
+                    if rank in seen:
+                        continue
+                    seen.add(rank)
+                    types[type_name] = types.get(type_name, 0) + 1
+                    item = (-rank, db, key, type_name)
+                    if len(heap) < sample_size:
+                        heapq.heappush(heap, item)
+                    elif item > heap[0]:
+                        heapq.heapreplace(heap, item)
+        other = space[db] - len(seen)
+        if other > 0:
+            types["other"] = types.get("other", 0) + other
     chosen = sorted(heap, key=lambda it: it[0], reverse=True)
     samples = tuple(_sample(db_client(server, db), db, key, type_name) for _, db, key, type_name in chosen)
     high = canary_high_water(db_client(server, 0)) if 0 in space else None
@@ -160,7 +169,7 @@ def describe_dataset(server: ScratchRedis, *, sample_size: int = SAMPLE_SIZE) ->
 
 
 def _sample(client: redis.Redis, db: int, key: bytes, type_name: str) -> KeySample:
-    expires = client.pexpiretime(key)
+    expires = client.execute_command("PEXPIRETIME", key)
     return KeySample(
         key=encode_key(key),
         db=db,
@@ -170,7 +179,7 @@ def _sample(client: redis.Redis, db: int, key: bytes, type_name: str) -> KeySamp
     )
 
 
-def db_client(server: ScratchRedis, db: int) -> redis.Redis:
+def db_client(server: RedisProcess, db: int) -> redis.Redis:
     return redis.Redis(
         host="127.0.0.1",
         port=server.port,
@@ -181,12 +190,12 @@ def db_client(server: ScratchRedis, db: int) -> redis.Redis:
     )
 
 
-def _scan_batches(client: redis.Redis) -> Iterator[list[bytes]]:
+def _scan_batches(client: redis.Redis, type_name: str) -> Iterator[list[bytes]]:
     cursor = 0
     while True:
-        cursor, keys = client.scan(cursor=cursor, count=_SCAN_COUNT)
+        cursor, keys = client.scan(cursor=cursor, count=_SCAN_COUNT, _type=type_name)
         if keys:
-            yield list(keys)
+            yield [_as_bytes(k) for k in keys]
         if int(cursor) == 0:
             return
 

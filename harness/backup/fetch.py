@@ -77,7 +77,7 @@ def fetch_rdb(
         # -ERR here means a server older than 7.0: SYNC still works, it just keeps streaming afterwards.
         sock.sendall(_command(b"SYNC"))
         return _receive(fh, dest, where)
-    except socket.timeout:
+    except TimeoutError:
         raise BackupFailed(
             f"Redis at {where} sent nothing for {idle_timeout:.0f}s during the RDB fetch",
             fix="check the server's log for a failed or slow fork",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from harness.errors import UsageError
@@ -42,7 +42,7 @@ class KeyInfo:
 
 def new_backup_id(point_in_time: datetime, *, suffix: str | None = None) -> str:
     """A sortable id: the point in time (UTC, to the second) plus 6 random hex digits."""
-    pit = point_in_time.astimezone(timezone.utc)
+    pit = point_in_time.astimezone(UTC)
     return f"{pit:%Y%m%dT%H%M%SZ}-{suffix or secrets.token_hex(3)}"
 
 
@@ -61,8 +61,8 @@ def layout_of(backup_id: str) -> Layout:
 def point_in_time_of(backup_id: str) -> datetime:
     """The point in time encoded in the id (seconds for new ids, minutes for legacy ones)."""
     if layout_of(backup_id) == "manifest":
-        return datetime.strptime(backup_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    return datetime.strptime(backup_id, "%Y%m%d-%H%M").replace(tzinfo=timezone.utc)
+        return datetime.strptime(backup_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime.strptime(backup_id, "%Y%m%d-%H%M").replace(tzinfo=UTC)
 
 
 def _dir(backup_id: str) -> str:

@@ -70,7 +70,7 @@ class Manifest(BaseModel):
         return self.model_dump_json(indent=2).encode() + b"\n"
 
     @classmethod
-    def from_json(cls, raw: bytes | str, *, where: str = "manifest") -> "Manifest":
+    def from_json(cls, raw: bytes | str, *, where: str = "manifest") -> Manifest:
         """Parse a manifest; StoreError naming the first bad field or a newer schema."""
         try:
             data = json.loads(raw)

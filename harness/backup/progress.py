@@ -7,8 +7,8 @@ not touch it; in CI or with stderr redirected nothing is drawn at all.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 #: transfers smaller than this finish too fast for a bar to help
 MIN_BYTES_FOR_BAR = 8 * 1024 * 1024

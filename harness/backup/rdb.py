@@ -93,7 +93,7 @@ def file_digest(path: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def _feed(fh: BinaryIO, h: "hashlib._Hash") -> int:
+def _feed(fh: BinaryIO, h: hashlib._Hash) -> int:
     size = 0
     while chunk := fh.read(1024 * 1024):
         h.update(chunk)

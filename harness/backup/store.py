@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
@@ -35,7 +35,9 @@ class StoredObject:
 class BackupStore(Protocol):
     """What backup code needs from a store; keys are relative to the store's root."""
 
-    url: str
+    @property
+    def url(self) -> str:
+        """The store's URL (s3://bucket/prefix or file:///dir)."""
 
     def check(self) -> None:
         """Raise StoreError/ConnectionFailed/AuthFailed unless the store is usable."""
@@ -57,7 +59,7 @@ class BackupStore(Protocol):
     def location(self, key: str) -> str:
         """A URL naming `key` in this store, for messages and results."""
 
-    def child(self, sub: str) -> "BackupStore":
+    def child(self, sub: str) -> BackupStore:
         """A store rooted at `sub` inside this one (used for pre-restore snapshots)."""
 
 
@@ -174,13 +176,13 @@ class FileStore:
             key = path.relative_to(self.root).as_posix()
             if key.startswith(prefix):
                 st = path.stat()
-                out.append(StoredObject(key, st.st_size, datetime.fromtimestamp(st.st_mtime, timezone.utc)))
+                out.append(StoredObject(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)))
         return out
 
     def location(self, key: str) -> str:
         return f"{self.url}/{key}"
 
-    def child(self, sub: str) -> "FileStore":
+    def child(self, sub: str) -> FileStore:
         path = self.root / sub.strip("/")
         path.mkdir(parents=True, exist_ok=True)
         return FileStore(path)
@@ -213,7 +215,7 @@ class S3Store:
                 read_timeout=60,
                 s3={"addressing_style": "path" if custom else "auto"},
             )
-            self._client = boto3.session.Session().client("s3", config=config)
+            self._client = boto3.session.Session(botocore_session=_botocore_session()).client("s3", config=config)
         return self._client
 
     def _error(self, exc: Exception, what: str) -> Exception:
@@ -251,7 +253,7 @@ class S3Store:
         extra: dict[str, Any] = {"ChecksumAlgorithm": "SHA256"}
         if self.retention_days:
             extra["ObjectLockMode"] = self.lock_mode
-            extra["ObjectLockRetainUntilDate"] = datetime.now(timezone.utc) + timedelta(days=self.retention_days)
+            extra["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(days=self.retention_days)
         return extra
 
     def put_file(self, key: str, path: Path) -> None:
@@ -326,7 +328,7 @@ class S3Store:
     def location(self, key: str) -> str:
         return f"s3://{self.bucket}/{_join(self.prefix, key)}"
 
-    def child(self, sub: str) -> "S3Store":
+    def child(self, sub: str) -> S3Store:
         return S3Store(
             self.bucket,
             _join(self.prefix, sub.strip("/")),
@@ -334,6 +336,23 @@ class S3Store:
             lock_mode=self.lock_mode,
             _client=self._client,
         )
+
+
+_shared_loader: Any = None
+
+
+def _botocore_session() -> Any:
+    """A fresh botocore session (credentials and endpoint re-read from the environment)
+    sharing one model loader, so opening several stores does not re-parse the S3 model."""
+    import botocore.session
+
+    global _shared_loader
+    session = botocore.session.get_session()
+    if _shared_loader is None:
+        _shared_loader = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _shared_loader)
+    return session
 
 
 def _code(exc: Exception) -> str:

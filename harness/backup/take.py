@@ -11,8 +11,9 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
@@ -60,7 +61,7 @@ class BackupResult:
         }
 
 
-def _persistence(client: redis.Redis) -> dict[str, object]:
+def _persistence(client: redis.Redis) -> dict[str, Any]:
     return dict(client.info("persistence"))
 
 
@@ -101,7 +102,7 @@ def _wait_idle(client: redis.Redis, *, where: str, timeout: float) -> None:
     while int(_persistence(client).get("rdb_bgsave_in_progress", 0)):
         if time.monotonic() > deadline:
             raise BackupFailed(
-                f"a BGSAVE already running on {where} did not finish within {timeout:.0f}s",
+                f"a BGSAVE already running on {where} did not finish within {timeout:g}s",
                 fix="check the server's load and log; raise the save timeout",
             )
         time.sleep(delay)
@@ -138,7 +139,7 @@ def wait_for_bgsave(client: redis.Redis, ticket: SaveTicket, *, where: str, time
             return int(info["rdb_last_save_time"])
         if time.monotonic() > deadline:
             raise BackupFailed(
-                f"BGSAVE on {where} did not finish within {timeout:.0f}s",
+                f"BGSAVE on {where} did not finish within {timeout:g}s",
                 fix="check the server's load and log; raise the save timeout for large datasets",
             )
         time.sleep(delay)
@@ -204,12 +205,12 @@ def take_backup(
             ) from None
         phases["describe"] = time.monotonic() - t
 
-        point_in_time = datetime.fromtimestamp(lastsave, timezone.utc)
+        point_in_time = datetime.fromtimestamp(lastsave, UTC)
         backup_id = layout.new_backup_id(point_in_time)
         manifest = Manifest(
             id=backup_id,
             point_in_time=point_in_time,
-            rdb_ctime=datetime.fromtimestamp(header.ctime, timezone.utc) if header.ctime else None,
+            rdb_ctime=datetime.fromtimestamp(header.ctime, UTC) if header.ctime else None,
             source=SourceInfo(host=host, port=port, role=role, run_id=str(server.get("run_id", ""))),
             redis_version=str(server.get("redis_version", "")),
             rdb_version=header.version,
@@ -221,7 +222,7 @@ def take_backup(
             types=summary.types,
             samples=summary.samples,
             canary_high_water=summary.canary_high_water,
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             tool_version=__version__,
         )
         t = time.monotonic()

@@ -13,11 +13,12 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from harness import __version__
 from harness.backup import layout
@@ -173,7 +174,7 @@ def verify_backup(
         sha256=sha256,
         size=size,
         min_keys=min_keys,
-        verified_at=datetime.now(timezone.utc),
+        verified_at=datetime.now(UTC),
     )
     if record:
         store.put_bytes(layout.verify_key(backup_id), json.dumps(report.to_json(), indent=2).encode() + b"\n")
@@ -234,7 +235,8 @@ def rdb_check_problem(rdb: Path, *, timeout: float = 600.0) -> str | None:
         raise DrillError("redis-check-rdb is not installed", fix="install redis-tools (`make setup`)")
     try:
         proc = subprocess.run(
-            [binary, str(rdb)], capture_output=True, text=True, errors="replace", timeout=timeout, env=scrubbed_env()
+            [binary, str(rdb)], capture_output=True, text=True, errors="replace", timeout=timeout,
+            env=scrubbed_env(), check=False,
         )
     except subprocess.TimeoutExpired:
         return f"redis-check-rdb did not finish within {timeout:.0f}s"

@@ -71,7 +71,7 @@ class MarkedRedis:
     def stop(self) -> None:
         terminate_pid(self.pid)
 
-    def start(self) -> "MarkedRedis":
+    def start(self) -> MarkedRedis:
         self._proc = subprocess.Popen(
             [redis_server_binary(), str(self.conf)],
             stdin=subprocess.DEVNULL,

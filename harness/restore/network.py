@@ -8,6 +8,7 @@ over. With REPLACE, keys the backup lacks are left in the target.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,7 +20,7 @@ from harness.errors import DrillError, UsageError
 from harness.redis_client import connect
 from harness.redis_process import RedisProcess
 
-BATCH = 500
+BATCH = 1000
 
 
 class RestoreFailed(DrillError):
@@ -67,16 +68,24 @@ def stream_restore(
     for src_db, dst_db in mapping.items():
         source = db_client(scratch, src_db)
         target = connect(_with_db(target_url, dst_db), password, timeout=30.0)
+        seen: set[bytes] = set()  # SCAN may repeat a key while a hash table rehashes; RESTORE it once
         cursor = 0
         while True:
-            cursor, keys = source.scan(cursor=cursor, count=batch)
-            if keys:
-                done, gone = _copy_batch(source, target, list(keys), replace=replace, url=target_url)
+            cursor, found = source.scan(cursor=cursor, count=batch)
+            keys = [k if isinstance(k, bytes) else k.encode() for k in found]
+            fresh = [k for k in keys if _fingerprint(k) not in seen]
+            seen.update(_fingerprint(k) for k in fresh)
+            if fresh:
+                done, gone = _copy_batch(source, target, fresh, replace=replace, url=target_url)
                 restored += done
                 skipped += gone
             if int(cursor) == 0:
                 break
     return StreamResult(restored, skipped)
+
+
+def _fingerprint(key: bytes) -> bytes:
+    return hashlib.blake2b(key, digest_size=12).digest()
 
 
 def _copy_batch(

@@ -3,8 +3,8 @@
 Refused (RestoreRefused, exit 1) before the target is touched: a backup with no
 passing verification record (unless `force`, which is recorded), a non-empty
 target (unless `replace`, which first snapshots the target into the store under
-`snapshots/`), a file that changed since it was verified or fails its header or
-checksum (even with `force`). Then one of two strategies runs: `network`
+`snapshots/`), a file that changed since it was verified or fails its header,
+checksum or redis-check-rdb (even with `force`). Then one of two strategies runs: `network`
 (DUMP/RESTORE from a scratch server) or `file` (replace the RDB of a
 harness-managed server and restart it).
 """
@@ -15,7 +15,7 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +27,7 @@ from harness.backup.dataset import keyspace, loaded_scratch
 from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
 from harness.backup.take import take_backup
-from harness.backup.verify import read_verify_record, rdb_check_problem
+from harness.backup.verify import rdb_check_problem, read_verify_record
 from harness.config import redact_url
 from harness.errors import RestoreRefused, UsageError
 from harness.redis_client import connect
@@ -85,7 +85,7 @@ def _verification_gate(store: BackupStore, entry: BackupEntry, *, force: bool) -
     return None, why
 
 
-def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: str | None, file_strategy: bool) -> None:
+def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: str | None) -> None:
     """Integrity checks that apply even with --force: a bad file must never reach the target."""
     try:
         read_header(rdb)
@@ -103,10 +103,9 @@ def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: 
             raise RestoreRefused(
                 f"backup {entry.id} does not match its manifest's sha256", fix="restore another backup"
             )
-    if file_strategy:
-        problem = rdb_check_problem(rdb)
-        if problem:
-            raise RestoreRefused(f"backup {entry.id} fails redis-check-rdb: {problem}", fix="restore another backup")
+    problem = rdb_check_problem(rdb)
+    if problem:
+        raise RestoreRefused(f"backup {entry.id} fails redis-check-rdb: {problem}", fix="restore another backup")
 
 
 def _total_keys(client: redis.Redis) -> int:
@@ -135,7 +134,7 @@ def restore_backup(
     """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown restore strategy {strategy!r}", fix="use --strategy network or file")
-    started, started_at = time.monotonic(), datetime.now(timezone.utc)
+    started, started_at = time.monotonic(), datetime.now(UTC)
     shown = redact_url(target_url)
     entry = find_backup(store, backup_id)
     if entry.rdb_key is None:
@@ -155,7 +154,7 @@ def restore_backup(
     with tempfile.TemporaryDirectory(prefix="drill-restore-", dir=work_dir) as tmp:
         rdb = Path(tmp) / "backup.rdb"
         store.get_file(entry.rdb_key, rdb)
-        _preflight(store, entry, rdb, verified_sha, strategy == "file")
+        _preflight(store, entry, rdb, verified_sha)
         snapshot = None
         if existing:
             snap = take_backup(target_url, snapshot_store or store.child(layout.SNAPSHOTS_PREFIX),
@@ -185,7 +184,7 @@ def restore_backup(
         force_reason=force_reason,
         snapshot=snapshot,
         started_at=started_at,
-        finished_at=datetime.now(timezone.utc),
+        finished_at=datetime.now(UTC),
     )
 
 
