@@ -6,11 +6,13 @@ HTTP); per test a flushed source, a fresh bucket and fresh target servers.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -27,6 +29,7 @@ def moto_endpoint() -> Iterator[str]:
     """moto's S3 server on 127.0.0.1, shared by the session."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one INFO line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -136,7 +139,7 @@ def seed(client: redis.Redis, *, n: int = 20) -> None:
 
 
 def dataset(client: redis.Redis) -> dict[bytes, tuple[str, Any, float]]:
-    """Every key as (type, canonical value, TTL seconds or -1): comparable across servers."""
+    """Every key as (type, canonical value, expiry as unix seconds or -1): comparable across servers."""
     out: dict[bytes, tuple[str, Any, float]] = {}
     for key in client.scan_iter(count=1000):
         kind = client.type(key).decode()
@@ -155,13 +158,13 @@ def dataset(client: redis.Redis) -> dict[bytes, tuple[str, Any, float]]:
             value = (client.xrange(key), [g["name"] for g in client.xinfo_groups(key)])
         else:
             value = client.dump(key)
-        pttl = client.pttl(key)
-        out[key] = (kind, value, pttl / 1000 if pttl > 0 else -1)
+        expires_ms = int(client.execute_command("PEXPIRETIME", key))  # absolute: comparable at any later time
+        out[key] = (kind, value, expires_ms / 1000 if expires_ms > 0 else -1)
     return out
 
 
 def assert_same_dataset(expected: dict[bytes, tuple[str, Any, float]], actual: dict[bytes, tuple[str, Any, float]]) -> None:
-    """Same keys, types and values; TTLs within ±2 s."""
+    """Same keys, types and values; expiry times within ±2 s."""
     assert sorted(actual) == sorted(expected)
     for key, (kind, value, ttl) in expected.items():
         got_kind, got_value, got_ttl = actual[key]

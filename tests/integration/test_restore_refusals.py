@@ -1,0 +1,145 @@
+"""Restore protects data: unverified backups and non-empty targets are refused unless overridden."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from harness.backup import layout, list_backups, open_store, read_manifest, take_backup, verify_backup
+from harness.errors import RestoreRefused, UsageError
+from harness.redis_process import MARKER_NAME, pid_alive
+from harness.restore import RestoreFailed, restore_backup
+from harness.restore.file import place_and_restart
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def backup(file_store_url, source, data):
+    data.seed(source.client(), n=2)
+    store = open_store(file_store_url)
+    return store, take_backup(source.url, store, password=data.source_password).id
+
+
+def test_restore_refuses_an_unverified_backup(backup, cli, clean_env, file_store_url, redis_factory, data):
+    _, backup_id = backup
+    target = redis_factory()
+    clean_env.setenv("DRILL_TARGET_REDIS_PASSWORD", data.target_password)
+    code, out, err = cli("restore", backup_id, "--to", target.url, "--store", file_store_url)
+    assert code == 1 and out == ""
+    assert "has never been verified" in err and f"sentinel-drill verify {backup_id}" in err
+    assert target.client().dbsize() == 0
+
+
+def test_force_overrides_an_unverified_backup_and_says_so(backup, redis_factory, data, caplog):
+    store, backup_id = backup
+    target = redis_factory()
+    with caplog.at_level(logging.WARNING, logger="harness.restore"):
+        result = restore_backup(store, backup_id, target_url=target.url, target_password=data.target_password,
+                                force=True)
+    assert result.forced and "never been verified" in (result.force_reason or "")
+    assert result.to_json()["forced"] is True
+    assert any("forced" in r.getMessage() for r in caplog.records)
+    assert target.client().dbsize() == result.keys_restored > 0
+
+
+def test_restore_refuses_a_backup_that_failed_verification(backup, redis_factory, data):
+    store, backup_id = backup
+    assert not verify_backup(store, backup_id, min_keys=10**6).passed
+    target = redis_factory()
+    with pytest.raises(RestoreRefused, match=r"failed verification \(key_count\)"):
+        restore_backup(store, backup_id, target_url=target.url, target_password=data.target_password)
+
+
+def test_restore_refuses_a_file_changed_after_verification(backup, redis_factory, data):
+    store, backup_id = backup
+    assert verify_backup(store, backup_id, min_keys=1).passed
+    raw = store.get_bytes(layout.rdb_key(backup_id))
+    middle = len(raw) // 2
+    store.put_bytes(layout.rdb_key(backup_id), raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1 :])
+    target = redis_factory()
+    with pytest.raises(RestoreRefused, match="changed since it was verified"):
+        restore_backup(store, backup_id, target_url=target.url, target_password=data.target_password, force=True)
+    assert target.client().dbsize() == 0
+
+
+@pytest.mark.parametrize("strategy", ["network", "file"])
+def test_non_empty_target_is_refused_then_snapshotted_with_replace(backup, cli, clean_env, file_store_url,
+                                                                   redis_factory, data, strategy):
+    store, backup_id = backup
+    verify_backup(store, backup_id, min_keys=1)
+    target = redis_factory()
+    target.client().mset({"precious:1": "a", "precious:2": "b"})
+    clean_env.setenv("DRILL_TARGET_REDIS_PASSWORD", data.target_password)
+    args = ["restore", backup_id, "--to", target.url, "--store", file_store_url, "--strategy", strategy, "--json"]
+
+    code, out, err = cli(*args)
+    assert code == 1 and "is not empty (2 keys)" in err and "--replace" in err
+    assert target.client().dbsize() == 2
+
+    code, out, err = cli(*args, "--replace")
+    assert code == 0, err
+    result = json.loads(out)
+    snapshots = store.child(layout.SNAPSHOTS_PREFIX)
+    [snap] = list_backups(snapshots)
+    assert result["snapshot"] == snapshots.location(snap.rdb_key)
+    assert read_manifest(snapshots, snap.id).key_count == 2
+    kept = target.client().exists("precious:1")
+    assert kept == (1 if strategy == "network" else 0)  # RESTORE REPLACE keeps extra keys; file swaps all
+
+
+def test_file_strategy_from_the_cli_restarts_the_managed_server(backup, cli, clean_env, file_store_url,
+                                                                redis_factory, data):
+    store, backup_id = backup
+    verify_backup(store, backup_id, min_keys=1)
+    target = redis_factory()
+    old_pid = target.pid
+    clean_env.setenv("DRILL_TARGET_REDIS_PASSWORD", data.target_password)
+    code, _, err = cli("restore", backup_id, "--to", target.url, "--store", file_store_url, "--strategy", "file")
+    assert code == 0, err
+    marker = json.loads((target.data_dir / MARKER_NAME).read_text())
+    assert marker["pid"] != old_pid and pid_alive(marker["pid"])
+    assert target.client().dbsize() > 0
+    target.stop()  # the owner's stop also stops the successor the restore started
+    assert not pid_alive(marker["pid"])
+
+
+def test_file_strategy_refuses_a_server_the_harness_did_not_start(backup, cli, clean_env, file_store_url,
+                                                                  redis_factory, data):
+    store, backup_id = backup
+    verify_backup(store, backup_id, min_keys=1)
+    target = redis_factory()
+    (target.data_dir / MARKER_NAME).unlink()
+    clean_env.setenv("DRILL_TARGET_REDIS_PASSWORD", data.target_password)
+    code, _, err = cli("restore", backup_id, "--to", target.url, "--store", file_store_url, "--strategy", "file")
+    assert code == 2 and "not started by sentinel-drill" in err and "--strategy network" in err
+    assert target.proc is not None and target.proc.poll() is None
+
+
+def test_file_strategy_refuses_an_aof_server(backup, redis_factory, data):
+    store, backup_id = backup
+    verify_backup(store, backup_id, min_keys=1)
+    target = redis_factory(appendonly=True)
+    with pytest.raises(RestoreRefused, match="appendonly yes"):
+        restore_backup(store, backup_id, target_url=target.url, target_password=data.target_password,
+                       strategy="file", managed=target)
+
+
+def test_a_file_that_will_not_load_puts_the_previous_data_back(tmp_path, redis_factory):
+    target = redis_factory()
+    target.client().set("before", "1")
+    target.client().save()
+    bad = tmp_path / "bad.rdb"
+    bad.write_bytes(b"REDIS0010" + b"\x00" * 50)
+    with pytest.raises(RestoreFailed, match="previous data file was put back"):
+        place_and_restart(target, bad, load_timeout=10)
+    assert target.client().get("before") == b"1"
+
+
+def test_unknown_strategy_is_a_usage_error(backup, redis_factory, data):
+    store, backup_id = backup
+    with pytest.raises(UsageError):
+        restore_backup(store, backup_id, target_url=redis_factory().url, target_password=data.target_password,
+                       strategy="carrier-pigeon")  # type: ignore[arg-type]
