@@ -1,0 +1,162 @@
+"""Nodes by zone: cordon, uncordon, and drain through the Eviction API.
+
+Draining uses evictions, not deletes, so PodDisruptionBudgets are honoured:
+an eviction that would break a budget is answered 429 and retried until the
+budget allows it (a replacement became Ready) or the deadline passes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from harness.platform.client import (
+    MERGE_PATCH,
+    ApiRejected,
+    Cluster,
+    Obj,
+    ObjectNotFound,
+    WaitTimedOut,
+    cluster_scoped,
+    namespaced,
+    wait_until,
+)
+from harness.platform.pods import ZONE_LABEL
+
+
+@dataclass(frozen=True)
+class CordonResult:
+    zone: str
+    nodes: tuple[str, ...]
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    """What a zone drain evicted, how often a budget made it wait, and how long it took."""
+
+    zone: str
+    nodes: tuple[str, ...]
+    evicted: tuple[str, ...]  # namespace/name
+    budget_refusals: int  # 429 answers: evictions a PodDisruptionBudget held back
+    seconds: float
+
+
+def nodes_in_zone(cluster: Cluster, zone: str) -> tuple[str, ...]:
+    """Names of the nodes labelled topology.kubernetes.io/zone=<zone>; ObjectNotFound when none."""
+    nodes = cluster.list_items(cluster_scoped("v1", "nodes"), labelSelector=f"{ZONE_LABEL}={zone}")
+    if not nodes:
+        raise ObjectNotFound(
+            f"no nodes labelled {ZONE_LABEL}={zone}",
+            fix="check the zone name against `kubectl get nodes -L topology.kubernetes.io/zone`",
+        )
+    return tuple(sorted(n["metadata"]["name"] for n in nodes))
+
+
+def _set_unschedulable(cluster: Cluster, zone: str, value: bool) -> CordonResult:
+    names = nodes_in_zone(cluster, zone)
+    changed: list[str] = []
+    for name in names:
+        node = cluster.get(cluster_scoped("v1", "nodes", name), what=f"node {name}")
+        if bool((node.get("spec") or {}).get("unschedulable")) == value:
+            continue
+        cluster.request(
+            "PATCH", cluster_scoped("v1", "nodes", name),
+            body={"spec": {"unschedulable": value or None}}, content_type=MERGE_PATCH, what=f"node {name}",
+        )
+        changed.append(name)
+    return CordonResult(zone, names, tuple(changed))
+
+
+def cordon_zone(cluster: Cluster, zone: str) -> CordonResult:
+    """Mark every node of `zone` unschedulable; `changed` lists the ones that were not already."""
+    return _set_unschedulable(cluster, zone, True)
+
+
+def uncordon_zone(cluster: Cluster, zone: str) -> CordonResult:
+    """Make every node of `zone` schedulable again (the rollback of cordon_zone)."""
+    return _set_unschedulable(cluster, zone, False)
+
+
+def unschedulable_nodes(cluster: Cluster, zone: str) -> tuple[str, ...]:
+    """Nodes of `zone` that are cordoned right now (fault proof for a zone drain)."""
+    nodes = cluster.list_items(cluster_scoped("v1", "nodes"), labelSelector=f"{ZONE_LABEL}={zone}")
+    return tuple(sorted(n["metadata"]["name"] for n in nodes if (n.get("spec") or {}).get("unschedulable")))
+
+
+def _evictable(pod: Obj) -> bool:
+    meta = pod["metadata"]
+    if meta.get("deletionTimestamp"):
+        return False
+    if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+        return False  # static pods cannot be evicted
+    if any(o.get("kind") == "DaemonSet" for o in meta.get("ownerReferences") or []):
+        return False  # a DaemonSet would put it straight back; kubectl drain skips them too
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def _pods_on(cluster: Cluster, nodes: tuple[str, ...]) -> list[Obj]:
+    pods: list[Obj] = []
+    for node in nodes:
+        pods += cluster.list_items("/api/v1/pods", fieldSelector=f"spec.nodeName={node}")
+    return pods
+
+
+def _evict(cluster: Cluster, pod: Obj) -> bool:
+    """POST one eviction; True when accepted or already gone, False when a budget said 429."""
+    meta = pod["metadata"]
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+    }
+    try:
+        cluster.request("POST", namespaced("v1", "pods", meta["namespace"], meta["name"]) + "/eviction",
+                        body=body, what=f"eviction of pod {meta['namespace']}/{meta['name']}")
+    except ObjectNotFound:
+        return True
+    except ApiRejected as exc:
+        if exc.status == 429:
+            return False
+        raise
+    return True
+
+
+def drain_zone(cluster: Cluster, zone: str, *, timeout: float = 300.0, retry_interval: float = 0.25) -> DrainResult:
+    """Cordon every node of `zone`, evict all its pods (all namespaces, like `kubectl drain`), wait them out.
+
+    Pods owned by DaemonSets and static pods are skipped. Raises WaitTimedOut
+    naming the pods a PodDisruptionBudget still protects at the deadline.
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    nodes = cordon_zone(cluster, zone).nodes
+    pending = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p
+               for p in _pods_on(cluster, nodes) if _evictable(p)}
+    evicted: list[str] = []
+    refusals = 0
+    while pending:
+        for key, pod in list(pending.items()):
+            if _evict(cluster, pod):
+                evicted.append(key)
+                del pending[key]
+            else:
+                refusals += 1
+        if not pending:
+            break
+        if time.monotonic() >= deadline:
+            raise WaitTimedOut(
+                f"drain of zone {zone}: PodDisruptionBudgets still refuse to evict {', '.join(sorted(pending))} "
+                f"after {timeout:.0f}s",
+                fix="check that replacements can schedule in the other zones (kubectl get pods -o wide) and the "
+                "budgets (kubectl get pdb -A)",
+            )
+        time.sleep(retry_interval)
+
+    def gone() -> bool | None:
+        left = [p for p in _pods_on(cluster, nodes) if _evictable(p) or p["metadata"].get("deletionTimestamp")]
+        return True if not left else None
+
+    wait_until(gone, timeout=max(1.0, deadline - time.monotonic()), interval=0.1,
+               what=f"pods of zone {zone} terminated", describe=lambda: "evicted pods still terminating")
+    return DrainResult(zone, nodes, tuple(evicted), refusals, time.monotonic() - start)

@@ -1,0 +1,207 @@
+"""Pods: where they run (pod → node → zone), killing them, and proving they were replaced.
+
+A replacement is proven by UID, never by name or count alone: a ReplicaSet can
+keep the count at 3 while the deleted pod is still terminating, so "recovered"
+means Ready pods whose UIDs were not there before the fault.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from harness.platform.client import (
+    ApiRejected,
+    Cluster,
+    Obj,
+    ObjectNotFound,
+    cluster_scoped,
+    namespaced,
+    wait_until,
+)
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """The facts a drill needs about one pod."""
+
+    name: str
+    namespace: str
+    uid: str
+    node: str | None
+    zone: str | None
+    phase: str
+    ready: bool
+    terminating: bool
+
+    @property
+    def serving(self) -> bool:
+        """Ready and not on its way out: what a Service would route to."""
+        return self.ready and not self.terminating
+
+
+@dataclass(frozen=True)
+class DeletedPods:
+    """The pods a fault deleted, and every pod UID that existed just before it (to tell replacements apart)."""
+
+    names: tuple[str, ...]
+    uids: frozenset[str]
+    deleted_at: datetime
+    before_uids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Replacements:
+    """Pods that took the place of deleted ones, and how long that took to observe."""
+
+    pods: tuple[PodInfo, ...]
+    seconds: float
+
+    @property
+    def uids(self) -> frozenset[str]:
+        return frozenset(p.uid for p in self.pods)
+
+
+def node_zones(cluster: Cluster) -> dict[str, str | None]:
+    """Map every node name to its topology.kubernetes.io/zone label (None when unlabelled)."""
+    nodes = cluster.list_items(cluster_scoped("v1", "nodes"))
+    return {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_LABEL) for n in nodes}
+
+
+def _is_ready(pod: Obj) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+def pod_info(pod: Obj, zones: dict[str, str | None]) -> PodInfo:
+    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    node = spec.get("nodeName")
+    return PodInfo(
+        name=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta["uid"],
+        node=node,
+        zone=zones.get(node) if node else None,
+        phase=status.get("phase", "Unknown"),
+        ready=_is_ready(pod),
+        terminating=bool(meta.get("deletionTimestamp")),
+    )
+
+
+def list_pods(cluster: Cluster, *, namespace: str, selector: str) -> list[PodInfo]:
+    """Pods matching a label selector, each with its node's zone."""
+    pods = cluster.list_items(namespaced("v1", "pods", namespace), labelSelector=selector)
+    zones = node_zones(cluster) if any((p.get("spec") or {}).get("nodeName") for p in pods) else {}
+    return sorted((pod_info(p, zones) for p in pods), key=lambda p: p.name)
+
+
+def pods_by_zone(cluster: Cluster, *, namespace: str, selector: str) -> dict[str, list[PodInfo]]:
+    """Scheduled pods matching `selector`, grouped by zone ("" for nodes without a zone label)."""
+    grouped: dict[str, list[PodInfo]] = {}
+    for pod in list_pods(cluster, namespace=namespace, selector=selector):
+        if pod.node:
+            grouped.setdefault(pod.zone or "", []).append(pod)
+    return grouped
+
+
+def serving_count(cluster: Cluster, *, namespace: str, selector: str) -> int:
+    """How many matching pods are Ready and not terminating right now."""
+    return sum(1 for p in list_pods(cluster, namespace=namespace, selector=selector) if p.serving)
+
+
+def delete_pods(
+    cluster: Cluster,
+    *,
+    namespace: str,
+    selector: str,
+    names: Iterable[str] | None = None,
+    grace_seconds: int = 0,
+) -> DeletedPods:
+    """Delete the pods matching `selector` (or only `names` among them); return their old UIDs.
+
+    Raises ObjectNotFound when nothing matches: a fault that hit nothing is not a fault.
+    """
+    wanted = set(names) if names is not None else None
+    before = list_pods(cluster, namespace=namespace, selector=selector)
+    victims = [p for p in before if not p.terminating and (wanted is None or p.name in wanted)]
+    if not victims:
+        raise ObjectNotFound(
+            f"no running pods match {selector} in namespace {namespace}"
+            + (f" among {sorted(wanted)}" if wanted else ""),
+            fix="check the selector and that the workload is deployed",
+        )
+    for pod in victims:
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace_seconds,
+                "preconditions": {"uid": pod.uid}}
+        try:
+            cluster.request("DELETE", namespaced("v1", "pods", namespace, pod.name), body=body,
+                            what=f"pod {namespace}/{pod.name}")
+        except ObjectNotFound:
+            pass  # already gone: still a victim of this fault
+        except ApiRejected as exc:
+            if exc.status != 409:  # 409: UID precondition failed, a same-named successor exists
+                raise
+    deleted = victims
+    return DeletedPods(
+        names=tuple(p.name for p in deleted),
+        uids=frozenset(p.uid for p in deleted),
+        deleted_at=datetime.now(UTC),
+        before_uids=frozenset(p.uid for p in before),
+    )
+
+
+def wait_for_pods_gone(
+    cluster: Cluster, *, namespace: str, selector: str, uids: frozenset[str], timeout: float = 60.0,
+    interval: float = 0.05,
+) -> float:
+    """Wait until none of `uids` exists any more (the fault is proven); return the seconds waited."""
+    start = time.monotonic()
+    left: list[str] = []
+
+    def check() -> bool | None:
+        present = [p.name for p in list_pods(cluster, namespace=namespace, selector=selector) if p.uid in uids]
+        left[:] = present
+        return True if not present else None
+
+    wait_until(check, timeout=timeout, interval=interval, what=f"deleted pods of {selector} gone",
+               describe=lambda: f"still present: {', '.join(left)}")
+    return time.monotonic() - start
+
+
+def wait_for_replacements(
+    cluster: Cluster,
+    *,
+    namespace: str,
+    selector: str,
+    deleted: DeletedPods,
+    count: int | None = None,
+    timeout: float = 120.0,
+    interval: float = 0.05,
+) -> Replacements:
+    """Wait until `count` (default: as many as were deleted) pods that did not exist before the fault serve."""
+    need = len(deleted.uids) if count is None else count
+    known = deleted.before_uids | deleted.uids
+    start = time.monotonic()
+    seen: list[PodInfo] = []
+
+    def check() -> tuple[PodInfo, ...] | None:
+        pods = list_pods(cluster, namespace=namespace, selector=selector)
+        seen[:] = pods
+        fresh = tuple(p for p in pods if p.uid not in known and p.serving)
+        return fresh if len(fresh) >= need else None
+
+    def describe() -> str:
+        return "; ".join(
+            f"{p.name} ({'old' if p.uid in known else 'new'}, {p.phase}, ready={p.ready}, node={p.node})"
+            for p in seen
+        ) or "no pods"
+
+    fresh = wait_until(check, timeout=timeout, interval=interval,
+                       what=f"{need} replacement pod(s) Ready for {selector}", describe=describe)
+    return Replacements(pods=fresh, seconds=time.monotonic() - start)
