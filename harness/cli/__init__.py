@@ -20,6 +20,7 @@ from harness.errors import DrillError
 
 # command modules register themselves on `app` when imported
 from harness.cli import backup_commands  # noqa: F401,E402
+from harness.cli import sandbox_commands  # noqa: F401,E402
 from harness.cli import evidence_commands  # noqa: F401,E402
 
 EXIT_INTERNAL = 3

@@ -1,0 +1,99 @@
+"""The sandbox's AWS: moto's server on loopback with the backup bucket and the DNS zone.
+
+The bucket is created with Object Lock enabled (which also turns versioning
+on), as the backup design requires. The DNS record is a CNAME to a name that
+encodes the serving cluster (`lb-<cluster>.<zone>`), standing in for the load
+balancer alias in the runbook's scenario 3: moving traffic to a new cluster
+is then a visible change of the record's value.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from harness.platform import processes
+from harness.sandbox.state import AWS_PLACEHOLDER_CREDENTIALS, REGION, SandboxError, SandboxPaths
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    hosted_zone_id: str
+    zone_name: str
+    record_name: str
+    target: str
+
+
+def moto_server_binary() -> Path:
+    """moto_server from the same environment as this Python."""
+    path = Path(sys.executable).parent / "moto_server"
+    if not path.exists():
+        raise SandboxError("moto_server is not installed next to this Python",
+                           fix="install the dev extras: pip install -e '.[dev]' (moto[server])")
+    return path
+
+
+def start_moto(paths: SandboxPaths, port: int, *, timeout: float = 30.0) -> processes.TrackedProcess:
+    """Run `moto_server -H 127.0.0.1 -p PORT` detached; wait until it answers HTTP."""
+    proc = processes.spawn("moto", [str(moto_server_binary()), "-H", "127.0.0.1", "-p", str(port)],
+                           log=paths.log("moto"), pidfile=paths.pidfile("moto"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not processes.is_running(proc):
+            raise SandboxError(f"moto server exited while starting on port {port}", fix=f"see {paths.log('moto')}")
+        if processes.port_listening(port):
+            return proc
+        time.sleep(0.05)
+    raise SandboxError(f"moto server did not listen on 127.0.0.1:{port} within {timeout:.0f}s",
+                       fix=f"see {paths.log('moto')}")
+
+
+def aws_client(service: str, endpoint: str) -> object:
+    """A boto3 client for the sandbox's moto (placeholder credentials, no retries)."""
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id=AWS_PLACEHOLDER_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_PLACEHOLDER_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
+    )
+
+
+def create_bucket(endpoint: str, bucket: str) -> None:
+    """The backup bucket with Object Lock (and therefore versioning) enabled at creation."""
+    s3 = aws_client("s3", endpoint)
+    try:
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)  # type: ignore[attr-defined]
+        s3.put_bucket_versioning(  # type: ignore[attr-defined]
+            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    except botocore.exceptions.BotoCoreError as exc:
+        raise SandboxError(f"creating bucket {bucket} on {endpoint} failed: {exc}", fix="see the moto log") from None
+
+
+def create_dns(endpoint: str, *, zone_name: str, cluster: str) -> DnsRecord:
+    """A hosted zone and the `sentinel.<zone>` CNAME → `lb-<cluster>.<zone>`."""
+    zone_name = zone_name.rstrip(".") + "."
+    r53 = aws_client("route53", endpoint)
+    zone = r53.create_hosted_zone(  # type: ignore[attr-defined]
+        Name=zone_name, CallerReference=f"sentinel-drill-{uuid.uuid4()}",
+        HostedZoneConfig={"Comment": "sentinel-drill sandbox", "PrivateZone": False},
+    )
+    zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    record = DnsRecord(zone_id, zone_name, f"sentinel.{zone_name}", f"lb-{cluster}.{zone_name}")
+    upsert_cname(endpoint, record.hosted_zone_id, record.record_name, record.target)
+    return record
+
+
+def upsert_cname(endpoint: str, zone_id: str, name: str, target: str, *, ttl: int = 60) -> None:
+    """Point `name` at `target` (UPSERT, as the runbook's DNS step does)."""
+    aws_client("route53", endpoint).change_resource_record_sets(  # type: ignore[attr-defined]
+        HostedZoneId=zone_id,
+        ChangeBatch={"Comment": "sentinel-drill sandbox", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": name, "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]}}]},
+    )

@@ -1,0 +1,309 @@
+"""Bring the sandbox up, report on it, and take it down leaving nothing behind.
+
+`sandbox_up` is idempotent (a running sandbox is reported, not restarted) and
+all-or-nothing (a failure tears down whatever had started, then re-raises with
+the component and its log named). `sandbox_down` stops every process the
+sandbox recorded — kwokctl's control plane and our own — and checks they and
+their ports are really gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.errors import DrillError
+from harness.platform import processes
+from harness.platform.client import Cluster, Obj
+from harness.platform.manifests import apply_objects, load_manifests
+from harness.platform.workloads import wait_for_rollout
+from harness.redis_process import RedisProcess, free_port
+from harness.sandbox import aws
+from harness.sandbox import cluster as kwok
+from harness.sandbox.health import HealthConfig
+from harness.sandbox.seed import seed
+from harness.sandbox.state import (
+    BUCKET,
+    NAMESPACE,
+    REGION,
+    REPO_ROOT,
+    SandboxError,
+    SandboxInfo,
+    SandboxPaths,
+    cluster_names,
+    default_state_dir,
+    load_state,
+    owned_processes,
+    save_state,
+    write_secret,
+)
+
+READY_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/delay"
+JITTER_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/jitter-delay"
+WORKLOADS = (("Deployment", "sentinel-brain"), ("Deployment", "sentinel-gateway"), ("StatefulSet", "redis"))
+STOP_ORDER = ("health", "moto", "redis")  # ours; the control plane goes through kwokctl first
+
+
+@dataclass(frozen=True)
+class DownResult:
+    stopped: dict[str, int]
+    seconds: float
+    still_running: dict[str, int]
+    ports_listening: dict[str, int]
+
+
+@contextmanager
+def _locked(paths: SandboxPaths) -> Iterator[None]:
+    """One up/down at a time per state dir."""
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(paths.lock_file, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _stack_objects(deploy_dir: Path, *, redis_password: str, ready_delay: str, ready_jitter: str) -> list[Obj]:
+    """deploy/ with the Secrets filled (fresh values) and the kwok readiness delay set."""
+    def b64(value: str) -> str:
+        return base64.b64encode(value.encode()).decode()
+
+    generated = {
+        "sentinel-redis": {"password": redis_password},
+        "sentinel-auth": {
+            "api-keys": ",".join(f"sk-sandbox-{secrets.token_hex(16)}" for _ in range(3)),
+            "jwt-secret": secrets.token_urlsafe(48),
+        },
+    }
+    objects = load_manifests(deploy_dir)
+    for obj in objects:
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "Secret" and name in generated:
+            obj["data"] = {k: b64(v) for k, v in generated[name].items()}
+            obj["metadata"].setdefault("annotations", {})["sentinel-drill/generated"] = "sandbox-only values"
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            template = obj.setdefault("spec", {}).setdefault("template", {})
+            annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+            annotations[READY_ANNOTATION] = ready_delay
+            annotations[JITTER_ANNOTATION] = ready_jitter
+    return objects
+
+
+def _deploy_stack(cluster: Cluster, objects: list[Obj], *, timeout: float) -> None:
+    apply_objects(cluster, objects)
+    for kind, name in WORKLOADS:
+        wait_for_rollout(cluster, kind, name, namespace=NAMESPACE, timeout=timeout)  # type: ignore[arg-type]
+
+
+def _start_redis(paths: SandboxPaths, port: int, password: str, keys: int, *, timeout: float) -> int:
+    server = RedisProcess(data_dir=paths.redis_dir, port=port, password=password)
+    try:
+        server.start(load_timeout=timeout)
+    except (DrillError, OSError) as exc:
+        raise SandboxError(f"redis-server did not start on port {port}: {exc}",
+                           fix=f"see {server.log_path}") from None
+    # its pid is tracked through the drill-managed marker RedisProcess writes (see state.owned_processes)
+    if keys:
+        seed(server.client(timeout=10.0), keys=keys)
+    return server.port
+
+
+def _start_health(paths: SandboxPaths, config: HealthConfig, *, timeout: float) -> None:
+    config.save(paths.health_config)
+    proc = processes.spawn("health", [sys.executable, "-m", "harness.sandbox.health", "--config",
+                                      str(paths.health_config)],
+                           log=paths.log("health"), pidfile=paths.pidfile("health"), cwd=REPO_ROOT)
+    url = f"http://127.0.0.1:{config.port}/health"
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not processes.is_running(proc):
+            raise SandboxError("health endpoint exited while starting", fix=f"see {paths.log('health')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            last = exc.read().decode(errors="replace")[:300]
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SandboxError(f"health endpoint {url} did not report healthy within {timeout:.0f}s (last: {last})",
+                       fix=f"see {paths.log('health')}")
+
+
+def sandbox_up(
+    state_dir: Path | None = None,
+    *,
+    cluster_name: str = "sentinel-drill",
+    redis_port: int = 0,
+    keys: int = 10_500,
+    nodes_per_zone: int = 2,
+    ready_delay: str = "1s",
+    ready_jitter: str = "2s",
+    dns_zone: str = "sandbox.local",
+    deploy_dir: Path = REPO_ROOT / "deploy",
+    timeout: float = 120.0,
+) -> SandboxInfo:
+    """Start (or report) the sandbox in `state_dir`; every component is waited for under `timeout`.
+
+    Raises SandboxError naming the component and its log if anything fails to
+    start, after stopping whatever had started.
+    """
+    paths = SandboxPaths((state_dir or default_state_dir()).resolve())
+    with _locked(paths):
+        existing = load_state(paths)
+        if existing is not None and existing.running:
+            return replace(existing, already_running=True)
+        if existing is not None and existing.pids:
+            dead = sorted(set(owned_processes(paths)) - set(existing.pids))
+            raise SandboxError(
+                f"the sandbox in {paths.root} is partly running (stopped: {', '.join(dead)})",
+                fix="run `sentinel-drill sandbox down`, then `sandbox up` again",
+            )
+        _teardown(paths)  # leftovers of a crashed or rebooted sandbox
+        bins = kwok.bin_dir()
+        try:
+            info = _start(paths, bins, cluster_name=cluster_name, redis_port=redis_port, keys=keys,
+                          nodes_per_zone=nodes_per_zone, ready_delay=ready_delay, ready_jitter=ready_jitter,
+                          dns_zone=dns_zone, deploy_dir=deploy_dir, timeout=timeout)
+        except BaseException:
+            _teardown(paths)
+            raise
+    status = load_state(paths)
+    assert status is not None
+    return replace(status, created_at=info.created_at)
+
+
+def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: int, keys: int, nodes_per_zone: int,
+           ready_delay: str, ready_jitter: str, dns_zone: str, deploy_dir: Path, timeout: float) -> SandboxInfo:
+    for d in (paths.logs_dir, paths.pids_dir, paths.redis_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(32)
+    write_secret(paths.redis_password_file, password)
+    objects = _stack_objects(deploy_dir, redis_password=password, ready_delay=ready_delay, ready_jitter=ready_jitter)
+
+    creating = kwok.start_create(cluster_name, bins, paths, timeout=timeout)  # runs while we start the rest
+    try:
+        port = _start_redis(paths, redis_port or free_port(), password, keys, timeout=timeout)
+        moto_port = free_port()
+        aws.start_moto(paths, moto_port, timeout=timeout)
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        aws.create_bucket(endpoint, BUCKET)
+        dns = aws.create_dns(endpoint, zone_name=dns_zone, cluster=cluster_name)
+    except BaseException:
+        try:  # let kwokctl finish so the teardown finds (and deletes) the whole cluster
+            creating.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            creating.kill()
+        raise
+    cluster = kwok.finish_create(creating, cluster_name, paths, timeout=timeout)
+    kwok.create_nodes(cluster, per_zone=nodes_per_zone, timeout=timeout)
+    kwok.create_redis_volume(cluster, paths, namespace=NAMESPACE)
+    _deploy_stack(cluster, objects, timeout=timeout)
+
+    health_port = free_port()
+    _start_health(paths, HealthConfig(
+        port=health_port, kubeconfig=str(paths.kubeconfig), context=f"kwok-{cluster_name}", namespace=NAMESPACE,
+        services=("sentinel-brain", "sentinel-gateway"), redis_host="127.0.0.1", redis_port=port,
+        redis_password_file=str(paths.redis_password_file),
+    ), timeout=timeout)
+
+    info = SandboxInfo(
+        state_dir=paths.root, cluster_name=cluster_name, kubeconfig=paths.kubeconfig, context=f"kwok-{cluster_name}",
+        namespace=NAMESPACE, api_server=cluster.server, redis_port=port, redis_password_file=paths.redis_password_file,
+        redis_data_dir=paths.redis_dir, s3_endpoint=endpoint, bucket=BUCKET, region=REGION,
+        hosted_zone_id=dns.hosted_zone_id, hosted_zone_name=dns.zone_name, record_name=dns.record_name,
+        record_target=dns.target, health_port=health_port, created_at=datetime.now(UTC).isoformat(),
+        ports={"redis": port, "moto": moto_port, "health": health_port, **kwok.api_ports(paths, cluster_name)},
+    )
+    save_state(paths, info)
+    return info
+
+
+def _teardown(paths: SandboxPaths) -> DownResult:
+    """Stop everything recorded under `paths` (control plane first), then remove the runtime files."""
+    start = time.monotonic()
+    owned = owned_processes(paths)
+    ports: dict[str, int] = {}
+    try:
+        ports = dict(json.loads(paths.state_file.read_text()).get("ports") or {})
+    except (OSError, ValueError):
+        pass
+    running = {name: proc.pid for name, proc in owned.items() if processes.is_running(proc)}
+    for name in cluster_names(paths):
+        try:
+            kwok.delete_cluster(name, paths)
+        except (OSError, subprocess.SubprocessError):
+            pass  # the pids below are stopped one by one regardless
+    ordered = [n for n in STOP_ORDER if n in owned] + [n for n in owned if n not in STOP_ORDER]
+    for name in ordered:
+        processes.terminate(owned[name], timeout=10.0)
+    still = {name: proc.pid for name, proc in owned.items() if processes.is_running(proc)}
+    listening = {name: port for name, port in ports.items() if processes.port_listening(port)}
+    if not still:
+        _remove_runtime_files(paths)
+    return DownResult(running, time.monotonic() - start, still, listening)
+
+
+def _remove_runtime_files(paths: SandboxPaths) -> None:
+    """Everything but logs/ (kept for post-mortems); the state dir itself stays."""
+    for path in (paths.kwok_workdir, paths.pids_dir, paths.redis_dir, paths.secrets_dir, paths.root / "pv"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in (paths.state_file, paths.kubeconfig, paths.health_config, paths.kwok_config):
+        path.unlink(missing_ok=True)
+
+
+def sandbox_down(state_dir: Path | None = None) -> DownResult:
+    """Stop every process of the sandbox in `state_dir` and remove its runtime files; safe to repeat.
+
+    Raises SandboxError when a process or port outlives the stop.
+    """
+    paths = SandboxPaths((state_dir or default_state_dir()).resolve())
+    if not paths.root.exists():
+        return DownResult({}, 0.0, {}, {})
+    with _locked(paths):
+        result = _teardown(paths)
+    if result.still_running or result.ports_listening:
+        raise SandboxError(
+            f"sandbox processes survived `down`: {result.still_running or ''} ports still served: "
+            f"{result.ports_listening or ''}",
+            fix="stop those pids by hand (kill <pid>), then run `sentinel-drill sandbox down` again",
+        )
+    return result
+
+
+def sandbox_status(state_dir: Path | None = None) -> SandboxInfo | None:
+    """The recorded sandbox with live process state, or None when none is recorded."""
+    return load_state(SandboxPaths((state_dir or default_state_dir()).resolve()))
+
+
+def repoint_health(state_dir: Path | None = None, *, kubeconfig: Path, context: str | None) -> None:
+    """Make the health endpoint judge another cluster (scenario 3's new cluster); effective immediately."""
+    paths = SandboxPaths((state_dir or default_state_dir()).resolve())
+    config = HealthConfig.load(paths.health_config)
+    replace(config, kubeconfig=str(kubeconfig), context=context).save(paths.health_config)
+
+
+def sandbox_info(state_dir: Path | None = None) -> SandboxInfo:
+    """The running sandbox, or SandboxError saying how to start it."""
+    info = sandbox_status(state_dir)
+    if info is None or not info.running:
+        where = (state_dir or default_state_dir())
+        raise SandboxError(f"no running sandbox in {where}", fix="run `sentinel-drill sandbox up`")
+    return info
+
