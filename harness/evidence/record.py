@@ -83,7 +83,7 @@ class ScenarioRecord:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ScenarioRecord":
+    def from_json(cls, data: dict[str, Any]) -> ScenarioRecord:
         fields = {k: v for k, v in data.items() if k != "controls"}
         fields["tags"] = tuple(fields.get("tags", ()))
         fields["verdict"] = Verdict(fields.get("verdict", "ERROR"))

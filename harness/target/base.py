@@ -33,16 +33,11 @@ class LossReport:
 
 @dataclass(frozen=True)
 class LossProof:
-    """Whether the lost primary really stopped answering (API and Redis)."""
+    """Whether the loss is observable, in words and in the facts behind them."""
 
-    api_answers: bool
-    redis_answers: bool
-    api_error: str
-    redis_error: str
-
-    @property
-    def confirmed(self) -> bool:
-        return not self.api_answers and not self.redis_answers
+    confirmed: bool
+    what: str
+    evidence: dict[str, Any]
 
 
 class Target(ABC):

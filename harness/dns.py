@@ -1,0 +1,62 @@
+"""Point SENTINEL's DNS record at a new load balancer: the runbook's Route 53 UPSERT, through boto3.
+
+Honours AWS_ENDPOINT_URL and the normal credential chain, so the same code
+talks to Route 53 in production and to moto's server in the sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from harness.errors import ConfigError, ConnectionFailed, StoreError
+
+
+@dataclass(frozen=True)
+class DnsChange:
+    zone_id: str
+    name: str
+    target: str
+    change_id: str
+    status: str
+
+
+def _route53() -> Any:
+    return boto3.client("route53", config=botocore.config.Config(retries={"max_attempts": 2}, connect_timeout=5))
+
+
+def _fqdn(name: str) -> str:
+    return name if name.endswith(".") else name + "."
+
+
+def point_record(zone_id: str | None, name: str | None, target: str, *, ttl: int = 60) -> DnsChange:
+    """UPSERT `name` as a CNAME to `target`; raise a one-line error naming the zone on failure."""
+    if not zone_id or not name:
+        raise ConfigError("no DNS zone/record configured", fix="set DRILL_HOSTED_ZONE_ID and DRILL_DNS_RECORD_NAME")
+    try:
+        answer = _route53().change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={"Comment": "sentinel-drill recovery", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+                "Name": _fqdn(name), "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]}}]},
+        )
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise ConnectionFailed(f"cannot reach Route 53: {exc}", fix="check AWS_ENDPOINT_URL / network") from None
+    except (botocore.exceptions.ClientError, botocore.exceptions.NoCredentialsError) as exc:
+        raise StoreError(f"Route 53 refused the UPSERT of {name} in zone {zone_id}: {exc}",
+                         fix="check the hosted zone id and the credentials' route53 permissions") from None
+    info = answer["ChangeInfo"]
+    return DnsChange(zone_id, _fqdn(name), target, info["Id"], info["Status"])
+
+
+def resolve_record(zone_id: str, name: str) -> str | None:
+    """What the zone says `name` points at now (the CNAME value), or None."""
+    sets = _route53().list_resource_record_sets(
+        HostedZoneId=zone_id, StartRecordName=_fqdn(name), StartRecordType="CNAME", MaxItems="1")
+    for rrset in sets.get("ResourceRecordSets", []):
+        if rrset["Name"] == _fqdn(name) and rrset.get("ResourceRecords"):
+            return str(rrset["ResourceRecords"][0]["Value"])
+    return None

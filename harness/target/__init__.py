@@ -1,0 +1,39 @@
+"""Choose the target from configuration: the local sandbox (default) or a real cluster."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from harness.config import Settings
+from harness.target.base import LossProof, LossReport, Target
+
+__all__ = ["LossProof", "LossReport", "Target", "open_target"]
+
+
+@contextmanager
+def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[Target]:
+    """Yield the configured target; a sandbox this call started is stopped again on exit."""
+    if settings.target != "sandbox":
+        from harness.target.cluster import ClusterTarget
+
+        yield ClusterTarget(settings)
+        return
+    from harness.sandbox import sandbox_down, sandbox_status, sandbox_up
+    from harness.sandbox.state import SandboxError
+    from harness.target.sandbox import SandboxTarget
+
+    state_dir = Path(settings.sandbox_dir) if settings.sandbox_dir else None
+    info = sandbox_status(state_dir)
+    started = False
+    if info is None or not info.running:
+        if not start_sandbox:
+            raise SandboxError("no running sandbox", fix="run `sentinel-drill sandbox up`")
+        info = sandbox_up(state_dir)
+        started = True
+    try:
+        yield SandboxTarget(settings, info)
+    finally:
+        if started:
+            sandbox_down(state_dir)

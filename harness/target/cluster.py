@@ -1,0 +1,120 @@
+"""A real Kubernetes target (staging, production's DR): never destroyed, restored in parallel.
+
+The runbook's quarterly test "spins up a parallel environment": on a real target
+scenario 3's "loss" is switching to the configured DR context/namespace, which
+must start empty; everything after that is the same code as on the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import redis
+
+from harness.errors import ConfigError, DrillError
+from harness.platform.client import Cluster, ObjectNotFound, namespaced
+from harness.platform.manifests import apply_objects, load_manifests
+from harness.platform.redis_data import RedisDataPlane, redis_data_plane
+from harness.platform.workloads import wait_for_rollout
+from harness.secrets import KEY_ENV
+from harness.target.base import LossProof, LossReport, Target
+
+DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
+WORKLOADS = (("Deployment", "sentinel-brain"), ("Deployment", "sentinel-gateway"), ("StatefulSet", "redis"))
+
+
+def stack_for(namespace: str) -> list[dict[str, object]]:
+    """deploy/'s objects without Secrets (those come from the export), placed in `namespace`."""
+    objects = []
+    for obj in load_manifests(DEPLOY_DIR):
+        if obj["kind"] == "Secret":
+            continue
+        if obj["kind"] == "Namespace":
+            obj["metadata"]["name"] = namespace
+        else:
+            obj["metadata"]["namespace"] = namespace
+        objects.append(obj)
+    return objects
+
+
+def deploy(cluster: Cluster, namespace: str, *, timeout: float) -> None:
+    apply_objects(cluster, stack_for(namespace), namespace=namespace)
+    for kind, name in WORKLOADS:
+        wait_for_rollout(cluster, kind, name, namespace=namespace, timeout=timeout)  # type: ignore[arg-type]
+
+
+class ClusterTarget(Target):
+    """A configured cluster reached through its kubeconfig/context; the DR context receives restores."""
+
+    def redis_data(self) -> RedisDataPlane:
+        return redis_data_plane(self.settings)
+
+    def config_export_key(self) -> str:
+        key = os.environ.get(KEY_ENV)
+        if not key:
+            raise ConfigError("no key for the configuration export", fix=f"set {KEY_ENV} (a Fernet key)")
+        return key
+
+    def lose_primary(self) -> LossReport:
+        """Switch to the DR environment; production is never touched."""
+        if not (self.settings.dr_context or self.settings.dr_kubeconfig):
+            raise ConfigError("scenario 3 on a real target needs a DR environment",
+                              fix="set dr_kubeconfig/dr_context (and dr_namespace) in the config file")
+        primary = self.settings.context or "current"
+        self.settings = self.settings.model_copy(update={
+            "kubeconfig": self.settings.dr_kubeconfig or self.settings.kubeconfig,
+            "context": self.settings.dr_context,
+            "namespace": self.settings.dr_namespace or self.settings.namespace,
+        })
+        return LossReport(primary, "(not touched)", "(not touched)",
+                          {"mode": "parallel environment", "dr_context": self.settings.context})
+
+    def prove_loss(self, loss: LossReport) -> LossProof:
+        """The DR namespace must not already run SENTINEL, or the restore would prove nothing."""
+        cluster = self.cluster()
+        try:
+            cluster.get(namespaced("apps/v1", "deployments", self.namespace, "sentinel-brain"))
+            present = True
+        except ObjectNotFound:
+            present = False
+        return LossProof(not present, f"DR namespace {self.namespace} "
+                         f"{'already runs sentinel-brain' if present else 'is empty of SENTINEL'}",
+                         {"dr_context": self.settings.context, "namespace": self.namespace})
+
+    def finish_teardown(self) -> None:
+        """Nothing was destroyed on a real target."""
+
+    def provision_cluster(self) -> Cluster:
+        cluster = self.cluster()
+        deploy(cluster, self.namespace, timeout=self.settings.rto_seconds)
+        return cluster
+
+    def deploy_clean_namespace(self, namespace: str) -> Cluster:
+        cluster = self.cluster()
+        deploy(cluster, namespace, timeout=self.settings.rto_seconds)
+        self.settings = self.settings.model_copy(update={"namespace": namespace})
+        return cluster
+
+    def load_balancer_address(self) -> str:
+        if self.settings.load_balancer:
+            return self.settings.load_balancer
+        svc = self.cluster().get(namespaced("v1", "services", self.namespace, "sentinel-gateway"))
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if not ingress:
+            raise DrillError(f"service {self.namespace}/sentinel-gateway has no load balancer address yet",
+                             fix="set load_balancer in the config or wait for the cloud load balancer")
+        return str(ingress[0].get("hostname") or ingress[0].get("ip"))
+
+    def rotate_redis_password(self, new_password: str) -> None:
+        client = self.redis()
+        try:
+            client.config_set("requirepass", new_password)
+        except redis.RedisError as exc:
+            raise DrillError(f"Redis refused the new password: {exc}", fix="check the Redis ACL/CONFIG rights") from None
+        self.settings = self.settings.model_copy(update={"redis_password": new_password})
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+

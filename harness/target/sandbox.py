@@ -1,0 +1,176 @@
+"""The sandbox as a Target: the same operations as production, on local real parts.
+
+Losing the cluster deletes the kwok cluster and kills the Redis process and its
+data; a new cluster is another kwok cluster in the same state dir; the
+password lives in the sandbox's 0600 secret file, which rotation rewrites.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import redis
+
+from harness.config import Settings
+from harness.errors import DrillError
+from harness.platform import processes
+from harness.platform.client import Cluster, connect
+from harness.platform.redis_data import RedisDataPlane
+from harness.redis_client import connect as redis_connect
+from harness.safety import require_destructive
+from harness.sandbox import SandboxInfo, sandbox_status
+from harness.sandbox import cluster as kwok
+from harness.sandbox.health import HealthConfig
+from harness.sandbox.lifecycle import deploy_stack, stack_objects
+from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
+from harness.target.base import LossProof, LossReport, Target
+
+CONFIG_KEY_FILE = "config-export.key"
+
+
+def sandbox_settings(base: Settings, info: SandboxInfo) -> Settings:
+    """`base` with the sandbox's coordinates filled in (targets, floors and timings stay the user's)."""
+    return base.model_copy(update={
+        "target": "sandbox",
+        "redis_url": info.redis_url,
+        "redis_password": None,
+        "store_url": info.store_url,
+        "kubeconfig": str(info.kubeconfig),
+        "context": info.context,
+        "namespace": info.namespace,
+        "health_url": info.health_url,
+        "hosted_zone_id": info.hosted_zone_id,
+        "dns_record_name": info.record_name,
+        "sandbox_dir": str(info.state_dir),
+    })
+
+
+def _api_answers(server: str) -> tuple[bool, str]:
+    """Any HTTP answer (even 401) from the API server counts as answering."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(f"{server}/readyz", timeout=1.0, context=insecure):
+            return True, ""
+    except urllib.error.HTTPError as exc:
+        return True, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return False, exc.__class__.__name__ + (f": {exc.reason}" if isinstance(exc, urllib.error.URLError) else "")
+
+
+class SandboxTarget(Target):
+    """The local sandbox, as recorded in its state dir."""
+
+    def __init__(self, base: Settings, info: SandboxInfo) -> None:
+        super().__init__(sandbox_settings(base, info))
+        self.info = info
+        self.paths = SandboxPaths(info.state_dir)
+        self.lost_cluster: str | None = None
+        os.environ.update(info.env())  # AWS endpoint + placeholder credentials for boto3; no secret in it
+
+    def _adopt(self, info: SandboxInfo) -> None:
+        """Make `info` the current sandbox: state file, settings and health endpoint all follow."""
+        save_state(self.paths, info)
+        self.info = info
+        self.settings = self.settings.model_copy(update={
+            "kubeconfig": str(info.kubeconfig), "context": info.context, "namespace": info.namespace})
+        config = HealthConfig.load(self.paths.health_config)
+        replace(config, kubeconfig=str(info.kubeconfig), context=info.context,
+                namespace=info.namespace).save(self.paths.health_config)
+
+    def redis_password(self) -> str | None:
+        return read_secret(self.info.redis_password_file)
+
+    def config_export_key(self) -> str:
+        """The sandbox's Fernet key for configuration exports (created on first use, 0600)."""
+        path = self.paths.secrets_dir / CONFIG_KEY_FILE
+        if not path.exists():
+            from harness.secrets import new_key
+
+            write_secret(path, new_key())
+        return read_secret(path)
+
+    def redis_data(self) -> RedisDataPlane:
+        return self.info.redis_data()  # type: ignore[no-any-return]
+
+    def lose_primary(self) -> LossReport:
+        require_destructive(self.settings, "destroy the cluster and the Redis data")
+        name = self.info.cluster_name
+        kwok.delete_cluster(name, self.paths)
+        redis_proc = owned_processes(self.paths).get("redis")
+        if redis_proc is not None:
+            processes.terminate(redis_proc, timeout=10.0)
+        removed = sorted(p.name for p in self.info.redis_data_dir.iterdir()) if self.info.redis_data_dir.exists() else []
+        shutil.rmtree(self.info.redis_data_dir, ignore_errors=True)
+        self.info.redis_data_dir.mkdir(parents=True, exist_ok=True)
+        self.lost_cluster = name
+        return LossReport(name, self.info.api_server, self.info.redis_url,
+                          {"redis_pid": redis_proc.pid if redis_proc else None, "redis_files_removed": removed})
+
+    def prove_loss(self, loss: LossReport) -> LossProof:
+        api, api_error = _api_answers(loss.api_server)
+        try:
+            redis_connect(loss.redis, self.redis_password(), timeout=1.0)
+            redis_ok, redis_error = True, ""
+        except DrillError as exc:
+            redis_ok, redis_error = False, exc.message
+        return LossProof(
+            confirmed=not api and not redis_ok,
+            what=(f"old API {loss.api_server} {'still answers' if api else 'no longer answers'} ({api_error}); "
+                  f"old Redis {loss.redis} {'still answers' if redis_ok else 'no longer answers'} ({redis_error})"),
+            evidence={"api_answers": api, "redis_answers": redis_ok, **loss.details},
+        )
+
+    def finish_teardown(self) -> None:
+        if self.lost_cluster:
+            kwok.delete_cluster(self.lost_cluster, self.paths)
+
+    def provision_cluster(self) -> Cluster:
+        stamp = datetime.now(timezone.utc).strftime("%H%M%S")
+        name = f"{self.info.cluster_name.split('-dr-')[0]}-dr-{stamp}"
+        bins = kwok.bin_dir()
+        creating = kwok.start_create(name, bins, self.paths, timeout=120)
+        cluster = kwok.finish_create(creating, name, self.paths, timeout=120)
+        kwok.create_nodes(cluster, timeout=120)
+        kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace)
+        objects = [o for o in stack_objects(redis_password=self.redis_password() or "")
+                   if o["kind"] != "Secret"]
+        deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120)
+        self._adopt(replace(self.info, cluster_name=name, context=f"kwok-{name}", api_server=cluster.server,
+                            ports={**{k: v for k, v in self.info.ports.items() if "/" not in k},
+                                   **kwok.api_ports(self.paths, name)}))
+        return cluster
+
+    def deploy_clean_namespace(self, namespace: str) -> Cluster:
+        cluster = self.cluster()
+        kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"sandbox-redis-data-{namespace}")
+        objects = [o for o in stack_objects(redis_password=self.redis_password() or "", namespace=namespace)
+                   if o["kind"] != "Secret"]
+        deploy_stack(cluster, objects, namespace=namespace, timeout=120)
+        self._adopt(replace(self.info, namespace=namespace))
+        return cluster
+
+    def load_balancer_address(self) -> str:
+        return f"lb-{self.info.cluster_name}.{self.info.hosted_zone_name}"
+
+    def rotate_redis_password(self, new_password: str) -> None:
+        client = self.redis()
+        client.config_set("requirepass", new_password)
+        try:
+            client.execute_command("AUTH", new_password)
+            client.config_rewrite()  # the server's 0600 conf file now holds only the new password
+        except redis.RedisError as exc:
+            raise DrillError(f"Redis accepted the new password but CONFIG REWRITE failed: {exc}",
+                             fix="check the redis.conf permissions in the sandbox state dir") from None
+        write_secret(self.info.redis_password_file, new_password)
+
+    def close(self) -> None:
+        """The sandbox's lifetime is owned by open_target; nothing to release here."""
