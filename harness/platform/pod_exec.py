@@ -20,6 +20,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.stream import stream
 from kubernetes.stream.ws_client import ERROR_CHANNEL
+from websocket import WebSocketException
 
 from harness.errors import DrillError
 from harness.platform.client import Cluster
@@ -73,15 +74,21 @@ def exec_in_pod(
         if stdin is not None:
             source = io.BytesIO(stdin) if isinstance(stdin, bytes) else stdin
             while chunk := source.read(CHUNK):
-                ws.write_stdin(chunk)
-                ws.update(timeout=0)
+                try:
+                    ws.write_stdin(chunk)
+                    ws.update(timeout=0)
+                except WebSocketException:
+                    break  # the far end closed: the command ended (or never started); its status says which
                 out.write(ws.read_stdout(timeout=0) or b"")
                 err.write(ws.read_stderr(timeout=0) or b"")
         while ws.is_open():
             if time.monotonic() > deadline:
                 raise PodCommandFailed(f"command in pod {namespace}/{pod} did not finish within {timeout:.0f}s",
                                        fix="check the pod's load or raise the timeout")
-            ws.update(timeout=1)
+            try:
+                ws.update(timeout=1)
+            except WebSocketException:
+                break
             out.write(ws.read_stdout(timeout=0) or b"")
             err.write(ws.read_stderr(timeout=0) or b"")
         code = _exit_code(ws.read_channel(ERROR_CHANNEL), namespace=namespace, pod=pod)

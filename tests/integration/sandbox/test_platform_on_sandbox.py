@@ -1,0 +1,119 @@
+"""Platform operations against the real API server of the sandbox, and the Redis data seam on its local Redis."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.platform.client import Cluster, ObjectNotFound
+from harness.platform.config_objects import ALL, export_config_objects, import_config_objects
+from harness.platform.endpoints import service_endpoints
+from harness.platform.network import is_isolated, isolate_namespace, unisolate_namespace
+from harness.platform.pod_exec import PodCommandFailed
+from harness.platform.redis_data import LocalProcessRedisData, redis_data_plane
+from harness.platform.redis_volume import ClusterRedisVolumeOps
+from harness.platform.workloads import rollout_status
+from harness.sandbox import SandboxInfo, sandbox_status
+
+pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
+NS = "sentinel"
+
+
+def test_isolation_adds_and_removes_a_deny_all_policy(cluster: Cluster) -> None:
+    assert not is_isolated(cluster, namespace=NS)
+    assert isolate_namespace(cluster, namespace=NS, dry_run=True).changed and not is_isolated(cluster, namespace=NS)
+    try:
+        assert isolate_namespace(cluster, namespace=NS).changed
+        assert not isolate_namespace(cluster, namespace=NS).changed  # idempotent
+        assert is_isolated(cluster, namespace=NS)
+        policy = cluster.get(f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies/sentinel-drill-isolate")
+        assert policy["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    finally:
+        assert unisolate_namespace(cluster, namespace=NS).changed
+    assert not unisolate_namespace(cluster, namespace=NS).changed
+    assert not is_isolated(cluster, namespace=NS)
+
+
+def test_exported_config_restores_into_a_fresh_namespace_identically(cluster: Cluster) -> None:
+    exported = export_config_objects(cluster, namespace=NS, secrets=["sentinel-auth", "sentinel-redis"],
+                                     config_maps=["sentinel-config"])
+    assert [(o["kind"], o["metadata"]["name"]) for o in exported] == [
+        ("ConfigMap", "sentinel-config"), ("Secret", "sentinel-auth"), ("Secret", "sentinel-redis")]
+    assert all("uid" not in o["metadata"] and "resourceVersion" not in o["metadata"] for o in exported)
+    assert {o["metadata"]["name"] for o in export_config_objects(cluster, namespace=NS, secrets=[ALL])} == {
+        "sentinel-auth", "sentinel-redis"}
+
+    target = f"restore-{int(time.time())}"
+    cluster.request("POST", "/api/v1/namespaces", body={"metadata": {"name": target}})
+    try:
+        applied = import_config_objects(cluster, exported, namespace=target)
+        assert all(a.created for a in applied)
+        again = export_config_objects(cluster, namespace=target, secrets=["sentinel-auth", "sentinel-redis"],
+                                      config_maps=["sentinel-config"])
+        strip = [{**o, "metadata": {k: v for k, v in o["metadata"].items() if k != "namespace"}} for o in exported]
+        assert [{**o, "metadata": {k: v for k, v in o["metadata"].items() if k != "namespace"}} for o in again] == strip
+    finally:
+        cluster.request("DELETE", f"/api/v1/namespaces/{target}")
+    with pytest.raises(ObjectNotFound, match="secret sentinel/nope"):
+        export_config_objects(cluster, namespace=NS, secrets=["nope"])
+
+
+def test_services_have_ready_endpoints(cluster: Cluster) -> None:
+    assert len(service_endpoints(cluster, namespace=NS, service="sentinel-brain").ready) == 3
+    assert len(service_endpoints(cluster, namespace=NS, service="sentinel-gateway").ready) == 2
+
+
+def test_the_data_plane_for_the_sandbox_target_is_its_local_process(sandbox: SandboxInfo) -> None:
+    plane = redis_data_plane(sandbox.to_settings(sandbox_dir=str(sandbox.state_dir)))
+    assert isinstance(plane, LocalProcessRedisData) and plane.port == sandbox.redis_port
+
+
+def test_a_local_file_restore_brings_back_the_snapshot_and_the_sandbox_keeps_tracking_redis(
+    sandbox: SandboxInfo, tmp_path: Path
+) -> None:
+    client = sandbox.to_settings()
+    import redis
+
+    r = redis.Redis(port=sandbox.redis_port, password=sandbox.redis_password())
+    r.set("drill:before-snapshot", "1")
+    before = r.lastsave()
+    r.bgsave()
+    while r.lastsave() == before:
+        time.sleep(0.05)
+    snapshot = tmp_path / "snap.rdb"
+    snapshot.write_bytes((sandbox.redis_data_dir / "dump.rdb").read_bytes())
+    keys_at_snapshot = r.dbsize()
+    r.set("drill:after-snapshot", "lost on restore")
+    old_pid = sandbox_status(sandbox.state_dir).pids["redis"]  # type: ignore[union-attr]
+
+    result = sandbox.redis_data().restore_rdb(snapshot, timeout=60)
+
+    r = redis.Redis(port=sandbox.redis_port, password=sandbox.redis_password())
+    assert result.keys == r.dbsize() and abs(result.keys - keys_at_snapshot) <= 5  # a few TTLs may lapse
+    assert r.get("drill:before-snapshot") == b"1" and r.get("drill:after-snapshot") is None
+    status = sandbox_status(sandbox.state_dir)
+    assert status is not None and status.running and status.pids["redis"] != old_pid
+    assert client.redis_url == sandbox.redis_url
+
+
+def test_the_kubernetes_volume_ops_run_against_the_api_up_to_the_copy(cluster: Cluster, sandbox: SandboxInfo,
+                                                                      tmp_path: Path) -> None:
+    """kwok runs no containers, so the exec-based copy is the one step that cannot succeed here."""
+    ops = ClusterRedisVolumeOps(cluster, NS)
+    assert ops.scale("redis", 0) == 1
+    try:
+        ops.wait_stopped("redis", 60)
+        helper = ops.start_helper("data-redis-0", "/data", 60)
+        try:
+            rdb = tmp_path / "x.rdb"
+            rdb.write_bytes(b"REDIS0010")
+            with pytest.raises(PodCommandFailed, match=helper):
+                ops.upload(helper, rdb, "/data/dump.rdb", 10)
+        finally:
+            ops.delete_helper(helper)
+    finally:
+        ops.scale("redis", 1)
+        ops.wait_ready("redis", 60)
+    assert rollout_status(cluster, "StatefulSet", "redis", namespace=NS).complete
