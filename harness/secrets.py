@@ -99,13 +99,24 @@ def read_export(store: BackupStore, export: ConfigExport, *, key: str) -> list[O
     return list(json.loads(plaintext)["objects"])
 
 
-def restore_config(cluster: Cluster, store: BackupStore, *, namespace: str, key: str) -> list[str]:
-    """Apply the newest export's Secrets and ConfigMaps into `namespace`; return what was applied."""
+def restore_config(cluster: Cluster, store: BackupStore, *, namespace: str, key: str) -> list[Obj]:
+    """Apply the newest export's Secrets and ConfigMaps into `namespace`; return the objects applied."""
     objects = read_export(store, latest_export(store), key=key)
     for obj in objects:
         obj["metadata"]["namespace"] = namespace
     import_config_objects(cluster, objects, namespace=namespace)
-    return [_describe(o) for o in objects]
+    return objects
+
+
+def restored_mismatches(cluster: Cluster, objects: list[Obj], *, namespace: str) -> list[str]:
+    """Objects whose data in the cluster differs from what was restored (names only, never values)."""
+    wrong = []
+    for obj in objects:
+        plural = "secrets" if obj["kind"] == "Secret" else "configmaps"
+        live = cluster.get(f"/api/v1/namespaces/{namespace}/{plural}/{obj['metadata']['name']}")
+        if (live.get("data") or {}) != (obj.get("data") or {}):
+            wrong.append(_describe(obj))
+    return wrong
 
 
 def secret_values(cluster: Cluster, *, namespace: str, name: str) -> dict[str, str]:

@@ -1,0 +1,117 @@
+"""Scenario 3: the cluster and the Redis data are lost; restore into a new cluster, timed per phase.
+
+Clock: fault_injected → fault_confirmed → infra_ready → data_restored →
+secrets_restored → dns_updated → healthy → verified. RTO = verified −
+fault_injected. Measured RPO = last acknowledged canary write − newest canary
+that survived, cross-checked with the backup's point in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from harness.drills.experiments import activity_output, run_for_drill
+from harness.drills.recovery import VerifiedBackup
+from harness.drills.scenario import DrillScenario
+from harness.errors import DrillError, TargetMissed
+from harness.measure.canary import CanaryReader, CanaryReport
+from harness.measure.clock import FAULT_INJECTED, Measurement
+from harness.secrets import ConfigExport, export_config, latest_export, restore_config, restored_mismatches
+from harness.target.base import LossReport
+
+
+def export_configuration(drill: DrillScenario, target: Any) -> ConfigExport:
+    """Encrypt every Secret and ConfigMap of the namespace into the backup store."""
+    export = export_config(target.cluster(), target.store(), namespace=target.namespace,
+                           key=target.config_export_key())
+    drill.note("config_export", export.to_json())
+    return export
+
+
+def destroy_cluster(drill: DrillScenario, target: Any) -> LossReport:
+    """Run the cluster-loss experiment; the canary stops at the fault, when its writes can no longer land."""
+    def injected(_: str, __: Any) -> None:
+        if drill.canary is not None:
+            drill.canary.stop()
+        drill.clock.mark(FAULT_INJECTED)
+
+    run = run_for_drill(
+        drill, target, "cluster-loss",
+        configuration={"target": target.name, "sandbox_dir": target.settings.sandbox_dir or ""},
+        on_start={"lose-cluster": injected},
+        hypothesis_after_method=False,
+    )
+    output = activity_output(run, "lose-cluster")
+    if not isinstance(output, dict):
+        raise DrillError(f"the lose-cluster action did not report what it destroyed ({run.describe()})",
+                         fix="see the experiment journal")
+    loss = LossReport(**output)
+    drill.note("loss", output)
+    return loss
+
+
+def confirm_cluster_lost(drill: DrillScenario, target: Any, loss: LossReport) -> None:
+    proof = target.prove_loss(loss)
+    drill.confirm_fault(proof.confirmed, proof.what, proof.evidence)
+
+
+def restore_configuration(drill: DrillScenario, target: Any, export: ConfigExport) -> list[str]:
+    """Apply the newest export and check every restored object's data equals the exported one."""
+    store = target.store()
+    newest = latest_export(store)
+    if newest.export_id != export.export_id:
+        raise DrillError(f"newest export is {newest.export_id}, not the drill's {export.export_id}",
+                         fix="another export ran concurrently; rerun the drill")
+    cluster = target.cluster()
+    objects = restore_config(cluster, store, namespace=target.namespace, key=target.config_export_key())
+    names = [f"{o['kind']}/{o['metadata']['name']}" for o in objects]
+    wrong = restored_mismatches(cluster, objects, namespace=target.namespace)
+    drill.note("config_restored", {"objects": names, "mismatched": wrong})
+    if wrong or not names:
+        raise TargetMissed(f"configuration restore incomplete: mismatched {wrong}, restored {len(names)} objects",
+                           fix="check the export and the target namespace")
+    return names
+
+
+@dataclass(frozen=True)
+class RpoResult:
+    canary: CanaryReport
+    measured_s: float
+    backup_point_in_time: datetime
+    expected_from_backup_s: float
+
+
+def measure_rpo(drill: DrillScenario, target: Any, backup: VerifiedBackup) -> RpoResult:
+    """Read the canaries back; the window between the last acknowledged and newest surviving write is the RPO."""
+    assert drill.canary is not None, "the canary writer never ran"
+    report = CanaryReader(target.redis()).report(drill.canary.acknowledged)
+    drill.record.canary = report.to_json()
+    if report.newest_present is None or report.last_acknowledged is None:
+        raise TargetMissed("RPO cannot be measured: no canary survived the restore",
+                           fix="the restored data predates the canary writer; check the backup used")
+    measured = report.data_loss_window_s
+    expected = (report.last_acknowledged.at - backup.manifest.point_in_time).total_seconds()
+    return RpoResult(report, measured, backup.manifest.point_in_time, expected)
+
+
+def require_rpo(drill: DrillScenario, rpo: RpoResult, backup: VerifiedBackup) -> None:
+    """Measured RPO within target, and consistent with the backup: the newest canary is the manifest's."""
+    m = Measurement("RPO", drill.settings.rpo_seconds, rpo.measured_s)
+    drill.note("rpo_cross_check", {
+        "backup_point_in_time": rpo.backup_point_in_time.isoformat(),
+        "expected_loss_from_backup_s": round(rpo.expected_from_backup_s, 3),
+        "manifest_canary_high_water": backup.manifest.canary_high_water,
+        "newest_canary_present": rpo.canary.newest_present.seq if rpo.canary.newest_present else None,
+    })
+    drill.require(m)
+    newest = rpo.canary.newest_present
+    tolerance = 1.0 + 2 * drill.canary.interval_s if drill.canary else 1.5
+    if newest is None or newest.seq != backup.manifest.canary_high_water \
+            or abs(rpo.expected_from_backup_s - rpo.measured_s) > tolerance or rpo.canary.holes:
+        raise TargetMissed(
+            f"RPO cross-check failed: newest canary {newest.seq if newest else None} vs manifest "
+            f"{backup.manifest.canary_high_water}, measured {rpo.measured_s:.1f}s vs "
+            f"{rpo.expected_from_backup_s:.1f}s expected from the backup's point in time, holes {len(rpo.canary.holes)}",
+            fix="the restored data is not the backup the drill took; check the restore phase")

@@ -1,0 +1,111 @@
+"""Recovery phases shared by the disaster scenarios: fresh backup, file restore, DNS, health.
+
+Each function does one runbook step against the Target and returns what it
+did; the scenario marks its clock around them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.backup.catalog import find_backup, latest_backup, read_manifest
+from harness.backup.manifest import Manifest
+from harness.backup.rdb import file_digest
+from harness.backup.take import BackupResult, take_backup
+from harness.backup.verify import VerificationReport, read_verify_record, verify_backup
+from harness.dns import DnsChange, point_record, resolve_record
+from harness.drills.scenario import DrillScenario
+from harness.errors import RestoreRefused, TargetMissed, VerificationFailed
+from harness.measure.availability import probe_once
+from harness.measure.clock import Measurement
+from harness.platform.redis_data import DataRestoreResult
+
+
+@dataclass(frozen=True)
+class VerifiedBackup:
+    backup: BackupResult
+    report: VerificationReport
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.backup.manifest
+
+
+def require_verified(report: VerificationReport) -> VerificationReport:
+    """Raise VerificationFailed naming the failing check unless every level passed."""
+    if not report.passed:
+        failed = report.failed_check
+        raise VerificationFailed(
+            f"backup {report.backup_id} failed check {failed.name if failed else '?'}: "
+            f"{failed.reason if failed else 'not every level passed'}",
+            fix="investigate the backup pipeline; restore from an older verified backup",
+        )
+    return report
+
+
+def take_verified_backup(drill: DrillScenario, target: Any) -> VerifiedBackup:
+    """Take a backup of the target's Redis now, verify it at every level, and require it fresh (≤ RPO)."""
+    store = target.store()
+    backup = take_backup(target.settings.redis_url, store, password=target.redis_password())
+    report = verify_backup(store, backup.id, min_keys=drill.settings.min_keys)
+    drill.record.verification = report.to_json()
+    drill.note("backup", backup.to_json())
+    require_verified(report)
+    age = (datetime.now(UTC) - backup.manifest.point_in_time).total_seconds()
+    drill.require(Measurement("RPO (age of the newest verified backup)", drill.settings.rpo_seconds, age))
+    return VerifiedBackup(backup, report)
+
+
+def restore_redis_file(drill: DrillScenario, target: Any, backup_id: str) -> DataRestoreResult:
+    """The runbook's file restore into the target's Redis, refusing anything not verified."""
+    store = target.store()
+    entry = find_backup(store, backup_id)
+    record = read_verify_record(store, backup_id)
+    if record is None or not record.passed or entry.rdb_key is None:
+        raise RestoreRefused(f"backup {backup_id} is not verified (record: {record})",
+                             fix="verify it first; a drill never restores an unverified backup")
+    with tempfile.TemporaryDirectory(prefix="drill-restore-") as tmp:
+        rdb = Path(tmp) / "backup.rdb"
+        store.get_file(entry.rdb_key, rdb)
+        _, sha = file_digest(rdb)
+        if sha != record.sha256:
+            raise RestoreRefused(f"backup {backup_id} changed since it was verified (sha256 {sha[:12]}…)",
+                                 fix="the store was altered; scan the backups again")
+        result: DataRestoreResult = target.redis_data().restore_rdb(rdb)
+    drill.note("redis_restore", {"backup_id": backup_id, **result.to_json()})
+    return result
+
+
+def newest_backup_manifest(target: Any) -> Manifest:
+    store = target.store()
+    return read_manifest(store, latest_backup(store).id)
+
+
+def update_dns(drill: DrillScenario, target: Any) -> DnsChange:
+    """UPSERT the record to the current cluster's load balancer and read it back."""
+    settings = target.settings
+    change = point_record(settings.hosted_zone_id, settings.dns_record_name, target.load_balancer_address())
+    seen = resolve_record(change.zone_id, change.name)
+    drill.note("dns", {"record": change.name, "target": change.target, "resolved": seen, "change": change.change_id})
+    if seen != change.target:
+        raise TargetMissed(f"DNS record {change.name} points at {seen}, expected {change.target}",
+                           fix="check the hosted zone and the UPSERT permissions")
+    return change
+
+
+def wait_healthy(drill: DrillScenario, url: str, *, deadline_s: float) -> float:
+    """Poll the health endpoint until 200; TargetMissed with the last answer at the deadline."""
+    start = time.monotonic()
+    last = probe_once(url)
+    while not last.ok:
+        if time.monotonic() - start > deadline_s:
+            raise TargetMissed(f"health endpoint {url} not healthy within {deadline_s:.0f}s "
+                               f"(last: {last.status} {last.reason[:200]})", fix="see the recovery phases")
+        time.sleep(drill.settings.probe_interval_seconds)
+        last = probe_once(url)
+    return time.monotonic() - start
