@@ -14,7 +14,11 @@ __all__ = ["LossProof", "LossReport", "Target", "open_target"]
 
 @contextmanager
 def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[Target]:
-    """Yield the configured target; a sandbox this call started is stopped again on exit."""
+    """Yield the configured target; a sandbox this call started is stopped again on exit.
+
+    Without `start_sandbox` the recorded sandbox is used as it is, even half
+    destroyed (a chaos action in the middle of scenario 3 sees it that way).
+    """
     if settings.target != "sandbox":
         from harness.target.cluster import ClusterTarget
 
@@ -27,9 +31,9 @@ def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[T
     state_dir = Path(settings.sandbox_dir) if settings.sandbox_dir else None
     info = sandbox_status(state_dir)
     started = False
-    if info is None or not info.running:
-        if not start_sandbox:
-            raise SandboxError("no running sandbox", fix="run `sentinel-drill sandbox up`")
+    if info is None and not start_sandbox:
+        raise SandboxError("no sandbox is recorded", fix="run `sentinel-drill sandbox up`")
+    if info is None or (start_sandbox and not info.running):
         info = sandbox_up(state_dir)
         started = True
     try:

@@ -130,8 +130,10 @@ class SandboxTarget(Target):
         )
 
     def finish_teardown(self) -> None:
-        if self.lost_cluster:
-            kwok.delete_cluster(self.lost_cluster, self.paths)
+        """Delete the current kwok cluster if its API is gone (idempotent: stops any straggler process)."""
+        answers, _ = _api_answers(self.info.api_server)
+        if self.lost_cluster or not answers:
+            kwok.delete_cluster(self.lost_cluster or self.info.cluster_name, self.paths)
 
     def provision_cluster(self) -> Cluster:
         stamp = datetime.now(timezone.utc).strftime("%H%M%S")
