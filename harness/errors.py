@@ -24,8 +24,12 @@ class DrillError(Exception):
         return f"{self.message} — {self.fix}" if self.fix else self.message
 
 
-class CheckFailed(DrillError):
-    """A check ran and its answer was no (exit 1)."""
+class CheckFailed(DrillError, AssertionError):
+    """A check ran and its answer was no (exit 1).
+
+    Also an AssertionError so test reports (Allure, pytest) show a missed
+    target as a failed check rather than a broken harness.
+    """
 
     exit_code = 1
 
@@ -47,6 +51,10 @@ class FaultNotConfirmed(CheckFailed):
 
     def __init__(self, message: str, *, fix: str | None = None) -> None:
         super().__init__(f"INVALID — {message}", fix=fix)
+
+
+class PreconditionFailed(FaultNotConfirmed):
+    """The target was not in the state the drill starts from (e.g. unhealthy before the fault): INVALID."""
 
 
 class UsageError(DrillError):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.backup.catalog import find_backup, latest_backup, read_manifest
+from harness.backup.catalog import find_backup, latest_backup, list_backups, read_manifest
 from harness.backup.manifest import Manifest
 from harness.backup.rdb import file_digest
 from harness.backup.take import BackupResult, take_backup
@@ -22,6 +22,7 @@ from harness.dns import DnsChange, point_record, resolve_record
 from harness.drills.scenario import DrillScenario
 from harness.errors import RestoreRefused, TargetMissed, VerificationFailed
 from harness.measure.availability import probe_once
+from harness.measure.canary import canary_key
 from harness.measure.clock import Measurement
 from harness.platform.redis_data import DataRestoreResult
 
@@ -109,3 +110,29 @@ def wait_healthy(drill: DrillScenario, url: str, *, deadline_s: float) -> float:
         time.sleep(drill.settings.probe_interval_seconds)
         last = probe_once(url)
     return time.monotonic() - start
+
+
+def newest_verified_backup(target: Any) -> str:
+    """Id of the newest backup whose verification record passed (RestoreRefused when none)."""
+    store = target.store()
+    for entry in sorted(list_backups(store), key=lambda e: e.point_in_time, reverse=True):
+        record = read_verify_record(store, entry.id) if entry.has_verify_record else None
+        if record is not None and record.passed:
+            return entry.id
+    raise RestoreRefused(f"no verified backup in {store.url}", fix="take and verify a backup first")
+
+
+def require_restored_matches(drill: DrillScenario, target: Any, backup: VerifiedBackup) -> None:
+    """The restored server loaded exactly the backup's keys, and the backup's newest canary is readable."""
+    client = target.redis()
+    info = client.info("persistence")
+    in_file = int(info.get("rdb_last_load_keys_loaded", 0)) + int(info.get("rdb_last_load_keys_expired", 0))
+    high = backup.manifest.canary_high_water
+    canary = client.get(canary_key(high)) if high is not None else None
+    drill.note("restored_check", {"keys_in_loaded_file": in_file, "manifest_key_count": backup.manifest.key_count,
+                                  "canary_high_water": high, "canary_readable": canary is not None})
+    if in_file != backup.manifest.key_count or canary is None:
+        raise TargetMissed(
+            f"restored data does not match backup {backup.backup.id}: {in_file} keys loaded vs "
+            f"{backup.manifest.key_count} in the manifest, canary {high} {'present' if canary else 'missing'}",
+            fix="the restore did not load the verified backup")

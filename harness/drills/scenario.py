@@ -93,6 +93,21 @@ class DrillScenario:
             raise TargetMissed(m.describe(), fix=f"recovery is slower than the {m.name} target; investigate the phases")
         return m
 
+    def require_at_least(self, name: str, floor: float, measured: float, *, detail: str = "") -> None:
+        """A floor (availability): record it beside the measurements; TargetMissed below it."""
+        self.note(name, {"floor": floor, "measured": round(measured, 5), "met": measured >= floor, "detail": detail})
+        if measured < floor:
+            raise TargetMissed(f"{name} measured {measured:.2%} vs floor {floor:.2%}: BREACHED ({detail})",
+                               fix=f"{name} fell below its configured floor; see the prober's outages")
+
+    def rto(self) -> Measurement:
+        """RTO from the fault to the last recovery event marked (verified, else healthy)."""
+        end = "verified" if self.clock.has("verified") else "healthy"
+        if not self.clock.has(end) or not self.clock.has("fault_injected"):
+            raise TargetMissed(f"RTO not measurable: the scenario never reached {end!r} after the fault",
+                               fix="recovery did not complete; see the phases and the journal")
+        return self.clock.rto(target_s=self.settings.rto_seconds, end=end)
+
     def finish(self) -> None:
         """Stop observers and cleanups (each guarded: one failure does not skip the rest)."""
         while self._cleanups:

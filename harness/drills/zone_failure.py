@@ -13,7 +13,7 @@ from typing import Any
 from harness.chaos.runner import ExperimentRun
 from harness.drills.experiments import BRAIN, BRAIN_SELECTOR, activity_output, run_for_drill
 from harness.drills.scenario import DrillScenario
-from harness.errors import DrillError
+from harness.errors import DrillError, TargetMissed
 from harness.measure.clock import FAULT_INJECTED, VERIFIED
 from harness.platform.nodes import ZONE_LABEL, nodes_in_zone, unschedulable_nodes
 from harness.platform.pods import list_pods, pods_by_zone
@@ -100,3 +100,26 @@ def confirm_zone_lost(drill: DrillScenario, outcome: ZoneDrainOutcome) -> None:
         f"{seen.brain_in_zone_after_drain} Brain pod(s) left there"
         + (f"; errors: {'; '.join(seen.errors)}" if seen.errors else "")
     ), {"nodes": list(seen.nodes), "cordoned": list(seen.cordoned_after_drain)})
+
+
+def require_replicas_ready(drill: DrillScenario, outcome: ZoneDrainOutcome, replicas: int) -> None:
+    """All `replicas` served when the rollout completed, and that happened within the RTO."""
+    if outcome.seen.ready_replicas < replicas:
+        raise TargetMissed(f"{outcome.seen.ready_replicas} of {replicas} Brain replicas Ready after the scale-up",
+                           fix="see the journal's brain-recovered probe and the scheduler's events")
+    drill.require(drill.rto())
+
+
+def require_none_in_zone(outcome: ZoneDrainOutcome) -> None:
+    count = outcome.seen.brain_in_zone_when_ready
+    if count != 0:
+        raise TargetMissed(f"{count} Brain replica(s) ran in the failed zone {outcome.seen.zone}",
+                           fix="the zone's nodes were schedulable; check the cordon")
+
+
+def require_rolled_back(outcome: ZoneDrainOutcome) -> None:
+    """The rollbacks ran and no node of the zone is still cordoned."""
+    statuses = outcome.run.rollback_statuses()
+    if outcome.cordoned_after_rollback or any(s != "succeeded" for s in statuses):
+        raise TargetMissed(f"rollback left {list(outcome.cordoned_after_rollback)} cordoned (rollbacks: {statuses})",
+                           fix="uncordon the zone by hand: kubectl uncordon -l topology.kubernetes.io/zone=<zone>")

@@ -1,0 +1,96 @@
+"""The monthly backup verification and the daily check, as drill functions.
+
+Monthly: restore the newest backup into a scratch Redis; its key count must
+equal the manifest and be within a tolerance of production's DBSIZE. Daily: the
+newest backup passes every verification level and holds ≥ min keys.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.backup.catalog import BackupEntry, latest_backup, read_manifest
+from harness.backup.dataset import db_client, loaded_scratch
+from harness.backup.manifest import Manifest
+from harness.backup.verify import VerificationReport, verify_backup
+from harness.drills.scenario import DrillScenario
+from harness.errors import TargetMissed, VerificationFailed
+
+
+@dataclass(frozen=True)
+class ScratchRestore:
+    backup_id: str
+    manifest: Manifest
+    keys_loaded: int
+    keys_expired_on_load: int
+    production_dbsize: int
+
+    @property
+    def keys_in_file(self) -> int:
+        return self.keys_loaded + self.keys_expired_on_load
+
+    @property
+    def drift(self) -> float:
+        """Relative difference between the restored keys and production's DBSIZE now."""
+        return abs(self.keys_loaded - self.production_dbsize) / max(self.production_dbsize, 1)
+
+
+def restore_newest_into_scratch(drill: DrillScenario, target: Any) -> ScratchRestore:
+    """The runbook's "restore to test environment": load the newest backup into a throw-away redis-server."""
+    store = target.store()
+    entry = latest_backup(store)
+    manifest = read_manifest(store, entry.id)
+    with tempfile.TemporaryDirectory(prefix="drill-monthly-") as tmp:
+        rdb = Path(tmp) / "newest.rdb"
+        assert entry.rdb_key is not None
+        store.get_file(entry.rdb_key, rdb)
+        with loaded_scratch(rdb) as scratch:
+            info = db_client(scratch, 0).info("persistence")
+            loaded = int(info.get("rdb_last_load_keys_loaded", 0))
+            expired = int(info.get("rdb_last_load_keys_expired", 0))
+    production = int(target.redis().dbsize())
+    result = ScratchRestore(entry.id, manifest, loaded, expired, production)
+    drill.note("scratch_restore", {"backup_id": entry.id, "keys_loaded": loaded, "keys_expired_on_load": expired,
+                                   "manifest_key_count": manifest.key_count, "production_dbsize": production,
+                                   "drift": round(result.drift, 5)})
+    return result
+
+
+def newest_backup(target: Any) -> BackupEntry:
+    return latest_backup(target.store())
+
+
+def verify_entry(drill: DrillScenario, target: Any, entry: BackupEntry) -> VerificationReport:
+    report = verify_backup(target.store(), entry.id, min_keys=drill.settings.min_keys)
+    drill.record.verification = report.to_json()
+    return report
+
+
+def require_count_matches_manifest(restore: ScratchRestore) -> None:
+    if restore.keys_in_file != restore.manifest.key_count:
+        raise VerificationFailed(
+            f"backup {restore.backup_id} restored {restore.keys_in_file} keys "
+            f"({restore.keys_loaded} live + {restore.keys_expired_on_load} expired), manifest says "
+            f"{restore.manifest.key_count}", fix="the backup does not hold what its manifest claims")
+
+
+def require_near_production(drill: DrillScenario, restore: ScratchRestore) -> None:
+    tolerance = drill.settings.dbsize_tolerance
+    if restore.drift > tolerance:
+        raise TargetMissed(
+            f"restored {restore.keys_loaded} keys vs production DBSIZE {restore.production_dbsize}: "
+            f"drift {restore.drift:.2%} over the tolerance {tolerance:.2%}",
+            fix="the newest backup is stale or incomplete; check the hourly backup job")
+
+
+def require_min_keys(drill: DrillScenario, report: VerificationReport) -> None:
+    """The key-count level enforces ≥ min keys; require it ran with the configured minimum and passed."""
+    check = next((c for c in report.checks if c.name == "key_count"), None)
+    if check is None or check.status != "passed" or report.min_keys < drill.settings.min_keys:
+        raise VerificationFailed(
+            f"backup {report.backup_id}: key count check {check.status if check else 'missing'} "
+            f"({check.reason if check else ''}) with minimum {report.min_keys}",
+            fix=f"the backup must hold at least {drill.settings.min_keys} keys (DRILL_MIN_KEYS)")

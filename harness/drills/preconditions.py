@@ -1,0 +1,62 @@
+"""What every scenario checks around its fault: a healthy start, canaries, availability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.drills.experiments import BRAIN
+from harness.drills.scenario import DrillScenario
+from harness.errors import DrillError, PreconditionFailed, TargetMissed
+from harness.measure.availability import probe_once
+from harness.measure.canary import CanaryReader, CanaryWriter
+from harness.measure.clock import Measurement
+from harness.platform.workloads import rollout_status
+
+AT_LEAST_FLOOR = "at least the floor"
+OUTAGE_REPORTED = "measured and the outage reported"
+
+
+def require_healthy(drill: DrillScenario, target: Any) -> None:
+    """The drill starts from a healthy target, or it proves nothing (INVALID)."""
+    sample = probe_once(target.health_url, timeout=2.0)
+    try:
+        brain = rollout_status(target.cluster(), "Deployment", BRAIN, namespace=target.namespace)
+    except DrillError as exc:
+        raise PreconditionFailed(f"target not healthy before the fault: {exc.one_line()}") from None
+    drill.note("healthy_before", {"health_status": sample.status, "brain": brain.describe()})
+    if not sample.ok or not brain.complete:
+        raise PreconditionFailed(
+            f"target not healthy before the fault: health {sample.status} {sample.reason[:120]}; {brain.describe()}",
+            fix="bring the target back to steady state before drilling",
+        )
+
+
+def start_canary(drill: DrillScenario, target: Any) -> CanaryWriter:
+    writer = drill.start_canary(CanaryWriter(target.redis()))
+    return writer
+
+
+def check_availability(drill: DrillScenario, expectation: str) -> None:
+    """'at least the floor' → availability ≥ floor; 'measured and the outage reported' → outage ≤ RTO."""
+    report = drill.availability(since_event="fault_injected", until_event=None)
+    if expectation == AT_LEAST_FLOOR:
+        drill.require_at_least("availability", drill.settings.availability_floor, report.availability,
+                               detail=f"{report.outages} outage(s), longest {report.longest_outage_s:.2f}s")
+    elif expectation == OUTAGE_REPORTED:
+        drill.require(Measurement("longest outage", drill.settings.rto_seconds, report.longest_outage_s))
+    else:
+        raise DrillError(f"unknown availability expectation {expectation!r}",
+                         fix=f"use '{AT_LEAST_FLOOR}' or '{OUTAGE_REPORTED}' in the feature")
+
+
+def require_no_acknowledged_write_lost(drill: DrillScenario, target: Any) -> None:
+    """Every canary Redis acknowledged is still there, none missing in between."""
+    assert drill.canary is not None, "the canary writer never ran"
+    drill.canary.stop()
+    report = CanaryReader(target.redis()).report(drill.canary.acknowledged)
+    drill.record.canary = report.to_json()
+    if not drill.canary.acknowledged:
+        raise TargetMissed("no canary write was acknowledged during the drill", fix="check Redis and the writer")
+    if report.lost_count or report.holes:
+        raise TargetMissed(f"{report.lost_count} acknowledged write(s) lost, {len(report.holes)} missing in between",
+                           fix="writes acknowledged by Redis must survive a pod failure")

@@ -1,0 +1,201 @@
+"""Scenario 4: compromise. Isolate, scan every backup, restore the newest clean one, rotate every secret.
+
+Clock: fault_injected (isolation starts) → fault_confirmed (deny-all policy in
+force) → backups_scanned → infra_ready (clean namespace) → data_restored →
+secrets_rotated → verified (health 200). The audit timeline is the clock plus
+what each step decided.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets as pysecrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from harness.backup.catalog import find_backup, list_backups, read_manifest
+from harness.backup.layout import manifest_key, new_backup_id, rdb_key
+from harness.backup.verify import VerificationReport, verify_backup
+from harness.drills.experiments import run_for_drill
+from harness.drills.scenario import DrillScenario
+from harness.errors import DrillError, TargetMissed, VerificationFailed
+from harness.measure.clock import FAULT_INJECTED
+from harness.platform.client import ObjectNotFound, namespaced
+from harness.platform.config_objects import ALL, export_config_objects
+from harness.platform.manifests import apply_objects
+from harness.redis_client import connect as redis_connect
+from harness.safety import require_destructive
+
+POLICY = "drill-isolate-compromise"
+TAMPER_NOTE = "sentinel-drill: deliberately tampered copy planted by scenario 4"
+
+
+def plant_tampered_backup(drill: DrillScenario, target: Any, source_id: str) -> str:
+    """Copy backup `source_id` as a newer backup with one byte flipped (the attacker's work)."""
+    require_destructive(target.settings, "plant a tampered backup in the store")
+    store = target.store()
+    entry = find_backup(store, source_id)
+    assert entry.rdb_key is not None
+    data = bytearray(store.get_bytes(entry.rdb_key))
+    data[len(data) // 2] ^= 0xFF
+    manifest = read_manifest(store, source_id)
+    tampered_id = new_backup_id(datetime.now(UTC))
+    store.put_bytes(rdb_key(tampered_id), bytes(data))
+    forged = manifest.model_copy(update={"id": tampered_id, "point_in_time": datetime.now(UTC)})
+    store.put_bytes(manifest_key(tampered_id), forged.to_json())
+    drill.note("tampered_backup", {"id": tampered_id, "copied_from": source_id, "note": TAMPER_NOTE})
+    return tampered_id
+
+
+def isolate_namespace(drill: DrillScenario, target: Any) -> dict[str, Any]:
+    """Run the compromise experiment; the hook checks the deny-all policy while it is in force."""
+    cluster = target.cluster()
+    ns = target.namespace
+    proof: dict[str, Any] = {"namespace": ns, "policy": POLICY}
+
+    def isolated(_: str, __: Any) -> None:
+        try:
+            policy = cluster.get(namespaced("networking.k8s.io/v1", "networkpolicies", ns, POLICY))
+        except (ObjectNotFound, DrillError) as exc:
+            proof["error"] = str(exc)
+            return
+        spec = policy.get("spec") or {}
+        proof.update(pod_selector=spec.get("podSelector"), policy_types=sorted(spec.get("policyTypes") or []),
+                     ingress_rules=len(spec.get("ingress") or []), egress_rules=len(spec.get("egress") or []))
+        if spec.get("podSelector") in ({}, None) and proof["policy_types"] == ["Egress", "Ingress"] \
+                and not proof["ingress_rules"] and not proof["egress_rules"]:
+            drill.clock.mark("fault_confirmed")
+
+    run = run_for_drill(drill, target, "compromise", configuration={"policy_name": POLICY},
+                        on_start={"isolate-namespace": lambda *_: drill.clock.mark(FAULT_INJECTED)},
+                        on_end={"isolate-namespace": isolated})
+    proof["rolled_back"] = run.rollback_statuses()
+    drill.note("isolation", proof)
+    return proof
+
+
+def confirm_isolated(drill: DrillScenario, proof: dict[str, Any]) -> None:
+    drill.confirm_fault(drill.clock.has("fault_confirmed"),
+                        f"deny-all policy {proof['policy']} in {proof['namespace']}: "
+                        f"selector {proof.get('pod_selector')}, types {proof.get('policy_types')}"
+                        + (f", error {proof['error']}" if "error" in proof else ""), proof)
+
+
+@dataclass
+class ScanResult:
+    reports: list[VerificationReport] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> list[VerificationReport]:
+        return [r for r in self.reports if not r.passed]
+
+    def newest_clean(self) -> VerificationReport:
+        for report in self.reports:  # newest first
+            if report.passed:
+                return report
+        raise VerificationFailed("no backup in the store passes verification",
+                                 fix="restore from offline copies; the store is compromised")
+
+
+def scan_backups(drill: DrillScenario, target: Any) -> ScanResult:
+    """Verify every backup in the store, newest first (the runbook's "scan first")."""
+    store = target.store()
+    entries = sorted((e for e in list_backups(store) if e.complete), key=lambda e: e.point_in_time, reverse=True)
+    scan = ScanResult([verify_backup(store, e.id, min_keys=drill.settings.min_keys) for e in entries])
+    drill.clock.mark("backups_scanned")
+    drill.note("scan", [{"id": r.backup_id, "passed": r.passed,
+                         "failed_check": r.failed_check.name if r.failed_check else None} for r in scan.reports])
+    return scan
+
+
+def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str) -> tuple[str, str]:
+    """New values for every key of every Secret the old namespace had, in the current namespace,
+    the Redis password included; returns (old password, new password) for the proof (never logged)."""
+    cluster = target.cluster()
+    old_password = target.redis_password() or ""
+    new_password = pysecrets.token_urlsafe(32)
+    target.rotate_redis_password(new_password)
+    rotated, unchanged = [], []
+    fresh_objects = []
+    for old in export_config_objects(cluster, namespace=old_namespace, secrets=[ALL]):
+        name = old["metadata"]["name"]
+        values = {k: new_password if (name, k) == ("sentinel-redis", "password") else pysecrets.token_urlsafe(32)
+                  for k in (old.get("data") or {})}
+        for k, v in values.items():
+            (unchanged if base64.b64encode(v.encode()).decode() == old["data"][k] else rotated).append(f"{name}/{k}")
+        fresh_objects.append({"apiVersion": "v1", "kind": "Secret", "type": old.get("type", "Opaque"),
+                              "metadata": {"name": name, "namespace": target.namespace,
+                                           "annotations": {"sentinel-drill/rotated-at": datetime.now(UTC).isoformat()}},
+                              "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}})
+    apply_objects(cluster, fresh_objects, namespace=target.namespace)
+    drill.note("rotation", {"rotated": rotated, "unchanged": unchanged, "namespace": target.namespace})
+    if unchanged or not rotated:
+        raise TargetMissed(f"rotation incomplete: unchanged {unchanged}", fix="check the Secrets of the namespace")
+    drill.clock.mark("secrets_rotated")
+    return old_password, new_password
+
+
+def password_proof(target: Any, *, old_password: str, new_password: str) -> dict[str, Any]:
+    """Try both passwords against the restored Redis: the old must get WRONGPASS, the new must work."""
+    url = target.settings.redis_url
+    old_answer = "accepted"
+    try:
+        redis_connect(url, None, check=False).execute_command("AUTH", old_password)
+    except redis.AuthenticationError as exc:
+        old_answer = f"WRONGPASS {exc}"
+    except redis.ResponseError as exc:
+        old_answer = str(exc)
+    new_ok = bool(redis_connect(url, new_password).ping())
+    return {"old_password": old_answer, "new_password_works": new_ok}
+
+
+def require_tampered_rejected(scan: ScanResult, tampered_id: str) -> VerificationReport:
+    """The planted backup failed a check and the chosen one is the newest that passed."""
+    rejected = {r.backup_id: r for r in scan.rejected}
+    if tampered_id not in rejected:
+        raise TargetMissed(f"the tampered backup {tampered_id} was not rejected by the scan",
+                           fix="verification missed a flipped byte: the checksum level is broken")
+    failed = rejected[tampered_id].failed_check
+    if failed is None or failed.name != "checksum":
+        raise TargetMissed(f"the tampered backup {tampered_id} failed {failed.name if failed else '?'}, "
+                           "not the checksum", fix="the checksum level should catch a flipped byte first")
+    return scan.newest_clean()
+
+
+def require_password_rotated(drill: DrillScenario, target: Any, *, old_password: str, new_password: str) -> None:
+    proof = password_proof(target, old_password=old_password, new_password=new_password)
+    drill.note("password_proof", proof)
+    if not proof["old_password"].startswith("WRONGPASS") or not proof["new_password_works"]:
+        raise TargetMissed(f"password rotation not proven: old password → {proof['old_password'][:60]}, "
+                           f"new works: {proof['new_password_works']}", fix="check the rotation step")
+
+
+AUDIT_PHASES = ("fault_injected", "fault_confirmed", "backups_scanned", "infra_ready", "data_restored",
+                "secrets_rotated", "healthy")
+
+
+def audit_timeline(drill: DrillScenario) -> list[dict[str, Any]]:
+    """The incident's timeline: each clock event with what the drill decided at that point."""
+    details = drill.record.details
+    what = {
+        "fault_injected": f"isolation of namespace {details.get('isolation', {}).get('namespace')} started",
+        "fault_confirmed": f"deny-all policy {details.get('isolation', {}).get('policy')} in force",
+        "backups_scanned": f"{len(details.get('scan', []))} backups scanned, "
+                           f"{sum(1 for s in details.get('scan', []) if not s['passed'])} rejected",
+        "infra_ready": f"clean namespace {details.get('clean_namespace')} deployed",
+        "data_restored": f"Redis restored from {details.get('redis_restore', {}).get('backup_id')}",
+        "secrets_rotated": f"{len(details.get('rotation', {}).get('rotated', []))} secret values rotated",
+        "healthy": "health endpoint answered 200",
+    }
+    timeline = [{"at": e.at.isoformat(), "event": e.name, "what": what.get(e.name, e.name)}
+                for e in drill.clock.events]
+    missing = [p for p in AUDIT_PHASES if not drill.clock.has(p)]
+    order = [e["event"] for e in timeline if e["event"] in AUDIT_PHASES]
+    drill.note("audit_timeline", timeline)
+    if missing or order != [p for p in AUDIT_PHASES if p in order]:
+        raise TargetMissed(f"audit timeline incomplete or out of order: missing {missing}, order {order}",
+                           fix="a recovery step did not run")
+    return timeline

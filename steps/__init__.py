@@ -1,0 +1,1 @@
+"""Step definitions: glue from the Gherkin text to harness functions, nothing more."""

@@ -1,0 +1,48 @@
+"""Monthly backup verification and the daily check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_bdd import given, then, when
+
+from harness.backup.catalog import BackupEntry
+from harness.backup.verify import VerificationReport
+from harness.drills import backup_checks
+from harness.drills.recovery import require_verified
+from harness.drills.scenario import DrillScenario
+
+
+@when("the newest backup is restored into a scratch Redis", target_fixture="scratch_restore")
+def restore_into_scratch(drill: DrillScenario, drill_target: Any) -> backup_checks.ScratchRestore:
+    return backup_checks.restore_newest_into_scratch(drill, drill_target)
+
+
+@then("its key count equals the backup manifest")
+def count_equals_manifest(scratch_restore: backup_checks.ScratchRestore) -> None:
+    backup_checks.require_count_matches_manifest(scratch_restore)
+
+
+@then("its key count is within the tolerance of production's DBSIZE")
+def count_near_production(drill: DrillScenario, scratch_restore: backup_checks.ScratchRestore) -> None:
+    backup_checks.require_near_production(drill, scratch_restore)
+
+
+@given("the newest backup in the store", target_fixture="newest_entry")
+def newest(drill_target: Any) -> BackupEntry:
+    return backup_checks.newest_backup(drill_target)
+
+
+@when("it is verified at every level", target_fixture="verification")
+def verify_newest(drill: DrillScenario, drill_target: Any, newest_entry: BackupEntry) -> VerificationReport:
+    return backup_checks.verify_entry(drill, drill_target, newest_entry)
+
+
+@then("every verification level passes")
+def all_levels_pass(verification: VerificationReport) -> None:
+    require_verified(verification)
+
+
+@then("it holds at least the minimum number of keys")
+def enough_keys(drill: DrillScenario, verification: VerificationReport) -> None:
+    backup_checks.require_min_keys(drill, verification)

@@ -1,0 +1,69 @@
+"""Scenario 4 steps: isolate, scan, deploy clean, restore, rotate, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pytest_bdd import given, then, when
+
+from harness.backup.verify import VerificationReport
+from harness.drills import ransomware, recovery
+from harness.drills.recovery import VerifiedBackup
+from harness.drills.scenario import DrillScenario
+
+
+@given("the newest backup in the store has been tampered with", target_fixture="tampered_id")
+def tampered(drill: DrillScenario, drill_target: Any, fresh_backup: VerifiedBackup) -> str:
+    return ransomware.plant_tampered_backup(drill, drill_target, fresh_backup.backup.id)
+
+
+@when("the compromise experiment isolates the namespace", target_fixture="isolation")
+def isolate(drill: DrillScenario, drill_target: Any) -> dict[str, Any]:
+    return ransomware.isolate_namespace(drill, drill_target)
+
+
+@then("the fault is confirmed: a deny-all policy isolated every pod of the namespace")
+def isolated(drill: DrillScenario, isolation: dict[str, Any]) -> None:
+    ransomware.confirm_isolated(drill, isolation)
+
+
+@when("every backup in the store is scanned", target_fixture="scan")
+def scan(drill: DrillScenario, drill_target: Any) -> ransomware.ScanResult:
+    return ransomware.scan_backups(drill, drill_target)
+
+
+@then("the tampered backup is rejected and the newest backup that verifies is chosen", target_fixture="chosen")
+def choose(scan: ransomware.ScanResult, tampered_id: str) -> VerificationReport:
+    return ransomware.require_tampered_rejected(scan, tampered_id)
+
+
+@when("SENTINEL is deployed clean into a fresh namespace", target_fixture="old_namespace")
+def deploy_clean(drill: DrillScenario, drill_target: Any) -> str:
+    old = drill_target.namespace
+    fresh = f"sentinel-clean-{datetime.now(UTC):%H%M%S}"
+    drill_target.deploy_clean_namespace(fresh)
+    drill.note("clean_namespace", fresh)
+    drill.clock.mark("infra_ready")
+    return old
+
+
+@when("Redis is restored from the chosen backup")
+def restore_chosen(drill: DrillScenario, drill_target: Any, chosen: VerificationReport) -> None:
+    recovery.restore_redis_file(drill, drill_target, chosen.backup_id)
+    drill.clock.mark("data_restored")
+
+
+@when("every secret is rotated, the Redis password included", target_fixture="passwords")
+def rotate(drill: DrillScenario, drill_target: Any, old_namespace: str) -> tuple[str, str]:
+    return ransomware.rotate_every_secret(drill, drill_target, old_namespace=old_namespace)
+
+
+@then("the old Redis password is rejected with WRONGPASS and the new one works")
+def old_password_rejected(drill: DrillScenario, drill_target: Any, passwords: tuple[str, str]) -> None:
+    ransomware.require_password_rotated(drill, drill_target, old_password=passwords[0], new_password=passwords[1])
+
+
+@then("the audit timeline is attached")
+def audit(drill: DrillScenario) -> None:
+    ransomware.audit_timeline(drill)
