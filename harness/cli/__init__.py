@@ -22,6 +22,7 @@ from harness.errors import DrillError
 from harness.cli import backup_commands  # noqa: F401,E402
 from harness.cli import sandbox_commands  # noqa: F401,E402
 from harness.cli import evidence_commands  # noqa: F401,E402
+from harness.cli import drill_commands  # noqa: F401,E402
 
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130

@@ -19,11 +19,14 @@ import pytest
 from harness.config import Settings, load_settings
 from harness.drills.scenario import DrillScenario
 from harness.errors import CheckFailed, DrillError, FaultNotConfirmed, TargetMissed
+from harness.evidence.allure_results import write_results_metadata
+from harness.evidence.provenance import git_sha, iso, local_tool_versions, utc_now
 from harness.evidence.record import ScenarioRecord, Verdict, write_records
 
 SCENARIO_KEY = pytest.StashKey[DrillScenario]()
 ERROR_KEY = pytest.StashKey[BaseException]()
 RECORDS_KEY = pytest.StashKey[list[ScenarioRecord]]()
+META_KEY = pytest.StashKey[dict[str, Any]]()
 
 REPORTS_DIR = Path(os.environ.get("DRILL_REPORTS_DIR", "reports"))
 DRILL_TAGS = ("scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "quarterly", "daily")
@@ -45,6 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for tag in DRILL_TAGS:
         config.addinivalue_line("markers", f"{tag}: drill selection tag")
     config.stash[RECORDS_KEY] = []
+    config.stash[META_KEY] = {"started_at": iso(utc_now())}
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +58,28 @@ def drill_settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def drill_target(drill_settings: Settings) -> Iterator[Any]:
+def drill_target(request: pytest.FixtureRequest, drill_settings: Settings) -> Iterator[Any]:
     """The target every scenario runs against; the sandbox is started when none is configured."""
     from harness.target import open_target
 
     with open_target(drill_settings) as target:
+        request.config.stash[META_KEY].update(describe_target(target))
         yield target
+
+
+def describe_target(target: Any) -> dict[str, Any]:
+    """Where the drill ran and the versions it ran against (for environment.properties and run.json)."""
+    versions = dict(local_tool_versions())
+    try:
+        versions["redis"] = str(target.redis().info("server").get("redis_version"))
+    except DrillError:
+        versions["redis"] = "unreachable"
+    try:
+        versions["kubernetes"] = str(target.cluster().get("/version").get("gitVersion"))
+    except DrillError:
+        versions["kubernetes"] = "unreachable"
+    return {"target": target.name, "context": target.settings.context, "namespace": target.namespace,
+            "settings": target.settings.redacted(), "versions": versions, "git_sha": git_sha()}
 
 
 @pytest.fixture
@@ -106,11 +126,18 @@ def _attach_to_allure(request: pytest.FixtureRequest, state: DrillScenario) -> N
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the run's records and the Allure environment/categories (at the end: --clean-alluredir safe)."""
     records = session.config.stash.get(RECORDS_KEY, [])
     if not records:
         return
-    meta = {"exitstatus": int(exitstatus), "selection": session.config.getoption("markexpr", "")}
+    meta = {**session.config.stash[META_KEY], "ended_at": iso(utc_now()), "exitstatus": int(exitstatus),
+            "selection": session.config.getoption("markexpr", "") or "all"}
     write_records(REPORTS_DIR / "drill-results.json", records, meta)
+    results = session.config.getoption("allure_report_dir", None)
+    if results and "settings" in meta:
+        write_results_metadata(Path(results), settings_redacted=meta["settings"], versions=meta["versions"],
+                               git_sha=meta["git_sha"], target=meta["target"], context=meta["context"],
+                               namespace=meta["namespace"])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -1,0 +1,64 @@
+"""`sentinel-drill drill <selection>`: run the Gherkin drills with pytest and write the evidence.
+
+The features run in a child pytest so each drill starts with fresh plugin
+state; the exit code is 0 only when every selected scenario passed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from harness.cli.app import app, config_option
+from harness.config import load_settings
+from harness.errors import UsageError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SELECTIONS = {
+    "monthly": "monthly",
+    "quarterly": "quarterly",
+    "daily": "daily",
+    "scenario-1": "scenario-1",
+    "scenario-2": "scenario-2",
+    "scenario-3": "scenario-3",
+    "scenario-4": "scenario-4",
+    "all": None,
+}
+
+
+def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """The pytest command line for a selection (features with allure-pytest-bdd, plain allure off)."""
+    if selection not in SELECTIONS:
+        raise UsageError(f"unknown drill {selection!r}", fix=f"choose one of {', '.join(SELECTIONS)}")
+    cmd = [sys.executable, "-m", "pytest", str(REPO_ROOT / "features"), "-p", "no:allure_pytest",
+           "--alluredir", str(results_dir), "-o", "console_output_style=classic", "-rA", *extra]
+    marker = SELECTIONS[selection]
+    if marker:
+        cmd += ["-m", marker]
+    return cmd
+
+
+@app.command()
+@click.argument("selection", default="monthly", type=click.Choice(list(SELECTIONS)))
+@config_option
+@click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("reports/allure-results"),
+              show_default=True, help="Allure results directory.")
+@click.option("-k", "keyword", default=None, help="Only scenarios matching this pytest -k expression.")
+def drill(selection: str, config: str | None, results_dir: Path, keyword: str | None) -> None:
+    """Run a drill (monthly by default) against the configured target, or the sandbox."""
+    load_settings(config)  # a bad config fails here with one line, before pytest starts
+    env = dict(os.environ)
+    if config:
+        env["DRILL_CONFIG"] = str(Path(config).resolve())
+    extra = ("-k", keyword) if keyword else ()
+    command = drill_command(selection, results_dir=results_dir.resolve(), extra=extra)
+    code = subprocess.call(command, cwd=REPO_ROOT, env=env)
+    if code == 0:
+        return
+    if code == 5:
+        raise UsageError(f"no scenario matched drill {selection!r}", fix="check the feature tags")
+    raise click.exceptions.Exit(1 if code == 1 else 3)
