@@ -22,6 +22,7 @@ from chaoslib.experiment import run_experiment as chaoslib_run
 from chaoslib.loader import load_experiment as chaoslib_load
 from chaoslib.run import RunEventHandler
 from chaoslib.types import Strategy
+from kubernetes.config import kube_config
 
 from harness.errors import ConfigError, DrillError
 
@@ -98,15 +99,23 @@ def load_experiment(path: str | Path) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _kube_environment(kubeconfig: str | None, context: str | None) -> Iterator[None]:
-    """chaostoolkit-kubernetes reads KUBECONFIG/KUBERNETES_CONTEXT from the environment; scope them to the run."""
+    """Scope KUBECONFIG/KUBERNETES_CONTEXT to the run for chaostoolkit-kubernetes.
+
+    chaosk8s checks $KUBECONFIG but then calls `load_kube_config()` without a
+    path, which uses the kubernetes client's default captured at import time
+    (~/.kube/config when KUBECONFIG was unset then): point that default too.
+    """
     saved = {k: os.environ.get(k) for k in ("KUBECONFIG", "KUBERNETES_CONTEXT")}
+    saved_default = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     try:
         if kubeconfig:
             os.environ["KUBECONFIG"] = kubeconfig
+            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig
         if context:
             os.environ["KUBERNETES_CONTEXT"] = context
         yield
     finally:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = saved_default
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

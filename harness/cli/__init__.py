@@ -38,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return its exit code instead of raising."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
-        return 0
+        rv = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        return rv if isinstance(rv, int) else 0  # click returns Exit's code instead of raising it here
     except DrillError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code

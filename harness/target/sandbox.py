@@ -28,7 +28,7 @@ from harness.safety import require_destructive
 from harness.sandbox import SandboxInfo, sandbox_status
 from harness.sandbox import cluster as kwok
 from harness.sandbox.health import HealthConfig
-from harness.sandbox.lifecycle import deploy_stack, stack_objects
+from harness.sandbox.stack import deploy_stack, stack_objects
 from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
 from harness.target.base import LossProof, LossReport, Target
 
@@ -143,8 +143,8 @@ class SandboxTarget(Target):
         cluster = kwok.finish_create(creating, name, self.paths, timeout=120)
         kwok.create_nodes(cluster, timeout=120)
         kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace)
-        objects = [o for o in stack_objects(redis_password=self.redis_password() or "")
-                   if o["kind"] != "Secret"]
+        objects = [o for o in stack_objects(redis_password="", namespace=self.info.namespace)
+                   if o["kind"] != "Secret"]  # Secrets come back from the encrypted export
         deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120)
         self._adopt(replace(self.info, cluster_name=name, context=f"kwok-{name}", api_server=cluster.server,
                             ports={**{k: v for k, v in self.info.ports.items() if "/" not in k},
@@ -154,8 +154,8 @@ class SandboxTarget(Target):
     def deploy_clean_namespace(self, namespace: str) -> Cluster:
         cluster = self.cluster()
         kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"sandbox-redis-data-{namespace}")
-        objects = [o for o in stack_objects(redis_password=self.redis_password() or "", namespace=namespace)
-                   if o["kind"] != "Secret"]
+        objects = [o for o in stack_objects(redis_password="", namespace=namespace)
+                   if o["kind"] != "Secret"]  # fresh Secrets come from the rotation
         deploy_stack(cluster, objects, namespace=namespace, timeout=120)
         self._adopt(replace(self.info, namespace=namespace))
         return cluster
