@@ -51,7 +51,7 @@ def test_a_slow_bgsave_times_out_with_a_clear_error(file_store_url, redis_factor
     started = time.monotonic()
     with pytest.raises(BackupFailed, match=r"did not finish within 0\.3s"):
         take_backup(server.url, open_store(file_store_url), password=data.source_password, save_timeout=0.3)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # bounded by the timeout, not by the save
 
 
 def test_fetch_streams_a_fresh_rdb_without_the_diskless_delay(tmp_path, redis_factory, data):
