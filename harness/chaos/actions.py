@@ -1,9 +1,12 @@
-"""Our chaostoolkit actions: what chaostoolkit-kubernetes cannot do, over the Target seam.
+"""Our chaostoolkit actions: what chaostoolkit-kubernetes cannot do, over harness.platform and the Target seam.
 
-Each destructive action goes through harness.safety first and sits next to its
-rollback (`lose_cluster` ↔ `finish_cluster_teardown`). The target is re-opened
-from configuration (`target`, `sandbox_dir`) and the DRILL_* environment, so
-`chaos run` and the harness reach the same one.
+Each destructive action sits next to its rollback (`drain_zone` ↔
+`uncordon_zone`, `lose_cluster` ↔ `finish_cluster_teardown`). chaostoolkit-
+kubernetes 0.39's `drain_nodes` crashes on pods without volumes and gives up on
+the first PodDisruptionBudget refusal, so the drain here retries 429s until its
+deadline, as `kubectl drain` does. The target is re-opened from configuration
+(`target`, `sandbox_dir`) and the DRILL_* environment, so `chaos run` and the
+harness reach the same one.
 """
 
 from __future__ import annotations
@@ -15,15 +18,42 @@ from chaoslib.exceptions import ActivityFailed
 
 from harness.config import load_settings
 from harness.errors import DrillError
+from harness.platform import nodes
+from harness.chaos.probes import cluster_from
 from harness.target import open_target
 
-__all__ = ["finish_cluster_teardown", "lose_cluster"]
+__all__ = ["drain_zone", "finish_cluster_teardown", "lose_cluster", "uncordon_zone"]
 
 
 def _settings(configuration: dict[str, Any] | None) -> Any:
     configuration = configuration or {}
     overrides = {k: configuration.get(k) or None for k in ("target", "sandbox_dir")}
     return load_settings(overrides=overrides)
+
+
+def drain_zone(
+    zone: str,
+    timeout_s: float = 300.0,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Cordon every node of `zone` and evict its pods, honouring PodDisruptionBudgets; return what moved."""
+    try:
+        result = nodes.drain_zone(cluster_from(configuration), zone, timeout=float(timeout_s))
+    except DrillError as exc:
+        raise ActivityFailed(f"drain_zone {zone}: {exc.one_line()}") from None
+    return {"zone": zone, "nodes": list(result.nodes), "evicted": list(result.evicted),
+            "pdb_refusals": result.budget_refusals, "seconds": round(result.seconds, 3)}
+
+
+def uncordon_zone(
+    zone: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+) -> list[str]:
+    """Rollback of drain_zone: make every node of `zone` schedulable again."""
+    try:
+        return list(nodes.uncordon_zone(cluster_from(configuration), zone).nodes)
+    except DrillError as exc:
+        raise ActivityFailed(f"uncordon_zone {zone}: {exc.one_line()}") from None
 
 
 def lose_cluster(configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None) -> dict[str, Any]:

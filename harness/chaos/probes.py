@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-def _cluster(configuration: dict[str, Any] | None) -> Cluster:
+def cluster_from(configuration: dict[str, Any] | None) -> Cluster:
     configuration = configuration or {}
     try:
         return connect(
@@ -46,7 +46,7 @@ def deployment_is_available(
 ) -> bool:
     """True when every desired replica of Deployment `ns/name` is updated, ready and available."""
     try:
-        return rollout_status(_cluster(configuration), "Deployment", name, namespace=ns).complete
+        return rollout_status(cluster_from(configuration), "Deployment", name, namespace=ns).complete
     except DrillError as exc:
         raise ActivityFailed(f"deployment {ns}/{name}: {exc.one_line()}") from None
 
@@ -61,7 +61,7 @@ def seconds_until_available(
     """Wait until Deployment `ns/name` is fully available; return the seconds waited."""
     start = time.monotonic()
     try:
-        wait_for_rollout(_cluster(configuration), "Deployment", name, namespace=ns, timeout=float(timeout_s))
+        wait_for_rollout(cluster_from(configuration), "Deployment", name, namespace=ns, timeout=float(timeout_s))
     except DrillError as exc:
         raise ActivityFailed(f"deployment {ns}/{name} not available: {exc.one_line()}") from None
     return round(time.monotonic() - start, 3)
@@ -95,7 +95,7 @@ def count_pods_in_zone(
 ) -> int:
     """How many pods matching `label_selector` in `ns` are scheduled on nodes of `zone`."""
     try:
-        by_zone = pods_by_zone(_cluster(configuration), namespace=ns, selector=label_selector)
+        by_zone = pods_by_zone(cluster_from(configuration), namespace=ns, selector=label_selector)
     except DrillError as exc:
         raise ActivityFailed(f"pods {label_selector} in {ns}: {exc.one_line()}") from None
     return len([p for p in by_zone.get(zone, []) if not p.terminating])
@@ -106,6 +106,6 @@ def namespace_is_isolated(
 ) -> bool:
     """True while the deny-all NetworkPolicy `policy_name` exists in `ns`."""
     try:
-        return is_isolated(_cluster(configuration), namespace=ns, name=policy_name)
+        return is_isolated(cluster_from(configuration), namespace=ns, name=policy_name)
     except DrillError as exc:
         raise ActivityFailed(f"namespace {ns}: {exc.one_line()}") from None

@@ -50,6 +50,11 @@ class ExperimentRun:
         """The output of each method activity, in order (e.g. the pods an action deleted)."""
         return [r.get("output") for r in self.journal.get("run", [])]
 
+    def failed_activities(self) -> list[str]:
+        """Method activities that failed: chaoslib carries on after them and still says `completed`."""
+        return [str(r.get("activity", {}).get("name")) for r in self.journal.get("run", [])
+                if r.get("status") != "succeeded"]
+
     def rollback_statuses(self) -> list[str]:
         return [r.get("status", "?") for r in self.journal.get("rollbacks", [])]
 

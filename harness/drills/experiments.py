@@ -42,6 +42,7 @@ def run_for_drill(
     )
     drill.journals.append(run.journal_path)
     drill.note(f"experiment:{name}", {"status": run.status, "deviated": run.deviated,
+                                      "failed_activities": run.failed_activities(),
                                       "rollbacks": run.rollback_statuses(), "journal": str(run.journal_path)})
     return run
 

@@ -15,7 +15,7 @@ from harness.drills.experiments import BRAIN, BRAIN_SELECTOR, activity_output, r
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed
 from harness.measure.clock import FAULT_INJECTED, VERIFIED
-from harness.platform.nodes import ZONE_LABEL, nodes_in_zone, unschedulable_nodes
+from harness.platform.nodes import nodes_in_zone, unschedulable_nodes
 from harness.platform.pods import list_pods, pods_by_zone
 from harness.platform.workloads import rollout_status
 
@@ -74,7 +74,7 @@ def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_
 
     run = run_for_drill(
         drill, target, "zone-drain",
-        configuration={"zone": zone, "zone_selector": f"{ZONE_LABEL}={zone}", "scale_to": scale_to,
+        configuration={"zone": zone, "scale_to": scale_to,
                        "restore_replicas": original, "recovery_timeout_s": drill.settings.rto_seconds},
         on_start={"drain-zone": lambda *_: drill.clock.mark(FAULT_INJECTED)},
         on_end={"drain-zone": drained, "brain-recovered": ready,
