@@ -271,8 +271,22 @@ class S3Store:
                     Callback=advance,
                     Config=TransferConfig(multipart_threshold=64 * 1024 * 1024),
                 )
+            if self.retention_days:
+                self._ensure_locked(full)
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"upload {self.location(key)}") from None
+
+    def _ensure_locked(self, full_key: str) -> None:
+        """Some S3 implementations (moto) drop lock headers on multipart uploads: set retention explicitly."""
+        head = self.client.head_object(Bucket=self.bucket, Key=full_key)
+        if head.get("ObjectLockMode"):
+            return
+        extra = self._extra()
+        self.client.put_object_retention(
+            Bucket=self.bucket,
+            Key=full_key,
+            Retention={"Mode": extra["ObjectLockMode"], "RetainUntilDate": extra["ObjectLockRetainUntilDate"]},
+        )
 
     def put_bytes(self, key: str, data: bytes) -> None:
         try:

@@ -26,7 +26,7 @@ from harness.backup.fetch import fetch_rdb
 from harness.backup.manifest import Manifest, SourceInfo
 from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
-from harness.config import redact_url
+from harness.config import redact_url, split_redis_url
 from harness.errors import ConfigError
 from harness.redis_client import connect, host_port
 from harness.redis_process import RedisLoadFailed
@@ -167,6 +167,8 @@ def take_backup(
             fix="use redis://host:port (rediss:// and unix sockets are not supported for the fetch yet)",
         )
     store.check()
+    redis_url, url_password = split_redis_url(redis_url)
+    password = password or url_password
     client = connect(redis_url, password)
     host, port = host_port(redis_url)
     where = f"{host}:{port}"

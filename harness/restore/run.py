@@ -28,7 +28,7 @@ from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
 from harness.backup.take import take_backup
 from harness.backup.verify import rdb_check_problem, read_verify_record
-from harness.config import redact_url
+from harness.config import redact_url, split_redis_url
 from harness.errors import RestoreRefused, UsageError
 from harness.redis_client import connect
 from harness.redis_process import RedisLoadFailed
@@ -135,6 +135,8 @@ def restore_backup(
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown restore strategy {strategy!r}", fix="use --strategy network or file")
     started, started_at = time.monotonic(), datetime.now(UTC)
+    target_url, url_password = split_redis_url(target_url)
+    target_password = target_password or url_password
     shown = redact_url(target_url)
     entry = find_backup(store, backup_id)
     if entry.rdb_key is None:
