@@ -67,3 +67,24 @@ def host_port(url: str) -> tuple[str, int]:
     """Host and port of a redis:// URL (defaults 127.0.0.1:6379)."""
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or 6379
+
+
+def auth_reply(url: str, password: str, *, timeout: float = 2.0) -> str:
+    """The server's raw reply to `AUTH <password>` on a fresh connection ("+OK", "-WRONGPASS …").
+
+    redis-py hides the reply code behind exception classes (and may send HELLO
+    first); a rotation proof wants the server's own words.
+    """
+    import socket
+
+    host, port = host_port(url)
+    secret = password.encode()
+    command = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(command)
+            reply = sock.makefile("rb").readline()
+    except OSError as exc:
+        raise ConnectionFailed(f"cannot reach Redis at {host}:{port}: {exc.__class__.__name__}",
+                               fix="check that the server is running") from None
+    return reply.decode(errors="replace").strip()

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from harness.backup.catalog import find_backup, list_backups, read_manifest
 from harness.backup.layout import manifest_key, new_backup_id, rdb_key
 from harness.backup.verify import VerificationReport, verify_backup
@@ -26,7 +24,7 @@ from harness.measure.clock import FAULT_INJECTED
 from harness.platform.client import ObjectNotFound, namespaced
 from harness.platform.config_objects import ALL, export_config_objects
 from harness.platform.manifests import apply_objects
-from harness.redis_client import connect as redis_connect
+from harness.redis_client import auth_reply
 from harness.safety import require_destructive
 
 POLICY = "drill-isolate-compromise"
@@ -139,17 +137,10 @@ def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str
 
 
 def password_proof(target: Any, *, old_password: str, new_password: str) -> dict[str, Any]:
-    """Try both passwords against the restored Redis: the old must get WRONGPASS, the new must work."""
+    """AUTH with both passwords on fresh connections: the old must get WRONGPASS, the new +OK."""
     url = target.settings.redis_url
-    old_answer = "accepted"
-    try:
-        redis_connect(url, None, check=False).execute_command("AUTH", old_password)
-    except redis.AuthenticationError as exc:
-        old_answer = f"WRONGPASS {exc}"
-    except redis.ResponseError as exc:
-        old_answer = str(exc)
-    new_ok = bool(redis_connect(url, new_password).ping())
-    return {"old_password": old_answer, "new_password_works": new_ok}
+    return {"old_password_reply": auth_reply(url, old_password).split(" ")[0],
+            "new_password_reply": auth_reply(url, new_password).split(" ")[0]}
 
 
 def require_tampered_rejected(scan: ScanResult, tampered_id: str) -> VerificationReport:
@@ -168,9 +159,9 @@ def require_tampered_rejected(scan: ScanResult, tampered_id: str) -> Verificatio
 def require_password_rotated(drill: DrillScenario, target: Any, *, old_password: str, new_password: str) -> None:
     proof = password_proof(target, old_password=old_password, new_password=new_password)
     drill.note("password_proof", proof)
-    if not proof["old_password"].startswith("WRONGPASS") or not proof["new_password_works"]:
-        raise TargetMissed(f"password rotation not proven: old password → {proof['old_password'][:60]}, "
-                           f"new works: {proof['new_password_works']}", fix="check the rotation step")
+    if proof["old_password_reply"] != "-WRONGPASS" or proof["new_password_reply"] != "+OK":
+        raise TargetMissed(f"password rotation not proven: old password → {proof['old_password_reply']}, "
+                           f"new password → {proof['new_password_reply']}", fix="check the rotation step")
 
 
 AUDIT_PHASES = ("fault_injected", "fault_confirmed", "backups_scanned", "infra_ready", "data_restored",
