@@ -179,6 +179,20 @@ class RedisProcess:
         except OSError:
             return "(no log)"
 
+    def log_problem(self, lines: int = 2) -> str:
+        """The warning lines that explain a failed start (not the crash banner), else the log tail."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        text = text.split("------ STACK TRACE")[0]
+        found = [
+            line.split(" # ", 1)[1].strip()
+            for line in text.splitlines()
+            if " # " in line and not any(noise in line for noise in _LOG_NOISE)
+        ]
+        return " | ".join(found[-lines:]) if found else self.log_tail()
+
     def wait_loaded(self, *, timeout: float = 120.0) -> None:
         """Ping until PING answers and INFO says loading:0; raise if the process dies first."""
         deadline = time.monotonic() + timeout
@@ -186,7 +200,7 @@ class RedisProcess:
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RedisLoadFailed(
-                    f"redis-server exited with code {self.proc.returncode} while starting: {self.log_tail()}",
+                    f"redis-server exited with code {self.proc.returncode} while starting: {self.log_problem()}",
                     fix="the RDB file is probably corrupt or incompatible; verify the backup",
                 )
             try:
@@ -246,6 +260,13 @@ class ScratchRedis(RedisProcess):
     def __exit__(self, *exc: object) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+#: warning-level log lines that never explain a failure
+_LOG_NOISE = (
+    "oO0OoO0OoO0Oo", "Redis version=", "Configuration loaded", "Server initialized", "WARNING Memory overcommit",
+    "------", "Software Failure", "Press left mouse", "Redis is now ready to exit", "User requested shutdown",
+)
 
 
 def _is_redis_server(pid: int) -> bool:

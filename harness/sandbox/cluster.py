@@ -209,9 +209,11 @@ def create_nodes(cluster: Cluster, *, per_zone: int = 2, shape: NodeShape = Node
 
 
 def create_redis_volume(cluster: Cluster, paths: SandboxPaths, *, namespace: str, claim: str = "data-redis-0",
-                        size: str = "1Gi") -> str:
-    """A PersistentVolume pre-bound to the Redis StatefulSet's claim (the sandbox has no provisioner)."""
-    name = "sandbox-redis-data"
+                        size: str = "1Gi", name: str = "sandbox-redis-data") -> str:
+    """A PersistentVolume pre-bound to the Redis StatefulSet's claim (the sandbox has no provisioner).
+
+    PersistentVolumes are cluster-wide: a second namespace in the same cluster needs another `name`.
+    """
     body = {
         "apiVersion": "v1",
         "kind": "PersistentVolume",

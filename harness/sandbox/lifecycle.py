@@ -9,7 +9,6 @@ their ports are really gone.
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import json
 import secrets
@@ -27,14 +26,13 @@ from pathlib import Path
 
 from harness.errors import DrillError
 from harness.platform import processes
-from harness.platform.client import Cluster, Obj
-from harness.platform.manifests import apply_objects, load_manifests
-from harness.platform.workloads import wait_for_rollout
+from harness.platform.client import WaitTimedOut
 from harness.redis_process import RedisProcess, free_port
 from harness.sandbox import aws
 from harness.sandbox import cluster as kwok
 from harness.sandbox.health import HealthConfig
 from harness.sandbox.seed import seed
+from harness.sandbox.stack import DEPLOY_DIR, deploy_stack, stack_objects
 from harness.sandbox.state import (
     BUCKET,
     NAMESPACE,
@@ -51,9 +49,6 @@ from harness.sandbox.state import (
     write_secret,
 )
 
-READY_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/delay"
-JITTER_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/jitter-delay"
-WORKLOADS = (("Deployment", "sentinel-brain"), ("Deployment", "sentinel-gateway"), ("StatefulSet", "redis"))
 STOP_ORDER = ("health", "moto", "redis")  # ours; the control plane goes through kwokctl first
 
 
@@ -75,38 +70,6 @@ def _locked(paths: SandboxPaths) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _stack_objects(deploy_dir: Path, *, redis_password: str, ready_delay: str, ready_jitter: str) -> list[Obj]:
-    """deploy/ with the Secrets filled (fresh values) and the kwok readiness delay set."""
-    def b64(value: str) -> str:
-        return base64.b64encode(value.encode()).decode()
-
-    generated = {
-        "sentinel-redis": {"password": redis_password},
-        "sentinel-auth": {
-            "api-keys": ",".join(f"sk-sandbox-{secrets.token_hex(16)}" for _ in range(3)),
-            "jwt-secret": secrets.token_urlsafe(48),
-        },
-    }
-    objects = load_manifests(deploy_dir)
-    for obj in objects:
-        name = obj["metadata"]["name"]
-        if obj["kind"] == "Secret" and name in generated:
-            obj["data"] = {k: b64(v) for k, v in generated[name].items()}
-            obj["metadata"].setdefault("annotations", {})["sentinel-drill/generated"] = "sandbox-only values"
-        if obj["kind"] in ("Deployment", "StatefulSet"):
-            template = obj.setdefault("spec", {}).setdefault("template", {})
-            annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
-            annotations[READY_ANNOTATION] = ready_delay
-            annotations[JITTER_ANNOTATION] = ready_jitter
-    return objects
-
-
-def _deploy_stack(cluster: Cluster, objects: list[Obj], *, timeout: float) -> None:
-    apply_objects(cluster, objects)
-    for kind, name in WORKLOADS:
-        wait_for_rollout(cluster, kind, name, namespace=NAMESPACE, timeout=timeout)  # type: ignore[arg-type]
 
 
 def _start_redis(paths: SandboxPaths, port: int, password: str, keys: int, *, timeout: float) -> int:
@@ -156,7 +119,7 @@ def sandbox_up(
     ready_delay: str = "1s",
     ready_jitter: str = "2s",
     dns_zone: str = "sandbox.local",
-    deploy_dir: Path = REPO_ROOT / "deploy",
+    deploy_dir: Path = DEPLOY_DIR,
     timeout: float = 120.0,
 ) -> SandboxInfo:
     """Start (or report) the sandbox in `state_dir`; every component is waited for under `timeout`.
@@ -195,7 +158,7 @@ def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: in
         d.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(32)
     write_secret(paths.redis_password_file, password)
-    objects = _stack_objects(deploy_dir, redis_password=password, ready_delay=ready_delay, ready_jitter=ready_jitter)
+    objects = stack_objects(deploy_dir, redis_password=password, ready_delay=ready_delay, ready_jitter=ready_jitter)
 
     creating = kwok.start_create(cluster_name, bins, paths, timeout=timeout)  # runs while we start the rest
     try:
@@ -212,9 +175,18 @@ def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: in
             creating.kill()
         raise
     cluster = kwok.finish_create(creating, cluster_name, paths, timeout=timeout)
-    kwok.create_nodes(cluster, per_zone=nodes_per_zone, timeout=timeout)
+    logs = paths.kwok_cluster_dir(cluster_name) / "logs"
+    try:
+        kwok.create_nodes(cluster, per_zone=nodes_per_zone, timeout=timeout)
+    except WaitTimedOut as exc:
+        raise SandboxError(f"kwok nodes did not become Ready: {exc.message}",
+                           fix=f"see {logs / 'kwok-controller.log'}") from None
     kwok.create_redis_volume(cluster, paths, namespace=NAMESPACE)
-    _deploy_stack(cluster, objects, timeout=timeout)
+    try:
+        deploy_stack(cluster, objects, namespace=NAMESPACE, timeout=timeout)
+    except WaitTimedOut as exc:
+        raise SandboxError(f"the SENTINEL stack did not roll out: {exc.message}",
+                           fix=f"see {logs / 'kube-scheduler.log'} and {logs / 'kube-controller-manager.log'}") from None
 
     health_port = free_port()
     _start_health(paths, HealthConfig(

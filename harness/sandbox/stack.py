@@ -1,0 +1,72 @@
+"""The SENTINEL stack as the sandbox deploys it: deploy/ with fresh Secret values and kwok readiness delays.
+
+The committed Secret manifests carry no data; here they get freshly generated
+sandbox-only values (the Redis password is the one the local Redis uses). The
+pods' kwok readiness annotations are set to the configured delay so that a
+replaced pod takes measurable time to become Ready.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import secrets
+from pathlib import Path
+
+from harness.platform.client import Cluster, Obj
+from harness.platform.manifests import apply_objects, load_manifests
+from harness.platform.workloads import wait_for_rollout
+from harness.sandbox.state import NAMESPACE, REPO_ROOT
+
+DEPLOY_DIR = REPO_ROOT / "deploy"
+READY_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/delay"
+JITTER_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/jitter-delay"
+WORKLOADS = (("Deployment", "sentinel-brain"), ("Deployment", "sentinel-gateway"), ("StatefulSet", "redis"))
+
+
+def _b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+def stack_objects(
+    deploy_dir: Path = DEPLOY_DIR,
+    *,
+    redis_password: str,
+    namespace: str = NAMESPACE,
+    ready_delay: str = "1s",
+    ready_jitter: str = "2s",
+) -> list[Obj]:
+    """The objects of `deploy_dir`, moved to `namespace`, Secrets filled, readiness delay set.
+
+    Callers that restore Secrets from a backup drop the Secret objects from the list.
+    """
+    generated = {
+        "sentinel-redis": {"password": redis_password},
+        "sentinel-auth": {
+            "api-keys": ",".join(f"sk-sandbox-{secrets.token_hex(16)}" for _ in range(3)),
+            "jwt-secret": secrets.token_urlsafe(48),
+        },
+    }
+    objects = [copy.deepcopy(o) for o in load_manifests(deploy_dir)]
+    for obj in objects:
+        meta = obj["metadata"]
+        if obj["kind"] == "Namespace":
+            meta["name"] = namespace
+        elif "namespace" in meta:
+            meta["namespace"] = namespace
+        if obj["kind"] == "Secret" and meta["name"] in generated:
+            obj["data"] = {k: _b64(v) for k, v in generated[meta["name"]].items()}
+            meta.setdefault("annotations", {})["sentinel-drill/generated"] = "sandbox-only values"
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            template = obj.setdefault("spec", {}).setdefault("template", {})
+            annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+            annotations[READY_ANNOTATION] = ready_delay
+            annotations[JITTER_ANNOTATION] = ready_jitter
+    return objects
+
+
+def deploy_stack(cluster: Cluster, objects: list[Obj], *, namespace: str = NAMESPACE, timeout: float = 120.0) -> None:
+    """Server-side apply `objects` and wait until Brain, Gateway and Redis have rolled out in `namespace`."""
+    apply_objects(cluster, objects)
+    for kind, name in WORKLOADS:
+        wait_for_rollout(cluster, kind, name, namespace=namespace, timeout=timeout)  # type: ignore[arg-type]
