@@ -8,6 +8,7 @@ save, `rdb_ctime` the second its fork started.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -153,11 +154,14 @@ def take_backup(
     password: str | None,
     save_timeout: float = 600.0,
     work_dir: Path | None = None,
+    keep_copy: Path | None = None,
 ) -> BackupResult:
     """Back up the Redis at `redis_url` into `store`; return the manifest and locations.
 
-    Raises ConnectionFailed/AuthFailed (Redis), StoreError and friends (store),
-    BackupFailed (save failed or timed out, fetched file unusable).
+    `keep_copy`, when given, receives a local copy of the RDB (restore keeps the
+    target's snapshot to fall back on). Raises ConnectionFailed/AuthFailed
+    (Redis), StoreError and friends (store), BackupFailed (save failed or timed
+    out, fetched file unusable).
     """
     started = time.monotonic()
     phases: dict[str, float] = {}
@@ -231,6 +235,8 @@ def take_backup(
         store.put_file(layout.rdb_key(backup_id), rdb)
         store.put_bytes(layout.manifest_key(backup_id), manifest.to_json())
         phases["upload"] = time.monotonic() - t
+        if keep_copy is not None:
+            shutil.copyfile(rdb, keep_copy)
     return BackupResult(
         id=backup_id,
         manifest=manifest,

@@ -1,9 +1,10 @@
 """The `file` strategy: stop the server, put the RDB where it loads from, start, wait until loaded.
 
 The RDB is staged next to the destination first (same filesystem), so the
-swap while the server is down is one atomic rename. The file it replaces is
-kept until the new one has loaded; if the server cannot load the backup, the
-old file is put back and the server started again before the error is raised.
+swap while the server is down is one atomic rename. If the server cannot load
+the backup, it is started again on its previous data before the error is
+raised: the snapshot taken just before (the on-disk file may be stale, since
+stopping a server without save points does not write it), else that file.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ def _stage(rdb: Path, dest: Path) -> Path:
     return stage
 
 
-def place_and_restart(managed: ManagedRedis, rdb: Path, *, load_timeout: float = 300.0) -> None:
+def place_and_restart(
+    managed: ManagedRedis, rdb: Path, *, load_timeout: float = 300.0, fallback: Path | None = None
+) -> None:
     """Replace the managed server's RDB with `rdb` and bring it back loaded.
 
-    Raises RestoreFailed when the server will not load the file (after putting
-    the previous file back and restarting on it).
+    Raises RestoreFailed when the server will not load the file, after starting
+    it again on `fallback` (a fresh snapshot of what it held) or, without one,
+    on the data file it had on disk.
     """
     dest = managed.rdb_path
     stage = _stage(rdb, dest)
@@ -47,14 +51,16 @@ def place_and_restart(managed: ManagedRedis, rdb: Path, *, load_timeout: float =
         managed.start()
         managed.wait_loaded(timeout=load_timeout)
     except DrillError as exc:
-        if had_previous:
+        if fallback is not None:
+            os.replace(_stage(fallback, dest), dest)
+        elif had_previous:
             os.replace(previous, dest)
         else:
             dest.unlink(missing_ok=True)
         managed.start()
         managed.wait_loaded(timeout=load_timeout)
         raise RestoreFailed(
-            f"the server did not load the backup ({exc.message}); its previous data file was put back",
+            f"the server did not load the backup ({exc.message}); its previous data was put back",
             fix="verify the backup (`sentinel-drill verify`) and check the server's log",
         ) from None
     previous.unlink(missing_ok=True)

@@ -3,8 +3,9 @@
 Refused (RestoreRefused, exit 1) before the target is touched: a backup with no
 passing verification record (unless `force`, which is recorded), a non-empty
 target (unless `replace`, which first snapshots the target into the store under
-`snapshots/`), a file that changed since it was verified or fails its header,
-checksum or redis-check-rdb (even with `force`). Then one of two strategies runs: `network`
+`snapshots/`), a file that changed since it was verified, fails its header,
+checksum or redis-check-rdb, or does not load into a scratch server (even with
+`force`). Then one of two strategies runs: `network`
 (DUMP/RESTORE from a scratch server) or `file` (replace the RDB of a
 harness-managed server and restart it).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +36,7 @@ from harness.redis_client import connect
 from harness.redis_process import RedisLoadFailed
 from harness.restore.file import place_and_restart
 from harness.restore.managed import ManagedRedis, find_managed
-from harness.restore.network import RestoreFailed, stream_restore
+from harness.restore.network import stream_restore
 
 Strategy = Literal["network", "file"]
 STRATEGIES: tuple[str, ...] = ("network", "file")
@@ -153,28 +155,29 @@ def restore_backup(
         managed = find_managed(target, target_url, password=target_password)
     if strategy == "file":
         _refuse_aof(target, shown)
-    with tempfile.TemporaryDirectory(prefix="drill-restore-", dir=work_dir) as tmp:
-        rdb = Path(tmp) / "backup.rdb"
+    with tempfile.TemporaryDirectory(prefix="drill-restore-", dir=work_dir) as tmp, ExitStack() as stack:
+        rdb, previous = Path(tmp) / "backup.rdb", Path(tmp) / "target-before.rdb"
         store.get_file(entry.rdb_key, rdb)
         _preflight(store, entry, rdb, verified_sha)
+        try:  # both strategies: a file redis-server cannot load never gets near the target
+            scratch = stack.enter_context(loaded_scratch(rdb))
+        except RedisLoadFailed as exc:
+            raise RestoreRefused(f"backup {backup_id} does not load into redis-server: {exc.message}",
+                                 fix="restore another backup") from None
         snapshot = None
         if existing:
             snap = take_backup(target_url, snapshot_store or store.child(layout.SNAPSHOTS_PREFIX),
-                               password=target_password, work_dir=work_dir)
+                               password=target_password, work_dir=work_dir, keep_copy=previous)
             snapshot = snap.rdb_location
             log.warning("target %s snapshotted to %s before restore", shown, snapshot)
         if force_reason:
             log.warning("restore of %s into %s forced despite: %s", backup_id, shown, force_reason)
         if strategy == "network":
-            try:
-                with loaded_scratch(rdb) as scratch:
-                    keys = stream_restore(scratch, target_url, password=target_password, replace=replace).keys_restored
-            except RedisLoadFailed as exc:
-                raise RestoreFailed(f"backup {backup_id} does not load: {exc.message}; target untouched",
-                                    fix="verify the backup") from None
+            keys = stream_restore(scratch, target_url, password=target_password, replace=replace).keys_restored
         else:
             assert managed is not None
-            place_and_restart(managed, rdb)
+            stack.close()  # the scratch server is no longer needed
+            place_and_restart(managed, rdb, fallback=previous if existing else None)
             keys = _total_keys(connect(target_url, target_password))
     return RestoreResult(
         backup_id=backup_id,

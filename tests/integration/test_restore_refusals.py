@@ -127,15 +127,48 @@ def test_file_strategy_refuses_an_aof_server(backup, redis_factory, data):
                        strategy="file", managed=target)
 
 
-def test_a_file_that_will_not_load_puts_the_previous_data_back(tmp_path, redis_factory):
+#: passes redis-check-rdb (it does not build a keyspace) but redis-server refuses it; CRC 0 = unchecked
+DUPLICATED_KEY_RDB = b"REDIS0010\xfe\x00" + b"\x00\x01a\x01x" + b"\x00\x01a\x01y" + b"\xff" + b"\x00" * 8
+
+
+def test_a_file_that_will_not_load_puts_the_previous_file_back(tmp_path, redis_factory):
     target = redis_factory()
     target.client().set("before", "1")
     target.client().save()
     bad = tmp_path / "bad.rdb"
-    bad.write_bytes(b"REDIS0010" + b"\x00" * 50)
-    with pytest.raises(RestoreFailed, match="previous data file was put back"):
+    bad.write_bytes(DUPLICATED_KEY_RDB)
+    with pytest.raises(RestoreFailed, match="duplicated key 'a'.*previous data was put back"):
         place_and_restart(target, bad, load_timeout=10)
     assert target.client().get("before") == b"1"
+
+
+def test_a_failed_file_restore_falls_back_to_the_snapshot_not_the_stale_disk_file(tmp_path, redis_factory, data):
+    target = redis_factory()
+    target.client().set("only-in-memory", "1")  # no save points: stopping the server loses this
+    snapshot = tmp_path / "snapshot.rdb"
+    from harness.backup.fetch import fetch_rdb
+
+    fetch_rdb("127.0.0.1", target.port, snapshot, password=data.target_password)
+    bad = tmp_path / "bad.rdb"
+    bad.write_bytes(DUPLICATED_KEY_RDB)
+    with pytest.raises(RestoreFailed):
+        place_and_restart(target, bad, load_timeout=10, fallback=snapshot)
+    assert target.client().get("only-in-memory") == b"1"
+
+
+def test_a_backup_that_does_not_load_is_refused_even_when_forced(tmp_path, file_store_url, redis_factory, data):
+    store = open_store(file_store_url)
+    store.put_bytes("redis/20241214-1200.rdb", DUPLICATED_KEY_RDB)
+    report = verify_backup(store, "20241214-1200", min_keys=0)
+    assert report.failed_check is not None and report.failed_check.name == "load"
+    assert "duplicated key 'a'" in report.failed_check.reason
+    for strategy in ("network", "file"):
+        target = redis_factory()
+        target.client().set("kept", "1")
+        with pytest.raises(RestoreRefused, match="does not load into redis-server"):
+            restore_backup(store, "20241214-1200", target_url=target.url, target_password=data.target_password,
+                           strategy=strategy, managed=target, replace=True, force=True)
+        assert target.client().get("kept") == b"1" and target.proc is not None and target.proc.poll() is None
 
 
 def test_unknown_strategy_is_a_usage_error(backup, redis_factory, data):
