@@ -56,6 +56,8 @@ CASES: dict[str, tuple[Damage, str]] = {
     "manifest sha256 mismatch": (lambda s, i: _edit_manifest(s, i, sha256="0" * 64), "checksum"),
     "missing manifest with a non-RDB file": (lambda s, i: _as_legacy(s, b"<html>not a backup</html>\n"), "header"),
     "missing manifest (new layout)": (lambda s, i: _delete_manifest(s, i), "checksum"),
+    "duplicated key (passes redis-check-rdb)": (
+        lambda s, i: _as_legacy(s, b"REDIS0010\xfe\x00\x00\x01a\x01x\x00\x01a\x01y\xff" + b"\x00" * 8), "load"),
     "empty file": (lambda s, i: _put_rdb(s, i, b""), "header"),
     "foreign header": (lambda s, i: _put_rdb(s, i, b"\x1f\x8b\x08\x00gzip" + _rdb(s, i)[9:]), "header"),
     "sample digest mismatch": (lambda s, i: _bad_sample(s, i), "sample_digests"),
