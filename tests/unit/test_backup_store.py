@@ -8,7 +8,8 @@ import pytest
 from botocore import exceptions as bx
 
 from harness.backup.progress import transfer_progress, wants_progress
-from harness.backup.store import FileStore, S3Store, open_store, s3_error
+from harness.backup.s3 import S3Store, s3_error
+from harness.backup.store import FileStore, open_store
 from harness.errors import AuthFailed, ConfigError, ConnectionFailed, StoreError
 
 
