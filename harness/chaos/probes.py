@@ -15,10 +15,10 @@ from chaoslib.exceptions import ActivityFailed
 
 from harness.errors import DrillError
 from harness.measure.availability import probe_once
-from harness.platform.client import Cluster, connect
+from harness.platform.client import Cluster, connect, label_selector, namespaced
 from harness.platform.network import is_isolated
-from harness.platform.pods import pods_by_zone
-from harness.platform.workloads import rollout_status, wait_for_rollout
+from harness.platform.pods import pods_by_zone, serving_count
+from harness.platform.workloads import rollout_status
 
 __all__ = [
     "count_pods_in_zone",
@@ -41,12 +41,25 @@ def cluster_from(configuration: dict[str, Any] | None) -> Cluster:
         raise ActivityFailed(exc.one_line()) from None
 
 
+def fully_serving(cluster: Cluster, name: str, ns: str) -> tuple[bool, str]:
+    """Rollout complete AND as many Ready, non-terminating pods as desired.
+
+    The Deployment's status lags a pod deletion by a moment, so the status
+    alone can still say "3 ready" right after a pod was killed.
+    """
+    deployment = cluster.get(namespaced("apps/v1", "deployments", ns, name), what=f"deployment {ns}/{name}")
+    status = rollout_status(cluster, "Deployment", name, namespace=ns)
+    selector = label_selector((deployment.get("spec") or {}).get("selector", {}).get("matchLabels") or {})
+    serving = serving_count(cluster, namespace=ns, selector=selector)
+    return status.complete and serving >= status.desired, f"{status.describe()}; {serving} pods serving"
+
+
 def deployment_is_available(
     name: str, ns: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
 ) -> bool:
-    """True when every desired replica of Deployment `ns/name` is updated, ready and available."""
+    """True when every desired replica of Deployment `ns/name` is updated, available and serving."""
     try:
-        return rollout_status(cluster_from(configuration), "Deployment", name, namespace=ns).complete
+        return fully_serving(cluster_from(configuration), name, ns)[0]
     except DrillError as exc:
         raise ActivityFailed(f"deployment {ns}/{name}: {exc.one_line()}") from None
 
@@ -58,13 +71,19 @@ def seconds_until_available(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> float:
-    """Wait until Deployment `ns/name` is fully available; return the seconds waited."""
+    """Wait until Deployment `ns/name` is fully available and serving; return the seconds waited."""
     start = time.monotonic()
+    last = ""
     try:
-        wait_for_rollout(cluster_from(configuration), "Deployment", name, namespace=ns, timeout=float(timeout_s))
+        cluster = cluster_from(configuration)
+        while time.monotonic() - start < float(timeout_s):
+            ok, last = fully_serving(cluster, name, ns)
+            if ok:
+                return round(time.monotonic() - start, 3)
+            time.sleep(0.1)
     except DrillError as exc:
-        raise ActivityFailed(f"deployment {ns}/{name} not available: {exc.one_line()}") from None
-    return round(time.monotonic() - start, 3)
+        raise ActivityFailed(f"deployment {ns}/{name}: {exc.one_line()}") from None
+    raise ActivityFailed(f"deployment {ns}/{name} not available within {float(timeout_s):.0f}s: {last}")
 
 
 def seconds_until_healthy(

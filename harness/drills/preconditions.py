@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from harness.drills.experiments import BRAIN
@@ -10,23 +11,29 @@ from harness.errors import DrillError, PreconditionFailed, TargetMissed
 from harness.measure.availability import probe_once
 from harness.measure.canary import CanaryReader, CanaryWriter
 from harness.measure.clock import Measurement
-from harness.platform.workloads import rollout_status
+from harness.chaos.probes import fully_serving
 
 AT_LEAST_FLOOR = "at least the floor"
 OUTAGE_REPORTED = "measured and the outage reported"
 
 
-def require_healthy(drill: DrillScenario, target: Any) -> None:
-    """The drill starts from a healthy target, or it proves nothing (INVALID)."""
-    sample = probe_once(target.health_url, timeout=2.0)
-    try:
-        brain = rollout_status(target.cluster(), "Deployment", BRAIN, namespace=target.namespace)
-    except DrillError as exc:
-        raise PreconditionFailed(f"target not healthy before the fault: {exc.one_line()}") from None
-    drill.note("healthy_before", {"health_status": sample.status, "brain": brain.describe()})
-    if not sample.ok or not brain.complete:
+def require_healthy(drill: DrillScenario, target: Any, *, settle_s: float = 60.0) -> None:
+    """The drill starts from a healthy target (waiting up to `settle_s` for it), or it proves nothing (INVALID)."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        sample = probe_once(target.health_url, timeout=2.0)
+        try:
+            ok, brain = fully_serving(target.cluster(), BRAIN, target.namespace)
+        except DrillError as exc:
+            ok, brain = False, exc.one_line()
+        if (sample.ok and ok) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    drill.note("healthy_before", {"health_status": sample.status, "brain": brain})
+    if not sample.ok or not ok:
         raise PreconditionFailed(
-            f"target not healthy before the fault: health {sample.status} {sample.reason[:120]}; {brain.describe()}",
+            f"target not healthy before the fault (waited {settle_s:.0f}s): health {sample.status} "
+            f"{sample.reason[:120]}; {brain}",
             fix="bring the target back to steady state before drilling",
         )
 

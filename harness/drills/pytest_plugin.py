@@ -95,7 +95,9 @@ def drill(request: pytest.FixtureRequest, drill_settings: Settings) -> DrillScen
 
 
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    """Every scenario gets its DrillScenario, so even one that fails in a Given step has a verdict."""
     request.node.__scenario_feature__ = feature.rel_filename  # type: ignore[attr-defined]
+    request.getfixturevalue("drill")
 
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, exception: BaseException, **_: Any) -> None:
