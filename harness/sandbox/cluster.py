@@ -20,6 +20,7 @@ import yaml
 
 from harness.platform.client import Cluster, ObjectNotFound, cluster_scoped, connect, wait_until
 from harness.platform.pods import ZONE_LABEL
+from harness.redis_process import free_port
 from harness.sandbox.stages import STAGES_YAML
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
@@ -95,12 +96,29 @@ def kwokctl_env(bins: Path, paths: SandboxPaths) -> dict[str, str]:
     return env
 
 
+PORT_OPTIONS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kubeControllerManagerPort",
+                "kubeSchedulerPort", "kwokControllerPort")
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
 def write_kwok_config(paths: SandboxPaths) -> Path:
-    """kwokctl configuration: every component on 127.0.0.1, our Stages (readiness delay per pod)."""
+    """kwokctl configuration: every component on 127.0.0.1 on OS-chosen ports, our Stages.
+
+    kwokctl's own port choice counts down from 32767, so two clusters created at
+    the same moment (parallel test sessions, two sandboxes) pick the same ports
+    and one fails; ports the OS hands out are random, which avoids that.
+    """
+    ports = dict(zip(PORT_OPTIONS, _distinct_free_ports(len(PORT_OPTIONS)), strict=True))
     options = {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
-        "options": {"bindAddress": "127.0.0.1", "kubeApiserverPort": 0},
+        "options": {"bindAddress": "127.0.0.1", **ports},
     }
     paths.kwok_config.write_text(yaml.safe_dump(options, sort_keys=False) + STAGES_YAML)
     return paths.kwok_config
@@ -128,14 +146,14 @@ def finish_create(proc: subprocess.Popen[bytes], name: str, paths: SandboxPaths,
         proc.kill()
         proc.wait()
         raise SandboxError(f"kubernetes control plane (kwokctl create cluster {name}) did not start within "
-                           f"{timeout:.0f}s", fix=f"see {paths.log('kwokctl')} and {paths.kwok_cluster_dir(name)}/logs")
+                           f"{timeout:.0f}s", fix=f"see {paths.log('kwokctl')} and {paths.logs_dir / name}/")
     if code != 0 or not paths.kubeconfig.is_file():
         raise SandboxError(f"kwokctl create cluster {name} failed (exit {code})",
-                           fix=f"see {paths.log('kwokctl')} and {paths.kwok_cluster_dir(name)}/logs")
+                           fix=f"see {paths.log('kwokctl')} and {paths.logs_dir / name}/")
     paths.kubeconfig.chmod(0o600)
     cluster = connect(paths.kubeconfig, f"kwok-{name}", timeout=5.0)
     wait_until(lambda: _ready(cluster), timeout=timeout, interval=0.2, what="kube-apiserver /readyz",
-               describe=lambda: f"not ready; see {paths.kwok_cluster_dir(name)}/logs/kube-apiserver.log")
+               describe=lambda: f"not ready; see {paths.logs_dir / name}/kube-apiserver.log")
     return cluster
 
 
@@ -247,5 +265,8 @@ def api_ports(paths: SandboxPaths, name: str) -> dict[str, int]:
     return ports
 
 
-def remove_workdir(paths: SandboxPaths) -> None:
-    shutil.rmtree(paths.kwok_workdir, ignore_errors=True)
+def keep_logs(paths: SandboxPaths, name: str) -> None:
+    """Copy a cluster's component logs to logs/<cluster>/ (they survive `down` for post-mortems)."""
+    source = paths.kwok_cluster_dir(name) / "logs"
+    if source.is_dir():
+        shutil.copytree(source, paths.logs_dir / name, dirs_exist_ok=True)

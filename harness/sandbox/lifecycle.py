@@ -175,7 +175,7 @@ def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: in
             creating.kill()
         raise
     cluster = kwok.finish_create(creating, cluster_name, paths, timeout=timeout)
-    logs = paths.kwok_cluster_dir(cluster_name) / "logs"
+    logs = paths.logs_dir / cluster_name  # kept there by the teardown of a failed start
     try:
         kwok.create_nodes(cluster, per_zone=nodes_per_zone, timeout=timeout)
     except WaitTimedOut as exc:
@@ -219,6 +219,7 @@ def _teardown(paths: SandboxPaths) -> DownResult:
     running = {name: proc.pid for name, proc in owned.items() if processes.is_running(proc)}
     for name in cluster_names(paths):
         try:
+            kwok.keep_logs(paths, name)
             kwok.delete_cluster(name, paths)
         except (OSError, subprocess.SubprocessError):
             pass  # the pids below are stopped one by one regardless
