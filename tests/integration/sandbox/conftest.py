@@ -17,7 +17,7 @@ from harness.platform.client import Cluster, connect
 from harness.platform.nodes import uncordon_zone
 from harness.platform.workloads import rollout_status, scale, wait_for_rollout
 from harness.sandbox import SandboxInfo, sandbox_down, sandbox_up
-from harness.sandbox.cluster import ZONES, binaries_available
+from harness.sandbox.cluster import ZONES, bin_dir, binaries_available
 
 BASELINE = {("Deployment", "sentinel-brain"): 3, ("Deployment", "sentinel-gateway"): 2, ("StatefulSet", "redis"): 1}
 
@@ -30,6 +30,13 @@ def require_binaries() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true but the sandbox binaries are missing: {why}", pytrace=False)
     pytest.skip(f"sandbox binaries not built: {why}")
+
+
+@pytest.fixture(scope="session")
+def sandbox_bin_dir() -> Path:
+    """The built control-plane binaries (skip, or fail in CI, without them)."""
+    require_binaries()
+    return bin_dir()
 
 
 @pytest.fixture(scope="session")

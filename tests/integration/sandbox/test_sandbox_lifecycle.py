@@ -18,7 +18,8 @@ from harness.platform.client import ApiRejected
 from harness.redis_client import connect as redis_connect
 from harness.redis_process import pid_alive
 from harness.sandbox import SandboxInfo, sandbox_down, sandbox_status, sandbox_up
-from harness.sandbox.state import REPO_ROOT
+from harness.sandbox.cluster import kwokctl_env, write_kwok_config
+from harness.sandbox.state import REPO_ROOT, SandboxPaths
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
@@ -138,3 +139,13 @@ def test_a_failed_up_stops_everything_it_had_started(spare_state_dir: Path, tmp_
     assert sandbox_status(spare_state_dir) is None
     assert processes_using(spare_state_dir) == {}
     assert not (spare_state_dir / "kwok" / "clusters").exists()
+
+
+def test_kwokctl_lists_only_local_binaries_so_it_downloads_nothing(sandbox_bin_dir: Path, tmp_path: Path) -> None:
+    paths = SandboxPaths(tmp_path)
+    bins = sandbox_bin_dir
+    out = subprocess.run(
+        [str(bins / "kwokctl"), "get", "artifacts", "--runtime", "binary", "--config", str(write_kwok_config(paths))],
+        env=kwokctl_env(bins, paths), capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()
+    assert out and all(a.startswith(str(bins)) for a in out), out
