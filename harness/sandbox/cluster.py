@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from harness.platform.client import Cluster, ObjectNotFound, cluster_scoped, connect, wait_until
+from harness.errors import DrillError
+from harness.platform.client import Cluster, cluster_scoped, connect, wait_until
 from harness.platform.pods import ZONE_LABEL
 from harness.redis_process import free_port
 from harness.sandbox.stages import STAGES_YAML
@@ -161,7 +162,7 @@ def _ready(cluster: Cluster) -> bool | None:
     try:
         cluster.get("/api/v1/namespaces/default")
         cluster.get("/api/v1/namespaces/default/serviceaccounts/default")  # controllers are running too
-    except (ObjectNotFound, Exception):  # noqa: BLE001 - still starting: any answer but success means "not yet"
+    except DrillError:  # unreachable, 403 before RBAC is bootstrapped, 404 before the controllers ran: not yet
         return None
     return True
 

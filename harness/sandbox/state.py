@@ -13,10 +13,13 @@ import os
 import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from harness.config import Settings
+
+if TYPE_CHECKING:  # redis_data imports this module lazily; keep the cycle out of runtime
+    from harness.platform.redis_data import LocalProcessRedisData
 from harness.errors import DrillError
 from harness.platform import processes
 from harness.redis_process import read_marker
@@ -223,7 +226,7 @@ class SandboxInfo:
                     state_dir=str(self.state_dir))
         return data
 
-    def redis_data(self) -> Any:
+    def redis_data(self) -> LocalProcessRedisData:
         """The Redis data plane of this sandbox: its managed local redis-server."""
         from harness.platform.redis_data import LocalProcessRedisData
 
@@ -295,7 +298,7 @@ def owned_processes(paths: SandboxPaths) -> dict[str, processes.TrackedProcess]:
     return found
 
 
-def sandbox_for_redis_url(redis_url: str | None, state_dir: Path | None = None) -> Any:
+def sandbox_for_redis_url(redis_url: str | None, state_dir: Path | None = None) -> LocalProcessRedisData | None:
     """The LocalProcessRedisData of the sandbox serving `redis_url`, or None if no sandbox serves it."""
     if not redis_url:
         return None
