@@ -33,7 +33,7 @@ def fresh_backup(drill: DrillScenario, drill_target: Any) -> VerifiedBackup:
 
 @then("the health endpoint answers healthy")
 def health_answers(drill: DrillScenario, drill_target: Any) -> None:
-    wait_healthy(drill, drill_target.health_url, deadline_s=drill.settings.rto_seconds)
+    wait_healthy(drill, drill_target.health_url, deadline_s=drill.give_up_s)
     drill.clock.mark("healthy")
 
 

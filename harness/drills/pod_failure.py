@@ -66,7 +66,7 @@ def terminate_brain_pods(drill: DrillScenario, target: Any, *, share: str) -> Po
 
     run = run_for_drill(
         drill, target, "pod-kill",
-        configuration={"kill_count": count, "recovery_timeout_s": drill.settings.rto_seconds,
+        configuration={"kill_count": count, "recovery_timeout_s": drill.give_up_s,
                        "restore_replicas": replicas},
         on_start={"terminate-brain-pods": injected},
         on_end={"terminate-brain-pods": terminated,

@@ -93,6 +93,11 @@ class DrillScenario:
             raise TargetMissed(m.describe(), fix=f"recovery is slower than the {m.name} target; investigate the phases")
         return m
 
+    @property
+    def give_up_s(self) -> float:
+        """How long a recovery wait lasts before giving up: past the RTO, so a breach is measured, not guessed."""
+        return max(2 * self.settings.rto_seconds, 120.0)
+
     def require_at_least(self, name: str, floor: float, measured: float, *, detail: str = "") -> None:
         """A floor (availability): record it beside the measurements; TargetMissed below it."""
         self.note(name, {"floor": floor, "measured": round(measured, 5), "met": measured >= floor, "detail": detail})

@@ -75,7 +75,7 @@ def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_
     run = run_for_drill(
         drill, target, "zone-drain",
         configuration={"zone": zone, "scale_to": scale_to,
-                       "restore_replicas": original, "recovery_timeout_s": drill.settings.rto_seconds},
+                       "restore_replicas": original, "recovery_timeout_s": drill.give_up_s},
         on_start={"drain-zone": lambda *_: drill.clock.mark(FAULT_INJECTED)},
         on_end={"drain-zone": drained, "brain-recovered": ready,
                 "health-recovered": lambda *_: drill.clock.mark(VERIFIED)},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -23,7 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
+from harness.backup.store import open_store
+from harness.backup.take import take_backup
 from harness.errors import DrillError
 from harness.platform import processes
 from harness.platform.client import WaitTimedOut
@@ -34,6 +38,7 @@ from harness.sandbox.health import HealthConfig
 from harness.sandbox.seed import seed
 from harness.sandbox.stack import DEPLOY_DIR, deploy_stack, stack_objects
 from harness.sandbox.state import (
+    AWS_PLACEHOLDER_CREDENTIALS,
     BUCKET,
     NAMESPACE,
     REGION,
@@ -109,6 +114,13 @@ def _start_health(paths: SandboxPaths, config: HealthConfig, *, timeout: float) 
                        fix=f"see {paths.log('health')}")
 
 
+def _first_backup(redis_port: int, password: str, endpoint: str) -> None:
+    """The hourly backup CronJob's last run: a sandbox's store, like production's, is never empty."""
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, **AWS_PLACEHOLDER_CREDENTIALS}
+    with mock.patch.dict(os.environ, env):
+        take_backup(f"redis://127.0.0.1:{redis_port}/0", open_store(f"s3://{BUCKET}/"), password=password)
+
+
 def sandbox_up(
     state_dir: Path | None = None,
     *,
@@ -168,6 +180,8 @@ def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: in
         endpoint = f"http://127.0.0.1:{moto_port}"
         aws.create_bucket(endpoint, BUCKET)
         dns = aws.create_dns(endpoint, zone_name=dns_zone, cluster=cluster_name)
+        if keys:
+            _first_backup(port, password, endpoint)
     except BaseException:
         try:  # let kwokctl finish so the teardown finds (and deletes) the whole cluster
             creating.wait(timeout=timeout)

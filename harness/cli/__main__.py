@@ -1,0 +1,5 @@
+"""`python -m harness.cli` runs the command line (same as the `sentinel-drill` script)."""
+
+from harness.cli import entry
+
+entry()

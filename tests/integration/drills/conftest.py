@@ -1,0 +1,66 @@
+"""A sandbox of the drills' own (scenario 3 replaces its cluster), and a way to run `sentinel-drill drill`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.sandbox import SandboxInfo, sandbox_down, sandbox_up
+from harness.sandbox.cluster import binaries_available
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class DrillRun:
+    code: int
+    output: str
+    results: dict[str, Any]
+    allure_dir: Path
+
+    def verdicts(self) -> dict[str, str]:
+        return {s["name"]: s["verdict"] for s in self.results.get("scenarios", [])}
+
+    def scenario(self, tag: str) -> dict[str, Any]:
+        return next(s for s in self.results["scenarios"] if tag in s["tags"])
+
+
+@pytest.fixture(scope="module")
+def drill_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
+    ok, why = binaries_available()
+    if not ok:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the sandbox binaries are missing: {why}", pytrace=False)
+        pytest.skip(f"sandbox binaries not built: {why}")
+    state_dir = tmp_path_factory.mktemp("drill-sandbox")
+    try:
+        yield sandbox_up(state_dir, cluster_name="drills")
+    finally:
+        sandbox_down(state_dir)
+
+
+@pytest.fixture
+def run_drill(drill_sandbox: SandboxInfo, tmp_path: Path) -> Any:
+    """Run `sentinel-drill drill <selection>` against the module's sandbox with extra environment."""
+    def run(selection: str, *args: str, **env: str) -> DrillRun:
+        reports = tmp_path / f"reports-{selection}"
+        allure_dir = reports / "allure-results"
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
+        child_env.update(DRILL_SANDBOX_DIR=str(drill_sandbox.state_dir), DRILL_REPORTS_DIR=str(reports), **env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "drill", selection, "--results", str(allure_dir), *args],
+            cwd=REPO_ROOT, env=child_env, capture_output=True, text=True, timeout=900,
+        )
+        results_file = reports / "drill-results.json"
+        results = json.loads(results_file.read_text()) if results_file.exists() else {}
+        return DrillRun(proc.returncode, proc.stdout + proc.stderr, results, allure_dir)
+
+    return run

@@ -1,0 +1,67 @@
+"""Every drill on the sandbox, through the CLI as an SRE runs it, and the verdicts a breach earns."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
+
+ALL_SCENARIOS = {"scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily"}
+
+
+def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(run_drill):
+    run = run_drill("all")
+
+    assert run.code == 0, run.output[-3000:]
+    assert set(run.verdicts().values()) == {"PASS"}, run.verdicts()
+    assert len(run.verdicts()) == 7
+    assert ALL_SCENARIOS <= {t for s in run.results["scenarios"] for t in s["tags"]}
+    for tag in ("scenario-1", "scenario-2", "scenario-3", "scenario-4"):
+        names = {m["name"] for m in run.scenario(tag)["measurements"]}
+        assert "RTO" in names, (tag, names)
+    rpo = next(m for m in run.scenario("scenario-3")["measurements"] if m["name"] == "RPO")
+    assert 0 < rpo["measured_s"] < 60
+    assert re.search(r"RTO\s+measured\s+\d+\.\d+s", run.output)
+    assert re.search(r"RPO\s+measured\s+\d+\.\d+s", run.output)
+    results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
+    measured = {p["name"] for r in results for p in r.get("parameters", [])}
+    assert {"measured RTO (s)", "measured RPO (s)"} <= measured, measured
+    assert all(r.get("attachments") for r in results)
+
+
+def test_scenario_3_fails_and_names_an_rto_breach(run_drill):
+    run = run_drill("scenario-3", DRILL_RTO_SECONDS="1")
+
+    assert run.code == 1
+    scenario = run.scenario("scenario-3")
+    assert scenario["verdict"] == "FAIL"
+    assert re.search(r"RTO measured \d+\.\d+s vs target 1s: BREACHED by \d+\.\d+s", scenario["reason"])
+    assert "BREACHED" in run.output
+
+
+def test_an_rpo_target_of_zero_fails_the_rpo_check(run_drill):
+    run = run_drill("scenario-3", DRILL_RPO_SECONDS="0")
+
+    assert run.code == 1
+    scenario = run.scenario("scenario-3")
+    assert scenario["verdict"] == "FAIL"
+    assert re.search(r"RPO.* measured \d+\.\d+s vs target 0s: BREACHED", scenario["reason"])
+
+
+def test_an_experiment_whose_label_matches_nothing_is_invalid_not_passed(run_drill):
+    run = run_drill("scenario-1", "-k", "half", DRILL_BRAIN_SELECTOR="app=no-such-pods")
+
+    assert run.code == 1
+    assert run.verdicts() == {"Brain loses half of its pods": "INVALID"}
+    assert "fault not observed" in run.scenario("scenario-1")["reason"]
+
+
+def test_a_bad_target_setting_exits_2_with_one_line(run_drill):
+    run = run_drill("monthly", DRILL_RTO_SECONDS="soon")
+
+    assert run.code == 2
+    assert run.output.strip().count("\n") == 0, run.output
+    assert "rto_seconds" in run.output
