@@ -35,7 +35,7 @@ def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] =
     if selection not in SELECTIONS:
         raise UsageError(f"unknown drill {selection!r}", fix=f"choose one of {', '.join(SELECTIONS)}")
     cmd = [sys.executable, "-m", "pytest", str(REPO_ROOT / "features"), "-p", "no:allure_pytest",
-           "--alluredir", str(results_dir), "-o", "console_output_style=classic", "-rA", *extra]
+           "--alluredir", str(results_dir), "--clean-alluredir", "-o", "console_output_style=classic", "-rA", *extra]
     marker = SELECTIONS[selection]
     if marker:
         cmd += ["-m", marker]
