@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets as pysecrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -65,7 +65,7 @@ def export_config(cluster: Cluster, store: BackupStore, *, namespace: str, key: 
     """Export every Secret and ConfigMap of `namespace`, encrypt them and store the ciphertext."""
     objects = export_config_objects(cluster, namespace=namespace, secrets=[ALL], config_maps=[ALL])
     plaintext = json.dumps({"namespace": namespace, "objects": objects}, sort_keys=True).encode()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     export_id = now.strftime("%Y%m%dT%H%M%SZ") + "-" + pysecrets.token_hex(3)
     store_key = f"{EXPORT_PREFIX}{now:%Y/%m/%d}/{export_id}.json.enc"
     store.put_bytes(store_key, _fernet(key).encrypt(plaintext))
@@ -140,7 +140,7 @@ def rotated_secrets(cluster: Cluster, *, namespace: str, redis_password: str) ->
             fresh[k] = base64.b64encode(value.encode()).decode()
         obj["data"] = fresh
         obj.setdefault("metadata", {}).setdefault("annotations", {})["sentinel-drill/rotated-at"] = \
-            datetime.now(timezone.utc).isoformat()
+            datetime.now(UTC).isoformat()
         rotated.append(obj)
     return rotated
 

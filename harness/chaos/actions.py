@@ -16,10 +16,10 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
+from harness.chaos.probes import cluster_from
 from harness.config import load_settings
 from harness.errors import DrillError
 from harness.platform import nodes
-from harness.chaos.probes import cluster_from
 from harness.target import open_target
 
 __all__ = ["drain_zone", "finish_cluster_teardown", "lose_cluster", "uncordon_zone"]

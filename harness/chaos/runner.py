@@ -11,10 +11,11 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from chaoslib.exceptions import ChaosException, InvalidActivity, InvalidExperiment, InvalidSource
 from chaoslib.experiment import ensure_experiment_is_valid
@@ -65,7 +66,7 @@ class ExperimentRun:
 
 
 #: called with the activity's name and, at its end, its journal entry
-ActivityHook = Callable[[str, dict[str, Any] | None], None]
+ActivityHook = Callable[[str, dict[str, Any] | None], object]
 
 
 class _ActivityHooks(RunEventHandler):  # type: ignore[misc]
@@ -147,7 +148,7 @@ def run_experiment(
     """
     experiment = load_experiment(path)
     journal_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     journal_path = journal_dir / f"{Path(path).stem}-{stamp}.journal.json"
     try:
         with _kube_environment(kubeconfig, context):

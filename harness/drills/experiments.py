@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from harness.chaos.runner import ActivityHook, ExperimentRun, run_experiment
 from harness.drills.scenario import DrillScenario

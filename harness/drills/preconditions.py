@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from harness.chaos.probes import fully_serving
 from harness.drills.experiments import BRAIN
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, PreconditionFailed, TargetMissed
 from harness.measure.availability import probe_once
 from harness.measure.canary import CanaryReader, CanaryWriter
 from harness.measure.clock import Measurement
-from harness.chaos.probes import fully_serving
 
 AT_LEAST_FLOOR = "at least the floor"
 OUTAGE_REPORTED = "measured and the outage reported"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -132,7 +133,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     records = session.config.stash.get(RECORDS_KEY, [])
     if not records:
         return
-    meta = {**session.config.stash[META_KEY], "ended_at": iso(utc_now()), "exitstatus": int(exitstatus),
+    started: dict[str, Any] = session.config.stash[META_KEY]
+    meta = {**started, "ended_at": iso(utc_now()), "exitstatus": int(exitstatus),
             "selection": session.config.getoption("markexpr", "") or "all"}
     write_records(REPORTS_DIR / "drill-results.json", records, meta)
     results = session.config.getoption("allure_report_dir", None)

@@ -116,7 +116,8 @@ def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str
     old_password = target.redis_password() or ""
     new_password = pysecrets.token_urlsafe(32)
     target.rotate_redis_password(new_password)
-    rotated, unchanged = [], []
+    rotated: list[str] = []
+    unchanged: list[str] = []
     fresh_objects = []
     for old in export_config_objects(cluster, namespace=old_namespace, secrets=[ALL]):
         name = old["metadata"]["name"]

@@ -8,10 +8,11 @@ raises, so a breached scenario still reports what it measured.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.config import Settings
 from harness.errors import FaultNotConfirmed, TargetMissed
@@ -34,11 +35,11 @@ class DrillScenario:
     prober: AvailabilityProber | None = None
     canary: CanaryWriter | None = None
     journals: list[Path] = field(default_factory=list)
-    _cleanups: list[Callable[[], None]] = field(default_factory=list)
+    _cleanups: list[Callable[[], object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.clock.resolution_s = self.settings.probe_interval_seconds
-        self.record.started_at = datetime.now(timezone.utc).isoformat()
+        self.record.started_at = datetime.now(UTC).isoformat()
 
     def start_prober(self, health_url: str) -> AvailabilityProber:
         """Poll the health URL from now until the scenario ends."""
@@ -51,7 +52,7 @@ class DrillScenario:
         self.on_finish(writer.stop)
         return writer
 
-    def on_finish(self, cleanup: Callable[[], None]) -> None:
+    def on_finish(self, cleanup: Callable[[], object]) -> None:
         """Run `cleanup` when the scenario ends, whatever its outcome (last registered runs first)."""
         self._cleanups.append(cleanup)
 
@@ -119,8 +120,8 @@ class DrillScenario:
             cleanup = self._cleanups.pop()
             try:
                 cleanup()
-            except Exception:  # noqa: BLE001 - cleanup must not hide the scenario's result
+            except Exception:
                 log.exception("scenario cleanup failed")
         self.record.timeline = self.clock.to_json()
-        self.record.ended_at = datetime.now(timezone.utc).isoformat()
+        self.record.ended_at = datetime.now(UTC).isoformat()
         self.record.artifacts = [str(p) for p in self.journals]

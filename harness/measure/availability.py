@@ -12,8 +12,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def probe_once(url: str, *, timeout: float = 1.0) -> Sample:
     """One GET: ok only on HTTP 200 (a connection error or timeout is an outage)."""
     start = time.monotonic()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - configured URL
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return Sample(start, resp.status == 200, resp.status)
     except urllib.error.HTTPError as exc:
         return Sample(start, False, exc.code, exc.read(200).decode(errors="replace"))
@@ -101,7 +101,7 @@ class AvailabilityProber:
             return self.probe(self.url)
         return probe_once(self.url, timeout=self.timeout_s)
 
-    def start(self) -> "AvailabilityProber":
+    def start(self) -> AvailabilityProber:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="availability-prober", daemon=True)
         self._thread.start()

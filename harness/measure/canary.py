@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 
@@ -62,7 +62,7 @@ class CanaryWriter:
     def write_one(self) -> CanaryWrite | None:
         """Write the next canary now; return it when Redis acknowledged it."""
         self._seq += 1
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         body = json.dumps({"seq": self._seq, "at": at.isoformat()})
         try:
             pipe = self.client.pipeline(transaction=True)
@@ -76,7 +76,7 @@ class CanaryWriter:
         self.acknowledged.append(write)
         return write
 
-    def start(self) -> "CanaryWriter":
+    def start(self) -> CanaryWriter:
         """Continue after any canary already in the dataset, then write in the background."""
         if self.start_seq is None:
             try:

@@ -7,9 +7,9 @@ jumps cannot shorten it; UTC timestamps are kept beside for the auditor.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from harness.errors import DrillError
 
@@ -82,7 +82,7 @@ class Measurement:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass

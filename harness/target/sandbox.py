@@ -13,19 +13,18 @@ import ssl
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import redis
 
 from harness.config import Settings
 from harness.errors import DrillError
 from harness.platform import processes
-from harness.platform.client import Cluster, connect
+from harness.platform.client import Cluster
 from harness.platform.redis_data import RedisDataPlane
 from harness.redis_client import connect as redis_connect
 from harness.safety import require_destructive
-from harness.sandbox import SandboxInfo, sandbox_status
+from harness.sandbox import SandboxInfo
 from harness.sandbox import cluster as kwok
 from harness.sandbox.health import HealthConfig
 from harness.sandbox.stack import deploy_stack, stack_objects
@@ -136,7 +135,7 @@ class SandboxTarget(Target):
             kwok.delete_cluster(self.lost_cluster or self.info.cluster_name, self.paths)
 
     def provision_cluster(self) -> Cluster:
-        stamp = datetime.now(timezone.utc).strftime("%H%M%S")
+        stamp = datetime.now(UTC).strftime("%H%M%S")
         name = f"{self.info.cluster_name.split('-dr-')[0]}-dr-{stamp}"
         bins = kwok.bin_dir()
         creating = kwok.start_create(name, bins, self.paths, timeout=120)
