@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from harness.cli.app import app, emit_json, json_option
 from harness.errors import CheckFailed
-from harness.sandbox import (
-    SandboxInfo,
-    default_state_dir,
-    sandbox_down,
-    sandbox_info,
-    sandbox_status,
-    sandbox_up,
-)
+
+if TYPE_CHECKING:
+    from harness.sandbox import SandboxInfo
+
+# harness.sandbox (and the kubernetes client under it) is imported inside each
+# command: other commands, and --help, should not pay for it.
 
 state_dir_option = click.option(
     "--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None, envvar="DRILL_SANDBOX_DIR",
@@ -60,6 +59,8 @@ def _summary(info: SandboxInfo) -> str:
 def up(state_dir: Path | None, redis_port: int, keys: int, ready_delay: str, ready_jitter: str, timeout: float,
        as_json: bool) -> None:
     """Start the sandbox (or report the one already running)."""
+    from harness.sandbox import sandbox_up
+
     started = time.monotonic()
     info = sandbox_up(state_dir, redis_port=redis_port, keys=keys, ready_delay=ready_delay,
                       ready_jitter=ready_jitter, timeout=timeout)
@@ -76,6 +77,8 @@ def up(state_dir: Path | None, redis_port: int, keys: int, ready_delay: str, rea
 @json_option
 def down(state_dir: Path | None, as_json: bool) -> None:
     """Stop every sandbox process and remove its runtime files (logs are kept); safe to repeat."""
+    from harness.sandbox import sandbox_down
+
     result = sandbox_down(state_dir)
     if as_json:
         emit_json({"stopped": result.stopped, "seconds": round(result.seconds, 2)})
@@ -91,21 +94,26 @@ def down(state_dir: Path | None, as_json: bool) -> None:
 @json_option
 def status(state_dir: Path | None, as_json: bool) -> None:
     """Show the sandbox's coordinates and processes; exit 1 when it is not (fully) running."""
+    from harness.sandbox import default_state_dir, sandbox_status
+
     info = sandbox_status(state_dir)
+    where = state_dir or default_state_dir()
     if as_json:
-        emit_json(info.to_json() if info else {"running": False, "state_dir": str(state_dir or default_state_dir())})
-    elif info is None:
-        click.echo("no sandbox recorded — start one with `sentinel-drill sandbox up`")
-    else:
-        click.echo(_summary(info))
-    if info is None or not info.running:
-        if as_json:
+        emit_json(info.to_json() if info else {"running": False, "state_dir": str(where)})
+        if info is None or not info.running:
             raise click.exceptions.Exit(1)  # the JSON already says why
-        raise CheckFailed("the sandbox is not running", fix="run `sentinel-drill sandbox up`")
+        return
+    if info is None:
+        raise CheckFailed(f"no sandbox recorded in {where}", fix="run `sentinel-drill sandbox up`")
+    click.echo(_summary(info))
+    if not info.running:
+        raise CheckFailed("the sandbox is not (fully) running", fix="run `sentinel-drill sandbox down`, then `up`")
 
 
 @sandbox.command("env")
 @state_dir_option
 def env(state_dir: Path | None) -> None:
     """Print `export` lines for a drill or `chaos run`: eval "$(sentinel-drill sandbox env)"."""
+    from harness.sandbox import sandbox_info
+
     click.echo(sandbox_info(state_dir).shell_exports(), nl=False)
