@@ -55,13 +55,13 @@ def restore_chosen(drill: DrillScenario, drill_target: Any, chosen: Verification
 
 
 @when("every secret is rotated, the Redis password included", target_fixture="passwords")
-def rotate(drill: DrillScenario, drill_target: Any, old_namespace: str) -> tuple[str, str]:
+def rotate(drill: DrillScenario, drill_target: Any, old_namespace: str) -> ransomware.RotatedPasswords:
     return ransomware.rotate_every_secret(drill, drill_target, old_namespace=old_namespace)
 
 
 @then("the old Redis password is rejected with WRONGPASS and the new one works")
-def old_password_rejected(drill: DrillScenario, drill_target: Any, passwords: tuple[str, str]) -> None:
-    ransomware.require_password_rotated(drill, drill_target, old_password=passwords[0], new_password=passwords[1])
+def old_password_rejected(drill: DrillScenario, drill_target: Any, passwords: ransomware.RotatedPasswords) -> None:
+    ransomware.require_password_rotated(drill, drill_target, passwords)
 
 
 @then("the audit timeline is attached")

@@ -109,9 +109,20 @@ def scan_backups(drill: DrillScenario, target: Any) -> ScanResult:
     return scan
 
 
-def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class RotatedPasswords:
+    """The Redis password before and after rotation, for the proof; never printed (reports record reprs)."""
+
+    old: str = field(repr=False)
+    new: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "RotatedPasswords(old=***, new=***)"
+
+
+def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str) -> RotatedPasswords:
     """New values for every key of every Secret the old namespace had, in the current namespace,
-    the Redis password included; returns (old password, new password) for the proof (never logged)."""
+    the Redis password included."""
     cluster = target.cluster()
     old_password = target.redis_password() or ""
     new_password = pysecrets.token_urlsafe(32)
@@ -134,7 +145,7 @@ def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str
     if unchanged or not rotated:
         raise TargetMissed(f"rotation incomplete: unchanged {unchanged}", fix="check the Secrets of the namespace")
     drill.clock.mark("secrets_rotated")
-    return old_password, new_password
+    return RotatedPasswords(old_password, new_password)
 
 
 def password_proof(target: Any, *, old_password: str, new_password: str) -> dict[str, Any]:
@@ -157,8 +168,8 @@ def require_tampered_rejected(scan: ScanResult, tampered_id: str) -> Verificatio
     return scan.newest_clean()
 
 
-def require_password_rotated(drill: DrillScenario, target: Any, *, old_password: str, new_password: str) -> None:
-    proof = password_proof(target, old_password=old_password, new_password=new_password)
+def require_password_rotated(drill: DrillScenario, target: Any, passwords: RotatedPasswords) -> None:
+    proof = password_proof(target, old_password=passwords.old, new_password=passwords.new)
     drill.note("password_proof", proof)
     if proof["old_password_reply"] != "-WRONGPASS" or proof["new_password_reply"] != "+OK":
         raise TargetMissed(f"password rotation not proven: old password → {proof['old_password_reply']}, "

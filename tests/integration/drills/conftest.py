@@ -47,11 +47,11 @@ def drill_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxI
         sandbox_down(state_dir)
 
 
-@pytest.fixture
-def run_drill(drill_sandbox: SandboxInfo, tmp_path: Path) -> Any:
+@pytest.fixture(scope="module")
+def run_drill(drill_sandbox: SandboxInfo, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Run `sentinel-drill drill <selection>` against the module's sandbox with extra environment."""
     def run(selection: str, *args: str, **env: str) -> DrillRun:
-        reports = tmp_path / f"reports-{selection}"
+        reports = tmp_path_factory.mktemp(f"reports-{selection}")
         allure_dir = reports / "allure-results"
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
         child_env.update(DRILL_SANDBOX_DIR=str(drill_sandbox.state_dir), DRILL_REPORTS_DIR=str(reports), **env)
@@ -64,3 +64,12 @@ def run_drill(drill_sandbox: SandboxInfo, tmp_path: Path) -> Any:
         return DrillRun(proc.returncode, proc.stdout + proc.stderr, results, allure_dir)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def all_drills(run_drill: Any, drill_sandbox: SandboxInfo) -> tuple[DrillRun, list[str]]:
+    """One `drill all` for the module, and every secret the sandbox held before and after it."""
+    secrets = [drill_sandbox.redis_password()]
+    run = run_drill("all")
+    secrets.append(drill_sandbox.redis_password())  # scenario 4 rotated it
+    return run, secrets

@@ -12,8 +12,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 ALL_SCENARIOS = {"scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily"}
 
 
-def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(run_drill):
-    run = run_drill("all")
+def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(all_drills):
+    run, _ = all_drills
 
     assert run.code == 0, run.output[-3000:]
     assert set(run.verdicts().values()) == {"PASS"}, run.verdicts()
