@@ -262,11 +262,13 @@ def load_state(paths: SandboxPaths) -> SandboxInfo | None:
         data[key] = Path(data[key])
     pids = owned_processes(paths)
     live = {name: proc.pid for name, proc in pids.items() if processes.is_running(proc)}
-    expected = set(pids)
+    # whatever was recorded must be alive, and the core must be there at all: a lost cluster or a
+    # killed Redis (scenario 3) removes its own pid records, which must not read as "running"
+    expected = set(pids) | {"redis", "health", "moto", f"{data['cluster_name']}/kube-apiserver"}
     return SandboxInfo(
         **data,
         pids=live,
-        running=bool(expected) and set(live) == expected,
+        running=expected <= set(live),
         rss_bytes=sum(processes.rss_bytes(p) for p in live.values()),
     )
 
