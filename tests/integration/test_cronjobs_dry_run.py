@@ -10,9 +10,7 @@ sandbox suite).
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,30 +103,10 @@ def test_the_dockerfile_builds_a_non_root_cli_image_with_redis_tools() -> None:
     assert not ({"harness", "pyproject.toml", "README.md"} & ignored), "the build context needs these"
 
 
-@pytest.fixture(scope="module")
-def dry_run_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A cluster for server-side dry runs: the suite's `cluster` fixture if visible, else a private sandbox."""
-    try:
-        yield request.getfixturevalue("cluster")
-        return
-    except pytest.FixtureLookupError:
-        pass
-    pytest.importorskip("harness.sandbox", reason="the sandbox package is not available")
-    from harness.platform.client import connect
-    from harness.sandbox import sandbox_down, sandbox_up
-    from harness.sandbox.cluster import binaries_available
-
-    ok, why = binaries_available()
-    if not ok:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but the sandbox binaries are missing: {why}", pytrace=False)
-        pytest.skip(f"sandbox binaries not built (`make sandbox-bin`): {why}")
-    state_dir = tmp_path_factory.mktemp("cronjob-dry-run-sandbox")
-    try:
-        info = sandbox_up(state_dir, cluster_name="cronjob-dry-run", keys=200)
-        yield connect(info.kubeconfig, info.context)
-    finally:
-        sandbox_down(state_dir)
+@pytest.fixture
+def dry_run_cluster(cluster: Any) -> Any:
+    """The session sandbox's cluster: server-side dry runs change nothing."""
+    return cluster
 
 
 @pytest.mark.sandbox
