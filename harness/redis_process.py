@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import redis
 from redis.backoff import NoBackoff
@@ -142,7 +143,7 @@ class RedisProcess:
             lines.append(f"requirepass {self.password}")
         return "\n".join(lines) + "\n"
 
-    def start(self, *, load_timeout: float = 120.0) -> "RedisProcess":
+    def start(self, *, load_timeout: float = 120.0) -> RedisProcess:
         """Start the server (password via a 0600 config file, never argv) and wait until loaded."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.port:
@@ -242,7 +243,7 @@ class RedisProcess:
         if isinstance(pid, int) and pid != self.pid and pid_alive(pid) and _is_redis_server(pid):
             terminate_pid(pid, timeout=timeout)
 
-    def __enter__(self) -> "RedisProcess":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,20 +9,21 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from tempfile import gettempdir
-from typing import Sequence
 
 import click
 
+# command modules register themselves on `app` when imported
+from harness.cli import (
+    backup_commands,  # noqa: F401
+    drill_commands,  # noqa: F401
+    evidence_commands,  # noqa: F401
+    sandbox_commands,  # noqa: F401
+)
 from harness.cli.app import app
 from harness.errors import DrillError
-
-# command modules register themselves on `app` when imported
-from harness.cli import backup_commands  # noqa: F401,E402
-from harness.cli import sandbox_commands  # noqa: F401,E402
-from harness.cli import evidence_commands  # noqa: F401,E402
-from harness.cli import drill_commands  # noqa: F401,E402
 
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
