@@ -69,7 +69,7 @@ bench: setup ## benchmarks: 100k-key backup/verify/restore timings (printed)
 	$(PYTEST) tests -p no:allure_pytest_bdd -m slow -s -q
 
 lint: setup ## ruff + mypy
-	$(VENV)/bin/ruff check harness tests
+	$(VENV)/bin/ruff check harness tests steps features conftest.py
 	$(VENV)/bin/mypy harness
 
 clean: ## remove generated reports and caches (not the venv, not the binary cache)
