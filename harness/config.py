@@ -47,6 +47,9 @@ class Settings(BaseModel):
     dr_kubeconfig: str | None = Field(None, description="kubeconfig of the DR cluster (scenario 3 off-sandbox)")
     dr_context: str | None = Field(None, description="context of the DR cluster (scenario 3 off-sandbox)")
     dr_namespace: str | None = Field(None, description="namespace restores go to off-sandbox")
+    dr_redis_url: str | None = Field(None, description="the DR environment's Redis (scenario 3 off-sandbox)")
+    dr_health_url: str | None = Field(None, description="the DR environment's health URL")
+    dr_dns_record_name: str | None = Field(None, description="the drill's DNS record; production's is never moved")
     load_balancer: str | None = Field(None, description="DNS name the record points at after a restore")
     sandbox_dir: str | None = Field(None, description="state dir of the local sandbox (default .sandbox)")
     min_keys: int = Field(100, ge=0)
@@ -56,7 +59,7 @@ class Settings(BaseModel):
     probe_interval_seconds: float = Field(0.2, gt=0)
     allowed_targets: tuple[str, ...] = ()
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "dr_redis_url")
     @classmethod
     def _redis_scheme(cls, v: str | None) -> str | None:
         if v is not None and urlsplit(v).scheme not in ("redis", "rediss", "unix"):

@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.chaos.runner import ActivityHook, ExperimentRun, run_experiment
 from harness.drills.scenario import DrillScenario
+from harness.safety import require_destructive
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parents[2] / "experiments"
 
@@ -29,7 +30,8 @@ def run_for_drill(
     on_end: Mapping[str, ActivityHook] | None = None,
     hypothesis_after_method: bool = True,
 ) -> ExperimentRun:
-    """Run experiment `name` against `target`; keep its journal with the scenario's evidence."""
+    """Run experiment `name` against `target` (if safety allows a fault there); keep its journal."""
+    require_destructive(target.settings, f"inject the {name} fault")
     kubeconfig, context = target.kube_env()
     run = run_experiment(
         experiment_path(name),

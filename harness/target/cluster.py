@@ -57,18 +57,31 @@ class ClusterTarget(Target):
         return key
 
     def lose_primary(self) -> LossReport:
-        """Switch to the DR environment; production is never touched."""
-        if not (self.settings.dr_context or self.settings.dr_kubeconfig):
-            raise ConfigError("scenario 3 on a real target needs a DR environment",
-                              fix="set dr_kubeconfig/dr_context (and dr_namespace) in the config file")
-        primary = self.settings.context or "current"
-        self.settings = self.settings.model_copy(update={
-            "kubeconfig": self.settings.dr_kubeconfig or self.settings.kubeconfig,
-            "context": self.settings.dr_context,
-            "namespace": self.settings.dr_namespace or self.settings.namespace,
+        """Switch to the DR environment (cluster, Redis, health URL, the drill's DNS record); production is never touched."""
+        settings = self.settings
+        required = {"dr_context": settings.dr_context, "dr_redis_url": settings.dr_redis_url,
+                    "dr_health_url": settings.dr_health_url, "dr_dns_record_name": settings.dr_dns_record_name}
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise ConfigError(
+                f"scenario 3 on target {settings.target!r} needs a parallel DR environment: {', '.join(missing)} unset",
+                fix="set them in the config file; a drill restores next to production and never moves its DNS record",
+            )
+        if settings.dr_dns_record_name == settings.dns_record_name:
+            raise ConfigError("dr_dns_record_name is production's record",
+                              fix="give the drill its own record (e.g. dr-drill.sentinel.example.com)")
+        primary = settings.context or "current"
+        self.settings = settings.model_copy(update={
+            "kubeconfig": settings.dr_kubeconfig or settings.kubeconfig,
+            "context": settings.dr_context,
+            "namespace": settings.dr_namespace or settings.namespace,
+            "redis_url": settings.dr_redis_url,
+            "health_url": settings.dr_health_url,
+            "dns_record_name": settings.dr_dns_record_name,
         })
         return LossReport(primary, "(not touched)", "(not touched)",
-                          {"mode": "parallel environment", "dr_context": self.settings.context})
+                          {"mode": "parallel environment", "dr_context": self.settings.context,
+                           "dr_namespace": self.settings.namespace})
 
     def prove_loss(self, loss: LossReport) -> LossProof:
         """The DR namespace must not already run SENTINEL, or the restore would prove nothing."""

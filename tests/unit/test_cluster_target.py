@@ -1,0 +1,39 @@
+"""On a real target scenario 3 restores next to production: it needs a full DR environment and never
+points production's DNS record anywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.config import load_settings
+from harness.errors import ConfigError
+from harness.target.cluster import ClusterTarget
+
+PRODUCTION = {
+    "DRILL_TARGET": "production", "DRILL_CONTEXT": "prod", "DRILL_NAMESPACE": "sentinel",
+    "DRILL_REDIS_URL": "redis://redis.prod:6379/0", "DRILL_HEALTH_URL": "https://sentinel.example.com/health",
+    "DRILL_DNS_RECORD_NAME": "sentinel.example.com",
+}
+DR = {"DRILL_DR_CONTEXT": "dr", "DRILL_DR_NAMESPACE": "sentinel-dr", "DRILL_DR_REDIS_URL": "redis://redis.dr:6379/0",
+      "DRILL_DR_HEALTH_URL": "https://dr.example.com/health", "DRILL_DR_DNS_RECORD_NAME": "dr-drill.example.com"}
+
+
+def test_without_a_dr_environment_the_loss_is_refused_naming_what_is_missing():
+    target = ClusterTarget(load_settings(env=PRODUCTION))
+    with pytest.raises(ConfigError, match="dr_context, dr_redis_url, dr_health_url, dr_dns_record_name unset"):
+        target.lose_primary()
+
+
+def test_the_loss_switches_everything_to_the_dr_environment():
+    target = ClusterTarget(load_settings(env={**PRODUCTION, **DR}))
+    loss = target.lose_primary()
+    s = target.settings
+    assert (s.context, s.namespace, s.redis_url, s.health_url, s.dns_record_name) == (
+        "dr", "sentinel-dr", "redis://redis.dr:6379/0", "https://dr.example.com/health", "dr-drill.example.com")
+    assert loss.details["mode"] == "parallel environment"
+
+
+def test_the_drill_never_takes_productions_dns_record():
+    target = ClusterTarget(load_settings(env={**PRODUCTION, **DR, "DRILL_DR_DNS_RECORD_NAME": "sentinel.example.com"}))
+    with pytest.raises(ConfigError, match="production's record"):
+        target.lose_primary()
