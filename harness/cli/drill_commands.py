@@ -15,19 +15,12 @@ import click
 
 from harness.cli.app import app, config_option
 from harness.config import load_settings
+from harness.drills.plan import SELECTION_TAGS, describe_plan
 from harness.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SELECTIONS = {
-    "monthly": "monthly",
-    "quarterly": "quarterly",
-    "daily": "daily",
-    "scenario-1": "scenario-1",
-    "scenario-2": "scenario-2",
-    "scenario-3": "scenario-3",
-    "scenario-4": "scenario-4",
-    "all": None,
-}
+#: selection → the pytest marker that picks its scenarios (None: every scenario)
+SELECTIONS: dict[str, str | None] = {name: (None if name == "all" else name) for name in SELECTION_TAGS}
 
 
 def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] = ()) -> list[str]:
@@ -48,9 +41,13 @@ def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] =
 @click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("reports/allure-results"),
               show_default=True, help="Allure results directory.")
 @click.option("-k", "keyword", default=None, help="Only scenarios matching this pytest -k expression.")
-def drill(selection: str, config: str | None, results_dir: Path, keyword: str | None) -> None:
+@click.option("--dry-run", is_flag=True, help="Print the target and what each fault would hit; touch nothing.")
+def drill(selection: str, config: str | None, results_dir: Path, keyword: str | None, dry_run: bool) -> None:
     """Run a drill (monthly by default) against the configured target, or the sandbox."""
-    load_settings(config)  # a bad config fails here with one line, before pytest starts
+    settings = load_settings(config)  # a bad config fails here with one line, before pytest starts
+    if dry_run:
+        click.echo("\n".join(describe_plan(selection, settings)))
+        return
     env = dict(os.environ)
     if config:
         env["DRILL_CONFIG"] = str(Path(config).resolve())
