@@ -59,12 +59,12 @@ def describe_plan(selection: str, settings: Settings) -> list[str]:
         f"drill {selection} — dry run, nothing is touched",
         f"target      {settings.target}" + ("  (started for the run when not running)"
                                              if settings.target == "sandbox" else ""),
-        f"cluster     kubeconfig {settings.kubeconfig or unset} context {settings.context or unset} "
-        f"namespace {settings.namespace}",
+        (f"cluster     kubeconfig {settings.kubeconfig or unset} context {settings.context or unset} "
+         f"namespace {settings.namespace}"),
         f"redis       {redact_url(settings.redis_url) if settings.redis_url else unset}",
         f"store       {settings.store_url or unset}",
-        f"targets     RTO {settings.rto_seconds:.0f}s · RPO {settings.rpo_seconds:.0f}s · "
-        f"availability ≥ {settings.availability_floor:.2%}",
+        (f"targets     RTO {settings.rto_seconds:.0f}s · RPO {settings.rpo_seconds:.0f}s · "
+         f"availability ≥ {settings.availability_floor:.2%}"),
         f"scenarios   tags {', '.join(SELECTION_TAGS[selection])}",
     ]
     planned = faults(selection, settings)
