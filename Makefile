@@ -17,7 +17,7 @@ PYTEST  := $(PY) -m pytest
 # run a drill, then always build the report and the evidence bundle; exit with the drill's code
 define run_drill
 	@rc=0; $(DRILL) drill $(1) || rc=$$?; \
-	$(MAKE) --no-print-directory report evidence || echo "report/evidence not built (see above)" >&2; \
+	$(MAKE) --no-print-directory evidence report || echo "evidence/report not built (see above)" >&2; \
 	echo "drill $(1) exited $$rc — report: reports/allure-report/index.html, evidence: reports/evidence/"; exit $$rc
 endef
 

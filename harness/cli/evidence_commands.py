@@ -11,6 +11,7 @@ from harness.cli.app import app, config_option, emit_json, json_option, settings
 from harness.errors import CheckFailed, ConfigError
 from harness.evidence.bundle import build_bundle
 from harness.evidence.report import build_report
+from harness.evidence.trend import write_trend
 from harness.evidence.upload import DEFAULT_RETAIN_DAYS, LockMode, UploadResult, upload_bundle
 from harness.evidence.verify import verify_bundle
 
@@ -34,13 +35,18 @@ lock_option = click.option("--lock-mode", type=click.Choice(get_args(LockMode)),
               help="HTML report directory (the single file goes to <out>-single/index.html).")
 @click.option("--single-file/--no-single-file", default=True, show_default=True,
               help="Also write a one-file HTML report for archiving.")
+@click.option("--evidence", "evidence_root", type=click.Path(path_type=Path), default=Path("reports/evidence"),
+              show_default=True, help="Evidence bundles the RTO/RPO trend page is drawn from.")
 @json_option
-def report_command(results: Path, out: Path, single_file: bool, as_json: bool) -> None:
-    """Build the Allure HTML report, carrying history so trends span drills."""
+def report_command(results: Path, out: Path, single_file: bool, evidence_root: Path, as_json: bool) -> None:
+    """Build the Allure HTML report (history carried for trends) and the RTO/RPO trend page."""
     info = build_report(results, out, single_file=single_file)
+    trend_runs = write_trend(evidence_root, out / "rto-rpo-trend.html")
     if as_json:
-        emit_json(info.to_json())
+        emit_json({**info.to_json(), "rto_rpo_trend_runs": trend_runs})
         return
+    if trend_runs:
+        click.echo(f"RTO/RPO trend: {out}/rto-rpo-trend.html ({trend_runs} run(s))")
     click.echo(f"report: {info.report_dir}/index.html ({info.results} results, "
                f"{info.report_bytes / 1e6:.1f} MB, {info.generate_seconds:.1f}s; "
                f"{info.history_runs} run(s) in the trend)")
