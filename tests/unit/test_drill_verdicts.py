@@ -63,3 +63,16 @@ def test_availability_below_the_floor_fails(tmp_path: Path):
     drill = _scenario(tmp_path, DRILL_AVAILABILITY_FLOOR="0.99")
     with pytest.raises(TargetMissed, match="availability measured 98.00% vs floor 99.00%"):
         drill.require_at_least("availability", 0.99, 0.98)
+
+
+def test_the_rpo_cross_check_widens_with_a_long_save():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from harness.drills.cluster_loss import cross_check_tolerance
+
+    end = datetime(2026, 11, 26, 6, 0, 30, tzinfo=UTC)
+    quick = SimpleNamespace(manifest=SimpleNamespace(point_in_time=end, rdb_ctime=end))
+    slow = SimpleNamespace(manifest=SimpleNamespace(point_in_time=end, rdb_ctime=end - timedelta(seconds=20)))
+    assert cross_check_tolerance(quick, 0.25) == 1.5  # type: ignore[arg-type]
+    assert cross_check_tolerance(slow, 0.25) == 21.5  # type: ignore[arg-type]
