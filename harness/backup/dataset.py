@@ -43,9 +43,6 @@ class DatasetSummary:
     samples: tuple[KeySample, ...]
     canary_high_water: int | None
 
-    @property
-    def live_keys(self) -> int:
-        return sum(self.keyspace.values())
 
 
 @contextmanager

@@ -47,10 +47,6 @@ class ExperimentRun:
     def hypothesis_held(self) -> bool:
         return self.status == "completed" and not self.deviated
 
-    def method_outputs(self) -> list[Any]:
-        """The output of each method activity, in order (e.g. the pods an action deleted)."""
-        return [r.get("output") for r in self.journal.get("run", [])]
-
     def failed_activities(self) -> list[str]:
         """Method activities that failed: chaoslib carries on after them and still says `completed`."""
         return [str(r.get("activity", {}).get("name")) for r in self.journal.get("run", [])

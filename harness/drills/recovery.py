@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.backup.catalog import find_backup, latest_backup, list_backups, read_manifest
+from harness.backup.catalog import find_backup, list_backups
 from harness.backup.manifest import Manifest
 from harness.backup.rdb import file_digest
 from harness.backup.take import BackupResult, take_backup
@@ -80,11 +80,6 @@ def restore_redis_file(drill: DrillScenario, target: Any, backup_id: str) -> Dat
         result: DataRestoreResult = target.redis_data().restore_rdb(rdb)
     drill.note("redis_restore", {"backup_id": backup_id, **result.to_json()})
     return result
-
-
-def newest_backup_manifest(target: Any) -> Manifest:
-    store = target.store()
-    return read_manifest(store, latest_backup(store).id)
 
 
 def update_dns(drill: DrillScenario, target: Any) -> DnsChange:

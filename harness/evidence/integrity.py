@@ -48,11 +48,6 @@ def bundle_files(bundle: Path) -> list[str]:
     return sorted(found)
 
 
-def safe_name(rel: str) -> bool:
-    """True when `rel` needs no escaping in SHA256SUMS and cannot leave the bundle."""
-    return bool(_SAFE_NAME.match(rel)) and ".." not in rel.split("/") and not rel.startswith("/")
-
-
 def render_sums(bundle: Path) -> str:
     """SHA256SUMS text for the bundle as it is on disk now."""
     return "".join(f"{sha256_file(bundle / rel)}  {rel}\n" for rel in bundle_files(bundle))

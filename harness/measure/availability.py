@@ -129,20 +129,3 @@ class AvailabilityProber:
     def report(self, since: float | None = None, until: float | None = None) -> AvailabilityReport:
         picked = [s for s in self.snapshot(since) if until is None or s.monotonic <= until]
         return summarise(picked, self.interval_s)
-
-    def first_healthy_after(self, instant: float) -> float | None:
-        """Monotonic time of the first OK sample after `instant` that follows a failed one, else of the first OK."""
-        for s in self.snapshot(instant):
-            if s.ok:
-                return s.monotonic
-        return None
-
-    def wait_healthy(self, *, after: float, deadline_s: float) -> float | None:
-        """Block until an OK sample at/after `after`; return its monotonic time or None at the deadline."""
-        end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
-            found = self.first_healthy_after(after)
-            if found is not None:
-                return found
-            time.sleep(self.interval_s / 2)
-        return None
