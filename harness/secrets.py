@@ -119,34 +119,35 @@ def restored_mismatches(cluster: Cluster, objects: list[Obj], *, namespace: str)
     return wrong
 
 
-def secret_values(cluster: Cluster, *, namespace: str, name: str) -> dict[str, str]:
-    """Decoded data of one Secret (for comparing before/after a restore or rotation; never logged)."""
-    obj = export_config_objects(cluster, namespace=namespace, secrets=[name])[0]
-    return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+@dataclass(frozen=True)
+class Rotation:
+    """Which Secret keys got a new value and which (impossibly) kept the old one; names only."""
+
+    secrets: tuple[str, ...]
+    rotated: tuple[str, ...]
+    unchanged: tuple[str, ...]
 
 
-def rotated_secrets(cluster: Cluster, *, namespace: str, redis_password: str) -> list[Obj]:
-    """Every Secret of `namespace` with every value replaced by a fresh random one.
+def rotate_secrets(cluster: Cluster, *, source_namespace: str, namespace: str, redis_password: str) -> Rotation:
+    """Give every key of every Secret of `source_namespace` a fresh random value, applied into `namespace`.
 
-    The Redis password key of `sentinel-redis` gets `redis_password`, which the
+    The `password` key of `sentinel-redis` gets `redis_password`, which the
     target applies to Redis itself in the same rotation.
     """
-    rotated: list[Obj] = []
-    for obj in export_config_objects(cluster, namespace=namespace, secrets=[ALL]):
-        fresh = {}
-        for k in (obj.get("data") or {}):
-            value = redis_password if (obj["metadata"]["name"], k) == ("sentinel-redis", "password") \
-                else pysecrets.token_urlsafe(32)
-            fresh[k] = base64.b64encode(value.encode()).decode()
-        obj["data"] = fresh
-        obj.setdefault("metadata", {}).setdefault("annotations", {})["sentinel-drill/rotated-at"] = \
-            datetime.now(UTC).isoformat()
-        rotated.append(obj)
-    return rotated
-
-
-def rotate_secrets(cluster: Cluster, *, namespace: str, redis_password: str) -> list[str]:
-    """Replace every Secret value in `namespace` (server-side apply); return the Secrets rotated."""
-    objects = rotated_secrets(cluster, namespace=namespace, redis_password=redis_password)
-    apply_objects(cluster, objects, namespace=namespace)
-    return [_describe(o) for o in objects]
+    fresh_objects: list[Obj] = []
+    rotated: list[str] = []
+    unchanged: list[str] = []
+    for old in export_config_objects(cluster, namespace=source_namespace, secrets=[ALL]):
+        name = old["metadata"]["name"]
+        data = {}
+        for k, old_value in (old.get("data") or {}).items():
+            value = redis_password if (name, k) == ("sentinel-redis", "password") else pysecrets.token_urlsafe(32)
+            data[k] = base64.b64encode(value.encode()).decode()
+            (unchanged if data[k] == old_value else rotated).append(f"{name}/{k}")
+        fresh_objects.append({
+            "apiVersion": "v1", "kind": "Secret", "type": old.get("type", "Opaque"), "data": data,
+            "metadata": {"name": name, "namespace": namespace,
+                         "annotations": {"sentinel-drill/rotated-at": datetime.now(UTC).isoformat()}},
+        })
+    apply_objects(cluster, fresh_objects, namespace=namespace)
+    return Rotation(tuple(_describe(o) for o in fresh_objects), tuple(rotated), tuple(unchanged))

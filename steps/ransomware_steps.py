@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pytest_bdd import given, then, when
@@ -40,12 +39,7 @@ def choose(scan: ransomware.ScanResult, tampered_id: str) -> VerificationReport:
 
 @when("SENTINEL is deployed clean into a fresh namespace", target_fixture="old_namespace")
 def deploy_clean(drill: DrillScenario, drill_target: Any) -> str:
-    old = drill_target.namespace
-    fresh = f"sentinel-clean-{datetime.now(UTC):%H%M%S}"
-    drill_target.deploy_clean_namespace(fresh)
-    drill.note("clean_namespace", fresh)
-    drill.clock.mark("infra_ready")
-    return old
+    return ransomware.deploy_clean(drill, drill_target)
 
 
 @when("Redis is restored from the chosen backup")

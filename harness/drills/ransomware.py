@@ -8,7 +8,6 @@ what each step decided.
 
 from __future__ import annotations
 
-import base64
 import secrets as pysecrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,10 +21,9 @@ from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed, VerificationFailed
 from harness.measure.clock import FAULT_INJECTED
 from harness.platform.client import ObjectNotFound, namespaced
-from harness.platform.config_objects import ALL, export_config_objects
-from harness.platform.manifests import apply_objects
 from harness.redis_client import auth_reply
 from harness.safety import require_destructive
+from harness.secrets import rotate_secrets
 
 POLICY = "drill-isolate-compromise"
 TAMPER_NOTE = "sentinel-drill: deliberately tampered copy planted by scenario 4"
@@ -109,6 +107,16 @@ def scan_backups(drill: DrillScenario, target: Any) -> ScanResult:
     return scan
 
 
+def deploy_clean(drill: DrillScenario, target: Any) -> str:
+    """Deploy SENTINEL into a fresh namespace (the compromised one stays for forensics); return the old one."""
+    old = str(target.namespace)
+    fresh = f"sentinel-clean-{datetime.now(UTC):%H%M%S}"
+    target.deploy_clean_namespace(fresh)
+    drill.note("clean_namespace", fresh)
+    drill.clock.mark("infra_ready")
+    return old
+
+
 @dataclass(frozen=True)
 class RotatedPasswords:
     """The Redis password before and after rotation, for the proof; never printed (reports record reprs)."""
@@ -123,27 +131,16 @@ class RotatedPasswords:
 def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str) -> RotatedPasswords:
     """New values for every key of every Secret the old namespace had, in the current namespace,
     the Redis password included."""
-    cluster = target.cluster()
     old_password = target.redis_password() or ""
     new_password = pysecrets.token_urlsafe(32)
     target.rotate_redis_password(new_password)
-    rotated: list[str] = []
-    unchanged: list[str] = []
-    fresh_objects = []
-    for old in export_config_objects(cluster, namespace=old_namespace, secrets=[ALL]):
-        name = old["metadata"]["name"]
-        values = {k: new_password if (name, k) == ("sentinel-redis", "password") else pysecrets.token_urlsafe(32)
-                  for k in (old.get("data") or {})}
-        for k, v in values.items():
-            (unchanged if base64.b64encode(v.encode()).decode() == old["data"][k] else rotated).append(f"{name}/{k}")
-        fresh_objects.append({"apiVersion": "v1", "kind": "Secret", "type": old.get("type", "Opaque"),
-                              "metadata": {"name": name, "namespace": target.namespace,
-                                           "annotations": {"sentinel-drill/rotated-at": datetime.now(UTC).isoformat()}},
-                              "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}})
-    apply_objects(cluster, fresh_objects, namespace=target.namespace)
-    drill.note("rotation", {"rotated": rotated, "unchanged": unchanged, "namespace": target.namespace})
-    if unchanged or not rotated:
-        raise TargetMissed(f"rotation incomplete: unchanged {unchanged}", fix="check the Secrets of the namespace")
+    rotation = rotate_secrets(target.cluster(), source_namespace=old_namespace, namespace=target.namespace,
+                              redis_password=new_password)
+    drill.note("rotation", {"rotated": list(rotation.rotated), "unchanged": list(rotation.unchanged),
+                            "namespace": target.namespace})
+    if rotation.unchanged or not rotation.rotated:
+        raise TargetMissed(f"rotation incomplete: unchanged {list(rotation.unchanged)}",
+                           fix="check the Secrets of the namespace")
     drill.clock.mark("secrets_rotated")
     return RotatedPasswords(old_password, new_password)
 
