@@ -33,12 +33,17 @@ def _fqdn(name: str) -> str:
     return name if name.endswith(".") else name + "."
 
 
-def point_record(zone_id: str | None, name: str | None, target: str, *, ttl: int = 60) -> DnsChange:
-    """UPSERT `name` as a CNAME to `target`; raise a one-line error naming the zone on failure."""
+def point_record(
+    zone_id: str | None, name: str | None, target: str, *, ttl: int = 60, client: Any = None
+) -> DnsChange:
+    """UPSERT `name` as a CNAME to `target`; raise a one-line error naming the zone on failure.
+
+    `client` is a Route 53 client to use instead of the default credential chain's.
+    """
     if not zone_id or not name:
         raise ConfigError("no DNS zone/record configured", fix="set DRILL_HOSTED_ZONE_ID and DRILL_DNS_RECORD_NAME")
     try:
-        answer = _route53().change_resource_record_sets(
+        answer = (client or _route53()).change_resource_record_sets(
             HostedZoneId=zone_id,
             ChangeBatch={"Comment": "sentinel-drill recovery", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
                 "Name": _fqdn(name), "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]}}]},

@@ -15,10 +15,9 @@ from chaoslib.exceptions import ActivityFailed
 
 from harness.errors import DrillError
 from harness.measure.availability import probe_once
-from harness.platform.client import Cluster, connect, label_selector, namespaced
+from harness.platform.client import Cluster, connect
 from harness.platform.network import is_isolated
-from harness.platform.pods import pods_by_zone, serving_count
-from harness.platform.workloads import rollout_status
+from harness.platform.pods import count_in_zone, deployment_serving
 
 __all__ = [
     "count_pods_in_zone",
@@ -41,25 +40,12 @@ def cluster_from(configuration: dict[str, Any] | None) -> Cluster:
         raise ActivityFailed(exc.one_line()) from None
 
 
-def fully_serving(cluster: Cluster, name: str, ns: str) -> tuple[bool, str]:
-    """Rollout complete AND as many Ready, non-terminating pods as desired.
-
-    The Deployment's status lags a pod deletion by a moment, so the status
-    alone can still say "3 ready" right after a pod was killed.
-    """
-    deployment = cluster.get(namespaced("apps/v1", "deployments", ns, name), what=f"deployment {ns}/{name}")
-    status = rollout_status(cluster, "Deployment", name, namespace=ns)
-    selector = label_selector((deployment.get("spec") or {}).get("selector", {}).get("matchLabels") or {})
-    serving = serving_count(cluster, namespace=ns, selector=selector)
-    return status.complete and serving >= status.desired, f"{status.describe()}; {serving} pods serving"
-
-
 def deployment_is_available(
     name: str, ns: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
 ) -> bool:
     """True when every desired replica of Deployment `ns/name` is updated, available and serving."""
     try:
-        return fully_serving(cluster_from(configuration), name, ns)[0]
+        return deployment_serving(cluster_from(configuration), name, namespace=ns)[0]
     except DrillError as exc:
         raise ActivityFailed(f"deployment {ns}/{name}: {exc.one_line()}") from None
 
@@ -77,7 +63,7 @@ def seconds_until_available(
     try:
         cluster = cluster_from(configuration)
         while time.monotonic() - start < float(timeout_s):
-            ok, last = fully_serving(cluster, name, ns)
+            ok, last = deployment_serving(cluster, name, namespace=ns)
             if ok:
                 return round(time.monotonic() - start, 3)
             time.sleep(0.1)
@@ -114,10 +100,9 @@ def count_pods_in_zone(
 ) -> int:
     """How many pods matching `label_selector` in `ns` are scheduled on nodes of `zone`."""
     try:
-        by_zone = pods_by_zone(cluster_from(configuration), namespace=ns, selector=label_selector)
+        return count_in_zone(cluster_from(configuration), namespace=ns, selector=label_selector, zone=zone)
     except DrillError as exc:
         raise ActivityFailed(f"pods {label_selector} in {ns}: {exc.one_line()}") from None
-    return len([p for p in by_zone.get(zone, []) if not p.terminating])
 
 
 def namespace_is_isolated(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.chaos.probes import fully_serving
 from harness.drills.experiments import BRAIN
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, PreconditionFailed, TargetMissed
 from harness.measure.availability import probe_once
 from harness.measure.canary import CanaryReader, CanaryWriter
 from harness.measure.clock import Measurement
+from harness.platform.pods import deployment_serving
 
 AT_LEAST_FLOOR = "at least the floor"
 OUTAGE_REPORTED = "measured and the outage reported"
@@ -23,7 +23,7 @@ def require_healthy(drill: DrillScenario, target: Any, *, settle_s: float = 60.0
     while True:
         sample = probe_once(target.health_url, timeout=2.0)
         try:
-            ok, brain = fully_serving(target.cluster(), BRAIN, target.namespace)
+            ok, brain = deployment_serving(target.cluster(), BRAIN, namespace=target.namespace)
         except DrillError as exc:
             ok, brain = False, exc.one_line()
         if (sample.ok and ok) or time.monotonic() > deadline:

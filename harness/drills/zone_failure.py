@@ -16,7 +16,7 @@ from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed
 from harness.measure.clock import FAULT_INJECTED, VERIFIED
 from harness.platform.nodes import nodes_in_zone, unschedulable_nodes
-from harness.platform.pods import list_pods, pods_by_zone
+from harness.platform.pods import count_in_zone, list_pods
 from harness.platform.workloads import rollout_status
 
 
@@ -42,11 +42,6 @@ class ZoneDrainOutcome:
     cordoned_after_rollback: tuple[str, ...]
 
 
-def _brain_in_zone(cluster: Any, ns: str, zone: str) -> int:
-    by_zone = pods_by_zone(cluster, namespace=ns, selector=BRAIN_SELECTOR)
-    return len([p for p in by_zone.get(zone, []) if not p.terminating])
-
-
 def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_to: int) -> ZoneDrainOutcome:
     """Run the zone-drain experiment: drain `zone`, scale Brain to `scale_to`, then roll back."""
     cluster = target.cluster()
@@ -57,7 +52,7 @@ def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_
     def drained(_: str, __: Any) -> None:
         try:
             seen.cordoned_after_drain = unschedulable_nodes(cluster, zone)
-            seen.brain_in_zone_after_drain = _brain_in_zone(cluster, ns, zone)
+            seen.brain_in_zone_after_drain = count_in_zone(cluster, namespace=ns, selector=BRAIN_SELECTOR, zone=zone)
         except DrillError as exc:
             seen.errors.append(exc.one_line())
         if seen.cordoned_after_drain == seen.nodes and seen.brain_in_zone_after_drain == 0:
@@ -66,7 +61,7 @@ def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_
     def ready(_: str, __: Any) -> None:
         drill.clock.mark("brain_ready")
         try:
-            seen.brain_in_zone_when_ready = _brain_in_zone(cluster, ns, zone)
+            seen.brain_in_zone_when_ready = count_in_zone(cluster, namespace=ns, selector=BRAIN_SELECTOR, zone=zone)
             seen.ready_replicas = len([p for p in list_pods(cluster, namespace=ns, selector=BRAIN_SELECTOR)
                                        if p.serving])
         except DrillError as exc:

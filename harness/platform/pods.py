@@ -18,9 +18,11 @@ from harness.platform.client import (
     Obj,
     ObjectNotFound,
     cluster_scoped,
+    label_selector,
     namespaced,
     wait_until,
 )
+from harness.platform.workloads import rollout_status
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
@@ -205,3 +207,23 @@ def wait_for_replacements(
     fresh = wait_until(check, timeout=timeout, interval=interval,
                        what=f"{need} replacement pod(s) Ready for {selector}", describe=describe)
     return Replacements(pods=fresh, seconds=time.monotonic() - start)
+
+
+def count_in_zone(cluster: Cluster, *, namespace: str, selector: str, zone: str) -> int:
+    """How many pods matching `selector` (not terminating) are scheduled on nodes of `zone`."""
+    by_zone = pods_by_zone(cluster, namespace=namespace, selector=selector)
+    return len([p for p in by_zone.get(zone, []) if not p.terminating])
+
+
+def deployment_serving(cluster: Cluster, name: str, *, namespace: str) -> tuple[bool, str]:
+    """Rollout complete AND as many Ready, non-terminating pods as desired, with what was seen.
+
+    The Deployment's status lags a pod deletion by a moment, so the status
+    alone can still say "3 ready" right after a pod was killed.
+    """
+    deployment = cluster.get(namespaced("apps/v1", "deployments", namespace, name),
+                             what=f"deployment {namespace}/{name}")
+    status = rollout_status(cluster, "Deployment", name, namespace=namespace)
+    selector = label_selector((deployment.get("spec") or {}).get("selector", {}).get("matchLabels") or {})
+    serving = serving_count(cluster, namespace=namespace, selector=selector)
+    return status.complete and serving >= status.desired, f"{status.describe()}; {serving} pods serving"

@@ -19,6 +19,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from harness.dns import point_record
 from harness.platform import processes
 from harness.sandbox.state import AWS_PLACEHOLDER_CREDENTIALS, REGION, SandboxError, SandboxPaths
 
@@ -86,14 +87,5 @@ def create_dns(endpoint: str, *, zone_name: str, cluster: str) -> DnsRecord:
     )
     zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
     record = DnsRecord(zone_id, zone_name, f"sentinel.{zone_name}", f"lb-{cluster}.{zone_name}")
-    upsert_cname(endpoint, record.hosted_zone_id, record.record_name, record.target)
+    point_record(record.hosted_zone_id, record.record_name, record.target, client=r53)
     return record
-
-
-def upsert_cname(endpoint: str, zone_id: str, name: str, target: str, *, ttl: int = 60) -> None:
-    """Point `name` at `target` (UPSERT, as the runbook's DNS step does)."""
-    aws_client("route53", endpoint).change_resource_record_sets(  # type: ignore[attr-defined]
-        HostedZoneId=zone_id,
-        ChangeBatch={"Comment": "sentinel-drill sandbox", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
-            "Name": name, "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]}}]},
-    )

@@ -31,12 +31,13 @@ from harness.backup.take import take_backup
 from harness.errors import DrillError
 from harness.platform import processes
 from harness.platform.client import WaitTimedOut
+from harness.platform.stack import DEPLOY_DIR, deploy_stack
 from harness.redis_process import RedisProcess, free_port
 from harness.sandbox import aws
 from harness.sandbox import cluster as kwok
 from harness.sandbox.health import HealthConfig
 from harness.sandbox.seed import seed
-from harness.sandbox.stack import DEPLOY_DIR, deploy_stack, stack_objects
+from harness.sandbox.stack import stack_objects
 from harness.sandbox.state import (
     AWS_PLACEHOLDER_CREDENTIALS,
     BUCKET,
@@ -279,11 +280,14 @@ def sandbox_status(state_dir: Path | None = None) -> SandboxInfo | None:
     return load_state(SandboxPaths((state_dir or default_state_dir()).resolve()))
 
 
-def repoint_health(state_dir: Path | None = None, *, kubeconfig: Path, context: str | None) -> None:
-    """Make the health endpoint judge another cluster (scenario 3's new cluster); effective immediately."""
+def repoint_health(
+    state_dir: Path | None = None, *, kubeconfig: Path, context: str | None, namespace: str | None = None
+) -> None:
+    """Make the health endpoint judge another cluster or namespace (scenarios 3 and 4); effective immediately."""
     paths = SandboxPaths((state_dir or default_state_dir()).resolve())
     config = HealthConfig.load(paths.health_config)
-    replace(config, kubeconfig=str(kubeconfig), context=context).save(paths.health_config)
+    replace(config, kubeconfig=str(kubeconfig), context=context,
+            namespace=namespace or config.namespace).save(paths.health_config)
 
 
 def sandbox_info(state_dir: Path | None = None) -> SandboxInfo:

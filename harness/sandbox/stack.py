@@ -9,19 +9,15 @@ replaced pod takes measurable time to become Ready.
 from __future__ import annotations
 
 import base64
-import copy
 import secrets
 from pathlib import Path
 
-from harness.platform.client import Cluster, Obj
-from harness.platform.manifests import apply_objects, load_manifests
-from harness.platform.workloads import wait_for_rollout
-from harness.sandbox.state import NAMESPACE, REPO_ROOT
+from harness.platform.client import Obj
+from harness.platform.stack import DEPLOY_DIR, stack_in
+from harness.sandbox.state import NAMESPACE
 
-DEPLOY_DIR = REPO_ROOT / "deploy"
 READY_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/delay"
 JITTER_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/jitter-delay"
-WORKLOADS = (("Deployment", "sentinel-brain"), ("Deployment", "sentinel-gateway"), ("StatefulSet", "redis"))
 
 
 def _b64(value: str) -> str:
@@ -47,13 +43,9 @@ def stack_objects(
             "jwt-secret": secrets.token_urlsafe(48),
         },
     }
-    objects = [copy.deepcopy(o) for o in load_manifests(deploy_dir)]
+    objects = stack_in(namespace, deploy_dir)
     for obj in objects:
         meta = obj["metadata"]
-        if obj["kind"] == "Namespace":
-            meta["name"] = namespace
-        elif "namespace" in meta:
-            meta["namespace"] = namespace
         if obj["kind"] == "Secret" and meta["name"] in generated:
             obj["data"] = {k: _b64(v) for k, v in generated[meta["name"]].items()}
             meta.setdefault("annotations", {})["sentinel-drill/generated"] = "sandbox-only values"
@@ -63,10 +55,3 @@ def stack_objects(
             annotations[READY_ANNOTATION] = ready_delay
             annotations[JITTER_ANNOTATION] = ready_jitter
     return objects
-
-
-def deploy_stack(cluster: Cluster, objects: list[Obj], *, namespace: str = NAMESPACE, timeout: float = 120.0) -> None:
-    """Server-side apply `objects` and wait until Brain, Gateway and Redis have rolled out in `namespace`."""
-    apply_objects(cluster, objects)
-    for kind, name in WORKLOADS:
-        wait_for_rollout(cluster, kind, name, namespace=namespace, timeout=timeout)  # type: ignore[arg-type]

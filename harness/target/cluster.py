@@ -8,40 +8,20 @@ must start empty; everything after that is the same code as on the sandbox.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import redis
 
 from harness.errors import ConfigError, DrillError
 from harness.platform.client import Cluster, ObjectNotFound, namespaced
-from harness.platform.manifests import apply_objects, load_manifests
 from harness.platform.redis_data import RedisDataPlane, redis_data_plane
-from harness.platform.workloads import wait_for_rollout
+from harness.platform.stack import deploy_stack, stack_in
 from harness.secrets import KEY_ENV
 from harness.target.base import LossProof, LossReport, Target
 
-DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
-WORKLOADS = (("Deployment", "sentinel-brain"), ("Deployment", "sentinel-gateway"), ("StatefulSet", "redis"))
-
-
-def stack_for(namespace: str) -> list[dict[str, object]]:
-    """deploy/'s objects without Secrets (those come from the export), placed in `namespace`."""
-    objects = []
-    for obj in load_manifests(DEPLOY_DIR):
-        if obj["kind"] == "Secret":
-            continue
-        if obj["kind"] == "Namespace":
-            obj["metadata"]["name"] = namespace
-        else:
-            obj["metadata"]["namespace"] = namespace
-        objects.append(obj)
-    return objects
-
 
 def deploy(cluster: Cluster, namespace: str, *, timeout: float) -> None:
-    apply_objects(cluster, stack_for(namespace), namespace=namespace)
-    for kind, name in WORKLOADS:
-        wait_for_rollout(cluster, kind, name, namespace=namespace, timeout=timeout)  # type: ignore[arg-type]
+    """deploy/ without its Secrets (those come from the export or the rotation) into `namespace`, rolled out."""
+    deploy_stack(cluster, stack_in(namespace, with_secrets=False), namespace=namespace, timeout=timeout)
 
 
 class ClusterTarget(Target):

@@ -22,12 +22,12 @@ from harness.errors import DrillError
 from harness.platform import processes
 from harness.platform.client import Cluster
 from harness.platform.redis_data import RedisDataPlane
+from harness.platform.stack import deploy_stack
 from harness.redis_client import connect as redis_connect
 from harness.safety import require_destructive
-from harness.sandbox import SandboxInfo
+from harness.sandbox import SandboxInfo, repoint_health
 from harness.sandbox import cluster as kwok
-from harness.sandbox.health import HealthConfig
-from harness.sandbox.stack import deploy_stack, stack_objects
+from harness.sandbox.stack import stack_objects
 from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
 from harness.target.base import LossProof, LossReport, Target
 
@@ -81,9 +81,7 @@ class SandboxTarget(Target):
         self.info = info
         self.settings = self.settings.model_copy(update={
             "kubeconfig": str(info.kubeconfig), "context": info.context, "namespace": info.namespace})
-        config = HealthConfig.load(self.paths.health_config)
-        replace(config, kubeconfig=str(info.kubeconfig), context=info.context,
-                namespace=info.namespace).save(self.paths.health_config)
+        repoint_health(info.state_dir, kubeconfig=info.kubeconfig, context=info.context, namespace=info.namespace)
 
     def redis_password(self) -> str | None:
         return read_secret(self.info.redis_password_file)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 
 from harness.platform.manifests import load_manifests
-from harness.sandbox.stack import DEPLOY_DIR, JITTER_ANNOTATION, READY_ANNOTATION, stack_objects
+from harness.platform.stack import DEPLOY_DIR
+from harness.sandbox.stack import JITTER_ANNOTATION, READY_ANNOTATION, stack_objects
 
 
 def test_secrets_get_fresh_values_and_pods_the_configured_readiness_delay() -> None:

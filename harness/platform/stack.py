@@ -1,0 +1,40 @@
+"""The SENTINEL reference stack (deploy/): its objects placed in a namespace, applied, rolled out.
+
+One definition for every target: the sandbox adds its own Secret values and
+kwok readiness delays on top (harness/sandbox/stack.py); a real cluster gets
+the objects as committed, its Secrets coming from the encrypted export.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from harness.platform.client import Cluster, Obj
+from harness.platform.manifests import apply_objects, load_manifests
+from harness.platform.workloads import wait_for_rollout
+
+DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
+WORKLOADS = (("Deployment", "sentinel-brain"), ("Deployment", "sentinel-gateway"), ("StatefulSet", "redis"))
+
+
+def stack_in(namespace: str, deploy_dir: Path = DEPLOY_DIR, *, with_secrets: bool = True) -> list[Obj]:
+    """deploy/'s objects moved to `namespace` (the files are not touched); Secrets left out on request."""
+    objects = []
+    for obj in (copy.deepcopy(o) for o in load_manifests(deploy_dir)):
+        if obj["kind"] == "Secret" and not with_secrets:
+            continue
+        meta = obj["metadata"]
+        if obj["kind"] == "Namespace":
+            meta["name"] = namespace
+        elif "namespace" in meta:
+            meta["namespace"] = namespace
+        objects.append(obj)
+    return objects
+
+
+def deploy_stack(cluster: Cluster, objects: list[Obj], *, namespace: str, timeout: float = 120.0) -> None:
+    """Server-side apply `objects` and wait until Brain, Gateway and Redis have rolled out in `namespace`."""
+    apply_objects(cluster, objects)
+    for kind, name in WORKLOADS:
+        wait_for_rollout(cluster, kind, name, namespace=namespace, timeout=timeout)  # type: ignore[arg-type]
