@@ -4,9 +4,9 @@ Each destructive action sits next to its rollback (`drain_zone` ↔
 `uncordon_zone`, `lose_cluster` ↔ `finish_cluster_teardown`). chaostoolkit-
 kubernetes 0.39's `drain_nodes` crashes on pods without volumes and gives up on
 the first PodDisruptionBudget refusal, so the drain here retries 429s until its
-deadline, as `kubectl drain` does. The target is re-opened from configuration
-(`target`, `sandbox_dir`) and the DRILL_* environment, so `chaos run` and the
-harness reach the same one.
+deadline, as `kubectl drain` does. Every action acts on the drill's own target
+(handed over in configuration, see `harness.chaos.binding`); under plain
+`chaos run` the configured target is opened for the activity.
 """
 
 from __future__ import annotations
@@ -16,19 +16,11 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
-from harness.chaos.probes import cluster_from
-from harness.config import load_settings
+from harness.chaos.binding import target_from
 from harness.errors import DrillError
 from harness.platform import nodes
-from harness.target import open_target
 
 __all__ = ["drain_zone", "finish_cluster_teardown", "lose_cluster", "uncordon_zone"]
-
-
-def _settings(configuration: dict[str, Any] | None) -> Any:
-    configuration = configuration or {}
-    overrides = {k: configuration.get(k) or None for k in ("target", "sandbox_dir")}
-    return load_settings(overrides=overrides)
 
 
 def drain_zone(
@@ -39,7 +31,8 @@ def drain_zone(
 ) -> dict[str, Any]:
     """Cordon every node of `zone` and evict its pods, honouring PodDisruptionBudgets; return what moved."""
     try:
-        result = nodes.drain_zone(cluster_from(configuration), zone, timeout=float(timeout_s))
+        with target_from(configuration, activity="drain_zone") as target:
+            result = nodes.drain_zone(target.cluster(), zone, timeout=float(timeout_s))
     except DrillError as exc:
         raise ActivityFailed(f"drain_zone {zone}: {exc.one_line()}") from None
     return {"zone": zone, "nodes": list(result.nodes), "evicted": list(result.evicted),
@@ -51,7 +44,8 @@ def uncordon_zone(
 ) -> list[str]:
     """Rollback of drain_zone: make every node of `zone` schedulable again."""
     try:
-        return list(nodes.uncordon_zone(cluster_from(configuration), zone).nodes)
+        with target_from(configuration, activity="uncordon_zone") as target:
+            return list(nodes.uncordon_zone(target.cluster(), zone).nodes)
     except DrillError as exc:
         raise ActivityFailed(f"uncordon_zone {zone}: {exc.one_line()}") from None
 
@@ -62,7 +56,7 @@ def lose_cluster(configuration: dict[str, Any] | None = None, secrets: dict[str,
     Returns what was destroyed (cluster, API server, Redis URL, details).
     """
     try:
-        with open_target(_settings(configuration), start_sandbox=False) as target:
+        with target_from(configuration, activity="lose_cluster") as target:
             return asdict(target.lose_primary())
     except DrillError as exc:
         raise ActivityFailed(f"lose_cluster: {exc.one_line()}") from None
@@ -73,7 +67,7 @@ def finish_cluster_teardown(
 ) -> bool:
     """Rollback of lose_cluster: make sure nothing of the lost cluster lingers half-alive."""
     try:
-        with open_target(_settings(configuration), start_sandbox=False) as target:
+        with target_from(configuration, activity="finish_cluster_teardown") as target:
             target.finish_teardown()
             return True
     except DrillError as exc:

@@ -1,21 +1,22 @@
 """Our chaostoolkit probes: thin wrappers over harness.platform for what chaostoolkit-kubernetes lacks.
 
 Each returns a bool or a number so tolerances work, and raises ActivityFailed
-naming the target when it cannot answer. The cluster comes from KUBECONFIG /
-KUBERNETES_CONTEXT, as for chaostoolkit-kubernetes.
+naming the target when it cannot answer. The cluster is the drill's own
+target's (handed over in configuration), or the configured target's under
+plain `chaos run` (see `harness.chaos.binding`).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
+from harness.chaos.binding import target_from
 from harness.errors import DrillError
 from harness.measure.availability import probe_once
-from harness.platform.client import Cluster, connect
+from harness.platform.client import Cluster
 from harness.platform.network import is_isolated
 from harness.platform.pods import count_in_zone, deployment_serving
 
@@ -29,13 +30,10 @@ __all__ = [
 
 
 def cluster_from(configuration: dict[str, Any] | None) -> Cluster:
-    configuration = configuration or {}
+    """The current cluster of the drill's target (or of the configured one under `chaos run`)."""
     try:
-        return connect(
-            configuration.get("kubeconfig") or os.environ.get("KUBECONFIG"),
-            configuration.get("context") or os.environ.get("KUBERNETES_CONTEXT"),
-            timeout=5.0,
-        )
+        with target_from(configuration, activity="probe") as target:
+            return target.cluster()
     except DrillError as exc:
         raise ActivityFailed(exc.one_line()) from None
 

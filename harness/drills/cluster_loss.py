@@ -39,7 +39,7 @@ def destroy_cluster(drill: DrillScenario, target: Any) -> LossReport:
 
     run = run_for_drill(
         drill, target, "cluster-loss",
-        configuration={"target": target.name, "sandbox_dir": target.settings.sandbox_dir or ""},
+        configuration={},
         on_start={"lose-cluster": injected},
         hypothesis_after_method=False,
     )

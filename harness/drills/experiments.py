@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.chaos.binding import TARGET_KEY
 from harness.chaos.runner import ActivityHook, ExperimentRun, run_experiment
 from harness.drills.scenario import DrillScenario
 from harness.safety import require_destructive
@@ -35,7 +36,8 @@ def run_for_drill(
     kubeconfig, context = target.kube_env()
     run = run_experiment(
         experiment_path(name),
-        configuration={"namespace": target.namespace, "health_url": target.health_url, **configuration},
+        configuration={"namespace": target.namespace, "health_url": target.health_url, **configuration,
+                       TARGET_KEY: target},
         journal_dir=drill.journal_dir,
         kubeconfig=kubeconfig,
         context=context,
