@@ -81,8 +81,9 @@ class _ActivityHooks(RunEventHandler):  # type: ignore[misc]
             hook(activity["name"], None)
 
     def activity_completed(self, activity: dict[str, Any], run: dict[str, Any]) -> None:
+        """End hooks mark recovery events: only an activity that succeeded may mark one."""
         hook = self.on_end.get(activity.get("name", ""))
-        if hook:
+        if hook and (run or {}).get("status") == "succeeded":
             hook(activity["name"], run)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from harness.drills.experiments import activity_output, run_for_drill
+from harness.drills.experiments import LOSE_CLUSTER, activity_output, run_for_drill
 from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed
@@ -40,10 +40,10 @@ def destroy_cluster(drill: DrillScenario, target: Any) -> LossReport:
     run = run_for_drill(
         drill, target, "cluster-loss",
         configuration={},
-        on_start={"lose-cluster": injected},
+        on_start={LOSE_CLUSTER: injected},
         hypothesis_after_method=False,
     )
-    output = activity_output(run, "lose-cluster")
+    output = activity_output(run, LOSE_CLUSTER)
     if not isinstance(output, dict):
         raise DrillError(f"the lose-cluster action did not report what it destroyed ({run.describe()})",
                          fix="see the experiment journal")

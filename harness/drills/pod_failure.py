@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.chaos.runner import ExperimentRun
-from harness.drills.experiments import BRAIN, BRAIN_SELECTOR, activity_output, run_for_drill
+from harness.drills.experiments import (
+    BRAIN,
+    BRAIN_RECOVERED,
+    BRAIN_SELECTOR,
+    HEALTH_RECOVERED,
+    TERMINATE_BRAIN_PODS,
+    activity_output,
+    run_for_drill,
+)
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError
 from harness.measure.clock import FAULT_INJECTED, VERIFIED
@@ -68,12 +76,12 @@ def terminate_brain_pods(drill: DrillScenario, target: Any, *, share: str) -> Po
         drill, target, "pod-kill",
         configuration={"kill_count": count, "recovery_timeout_s": drill.give_up_s,
                        "restore_replicas": replicas},
-        on_start={"terminate-brain-pods": injected},
-        on_end={"terminate-brain-pods": terminated,
-                "brain-recovered": lambda *_: drill.clock.mark("brain_ready"),
-                "health-recovered": lambda *_: drill.clock.mark(VERIFIED)},
+        on_start={TERMINATE_BRAIN_PODS: injected},
+        on_end={TERMINATE_BRAIN_PODS: terminated,
+                BRAIN_RECOVERED: lambda *_: drill.clock.mark("brain_ready"),
+                HEALTH_RECOVERED: lambda *_: drill.clock.mark(VERIFIED)},
     )
-    names = tuple(activity_output(run, "terminate-brain-pods") or ())
+    names = tuple(activity_output(run, TERMINATE_BRAIN_PODS) or ())
     old_uids = frozenset(before[n] for n in names if n in before)
     now = list_pods(cluster, namespace=ns, selector=BRAIN_SELECTOR)
     fresh = tuple(p for p in now if p.uid not in before.values() and p.serving)

@@ -16,7 +16,7 @@ from typing import Any
 from harness.backup.catalog import find_backup, list_backups, read_manifest
 from harness.backup.layout import manifest_key, new_backup_id, rdb_key
 from harness.backup.verify import VerificationReport, verify_backup
-from harness.drills.experiments import run_for_drill
+from harness.drills.experiments import ISOLATE_NAMESPACE, run_for_drill
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed, VerificationFailed
 from harness.measure.clock import FAULT_INJECTED
@@ -66,8 +66,8 @@ def isolate_namespace(drill: DrillScenario, target: Any) -> dict[str, Any]:
             drill.clock.mark("fault_confirmed")
 
     run = run_for_drill(drill, target, "compromise", configuration={"policy_name": POLICY},
-                        on_start={"isolate-namespace": lambda *_: drill.clock.mark(FAULT_INJECTED)},
-                        on_end={"isolate-namespace": isolated})
+                        on_start={ISOLATE_NAMESPACE: lambda *_: drill.clock.mark(FAULT_INJECTED)},
+                        on_end={ISOLATE_NAMESPACE: isolated})
     proof["rolled_back"] = run.rollback_statuses()
     drill.note("isolation", proof)
     return proof

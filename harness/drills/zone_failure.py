@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.chaos.runner import ExperimentRun
-from harness.drills.experiments import BRAIN, BRAIN_SELECTOR, activity_output, run_for_drill
+from harness.drills.experiments import (
+    BRAIN,
+    BRAIN_PODS_IN_FAILED_ZONE,
+    BRAIN_RECOVERED,
+    BRAIN_SELECTOR,
+    DRAIN_ZONE,
+    HEALTH_RECOVERED,
+    activity_output,
+    run_for_drill,
+)
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed
 from harness.measure.clock import FAULT_INJECTED, VERIFIED
@@ -71,16 +80,16 @@ def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_
         drill, target, "zone-drain",
         configuration={"zone": zone, "scale_to": scale_to,
                        "restore_replicas": original, "recovery_timeout_s": drill.give_up_s},
-        on_start={"drain-zone": lambda *_: drill.clock.mark(FAULT_INJECTED)},
-        on_end={"drain-zone": drained, "brain-recovered": ready,
-                "health-recovered": lambda *_: drill.clock.mark(VERIFIED)},
+        on_start={DRAIN_ZONE: lambda *_: drill.clock.mark(FAULT_INJECTED)},
+        on_end={DRAIN_ZONE: drained, BRAIN_RECOVERED: ready,
+                HEALTH_RECOVERED: lambda *_: drill.clock.mark(VERIFIED)},
     )
     outcome = ZoneDrainOutcome(run, scale_to, original, seen, unschedulable_nodes(cluster, zone))
     drill.note("zone_drain", {
         "zone": zone, "nodes": list(seen.nodes), "cordoned_after_drain": list(seen.cordoned_after_drain),
         "brain_in_zone_after_drain": seen.brain_in_zone_after_drain,
         "brain_in_zone_when_ready": seen.brain_in_zone_when_ready, "ready_replicas": seen.ready_replicas,
-        "probe_brain_pods_in_failed_zone": activity_output(run, "brain-pods-in-failed-zone"),
+        "probe_brain_pods_in_failed_zone": activity_output(run, BRAIN_PODS_IN_FAILED_ZONE),
         "cordoned_after_rollback": list(outcome.cordoned_after_rollback), "errors": seen.errors,
     })
     return outcome
