@@ -48,6 +48,10 @@ class Settings(BaseModel):
     dr_context: str | None = Field(None, description="context of the DR cluster (scenario 3 off-sandbox)")
     dr_namespace: str | None = Field(None, description="namespace restores go to off-sandbox")
     dr_redis_url: str | None = Field(None, description="the DR environment's Redis (scenario 3 off-sandbox)")
+    dr_redis_password: SecretStr | None = Field(None, description="from DR_REDIS_PASSWORD or dr_redis_url only")
+    redis_restore_method: Literal["file", "network"] = Field(
+        "file", description="how a drill writes Redis data: file (the runbook's volume copy) or network "
+                            "(DUMP/RESTORE, when the harness cannot reach the volume)")
     dr_health_url: str | None = Field(None, description="the DR environment's health URL")
     dr_dns_record_name: str | None = Field(None, description="the drill's DNS record; production's is never moved")
     load_balancer: str | None = Field(None, description="DNS name the record points at after a restore")
@@ -82,6 +86,9 @@ class Settings(BaseModel):
         """The effective settings with every secret removed (safe for reports)."""
         data = self.model_dump(mode="json")
         data["redis_password"] = "***" if self.redis_password else None
+        data["dr_redis_password"] = "***" if self.dr_redis_password else None
+        if self.dr_redis_url:
+            data["dr_redis_url"] = redact_url(self.dr_redis_url)
         if self.redis_url:
             data["redis_url"] = redact_url(self.redis_url)
         return data
@@ -112,7 +119,9 @@ def split_redis_url(url: str) -> tuple[str, str | None]:
     return clean, unquote(parts.password)
 
 
-_FIELD_NAMES = set(Settings.model_fields) - {"redis_password"}
+#: secrets: from the environment (or a URL's userinfo) only, never from the file or DRILL_*
+SECRET_FIELDS = {"redis_password": "REDIS_PASSWORD", "dr_redis_password": "DR_REDIS_PASSWORD"}
+_FIELD_NAMES = set(Settings.model_fields) - set(SECRET_FIELDS)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -126,11 +135,12 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid YAML{where}", fix="fix the YAML syntax")
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping of settings", fix="use key: value lines")
-    if "redis_password" in raw:
-        raise ConfigError(
-            f"config file {path} contains redis_password",
-            fix="remove it and set REDIS_PASSWORD in the environment; secrets never live in files",
-        )
+    for field, env_name in SECRET_FIELDS.items():
+        if field in raw:
+            raise ConfigError(
+                f"config file {path} contains {field}",
+                fix=f"remove it and set {env_name} in the environment; secrets never live in files",
+            )
     unknown = sorted(set(raw) - _FIELD_NAMES)
     for key in unknown:
         warnings.warn(f"config file {path}: unknown key {key!r} ignored", stacklevel=2)
@@ -162,13 +172,14 @@ def load_settings(
     data: dict[str, Any] = _read_file(Path(path)) if path else {}
     data.update(_read_env(env))
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    password = env.get("REDIS_PASSWORD") or None
-    if data.get("redis_url"):
-        clean, url_password = split_redis_url(str(data["redis_url"]))
-        data["redis_url"] = clean
-        password = password or url_password
-    if password:
-        data["redis_password"] = password
+    for url_field, field in (("redis_url", "redis_password"), ("dr_redis_url", "dr_redis_password")):
+        password = env.get(SECRET_FIELDS[field]) or None
+        if data.get(url_field):
+            clean, url_password = split_redis_url(str(data[url_field]))
+            data[url_field] = clean
+            password = password or url_password
+        if password:
+            data[field] = password
     try:
         return Settings(**data)
     except ValidationError as exc:

@@ -65,3 +65,12 @@ def resolve_record(zone_id: str, name: str) -> str | None:
         if rrset["Name"] == _fqdn(name) and rrset.get("ResourceRecords"):
             return str(rrset["ResourceRecords"][0]["Value"])
     return None
+
+
+def normalise_fqdn(name: str) -> str:
+    """A DNS name as Route 53 compares it: trimmed, lower case, one trailing dot."""
+    return name.strip().lower().rstrip(".") + "."
+
+
+def same_record(a: str, b: str) -> bool:
+    return normalise_fqdn(a) == normalise_fqdn(b)

@@ -9,6 +9,7 @@ from pytest_bdd import given, then, when
 from harness.drills import cluster_loss, recovery
 from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
+from harness.platform.redis_data import DataRestoreResult
 from harness.secrets import ConfigExport
 from harness.target import LossReport
 
@@ -34,10 +35,11 @@ def deploy_new_cluster(drill: DrillScenario, drill_target: Any) -> None:
     drill.clock.mark("infra_ready")
 
 
-@when("Redis is restored from the newest verified backup")
-def restore_redis(drill: DrillScenario, drill_target: Any) -> None:
-    recovery.restore_redis_file(drill, drill_target, recovery.newest_verified_backup(drill_target))
+@when("Redis is restored from the newest verified backup", target_fixture="data_restore")
+def restore_redis(drill: DrillScenario, drill_target: Any) -> DataRestoreResult:
+    restored = recovery.restore_redis_file(drill, drill_target, recovery.newest_verified_backup(drill_target))
     drill.clock.mark("data_restored")
+    return restored
 
 
 @when("the Secrets and ConfigMaps are restored from the encrypted export")
@@ -53,8 +55,9 @@ def update_dns(drill: DrillScenario, drill_target: Any) -> None:
 
 
 @then("the recovery is verified: the restored keys match the backup and the canary is readable")
-def recovery_verified(drill: DrillScenario, drill_target: Any, fresh_backup: VerifiedBackup) -> None:
-    recovery.require_restored_matches(drill, drill_target, fresh_backup)
+def recovery_verified(drill: DrillScenario, drill_target: Any, fresh_backup: VerifiedBackup,
+                      data_restore: DataRestoreResult) -> None:
+    recovery.require_restored_matches(drill, drill_target, fresh_backup, data_restore)
     drill.clock.mark("verified")
 
 

@@ -37,6 +37,7 @@ def destroy_cluster(drill: DrillScenario, target: Any) -> LossReport:
             drill.canary.stop()
         drill.clock.mark(FAULT_INJECTED)
 
+    drill.on_finish(target.end_recovery)  # on a real target: tear the DR environment down afterwards
     run = run_for_drill(
         drill, target, "cluster-loss",
         configuration={},

@@ -111,8 +111,9 @@ def deploy_clean(drill: DrillScenario, target: Any) -> str:
     """Deploy SENTINEL into a fresh namespace (the compromised one stays for forensics); return the old one."""
     old = str(target.namespace)
     fresh = f"sentinel-clean-{datetime.now(UTC):%H%M%S}"
+    drill.on_finish(target.end_recovery)  # on a real target: tear the DR environment down afterwards
     target.deploy_clean_namespace(fresh)
-    drill.note("clean_namespace", fresh)
+    drill.note("clean_namespace", target.namespace)
     drill.clock.mark("infra_ready")
     return old
 

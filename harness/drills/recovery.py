@@ -25,6 +25,7 @@ from harness.measure.availability import probe_once
 from harness.measure.canary import canary_key
 from harness.measure.clock import Measurement
 from harness.platform.redis_data import DataRestoreResult
+from harness.target.base import Target
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,19 @@ def newest_verified_backup(target: Any) -> str:
     raise RestoreRefused(f"no verified backup in {store.url}", fix="take and verify a backup first")
 
 
-def require_restored_matches(drill: DrillScenario, target: Any, backup: VerifiedBackup) -> None:
-    """The restored server loaded exactly the backup's keys, and the backup's newest canary is readable."""
+def require_restored_matches(drill: DrillScenario, target: Target, backup: VerifiedBackup,
+                             restored: DataRestoreResult) -> None:
+    """The restored server holds exactly the backup's keys as written, and the backup's newest canary is readable.
+
+    A file restore is checked by what the server says it loaded; a network
+    restore by what was streamed (keys that expired in between count as written).
+    """
     client = target.redis()
-    info = client.info("persistence")
-    in_file = int(info.get("rdb_last_load_keys_loaded", 0)) + int(info.get("rdb_last_load_keys_expired", 0))
+    if restored.keys_from_backup is not None:
+        in_file = restored.keys_from_backup
+    else:
+        info = client.info("persistence")
+        in_file = int(info.get("rdb_last_load_keys_loaded", 0)) + int(info.get("rdb_last_load_keys_expired", 0))
     high = backup.manifest.canary_high_water
     canary = client.get(canary_key(high)) if high is not None else None
     drill.note("restored_check", {"keys_in_loaded_file": in_file, "manifest_key_count": backup.manifest.key_count,

@@ -15,7 +15,15 @@ from typing import Any
 import yaml
 
 from harness.errors import ConfigError
-from harness.platform.client import APPLY_PATCH, FIELD_MANAGER, Cluster, Obj, cluster_scoped, namespaced
+from harness.platform.client import (
+    APPLY_PATCH,
+    FIELD_MANAGER,
+    Cluster,
+    Obj,
+    ObjectNotFound,
+    cluster_scoped,
+    namespaced,
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,24 @@ def apply_objects(
         status, _ = cluster.send("PATCH", path, query=query, body=body, content_type=APPLY_PATCH, what=what)
         applied.append(AppliedObject(obj["kind"], ns, obj["metadata"]["name"], status == 201, dry_run))
     return applied
+
+
+def delete_objects(cluster: Cluster, objects: Iterable[Obj], *, namespace: str | None = None) -> list[str]:
+    """Delete each object (namespaced ones in `namespace` when given), last first; return what was deleted.
+
+    Idempotent: an object already gone is skipped, so a teardown can be replayed.
+    """
+    resources = _Resources(cluster)
+    deleted: list[str] = []
+    for obj in reversed(list(objects)):
+        path, ns = object_path(resources, obj, namespace)
+        what = f"{obj['kind'].lower()} {ns + '/' if ns else ''}{obj['metadata']['name']}"
+        try:
+            cluster.request("DELETE", path, body={"propagationPolicy": "Background"}, what=what)
+        except ObjectNotFound:
+            continue
+        deleted.append(what)
+    return deleted
 
 
 def apply_manifests(

@@ -33,6 +33,7 @@ class DataRestoreResult:
     started_at: datetime
     ended_at: datetime
     keys: int | None = None  # DBSIZE after start, when the implementation can reach the server
+    keys_from_backup: int | None = None  # keys the backup held as written (None: ask the loaded server)
 
     @property
     def seconds(self) -> float:
@@ -43,6 +44,7 @@ class DataRestoreResult:
             "target": self.target, "rdb_sha256": self.rdb_sha256, "rdb_bytes": self.rdb_bytes,
             "phases": [{"name": n, "seconds": round(s, 3)} for n, s in self.phases],
             "started_at": self.started_at.isoformat(), "ended_at": self.ended_at.isoformat(), "keys": self.keys,
+            "keys_from_backup": self.keys_from_backup,
         }
 
 
@@ -118,6 +120,48 @@ class LocalProcessRedisData:
         phases.done("verified")
         return DataRestoreResult(self.describe(), sha, size, tuple(phases.items), phases.started_at,
                                  datetime.now(UTC), keys)
+
+
+# ----------------------------------------------------------------------------- network
+
+
+@dataclass(frozen=True)
+class NetworkRedisData:
+    """Any Redis the harness can reach but whose volume it cannot (a managed or remote DR Redis).
+
+    The backup is loaded into a scratch server and streamed with DUMP/RESTORE
+    (TTLs kept) into the target, which must be empty: a drill restores into an
+    environment of its own, never over data.
+    """
+
+    url: str
+    password: str | None = field(repr=False)
+
+    def describe(self) -> str:
+        from harness.config import redact_url
+
+        return f"Redis {redact_url(self.url)} (network restore)"
+
+    def restore_rdb(self, rdb: Path, *, timeout: float = 300.0) -> DataRestoreResult:
+        from harness.backup.dataset import loaded_scratch
+        from harness.redis_client import connect
+        from harness.restore.network import stream_restore
+
+        sha, size = _check_source(rdb)
+        phases = _Phases()
+        target = connect(self.url, self.password, timeout=30.0)
+        existing = int(target.dbsize())
+        if existing:
+            raise RestoreRefused(f"{self.describe()} is not empty ({existing} keys)",
+                                 fix="a drill restores into an empty environment; empty it or run `sentinel-drill recover`")
+        with loaded_scratch(rdb, load_timeout=timeout) as scratch:
+            phases.done("loaded")
+            streamed = stream_restore(scratch, self.url, password=self.password, replace=False)
+        phases.done("streamed")
+        keys = int(target.dbsize())
+        phases.done("verified")
+        return DataRestoreResult(self.describe(), sha, size, tuple(phases.items), phases.started_at,
+                                 datetime.now(UTC), keys, keys_from_backup=streamed.keys_restored + streamed.keys_skipped)
 
 
 # ----------------------------------------------------------------------------- kubernetes

@@ -108,6 +108,10 @@ class Target(ABC):
         """Deploy SENTINEL (without its Secrets) into a fresh namespace and make it the current one."""
 
     @abstractmethod
+    def end_recovery(self) -> list[str]:
+        """When a scenario ends: release what its recovery built beside production; return what was removed."""
+
+    @abstractmethod
     def load_balancer_address(self) -> str:
         """The DNS name SENTINEL's record must point at for the current cluster."""
 

@@ -1,8 +1,13 @@
 """A real Kubernetes target (staging, production's DR): never destroyed, restored in parallel.
 
 The runbook's quarterly test "spins up a parallel environment": on a real target
-scenario 3's "loss" is switching to the configured DR context/namespace, which
-must start empty; everything after that is the same code as on the sandbox.
+scenario 3's "loss" and scenario 4's "clean deploy" both move the drill's own
+target to the configured DR environment (context, namespace, Redis, health URL,
+the drill's DNS record), which must start empty. Everything after that is the
+same code as on the sandbox. When the scenario ends the DR environment is torn
+down (the stack deleted, the DR Redis emptied and given back its configured
+password) and the target points at production again, so the next scenario and
+the next drill start from the same place. Production is never written to.
 """
 
 from __future__ import annotations
@@ -11,12 +16,18 @@ import os
 
 import redis
 
+from harness.config import Settings
+from harness.dns import same_record
 from harness.errors import ConfigError, DrillError
 from harness.platform.client import Cluster, ObjectNotFound, namespaced
-from harness.platform.redis_data import RedisDataPlane, redis_data_plane
+from harness.platform.manifests import delete_objects
+from harness.platform.redis_data import NetworkRedisData, RedisDataPlane, redis_data_plane
 from harness.platform.stack import deploy_stack, stack_in
+from harness.redis_client import connect as redis_connect
 from harness.secrets import KEY_ENV
 from harness.target.base import LossProof, LossReport, Target
+
+DR_FIELDS = ("dr_context", "dr_redis_url", "dr_health_url", "dr_dns_record_name")
 
 
 def deploy(cluster: Cluster, namespace: str, *, timeout: float) -> None:
@@ -24,10 +35,43 @@ def deploy(cluster: Cluster, namespace: str, *, timeout: float) -> None:
     deploy_stack(cluster, stack_in(namespace, with_secrets=False), namespace=namespace, timeout=timeout)
 
 
+def dr_settings(production: Settings, *, purpose: str) -> Settings:
+    """Production's settings moved to the DR environment; ConfigError naming what is missing."""
+    missing = [name for name in DR_FIELDS if not getattr(production, name)]
+    if missing:
+        raise ConfigError(
+            f"{purpose} on target {production.target!r} needs a parallel DR environment: {', '.join(missing)} unset",
+            fix="set them in the config file; a drill restores next to production and never moves its DNS record",
+        )
+    if production.dns_record_name and same_record(production.dr_dns_record_name or "", production.dns_record_name):
+        raise ConfigError("dr_dns_record_name is production's record",
+                          fix="give the drill its own record (e.g. dr-drill.sentinel.example.com)")
+    return production.model_copy(update={
+        "kubeconfig": production.dr_kubeconfig or production.kubeconfig,
+        "context": production.dr_context,
+        "namespace": production.dr_namespace or production.namespace,
+        "redis_url": production.dr_redis_url,
+        "redis_password": production.dr_redis_password,
+        "health_url": production.dr_health_url,
+        "dns_record_name": production.dr_dns_record_name,
+    })
+
+
 class ClusterTarget(Target):
-    """A configured cluster reached through its kubeconfig/context; the DR context receives restores."""
+    """A configured cluster reached through its kubeconfig/context; the DR environment receives restores."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.production = settings
+        self.rotated_password: str | None = None
+
+    @property
+    def in_recovery_environment(self) -> bool:
+        return self.settings is not self.production
 
     def redis_data(self) -> RedisDataPlane:
+        if self.settings.redis_restore_method == "network":
+            return NetworkRedisData(self.settings.redis_url or "", self.redis_password())
         return redis_data_plane(self.settings)
 
     def config_export_key(self) -> str:
@@ -36,43 +80,38 @@ class ClusterTarget(Target):
             raise ConfigError("no key for the configuration export", fix=f"set {KEY_ENV} (a Fernet key)")
         return key
 
+    def _enter_recovery_environment(self, *, purpose: str) -> None:
+        if not self.in_recovery_environment:
+            self.settings = dr_settings(self.production, purpose=purpose)
+
     def lose_primary(self) -> LossReport:
         """Switch to the DR environment (cluster, Redis, health URL, the drill's DNS record); production is never touched."""
-        settings = self.settings
-        required = {"dr_context": settings.dr_context, "dr_redis_url": settings.dr_redis_url,
-                    "dr_health_url": settings.dr_health_url, "dr_dns_record_name": settings.dr_dns_record_name}
-        missing = [name for name, value in required.items() if not value]
-        if missing:
-            raise ConfigError(
-                f"scenario 3 on target {settings.target!r} needs a parallel DR environment: {', '.join(missing)} unset",
-                fix="set them in the config file; a drill restores next to production and never moves its DNS record",
-            )
-        if settings.dr_dns_record_name == settings.dns_record_name:
-            raise ConfigError("dr_dns_record_name is production's record",
-                              fix="give the drill its own record (e.g. dr-drill.sentinel.example.com)")
-        primary = settings.context or "current"
-        self.settings = settings.model_copy(update={
-            "kubeconfig": settings.dr_kubeconfig or settings.kubeconfig,
-            "context": settings.dr_context,
-            "namespace": settings.dr_namespace or settings.namespace,
-            "redis_url": settings.dr_redis_url,
-            "health_url": settings.dr_health_url,
-            "dns_record_name": settings.dr_dns_record_name,
-        })
-        return LossReport(primary, "(not touched)", "(not touched)",
+        self._enter_recovery_environment(purpose="scenario 3")
+        return LossReport(self.production.context or "current", "(not touched)", "(not touched)",
                           {"mode": "parallel environment", "dr_context": self.settings.context,
-                           "dr_namespace": self.settings.namespace})
+                           "dr_namespace": self.namespace})
+
+    def recovery_environment_state(self) -> tuple[bool, str]:
+        """(empty, what was found): the DR namespace runs no SENTINEL and the DR Redis holds no key."""
+        found: list[str] = []
+        try:
+            self.cluster().get(namespaced("apps/v1", "deployments", self.namespace, "sentinel-brain"))
+            found.append(f"namespace {self.namespace} already runs sentinel-brain")
+        except ObjectNotFound:
+            pass
+        try:
+            keys = int(self.redis().dbsize())
+        except redis.RedisError as exc:
+            raise DrillError(f"the DR Redis does not answer: {exc.__class__.__name__}",
+                             fix="check dr_redis_url and DR_REDIS_PASSWORD") from None
+        if keys:
+            found.append(f"the DR Redis holds {keys} keys")
+        return not found, "; ".join(found) or f"namespace {self.namespace} and the DR Redis are empty"
 
     def prove_loss(self, loss: LossReport) -> LossProof:
-        """The DR namespace must not already run SENTINEL, or the restore would prove nothing."""
-        cluster = self.cluster()
-        try:
-            cluster.get(namespaced("apps/v1", "deployments", self.namespace, "sentinel-brain"))
-            present = True
-        except ObjectNotFound:
-            present = False
-        return LossProof(not present, f"DR namespace {self.namespace} "
-                         f"{'already runs sentinel-brain' if present else 'is empty of SENTINEL'}",
+        """The DR environment must start empty, or the restore would prove nothing."""
+        empty, what = self.recovery_environment_state()
+        return LossProof(empty, f"DR environment: {what}",
                          {"dr_context": self.settings.context, "namespace": self.namespace})
 
     def finish_teardown(self) -> None:
@@ -84,10 +123,30 @@ class ClusterTarget(Target):
         return cluster
 
     def deploy_clean_namespace(self, namespace: str) -> Cluster:
-        cluster = self.cluster()
-        deploy(cluster, namespace, timeout=self.settings.rto_seconds)
-        self.settings = self.settings.model_copy(update={"namespace": namespace})
-        return cluster
+        """Scenario 4's clean deploy goes to the (empty) DR environment's namespace, never next to production."""
+        self._enter_recovery_environment(purpose="scenario 4")
+        empty, what = self.recovery_environment_state()
+        if not empty:
+            raise DrillError(f"the DR environment is not empty: {what}",
+                             fix="run `sentinel-drill recover` or tear the DR environment down by hand")
+        return self.provision_cluster()
+
+    def end_recovery(self) -> list[str]:
+        """Tear the DR environment down and point the target at production again (idempotent)."""
+        if not self.in_recovery_environment:
+            return []
+        removed = delete_objects(self.cluster(), stack_in(self.namespace, with_secrets=True),
+                                 namespace=self.namespace)
+        client = self.redis()
+        client.flushall()
+        if self.rotated_password is not None:
+            configured = super().redis_password() or ""
+            client.config_set("requirepass", configured)
+            removed.append("rotated DR Redis password reset to the configured one")
+        removed.append("DR Redis flushed")
+        self.settings = self.production
+        self.rotated_password = None
+        return removed
 
     def load_balancer_address(self) -> str:
         if self.settings.load_balancer:
@@ -99,15 +158,27 @@ class ClusterTarget(Target):
                              fix="set load_balancer in the config or wait for the cloud load balancer")
         return str(ingress[0].get("hostname") or ingress[0].get("ip"))
 
+    def redis(self, *, password: str | None = None) -> redis.Redis:
+        """The current Redis, with the rotated password once scenario 4 rotated it."""
+        if not self.settings.redis_url:
+            raise ConfigError("no Redis URL configured for the target", fix="set DRILL_REDIS_URL")
+        return redis_connect(self.settings.redis_url, password or self.redis_password())
+
+    def redis_password(self) -> str | None:
+        """The password the current Redis accepts now (the rotated one after scenario 4's rotation)."""
+        return self.rotated_password or super().redis_password()
+
     def rotate_redis_password(self, new_password: str) -> None:
+        """Rotate the password of the restored clean (DR) environment's Redis; production's is never changed."""
+        if not self.in_recovery_environment:
+            raise DrillError("refusing to rotate production's Redis password",
+                             fix="rotation happens in the clean DR environment after a clean deploy")
         client = self.redis()
         try:
             client.config_set("requirepass", new_password)
         except redis.RedisError as exc:
             raise DrillError(f"Redis refused the new password: {exc}", fix="check the Redis ACL/CONFIG rights") from None
-        self.settings = self.settings.model_copy(update={"redis_password": new_password})
+        self.rotated_password = new_password
 
     def close(self) -> None:
         """Nothing to release."""
-
-

@@ -157,6 +157,10 @@ class SandboxTarget(Target):
         self._adopt(replace(self.info, namespace=namespace))
         return cluster
 
+    def end_recovery(self) -> list[str]:
+        """The sandbox recovers in place: the new cluster or clean namespace simply is the sandbox now."""
+        return []
+
     def load_balancer_address(self) -> str:
         return f"lb-{self.info.cluster_name}.{self.info.hosted_zone_name}"
 
