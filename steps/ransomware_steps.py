@@ -12,8 +12,8 @@ from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
 
 
-@given("the newest backup in the store has been tampered with", target_fixture="tampered_id")
-def tampered(drill: DrillScenario, drill_target: Any, fresh_backup: VerifiedBackup) -> str:
+@given("the newest backup in the store has been tampered with", target_fixture="quarantine")
+def tampered(drill: DrillScenario, drill_target: Any, fresh_backup: VerifiedBackup) -> ransomware.Quarantine:
     return ransomware.plant_tampered_backup(drill, drill_target, fresh_backup.backup.id)
 
 
@@ -28,13 +28,13 @@ def isolated(drill: DrillScenario, isolation: dict[str, Any]) -> None:
 
 
 @when("every backup in the store is scanned", target_fixture="scan")
-def scan(drill: DrillScenario, drill_target: Any) -> ransomware.ScanResult:
-    return ransomware.scan_backups(drill, drill_target)
+def scan(drill: DrillScenario, quarantine: ransomware.Quarantine) -> ransomware.ScanResult:
+    return ransomware.scan_backups(drill, quarantine)
 
 
 @then("the tampered backup is rejected and the newest backup that verifies is chosen", target_fixture="chosen")
-def choose(scan: ransomware.ScanResult, tampered_id: str) -> VerificationReport:
-    return ransomware.require_tampered_rejected(scan, tampered_id)
+def choose(scan: ransomware.ScanResult, quarantine: ransomware.Quarantine) -> VerificationReport:
+    return ransomware.require_tampered_rejected(scan, quarantine)
 
 
 @when("SENTINEL is deployed clean into a fresh namespace", target_fixture="old_namespace")
@@ -43,8 +43,9 @@ def deploy_clean(drill: DrillScenario, drill_target: Any) -> str:
 
 
 @when("Redis is restored from the chosen backup")
-def restore_chosen(drill: DrillScenario, drill_target: Any, chosen: VerificationReport) -> None:
-    recovery.restore_redis_file(drill, drill_target, chosen.backup_id)
+def restore_chosen(drill: DrillScenario, drill_target: Any, chosen: VerificationReport,
+                   quarantine: ransomware.Quarantine) -> None:
+    recovery.restore_redis_file(drill, drill_target, chosen.backup_id, store=quarantine.store)
     drill.clock.mark("data_restored")
 
 

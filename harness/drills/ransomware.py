@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.backup.catalog import find_backup, list_backups, read_manifest
 from harness.backup.layout import manifest_key, new_backup_id, rdb_key
+from harness.backup.store import BackupStore
 from harness.backup.verify import VerificationReport, verify_backup
 from harness.drills.experiments import ISOLATE_NAMESPACE, run_for_drill
 from harness.drills.scenario import DrillScenario
@@ -24,29 +25,64 @@ from harness.platform.client import ObjectNotFound, namespaced
 from harness.redis_client import auth_reply
 from harness.safety import require_destructive
 from harness.secrets import rotate_secrets
+from harness.target.base import Target
 
 POLICY = "drill-isolate-compromise"
 TAMPER_NOTE = "sentinel-drill: deliberately tampered copy planted by scenario 4"
 
 
-def plant_tampered_backup(drill: DrillScenario, target: Any, source_id: str) -> str:
-    """Copy backup `source_id` as a newer backup with one byte flipped (the attacker's work)."""
-    require_destructive(target.settings, "plant a tampered backup in the store")
+QUARANTINE_PREFIX = "drill-quarantine"
+#: how many of the newest backups the quarantine copies beside the tampered one (the scan's depth)
+SCAN_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """A copy of the store as the attacker left it: the newest backups plus one tampered "newer" one.
+
+    The drill never writes into the store's normal layout (a tampered copy there
+    would be `--latest` for everyone); the quarantine lives under its own prefix
+    and stays for the audit.
+    """
+
+    store: BackupStore
+    tampered_id: str
+    copied: tuple[str, ...]
+
+
+def _copy_backup(source: BackupStore, dest: BackupStore, backup_id: str) -> None:
+    entry = find_backup(source, backup_id)
+    assert entry.rdb_key is not None
+    dest.put_bytes(rdb_key(backup_id), source.get_bytes(entry.rdb_key))
+    dest.put_bytes(manifest_key(backup_id), read_manifest(source, backup_id).to_json())
+
+
+def plant_tampered_backup(drill: DrillScenario, target: Target, source_id: str) -> Quarantine:
+    """Copy the newest backups into a quarantine prefix and plant there a newer copy of `source_id`
+    with one byte flipped (the attacker's work)."""
+    require_destructive(target.settings, "plant a tampered backup in the quarantine copy of the store")
     store = target.store()
+    now = datetime.now(UTC)
+    quarantine = store.child(f"{QUARANTINE_PREFIX}/{now:%Y%m%dT%H%M%S}")
+    newest = sorted((e for e in list_backups(store) if e.complete and e.layout == "manifest"),
+                    key=lambda e: e.point_in_time, reverse=True)[:SCAN_DEPTH]
+    copied = tuple(dict.fromkeys([source_id, *(e.id for e in newest)]))
+    for backup_id in copied:
+        _copy_backup(store, quarantine, backup_id)
     entry = find_backup(store, source_id)
     assert entry.rdb_key is not None
     data = bytearray(store.get_bytes(entry.rdb_key))
     data[len(data) // 2] ^= 0xFF
-    manifest = read_manifest(store, source_id)
-    tampered_id = new_backup_id(datetime.now(UTC))
-    store.put_bytes(rdb_key(tampered_id), bytes(data))
-    forged = manifest.model_copy(update={"id": tampered_id, "point_in_time": datetime.now(UTC)})
-    store.put_bytes(manifest_key(tampered_id), forged.to_json())
-    drill.note("tampered_backup", {"id": tampered_id, "copied_from": source_id, "note": TAMPER_NOTE})
-    return tampered_id
+    tampered_id = new_backup_id(now)
+    quarantine.put_bytes(rdb_key(tampered_id), bytes(data))
+    forged = read_manifest(store, source_id).model_copy(update={"id": tampered_id, "point_in_time": now})
+    quarantine.put_bytes(manifest_key(tampered_id), forged.to_json())
+    drill.note("tampered_backup", {"id": tampered_id, "copied_from": source_id, "note": TAMPER_NOTE,
+                                   "quarantine": quarantine.url, "copied": list(copied)})
+    return Quarantine(quarantine, tampered_id, copied)
 
 
-def isolate_namespace(drill: DrillScenario, target: Any) -> dict[str, Any]:
+def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
     """Run the compromise experiment; the hook checks the deny-all policy while it is in force."""
     cluster = target.cluster()
     ns = target.namespace
@@ -96,9 +132,9 @@ class ScanResult:
                                  fix="restore from offline copies; the store is compromised")
 
 
-def scan_backups(drill: DrillScenario, target: Any) -> ScanResult:
-    """Verify every backup in the store, newest first (the runbook's "scan first")."""
-    store = target.store()
+def scan_backups(drill: DrillScenario, quarantine: Quarantine) -> ScanResult:
+    """Verify every backup in the (quarantined) store, newest first (the runbook's "scan first")."""
+    store = quarantine.store
     entries = sorted((e for e in list_backups(store) if e.complete), key=lambda e: e.point_in_time, reverse=True)
     scan = ScanResult([verify_backup(store, e.id, min_keys=drill.settings.min_keys) for e in entries])
     drill.clock.mark("backups_scanned")
@@ -107,7 +143,7 @@ def scan_backups(drill: DrillScenario, target: Any) -> ScanResult:
     return scan
 
 
-def deploy_clean(drill: DrillScenario, target: Any) -> str:
+def deploy_clean(drill: DrillScenario, target: Target) -> str:
     """Deploy SENTINEL into a fresh namespace (the compromised one stays for forensics); return the old one."""
     old = str(target.namespace)
     fresh = f"sentinel-clean-{datetime.now(UTC):%H%M%S}"
@@ -129,7 +165,7 @@ class RotatedPasswords:
         return "RotatedPasswords(old=***, new=***)"
 
 
-def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str) -> RotatedPasswords:
+def rotate_every_secret(drill: DrillScenario, target: Target, *, old_namespace: str) -> RotatedPasswords:
     """New values for every key of every Secret the old namespace had, in the current namespace,
     the Redis password included."""
     old_password = target.redis_password() or ""
@@ -146,16 +182,17 @@ def rotate_every_secret(drill: DrillScenario, target: Any, *, old_namespace: str
     return RotatedPasswords(old_password, new_password)
 
 
-def password_proof(target: Any, *, old_password: str, new_password: str) -> dict[str, Any]:
+def password_proof(target: Target, *, old_password: str, new_password: str) -> dict[str, Any]:
     """AUTH with both passwords on fresh connections: the old must get WRONGPASS, the new +OK."""
-    url = target.settings.redis_url
+    url = target.redis_url
     return {"old_password_reply": auth_reply(url, old_password).split(" ")[0],
             "new_password_reply": auth_reply(url, new_password).split(" ")[0]}
 
 
-def require_tampered_rejected(scan: ScanResult, tampered_id: str) -> VerificationReport:
+def require_tampered_rejected(scan: ScanResult, quarantine: Quarantine) -> VerificationReport:
     """The planted backup failed a check and the chosen one is the newest that passed."""
     rejected = {r.backup_id: r for r in scan.rejected}
+    tampered_id = quarantine.tampered_id
     if tampered_id not in rejected:
         raise TargetMissed(f"the tampered backup {tampered_id} was not rejected by the scan",
                            fix="verification missed a flipped byte: the checksum level is broken")
@@ -166,7 +203,7 @@ def require_tampered_rejected(scan: ScanResult, tampered_id: str) -> Verificatio
     return scan.newest_clean()
 
 
-def require_password_rotated(drill: DrillScenario, target: Any, passwords: RotatedPasswords) -> None:
+def require_password_rotated(drill: DrillScenario, target: Target, passwords: RotatedPasswords) -> None:
     proof = password_proof(target, old_password=passwords.old, new_password=passwords.new)
     drill.note("password_proof", proof)
     if proof["old_password_reply"] != "-WRONGPASS" or proof["new_password_reply"] != "+OK":

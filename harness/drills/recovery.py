@@ -16,6 +16,7 @@ from typing import Any
 from harness.backup.catalog import find_backup, list_backups
 from harness.backup.manifest import Manifest
 from harness.backup.rdb import file_digest
+from harness.backup.store import BackupStore
 from harness.backup.take import BackupResult, take_backup
 from harness.backup.verify import VerificationReport, read_verify_record, verify_backup
 from harness.dns import DnsChange, point_record, resolve_record
@@ -63,9 +64,11 @@ def take_verified_backup(drill: DrillScenario, target: Any) -> VerifiedBackup:
     return VerifiedBackup(backup, report)
 
 
-def restore_redis_file(drill: DrillScenario, target: Any, backup_id: str) -> DataRestoreResult:
-    """The runbook's file restore into the target's Redis, refusing anything not verified."""
-    store = target.store()
+def restore_redis_file(drill: DrillScenario, target: Target, backup_id: str, *,
+                       store: BackupStore | None = None) -> DataRestoreResult:
+    """The runbook's file restore into the target's Redis from `store` (the target's by default),
+    refusing anything not verified there."""
+    store = store or target.store()
     entry = find_backup(store, backup_id)
     record = read_verify_record(store, backup_id)
     if record is None or not record.passed or entry.rdb_key is None:

@@ -5,7 +5,10 @@ Healthy means, checked afresh on every request:
     ready endpoint in its EndpointSlices, in the cluster the config file's
     kubeconfig points at *now* (scenario 3 re-points it at a new cluster), and
   * Redis answers PING with the password currently in the password file
-    (rotation rewrites the file; the password never appears in argv or output).
+    (rotation rewrites the file; the password never appears in argv or output),
+    or, with `redis_password_secret` ("secret/key"), in that Secret of the
+    namespace, read through the API as SENTINEL's own pods would (a DR
+    environment whose Secrets are restored or rotated by the drill).
 Otherwise 503 with the reasons. Every check has sub-second timeouts, so the
 answer comes within 1 s even when the API server is gone.
 
@@ -15,6 +18,7 @@ Run as its own process: `python -m harness.sandbox.health --config <state>/healt
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import signal
@@ -51,6 +55,7 @@ class HealthConfig:
     redis_host: str
     redis_port: int
     redis_password_file: str
+    redis_password_secret: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> HealthConfig:
@@ -115,12 +120,30 @@ def check_services(config: HealthConfig) -> dict[str, Any]:
     return result
 
 
-def check_redis(config: HealthConfig) -> dict[str, Any]:
-    """PING with the current password from the password file."""
+def _secret_password(config: HealthConfig) -> str | None:
+    """The password in Secret `name/key` of the namespace; None when it is not there (yet)."""
+    assert config.redis_password_secret is not None
+    name, _, key = config.redis_password_secret.partition("/")
+    cluster = CLIENTS.get(config.kubeconfig, config.context)
     try:
-        password = Path(config.redis_password_file).read_text().strip() or None
-    except OSError:
-        return {"ok": False, "reason": "redis password file is missing"}
+        secret = cluster.request("GET", f"/api/v1/namespaces/{config.namespace}/secrets/{name}", timeout=K8S_TIMEOUT)
+    except DrillError:
+        return None
+    value = (secret.get("data") or {}).get(key or "password")
+    return base64.b64decode(value).decode() if value else None
+
+
+def check_redis(config: HealthConfig) -> dict[str, Any]:
+    """PING with the current password from the password file (or the namespace's Secret)."""
+    if config.redis_password_secret:
+        password = _secret_password(config)
+        if password is None:
+            return {"ok": False, "reason": f"secret {config.redis_password_secret} is missing"}
+    else:
+        try:
+            password = Path(config.redis_password_file).read_text().strip() or None
+        except OSError:
+            return {"ok": False, "reason": "redis password file is missing"}
     client = redis.Redis(host=config.redis_host, port=config.redis_port, password=password,
                          socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
                          retry=Retry(NoBackoff(), 0))

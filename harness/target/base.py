@@ -60,6 +60,13 @@ class Target(ABC):
             raise ConfigError("no health URL configured for the target", fix="set DRILL_HEALTH_URL")
         return self.settings.health_url
 
+    @property
+    def redis_url(self) -> str:
+        """The current Redis's URL (no password in it: that comes from `redis_password`)."""
+        if not self.settings.redis_url:
+            raise ConfigError("no Redis URL configured for the target", fix="set DRILL_REDIS_URL")
+        return self.settings.redis_url
+
     def cluster(self) -> Cluster:
         """A client for the target's current cluster."""
         return connect(self.settings.kubeconfig, self.settings.context)
@@ -70,9 +77,7 @@ class Target(ABC):
 
     def redis(self, *, password: str | None = None) -> redis.Redis:
         """A client for the target's production Redis (current password unless one is given)."""
-        if not self.settings.redis_url:
-            raise ConfigError("no Redis URL configured for the target", fix="set DRILL_REDIS_URL")
-        return redis_connect(self.settings.redis_url, password or self.redis_password())
+        return redis_connect(self.redis_url, password or self.redis_password())
 
     def store(self) -> BackupStore:
         if not self.settings.store_url:

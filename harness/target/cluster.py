@@ -71,7 +71,7 @@ class ClusterTarget(Target):
 
     def redis_data(self) -> RedisDataPlane:
         if self.settings.redis_restore_method == "network":
-            return NetworkRedisData(self.settings.redis_url or "", self.redis_password())
+            return NetworkRedisData(self.redis_url, self.redis_password())
         return redis_data_plane(self.settings)
 
     def config_export_key(self) -> str:
@@ -160,9 +160,7 @@ class ClusterTarget(Target):
 
     def redis(self, *, password: str | None = None) -> redis.Redis:
         """The current Redis, with the rotated password once scenario 4 rotated it."""
-        if not self.settings.redis_url:
-            raise ConfigError("no Redis URL configured for the target", fix="set DRILL_REDIS_URL")
-        return redis_connect(self.settings.redis_url, password or self.redis_password())
+        return redis_connect(self.redis_url, password or self.redis_password())
 
     def redis_password(self) -> str | None:
         """The password the current Redis accepts now (the rotated one after scenario 4's rotation)."""

@@ -1,0 +1,85 @@
+"""The real-target path, end to end: a `target: staging` config on the sandbox's control plane runs every scenario
+through ClusterTarget, and scenarios 3 and 4 leave production exactly as they found it.
+
+Scenarios 1 and 2 break production on purpose (pods killed, a zone drained), so
+"unchanged" is asserted around the scenario 3 + 4 run: those restore into the
+DR environment and must never write to production's namespace, Redis (canary
+keys aside: the canary writer is the RPO measurement) or DNS record.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.sandbox import SandboxInfo, sandbox_down, sandbox_up
+from tests.integration.drills.conftest import DrillRun
+from tests.integration.drills.staging import (
+    DR_NAMESPACE,
+    Staging,
+    dns_value,
+    dump_results,
+    production_state,
+    start_staging,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def staging(sandbox_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staging]:
+    state_dir = tmp_path_factory.mktemp("staging-sandbox")
+    sandbox: SandboxInfo = sandbox_up(state_dir, cluster_name="staging")
+    try:
+        yield from start_staging(sandbox, tmp_path_factory.mktemp("staging-dr"))
+    finally:
+        sandbox_down(state_dir)
+
+
+def run_staging(staging: Staging, selection: str, reports: Path, *args: str, **env: str) -> DrillRun:
+    child_env = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("DRILL_", "AWS_", "KUBE", "REDIS_", "DR_"))}
+    child_env.update(staging.env(), DRILL_REPORTS_DIR=str(reports), **env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "drill", selection, "--results", str(reports / "allure-results"), *args],
+        check=False, cwd=REPO_ROOT, env=child_env, capture_output=True, text=True, timeout=900,
+    )
+    import json
+
+    results_file = reports / "drill-results.json"
+    results: dict[str, Any] = json.loads(results_file.read_text()) if results_file.exists() else {}
+    return DrillRun(proc.returncode, proc.stdout + proc.stderr, results, reports / "allure-results")
+
+
+def test_scenarios_3_and_4_pass_through_the_cluster_target_and_leave_production_untouched(
+        staging: Staging, tmp_path: Path) -> None:
+    before = production_state(staging)
+    run = run_staging(staging, "all", tmp_path, "-k", "cluster or compromise")
+    verdicts = run.verdicts()
+    assert run.code == 0, f"{dump_results(run.results)}\n{run.output[-4000:]}"
+    assert len(verdicts) == 2 and set(verdicts.values()) == {"PASS"}, dump_results(run.results)
+    assert run.results["meta"]["target"] == "staging"
+    after = production_state(staging)
+    assert before.differences(after) == []
+    assert before.redis_keys > 10_000  # the digest covered the seeded data, not an empty server
+    s3 = run.scenario("scenario-3")
+    assert s3["details"]["loss"]["details"]["dr_namespace"] == DR_NAMESPACE
+    assert dns_value(staging.sandbox, staging.dr_record) == f"lb-dr.{staging.sandbox.hosted_zone_name}."
+    s4 = run.scenario("scenario-4")
+    assert s4["details"]["clean_namespace"] == DR_NAMESPACE
+    # the DR environment was torn down afterwards: the next drill starts from an empty one
+    assert int(staging.dr_redis.client().dbsize()) == 0
+
+
+def test_scenarios_1_2_and_the_monthly_drill_pass_through_the_cluster_target(
+        staging: Staging, tmp_path: Path) -> None:
+    run = run_staging(staging, "all", tmp_path, "-k", "not cluster and not compromise")
+    verdicts = run.verdicts()
+    assert run.code == 0, f"{dump_results(run.results)}\n{run.output[-4000:]}"
+    assert len(verdicts) >= 5 and set(verdicts.values()) == {"PASS"}, dump_results(run.results)
