@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_bdd import given, then, when
 
 from harness.backup.catalog import BackupEntry
@@ -11,10 +9,11 @@ from harness.backup.verify import VerificationReport
 from harness.drills import backup_checks
 from harness.drills.recovery import require_verified
 from harness.drills.scenario import DrillScenario
+from harness.target.base import Target
 
 
 @when("the newest backup is restored into a scratch Redis", target_fixture="scratch_restore")
-def restore_into_scratch(drill: DrillScenario, drill_target: Any) -> backup_checks.ScratchRestore:
+def restore_into_scratch(drill: DrillScenario, drill_target: Target) -> backup_checks.ScratchRestore:
     return backup_checks.restore_newest_into_scratch(drill, drill_target)
 
 
@@ -29,12 +28,12 @@ def count_near_production(drill: DrillScenario, scratch_restore: backup_checks.S
 
 
 @given("the newest backup in the store", target_fixture="newest_entry")
-def newest(drill_target: Any) -> BackupEntry:
+def newest(drill_target: Target) -> BackupEntry:
     return backup_checks.newest_backup(drill_target)
 
 
 @when("it is verified at every level", target_fixture="verification")
-def verify_newest(drill: DrillScenario, drill_target: Any, newest_entry: BackupEntry) -> VerificationReport:
+def verify_newest(drill: DrillScenario, drill_target: Target, newest_entry: BackupEntry) -> VerificationReport:
     return backup_checks.verify_entry(drill, drill_target, newest_entry)
 
 

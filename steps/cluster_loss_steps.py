@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_bdd import given, then, when
 
 from harness.drills import cluster_loss, recovery
@@ -12,55 +10,56 @@ from harness.drills.scenario import DrillScenario
 from harness.platform.redis_data import DataRestoreResult
 from harness.secrets import ConfigExport
 from harness.target import LossReport
+from harness.target.base import Target
 
 
 @given("an encrypted export of the Secrets and ConfigMaps is in the backup store", target_fixture="config_export")
-def config_exported(drill: DrillScenario, drill_target: Any) -> ConfigExport:
+def config_exported(drill: DrillScenario, drill_target: Target) -> ConfigExport:
     return cluster_loss.export_configuration(drill, drill_target)
 
 
 @when("the cluster-loss experiment destroys the cluster and the Redis data", target_fixture="loss")
-def destroy(drill: DrillScenario, drill_target: Any) -> LossReport:
+def destroy(drill: DrillScenario, drill_target: Target) -> LossReport:
     return cluster_loss.destroy_cluster(drill, drill_target)
 
 
 @then("the fault is confirmed: the old cluster's API and its Redis no longer answer")
-def loss_confirmed(drill: DrillScenario, drill_target: Any, loss: LossReport) -> None:
+def loss_confirmed(drill: DrillScenario, drill_target: Target, loss: LossReport) -> None:
     cluster_loss.confirm_cluster_lost(drill, drill_target, loss)
 
 
 @when("SENTINEL is deployed to a new cluster")
-def deploy_new_cluster(drill: DrillScenario, drill_target: Any) -> None:
+def deploy_new_cluster(drill: DrillScenario, drill_target: Target) -> None:
     drill_target.provision_cluster()
     drill.clock.mark("infra_ready")
 
 
 @when("Redis is restored from the newest verified backup", target_fixture="data_restore")
-def restore_redis(drill: DrillScenario, drill_target: Any) -> DataRestoreResult:
+def restore_redis(drill: DrillScenario, drill_target: Target) -> DataRestoreResult:
     restored = recovery.restore_redis_file(drill, drill_target, recovery.newest_verified_backup(drill_target))
     drill.clock.mark("data_restored")
     return restored
 
 
 @when("the Secrets and ConfigMaps are restored from the encrypted export")
-def restore_config(drill: DrillScenario, drill_target: Any, config_export: ConfigExport) -> None:
+def restore_config(drill: DrillScenario, drill_target: Target, config_export: ConfigExport) -> None:
     cluster_loss.restore_configuration(drill, drill_target, config_export)
     drill.clock.mark("secrets_restored")
 
 
 @when("DNS is updated to the new load balancer")
-def update_dns(drill: DrillScenario, drill_target: Any) -> None:
+def update_dns(drill: DrillScenario, drill_target: Target) -> None:
     recovery.update_dns(drill, drill_target)
     drill.clock.mark("dns_updated")
 
 
 @then("the recovery is verified: the restored keys match the backup and the canary is readable")
-def recovery_verified(drill: DrillScenario, drill_target: Any, fresh_backup: VerifiedBackup,
+def recovery_verified(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup,
                       data_restore: DataRestoreResult) -> None:
     recovery.require_restored_matches(drill, drill_target, fresh_backup, data_restore)
     drill.clock.mark("verified")
 
 
 @then("the measured RPO is within the target and consistent with the backup's point in time")
-def rpo_within_target(drill: DrillScenario, drill_target: Any, fresh_backup: VerifiedBackup) -> None:
+def rpo_within_target(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup) -> None:
     cluster_loss.require_rpo(drill, cluster_loss.measure_rpo(drill, drill_target, fresh_backup), fresh_backup)

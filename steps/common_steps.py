@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_bdd import given, parsers, then
 
 from harness.drills import preconditions
 from harness.drills.recovery import VerifiedBackup, take_verified_backup, wait_healthy
 from harness.drills.scenario import DrillScenario
+from harness.target.base import Target
 
 
 @given("the target is healthy")
-def target_is_healthy(drill: DrillScenario, drill_target: Any) -> None:
+def target_is_healthy(drill: DrillScenario, drill_target: Target) -> None:
     preconditions.require_healthy(drill, drill_target)
 
 
 @given("the canary writer is writing to Redis")
-def canary_writing(drill: DrillScenario, drill_target: Any) -> None:
+def canary_writing(drill: DrillScenario, drill_target: Target) -> None:
     preconditions.start_canary(drill, drill_target)
 
 
 @given("the availability prober is watching the health endpoint")
-def prober_watching(drill: DrillScenario, drill_target: Any) -> None:
+def prober_watching(drill: DrillScenario, drill_target: Target) -> None:
     drill.start_prober(drill_target.health_url)
 
 
 @given("a fresh backup no older than the RPO has been taken and verified", target_fixture="fresh_backup")
-def fresh_backup(drill: DrillScenario, drill_target: Any) -> VerifiedBackup:
+def fresh_backup(drill: DrillScenario, drill_target: Target) -> VerifiedBackup:
     return take_verified_backup(drill, drill_target)
 
 
 @then("the health endpoint answers healthy")
-def health_answers(drill: DrillScenario, drill_target: Any) -> None:
+def health_answers(drill: DrillScenario, drill_target: Target) -> None:
     wait_healthy(drill, drill_target.health_url, deadline_s=drill.give_up_s)
     drill.clock.mark("healthy")
 

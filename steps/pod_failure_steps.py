@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_bdd import parsers, then, when
 
 from harness.drills import pod_failure, preconditions
 from harness.drills.scenario import DrillScenario
+from harness.target.base import Target
 
 
 @when(parsers.parse("the pod-kill experiment terminates {share} of the Brain pods with grace period 0"),
       target_fixture="pod_kill")
-def kill_brain_pods(drill: DrillScenario, drill_target: Any, share: str) -> pod_failure.PodKillOutcome:
+def kill_brain_pods(drill: DrillScenario, drill_target: Target, share: str) -> pod_failure.PodKillOutcome:
     return pod_failure.terminate_brain_pods(drill, drill_target, share=share)
 
 
@@ -27,5 +26,5 @@ def brain_back_within_rto(drill: DrillScenario) -> None:
 
 
 @then("no acknowledged write was lost")
-def no_write_lost(drill: DrillScenario, drill_target: Any) -> None:
+def no_write_lost(drill: DrillScenario, drill_target: Target) -> None:
     preconditions.require_no_acknowledged_write_lost(drill, drill_target)

@@ -10,15 +10,16 @@ from harness.backup.verify import VerificationReport
 from harness.drills import ransomware, recovery
 from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
+from harness.target.base import Target
 
 
 @given("the newest backup in the store has been tampered with", target_fixture="quarantine")
-def tampered(drill: DrillScenario, drill_target: Any, fresh_backup: VerifiedBackup) -> ransomware.Quarantine:
+def tampered(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup) -> ransomware.Quarantine:
     return ransomware.plant_tampered_backup(drill, drill_target, fresh_backup.backup.id)
 
 
 @when("the compromise experiment isolates the namespace", target_fixture="isolation")
-def isolate(drill: DrillScenario, drill_target: Any) -> dict[str, Any]:
+def isolate(drill: DrillScenario, drill_target: Target) -> dict[str, Any]:
     return ransomware.isolate_namespace(drill, drill_target)
 
 
@@ -38,24 +39,24 @@ def choose(scan: ransomware.ScanResult, quarantine: ransomware.Quarantine) -> Ve
 
 
 @when("SENTINEL is deployed clean into a fresh namespace", target_fixture="old_namespace")
-def deploy_clean(drill: DrillScenario, drill_target: Any) -> str:
+def deploy_clean(drill: DrillScenario, drill_target: Target) -> str:
     return ransomware.deploy_clean(drill, drill_target)
 
 
 @when("Redis is restored from the chosen backup")
-def restore_chosen(drill: DrillScenario, drill_target: Any, chosen: VerificationReport,
+def restore_chosen(drill: DrillScenario, drill_target: Target, chosen: VerificationReport,
                    quarantine: ransomware.Quarantine) -> None:
     recovery.restore_redis_file(drill, drill_target, chosen.backup_id, store=quarantine.store)
     drill.clock.mark("data_restored")
 
 
 @when("every secret is rotated, the Redis password included", target_fixture="passwords")
-def rotate(drill: DrillScenario, drill_target: Any, old_namespace: str) -> ransomware.RotatedPasswords:
+def rotate(drill: DrillScenario, drill_target: Target, old_namespace: str) -> ransomware.RotatedPasswords:
     return ransomware.rotate_every_secret(drill, drill_target, old_namespace=old_namespace)
 
 
 @then("the old Redis password is rejected with WRONGPASS and the new one works")
-def old_password_rejected(drill: DrillScenario, drill_target: Any, passwords: ransomware.RotatedPasswords) -> None:
+def old_password_rejected(drill: DrillScenario, drill_target: Target, passwords: ransomware.RotatedPasswords) -> None:
     ransomware.require_password_rotated(drill, drill_target, passwords)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.backup.catalog import BackupEntry, latest_backup, read_manifest
 from harness.backup.dataset import db_client, loaded_scratch
@@ -18,6 +17,7 @@ from harness.backup.manifest import Manifest
 from harness.backup.verify import VerificationReport, verify_backup
 from harness.drills.scenario import DrillScenario
 from harness.errors import TargetMissed, VerificationFailed
+from harness.target.base import Target
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ScratchRestore:
         return abs(self.keys_loaded - self.production_dbsize) / max(self.production_dbsize, 1)
 
 
-def restore_newest_into_scratch(drill: DrillScenario, target: Any) -> ScratchRestore:
+def restore_newest_into_scratch(drill: DrillScenario, target: Target) -> ScratchRestore:
     """The runbook's "restore to test environment": load the newest backup into a throw-away redis-server."""
     store = target.store()
     entry = latest_backup(store)
@@ -59,11 +59,11 @@ def restore_newest_into_scratch(drill: DrillScenario, target: Any) -> ScratchRes
     return result
 
 
-def newest_backup(target: Any) -> BackupEntry:
+def newest_backup(target: Target) -> BackupEntry:
     return latest_backup(target.store())
 
 
-def verify_entry(drill: DrillScenario, target: Any, entry: BackupEntry) -> VerificationReport:
+def verify_entry(drill: DrillScenario, target: Target, entry: BackupEntry) -> VerificationReport:
     report = verify_backup(target.store(), entry.id, min_keys=drill.settings.min_keys)
     drill.record.verification = report.to_json()
     return report

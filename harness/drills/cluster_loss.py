@@ -19,10 +19,10 @@ from harness.errors import DrillError, TargetMissed
 from harness.measure.canary import CanaryReader, CanaryReport
 from harness.measure.clock import FAULT_INJECTED, Measurement
 from harness.secrets import ConfigExport, export_config, latest_export, restore_config, restored_mismatches
-from harness.target.base import LossReport
+from harness.target.base import LossReport, Target
 
 
-def export_configuration(drill: DrillScenario, target: Any) -> ConfigExport:
+def export_configuration(drill: DrillScenario, target: Target) -> ConfigExport:
     """Encrypt every Secret and ConfigMap of the namespace into the backup store."""
     export = export_config(target.cluster(), target.store(), namespace=target.namespace,
                            key=target.config_export_key())
@@ -30,7 +30,7 @@ def export_configuration(drill: DrillScenario, target: Any) -> ConfigExport:
     return export
 
 
-def destroy_cluster(drill: DrillScenario, target: Any) -> LossReport:
+def destroy_cluster(drill: DrillScenario, target: Target) -> LossReport:
     """Run the cluster-loss experiment; the canary stops at the fault, when its writes can no longer land."""
     def injected(_: str, __: Any) -> None:
         if drill.canary is not None:
@@ -53,12 +53,12 @@ def destroy_cluster(drill: DrillScenario, target: Any) -> LossReport:
     return loss
 
 
-def confirm_cluster_lost(drill: DrillScenario, target: Any, loss: LossReport) -> None:
+def confirm_cluster_lost(drill: DrillScenario, target: Target, loss: LossReport) -> None:
     proof = target.prove_loss(loss)
     drill.confirm_fault(proof.confirmed, proof.what, proof.evidence)
 
 
-def restore_configuration(drill: DrillScenario, target: Any, export: ConfigExport) -> list[str]:
+def restore_configuration(drill: DrillScenario, target: Target, export: ConfigExport) -> list[str]:
     """Apply the newest export and check every restored object's data equals the exported one."""
     store = target.store()
     newest = latest_export(store)
@@ -84,7 +84,7 @@ class RpoResult:
     expected_from_backup_s: float
 
 
-def measure_rpo(drill: DrillScenario, target: Any, backup: VerifiedBackup) -> RpoResult:
+def measure_rpo(drill: DrillScenario, target: Target, backup: VerifiedBackup) -> RpoResult:
     """Read the canaries back; the window between the last acknowledged and newest surviving write is the RPO."""
     assert drill.canary is not None, "the canary writer never ran"
     report = CanaryReader(target.redis()).report(drill.canary.acknowledged)

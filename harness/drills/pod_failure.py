@@ -26,6 +26,7 @@ from harness.errors import DrillError
 from harness.measure.clock import FAULT_INJECTED, VERIFIED
 from harness.platform.pods import PodInfo, list_pods, wait_for_pods_gone
 from harness.platform.workloads import rollout_status
+from harness.target.base import Target
 
 SHARES = ("half", "all")
 
@@ -50,7 +51,7 @@ def kill_count(share: str, replicas: int, kill_share: float) -> int:
     raise DrillError(f"unknown share {share!r}", fix=f"use one of {', '.join(SHARES)} in the feature")
 
 
-def terminate_brain_pods(drill: DrillScenario, target: Any, *, share: str) -> PodKillOutcome:
+def terminate_brain_pods(drill: DrillScenario, target: Target, *, share: str) -> PodKillOutcome:
     """Run the pod-kill experiment for `share` of Brain's pods, marking the clock as it goes."""
     cluster = target.cluster()
     ns = target.namespace

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from harness.drills.experiments import BRAIN
 from harness.drills.scenario import DrillScenario
@@ -12,12 +11,13 @@ from harness.measure.availability import probe_once
 from harness.measure.canary import CanaryReader, CanaryWriter
 from harness.measure.clock import Measurement
 from harness.platform.pods import deployment_serving
+from harness.target.base import Target
 
 AT_LEAST_FLOOR = "at least the floor"
 OUTAGE_REPORTED = "measured and the outage reported"
 
 
-def require_healthy(drill: DrillScenario, target: Any, *, settle_s: float = 60.0) -> None:
+def require_healthy(drill: DrillScenario, target: Target, *, settle_s: float = 60.0) -> None:
     """The drill starts from a healthy target (waiting up to `settle_s` for it), or it proves nothing (INVALID)."""
     deadline = time.monotonic() + settle_s
     while True:
@@ -38,7 +38,7 @@ def require_healthy(drill: DrillScenario, target: Any, *, settle_s: float = 60.0
         )
 
 
-def start_canary(drill: DrillScenario, target: Any) -> CanaryWriter:
+def start_canary(drill: DrillScenario, target: Target) -> CanaryWriter:
     writer = drill.start_canary(CanaryWriter(target.redis()))
     return writer
 
@@ -56,7 +56,7 @@ def check_availability(drill: DrillScenario, expectation: str) -> None:
                          fix=f"use '{AT_LEAST_FLOOR}' or '{OUTAGE_REPORTED}' in the feature")
 
 
-def require_no_acknowledged_write_lost(drill: DrillScenario, target: Any) -> None:
+def require_no_acknowledged_write_lost(drill: DrillScenario, target: Target) -> None:
     """Every canary Redis acknowledged is still there, none missing in between."""
     assert drill.canary is not None, "the canary writer never ran"
     drill.canary.stop()

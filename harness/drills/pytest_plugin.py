@@ -23,6 +23,7 @@ from harness.errors import CheckFailed, DrillError, FaultNotConfirmed, TargetMis
 from harness.evidence.allure_results import write_results_metadata
 from harness.evidence.provenance import git_sha, iso, local_tool_versions, utc_now
 from harness.evidence.record import ScenarioRecord, Verdict, write_records
+from harness.target.base import Target
 
 SCENARIO_KEY = pytest.StashKey[DrillScenario]()
 ERROR_KEY = pytest.StashKey[BaseException]()
@@ -68,7 +69,7 @@ def drill_target(request: pytest.FixtureRequest, drill_settings: Settings) -> It
         yield target
 
 
-def describe_target(target: Any) -> dict[str, Any]:
+def describe_target(target: Target) -> dict[str, Any]:
     """Where the drill ran and the versions it ran against (for environment.properties and run.json)."""
     versions = dict(local_tool_versions())
     try:

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from harness.backup.catalog import find_backup, list_backups
 from harness.backup.manifest import Manifest
@@ -51,10 +50,10 @@ def require_verified(report: VerificationReport) -> VerificationReport:
     return report
 
 
-def take_verified_backup(drill: DrillScenario, target: Any) -> VerifiedBackup:
+def take_verified_backup(drill: DrillScenario, target: Target) -> VerifiedBackup:
     """Take a backup of the target's Redis now, verify it at every level, and require it fresh (≤ RPO)."""
     store = target.store()
-    backup = take_backup(target.settings.redis_url, store, password=target.redis_password())
+    backup = take_backup(target.redis_url, store, password=target.redis_password())
     report = verify_backup(store, backup.id, min_keys=drill.settings.min_keys)
     drill.record.verification = report.to_json()
     drill.note("backup", backup.to_json())
@@ -86,7 +85,7 @@ def restore_redis_file(drill: DrillScenario, target: Target, backup_id: str, *,
     return result
 
 
-def update_dns(drill: DrillScenario, target: Any) -> DnsChange:
+def update_dns(drill: DrillScenario, target: Target) -> DnsChange:
     """UPSERT the record to the current cluster's load balancer and read it back."""
     settings = target.settings
     change = point_record(settings.hosted_zone_id, settings.dns_record_name, target.load_balancer_address())
@@ -111,7 +110,7 @@ def wait_healthy(drill: DrillScenario, url: str, *, deadline_s: float) -> float:
     return time.monotonic() - start
 
 
-def newest_verified_backup(target: Any) -> str:
+def newest_verified_backup(target: Target) -> str:
     """Id of the newest backup whose verification record passed (RestoreRefused when none)."""
     store = target.store()
     for entry in sorted(list_backups(store), key=lambda e: e.point_in_time, reverse=True):

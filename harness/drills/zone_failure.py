@@ -22,11 +22,12 @@ from harness.drills.experiments import (
     run_for_drill,
 )
 from harness.drills.scenario import DrillScenario
-from harness.errors import DrillError, TargetMissed
+from harness.errors import ConfigError, DrillError, TargetMissed
 from harness.measure.clock import FAULT_INJECTED, VERIFIED
 from harness.platform.nodes import nodes_in_zone, unschedulable_nodes
 from harness.platform.pods import count_in_zone, list_pods
 from harness.platform.workloads import rollout_status
+from harness.target.base import Target
 
 
 @dataclass
@@ -51,7 +52,7 @@ class ZoneDrainOutcome:
     cordoned_after_rollback: tuple[str, ...]
 
 
-def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_to: int) -> ZoneDrainOutcome:
+def drain_zone_and_scale(drill: DrillScenario, target: Target, *, zone: str, scale_to: int) -> ZoneDrainOutcome:
     """Run the zone-drain experiment: drain `zone`, scale Brain to `scale_to`, then roll back."""
     cluster = target.cluster()
     ns = target.namespace
@@ -95,9 +96,17 @@ def drain_zone_and_scale(drill: DrillScenario, target: Any, *, zone: str, scale_
     return outcome
 
 
-def confirm_zone_lost(drill: DrillScenario, outcome: ZoneDrainOutcome) -> None:
+def _about(outcome: ZoneDrainOutcome, zone: str) -> ZoneObservation:
+    """The observation of `zone`; a step naming another zone than the one drained is a feature error."""
+    if outcome.seen.zone != zone:
+        raise ConfigError(f"the step checks zone {zone!r} but the drill drained {outcome.seen.zone!r}",
+                          fix="use the same zone in every step of the scenario")
+    return outcome.seen
+
+
+def confirm_zone_lost(drill: DrillScenario, outcome: ZoneDrainOutcome, zone: str) -> None:
     """Fault proof: every node of the zone was unschedulable and held no Brain pod after the drain."""
-    seen = outcome.seen
+    seen = _about(outcome, zone)
     observed = bool(seen.nodes) and seen.cordoned_after_drain == seen.nodes and seen.brain_in_zone_after_drain == 0
     drill.confirm_fault(observed, (
         f"{len(seen.cordoned_after_drain)}/{len(seen.nodes)} nodes of {seen.zone} cordoned, "
@@ -114,15 +123,16 @@ def require_replicas_ready(drill: DrillScenario, outcome: ZoneDrainOutcome, repl
     drill.require(drill.rto())
 
 
-def require_none_in_zone(outcome: ZoneDrainOutcome) -> None:
-    count = outcome.seen.brain_in_zone_when_ready
+def require_none_in_zone(outcome: ZoneDrainOutcome, zone: str) -> None:
+    count = _about(outcome, zone).brain_in_zone_when_ready
     if count != 0:
         raise TargetMissed(f"{count} Brain replica(s) ran in the failed zone {outcome.seen.zone}",
                            fix="the zone's nodes were schedulable; check the cordon")
 
 
-def require_rolled_back(outcome: ZoneDrainOutcome) -> None:
+def require_rolled_back(outcome: ZoneDrainOutcome, zone: str) -> None:
     """The rollbacks ran and no node of the zone is still cordoned."""
+    _about(outcome, zone)
     statuses = outcome.run.rollback_statuses()
     if outcome.cordoned_after_rollback or any(s != "succeeded" for s in statuses):
         raise TargetMissed(f"rollback left {list(outcome.cordoned_after_rollback)} cordoned (rollbacks: {statuses})",

@@ -89,6 +89,10 @@ class Target(ABC):
         return self.settings.kubeconfig, self.settings.context
 
     @abstractmethod
+    def config_export_key(self) -> str:
+        """The Fernet key the configuration export is encrypted with (never printed)."""
+
+    @abstractmethod
     def redis_data(self) -> RedisDataPlane:
         """Where the target's Redis keeps its RDB, for a file restore."""
 
