@@ -32,15 +32,12 @@ def run_for_drill(
     hypothesis_after_method: bool = True,
 ) -> ExperimentRun:
     """Run experiment `name` against `target` (if safety allows a fault there); keep its journal."""
-    require_destructive(target.settings, f"inject the {name} fault")
-    kubeconfig, context = target.kube_env()
+    require_destructive(target, f"inject the {name} fault")
     run = run_experiment(
         experiment_path(name),
         configuration={"namespace": target.namespace, "health_url": target.health_url, **configuration,
                        TARGET_KEY: target},
         journal_dir=drill.journal_dir,
-        kubeconfig=kubeconfig,
-        context=context,
         on_start=on_start,
         on_end=on_end,
         hypothesis_after_method=hypothesis_after_method,

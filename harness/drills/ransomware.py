@@ -31,7 +31,7 @@ TAMPER_NOTE = "sentinel-drill: deliberately tampered copy planted by scenario 4"
 
 def plant_tampered_backup(drill: DrillScenario, target: Any, source_id: str) -> str:
     """Copy backup `source_id` as a newer backup with one byte flipped (the attacker's work)."""
-    require_destructive(target.settings, "plant a tampered backup in the store")
+    require_destructive(target, "plant a tampered backup in the store")
     store = target.store()
     entry = find_backup(store, source_id)
     assert entry.rdb_key is not None

@@ -11,6 +11,7 @@ import os
 
 import redis
 
+from harness.dns import same_record
 from harness.errors import ConfigError, DrillError
 from harness.platform.client import Cluster, ObjectNotFound, namespaced
 from harness.platform.redis_data import RedisDataPlane, redis_data_plane
@@ -47,7 +48,7 @@ class ClusterTarget(Target):
                 f"scenario 3 on target {settings.target!r} needs a parallel DR environment: {', '.join(missing)} unset",
                 fix="set them in the config file; a drill restores next to production and never moves its DNS record",
             )
-        if settings.dr_dns_record_name == settings.dns_record_name:
+        if settings.dns_record_name and same_record(str(settings.dr_dns_record_name), settings.dns_record_name):
             raise ConfigError("dr_dns_record_name is production's record",
                               fix="give the drill its own record (e.g. dr-drill.sentinel.example.com)")
         primary = settings.context or "current"
