@@ -15,8 +15,17 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from harness.dns import same_record
 from harness.errors import ConfigError
 
 ENV_PREFIX = "DRILL_"
@@ -62,6 +71,12 @@ class Settings(BaseModel):
     availability_floor: float = Field(0.99, ge=0, le=1)
     probe_interval_seconds: float = Field(0.2, gt=0)
     allowed_targets: tuple[str, ...] = ()
+    pinned_api_server: str | None = Field(
+        None, description="API server URL of the cluster this target may break (sentinel-drill target pin)")
+    pinned_kube_system_uid: str | None = Field(None, description="that cluster's kube-system namespace UID")
+    dr_pinned_api_server: str | None = Field(
+        None, description="API server URL of the DR cluster, when dr_kubeconfig/dr_context reach another one")
+    dr_pinned_kube_system_uid: str | None = Field(None, description="the DR cluster's kube-system namespace UID")
 
     @field_validator("redis_url", "dr_redis_url")
     @classmethod
@@ -81,6 +96,20 @@ class Settings(BaseModel):
         if parts.scheme == "file" and parts.path.startswith("/"):
             return v
         raise ValueError("expected s3://bucket/prefix or file:///absolute/dir")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        # ConfigError (not ValueError) so the one-line message names the pair and the fix, not a single field
+        for server, uid in (("pinned_api_server", "pinned_kube_system_uid"),
+                            ("dr_pinned_api_server", "dr_pinned_kube_system_uid")):
+            if bool(getattr(self, server)) != bool(getattr(self, uid)):
+                raise ConfigError(f"{server} and {uid} must be set together (a cluster is pinned by both)",
+                                  fix="run `sentinel-drill target pin --config FILE` to write them")
+        if self.dr_dns_record_name and self.dns_record_name and same_record(
+                self.dr_dns_record_name, self.dns_record_name):
+            raise ConfigError(f"dr_dns_record_name {self.dr_dns_record_name!r} is production's record",
+                              fix="give the drill its own record (e.g. dr-drill.sentinel.example.com)")
+        return self
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings with every secret removed (safe for reports)."""

@@ -1,7 +1,10 @@
 """Point SENTINEL's DNS record at a new load balancer: the runbook's Route 53 UPSERT, through boto3.
 
 Honours AWS_ENDPOINT_URL and the normal credential chain, so the same code
-talks to Route 53 in production and to moto's server in the sandbox.
+talks to Route 53 in production and to moto's server in the sandbox. Record
+names are compared as normalised FQDNs: `Sentinel.Example.com` and
+`sentinel.example.com.` are one record, so no guard is fooled by case, a
+trailing dot or stray whitespace.
 """
 
 from __future__ import annotations
@@ -29,8 +32,15 @@ def _route53() -> Any:
     return boto3.client("route53", config=botocore.config.Config(retries={"max_attempts": 2}, connect_timeout=5))
 
 
-def _fqdn(name: str) -> str:
-    return name if name.endswith(".") else name + "."
+def fqdn(name: str) -> str:
+    """The normalised absolute name: stripped, lower-case, one trailing dot (DNS names are case-insensitive)."""
+    name = name.strip().lower().rstrip(".")
+    return name + "."
+
+
+def same_record(a: str, b: str) -> bool:
+    """True when `a` and `b` name the same DNS record."""
+    return fqdn(a) == fqdn(b)
 
 
 def point_record(
@@ -46,7 +56,7 @@ def point_record(
         answer = (client or _route53()).change_resource_record_sets(
             HostedZoneId=zone_id,
             ChangeBatch={"Comment": "sentinel-drill recovery", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
-                "Name": _fqdn(name), "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]}}]},
+                "Name": fqdn(name), "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]}}]},
         )
     except botocore.exceptions.EndpointConnectionError as exc:
         raise ConnectionFailed(f"cannot reach Route 53: {exc}", fix="check AWS_ENDPOINT_URL / network") from None
@@ -54,23 +64,14 @@ def point_record(
         raise StoreError(f"Route 53 refused the UPSERT of {name} in zone {zone_id}: {exc}",
                          fix="check the hosted zone id and the credentials' route53 permissions") from None
     info = answer["ChangeInfo"]
-    return DnsChange(zone_id, _fqdn(name), target, info["Id"], info["Status"])
+    return DnsChange(zone_id, fqdn(name), target, info["Id"], info["Status"])
 
 
 def resolve_record(zone_id: str, name: str) -> str | None:
     """What the zone says `name` points at now (the CNAME value), or None."""
     sets = _route53().list_resource_record_sets(
-        HostedZoneId=zone_id, StartRecordName=_fqdn(name), StartRecordType="CNAME", MaxItems="1")
+        HostedZoneId=zone_id, StartRecordName=fqdn(name), StartRecordType="CNAME", MaxItems="1")
     for rrset in sets.get("ResourceRecordSets", []):
-        if rrset["Name"] == _fqdn(name) and rrset.get("ResourceRecords"):
+        if same_record(rrset["Name"], name) and rrset.get("ResourceRecords"):
             return str(rrset["ResourceRecords"][0]["Value"])
     return None
-
-
-def normalise_fqdn(name: str) -> str:
-    """A DNS name as Route 53 compares it: trimmed, lower case, one trailing dot."""
-    return name.strip().lower().rstrip(".") + "."
-
-
-def same_record(a: str, b: str) -> bool:
-    return normalise_fqdn(a) == normalise_fqdn(b)

@@ -6,7 +6,9 @@ kubernetes 0.39's `drain_nodes` crashes on pods without volumes and gives up on
 the first PodDisruptionBudget refusal, so the drain here retries 429s until its
 deadline, as `kubectl drain` does. Every action acts on the drill's own target
 (handed over in configuration, see `harness.chaos.binding`); under plain
-`chaos run` the configured target is opened for the activity.
+`chaos run` the configured target is opened for the activity. Each one first
+passes `harness.safety.require_destructive` (a rollback with `undo=True`:
+identity only), so `chaos run` is guarded exactly like the drill.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from chaoslib.exceptions import ActivityFailed
 from harness.chaos.binding import target_from
 from harness.errors import DrillError
 from harness.platform import nodes
+from harness.safety import require_destructive
 
 __all__ = ["drain_zone", "finish_cluster_teardown", "lose_cluster", "uncordon_zone"]
 
@@ -32,6 +35,7 @@ def drain_zone(
     """Cordon every node of `zone` and evict its pods, honouring PodDisruptionBudgets; return what moved."""
     try:
         with target_from(configuration, activity="drain_zone") as target:
+            require_destructive(target, f"drain zone {zone}")
             result = nodes.drain_zone(target.cluster(), zone, timeout=float(timeout_s))
     except DrillError as exc:
         raise ActivityFailed(f"drain_zone {zone}: {exc.one_line()}") from None
@@ -45,6 +49,7 @@ def uncordon_zone(
     """Rollback of drain_zone: make every node of `zone` schedulable again."""
     try:
         with target_from(configuration, activity="uncordon_zone") as target:
+            require_destructive(target, f"uncordon zone {zone}", undo=True)
             return list(nodes.uncordon_zone(target.cluster(), zone).nodes)
     except DrillError as exc:
         raise ActivityFailed(f"uncordon_zone {zone}: {exc.one_line()}") from None
@@ -57,6 +62,7 @@ def lose_cluster(configuration: dict[str, Any] | None = None, secrets: dict[str,
     """
     try:
         with target_from(configuration, activity="lose_cluster") as target:
+            require_destructive(target, "lose the cluster and its Redis data")
             return asdict(target.lose_primary())
     except DrillError as exc:
         raise ActivityFailed(f"lose_cluster: {exc.one_line()}") from None
@@ -68,6 +74,7 @@ def finish_cluster_teardown(
     """Rollback of lose_cluster: make sure nothing of the lost cluster lingers half-alive."""
     try:
         with target_from(configuration, activity="finish_cluster_teardown") as target:
+            require_destructive(target, "finish the cluster teardown", undo=True)
             target.finish_teardown()
             return True
     except DrillError as exc:

@@ -7,11 +7,9 @@ ends with status `completed`, so `ExperimentRun.hypothesis_held` looks at both.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +21,6 @@ from chaoslib.experiment import run_experiment as chaoslib_run
 from chaoslib.loader import load_experiment as chaoslib_load
 from chaoslib.run import RunEventHandler
 from chaoslib.types import Strategy
-from kubernetes.config import kube_config
 
 from harness.errors import ConfigError, DrillError
 
@@ -100,39 +97,11 @@ def load_experiment(path: str | Path) -> dict[str, Any]:
     return experiment
 
 
-@contextlib.contextmanager
-def _kube_environment(kubeconfig: str | None, context: str | None) -> Iterator[None]:
-    """Scope KUBECONFIG/KUBERNETES_CONTEXT to the run for chaostoolkit-kubernetes.
-
-    chaosk8s checks $KUBECONFIG but then calls `load_kube_config()` without a
-    path, which uses the kubernetes client's default captured at import time
-    (~/.kube/config when KUBECONFIG was unset then): point that default too.
-    """
-    saved = {k: os.environ.get(k) for k in ("KUBECONFIG", "KUBERNETES_CONTEXT")}
-    saved_default = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
-    try:
-        if kubeconfig:
-            os.environ["KUBECONFIG"] = kubeconfig
-            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig
-        if context:
-            os.environ["KUBERNETES_CONTEXT"] = context
-        yield
-    finally:
-        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = saved_default
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_experiment(
     path: str | Path,
     *,
     configuration: Mapping[str, Any],
     journal_dir: Path,
-    kubeconfig: str | None = None,
-    context: str | None = None,
     on_start: Mapping[str, ActivityHook] | None = None,
     on_end: Mapping[str, ActivityHook] | None = None,
     hypothesis_after_method: bool = True,
@@ -148,14 +117,13 @@ def run_experiment(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     journal_path = journal_dir / f"{Path(path).stem}-{stamp}.journal.json"
     try:
-        with _kube_environment(kubeconfig, context):
-            journal = chaoslib_run(
-                experiment,
-                settings=CHAOS_SETTINGS,
-                experiment_vars=(dict(configuration), {}),
-                strategy=Strategy.DEFAULT if hypothesis_after_method else Strategy.BEFORE_METHOD,
-                event_handlers=[_ActivityHooks(on_start or {}, on_end or {})],
-            )
+        journal = chaoslib_run(
+            experiment,
+            settings=CHAOS_SETTINGS,
+            experiment_vars=(dict(configuration), {}),
+            strategy=Strategy.DEFAULT if hypothesis_after_method else Strategy.BEFORE_METHOD,
+            event_handlers=[_ActivityHooks(on_start or {}, on_end or {})],
+        )
     except ChaosException as exc:
         raise DrillError(
             f"experiment {path} could not run: {exc}",

@@ -21,6 +21,7 @@ from harness.cli import (
     drill_commands,  # noqa: F401
     evidence_commands,  # noqa: F401
     sandbox_commands,  # noqa: F401
+    target_commands,  # noqa: F401
 )
 from harness.cli.app import app
 from harness.errors import DrillError

@@ -80,16 +80,13 @@ def run_for_drill(
 
     The experiment's own verdict counts: see `require_experiment_outcome`.
     """
-    require_destructive(target.settings, f"inject the {name} fault")
+    require_destructive(target, f"inject the {name} fault")
     _check_hooks(name, {**(on_start or {}), **(on_end or {})})
-    kubeconfig, context = target.kube_env()
     run = run_experiment(
         experiment_path(name),
         configuration={"namespace": target.namespace, "health_url": target.health_url, **configuration,
                        TARGET_KEY: target},
         journal_dir=drill.journal_dir,
-        kubeconfig=kubeconfig,
-        context=context,
         on_start=on_start,
         on_end=on_end,
         hypothesis_after_method=hypothesis_after_method,

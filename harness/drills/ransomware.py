@@ -60,7 +60,7 @@ def _copy_backup(source: BackupStore, dest: BackupStore, backup_id: str) -> None
 def plant_tampered_backup(drill: DrillScenario, target: Target, source_id: str) -> Quarantine:
     """Copy the newest backups into a quarantine prefix and plant there a newer copy of `source_id`
     with one byte flipped (the attacker's work)."""
-    require_destructive(target.settings, "plant a tampered backup in the quarantine copy of the store")
+    require_destructive(target, "plant a tampered backup in the quarantine copy of the store")
     store = target.store()
     now = datetime.now(UTC)
     quarantine = store.child(f"{QUARANTINE_PREFIX}/{now:%Y%m%dT%H%M%S}")

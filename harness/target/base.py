@@ -84,10 +84,6 @@ class Target(ABC):
             raise ConfigError("no backup store configured for the target", fix="set DRILL_STORE_URL")
         return open_store(self.settings.store_url)
 
-    def kube_env(self) -> tuple[str | None, str | None]:
-        """(kubeconfig, context) for chaostoolkit-kubernetes activities."""
-        return self.settings.kubeconfig, self.settings.context
-
     @abstractmethod
     def config_export_key(self) -> str:
         """The Fernet key the configuration export is encrypted with (never printed)."""

@@ -99,7 +99,7 @@ class SandboxTarget(Target):
         return self.info.redis_data()  # type: ignore[no-any-return]
 
     def lose_primary(self) -> LossReport:
-        require_destructive(self.settings, "destroy the cluster and the Redis data")
+        require_destructive(self, "destroy the cluster and the Redis data")
         name = self.info.cluster_name
         kwok.delete_cluster(name, self.paths)
         redis_proc = owned_processes(self.paths).get("redis")

@@ -61,3 +61,27 @@ def test_a_malformed_experiment_is_a_config_error_naming_the_file(tmp_path: Path
 def test_a_missing_experiment_is_a_config_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_experiment(tmp_path / "nope.json")
+
+
+def test_every_python_activity_is_ours_so_the_safety_guard_runs_under_plain_chaos_run():
+    for path in EXPERIMENTS:
+        data = json.loads(path.read_text())
+        for activity in data["method"] + data["rollbacks"] + data["steady-state-hypothesis"]["probes"]:
+            provider = activity["provider"]
+            if provider["type"] == "python":
+                assert provider["module"].startswith("harness.chaos."), (path.name, activity["name"], provider)
+
+
+def test_the_guarded_kubernetes_catalogue_keeps_chaosk8s_argument_names():
+    import inspect
+
+    from harness.chaos import kubernetes_actions
+
+    assert sorted(kubernetes_actions.__all__) == ["create_network_policy", "remove_network_policy",
+                                                  "scale_deployment", "scale_deployment_back", "terminate_pods"]
+    params = {name: list(inspect.signature(getattr(kubernetes_actions, name)).parameters)
+              for name in kubernetes_actions.__all__}
+    assert params["terminate_pods"][:4] == ["label_selector", "ns", "qty", "rand"]
+    assert params["scale_deployment"][:3] == params["scale_deployment_back"][:3] == ["name", "replicas", "ns"]
+    assert params["create_network_policy"][:2] == ["spec", "ns"]
+    assert params["remove_network_policy"][:2] == ["name", "ns"]

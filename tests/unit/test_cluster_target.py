@@ -33,7 +33,15 @@ def test_the_loss_switches_everything_to_the_dr_environment():
     assert loss.details["mode"] == "parallel environment"
 
 
-def test_the_drill_never_takes_productions_dns_record():
-    target = ClusterTarget(load_settings(env={**PRODUCTION, **DR, "DRILL_DR_DNS_RECORD_NAME": "sentinel.example.com"}))
+@pytest.mark.parametrize("spelling", ["sentinel.example.com", "Sentinel.Example.COM.", " sentinel.example.com. "])
+def test_a_config_naming_productions_record_as_the_drills_does_not_load(spelling: str):
+    with pytest.raises(ConfigError, match="production's record"):
+        load_settings(env={**PRODUCTION, **DR, "DRILL_DR_DNS_RECORD_NAME": spelling})
+
+
+@pytest.mark.parametrize("spelling", ["sentinel.example.com", "SENTINEL.example.com.", "sentinel.example.com.\n"])
+def test_the_drill_never_takes_productions_dns_record_however_it_is_spelt(spelling: str):
+    settings = load_settings(env={**PRODUCTION, **DR})
+    target = ClusterTarget(settings.model_copy(update={"dr_dns_record_name": spelling}))
     with pytest.raises(ConfigError, match="production's record"):
         target.lose_primary()

@@ -1,0 +1,133 @@
+"""Guarded stand-ins for the chaostoolkit-kubernetes actions the experiments use, over harness.platform.
+
+chaosk8s's actions reach whatever cluster the process-wide kubeconfig default
+names and check nothing, so `chaos run` of a SENTINEL experiment could break a
+cluster that only *has the name* of an allowed target. These keep chaosk8s's
+function and argument names (an experiment reads the same), act on the
+target's own typed `Cluster` (see `harness.chaos.binding`), and pass
+`harness.safety.require_destructive` first: a fault needs allow-list +
+confirmation + the pinned identity, an undo (`scale_deployment_back`,
+`remove_network_policy`) the identity only.
+
+Deliberately not carried over: `ns="default"` (the namespace is required),
+`all=`/`name_pattern`/`order`, and a negative `grace_period` (the pod's own
+grace period): the runbook's pod kill is `--grace-period=0`.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+
+from harness.chaos.binding import target_from
+from harness.errors import DrillError
+from harness.platform import network, pods, workloads
+from harness.platform.manifests import apply_objects
+from harness.safety import require_destructive
+
+__all__ = [
+    "create_network_policy",
+    "remove_network_policy",
+    "scale_deployment",
+    "scale_deployment_back",
+    "terminate_pods",
+]
+
+
+def _victim_count(available: int, qty: int, mode: str) -> int:
+    if mode == "fixed":
+        return min(qty, available)
+    if mode == "percentage":
+        return min(available, max(1, available * qty // 100)) if qty > 0 else 0
+    raise ActivityFailed(f"terminate_pods: mode {mode!r} is neither 'fixed' nor 'percentage'")
+
+
+def terminate_pods(
+    label_selector: str,
+    ns: str,
+    qty: int = 1,
+    rand: bool = False,
+    mode: str = "fixed",
+    grace_period: int = 0,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> list[str]:
+    """Delete `qty` running pods matching `label_selector` in `ns` (random ones with `rand`); return their names.
+
+    Raises ActivityFailed when the guard refuses, nothing matches, or the API fails.
+    """
+    if int(grace_period) < 0:
+        raise ActivityFailed("terminate_pods: grace_period must be >= 0 seconds")
+    try:
+        with target_from(configuration, activity="terminate_pods") as target:
+            require_destructive(target, f"terminate pods {label_selector} in namespace {ns}")
+            cluster = target.cluster()
+            running = sorted(p.name for p in pods.list_pods(cluster, namespace=ns, selector=label_selector)
+                              if not p.terminating)
+            count = _victim_count(len(running), int(qty), mode)
+            victims = random.sample(running, count) if rand else running[:count]
+            deleted = pods.delete_pods(cluster, namespace=ns, selector=label_selector, names=victims,
+                                       grace_seconds=int(grace_period))
+    except DrillError as exc:
+        raise ActivityFailed(f"terminate_pods {label_selector} in {ns}: {exc.one_line()}") from None
+    return list(deleted.names)
+
+
+def _scale(name: str, replicas: int, ns: str, configuration: dict[str, Any] | None, *, undo: bool) -> dict[str, Any]:
+    activity = "scale_deployment_back" if undo else "scale_deployment"
+    try:
+        with target_from(configuration, activity=activity) as target:
+            require_destructive(target, f"scale deployment {ns}/{name} to {replicas}", undo=undo)
+            result = workloads.scale(target.cluster(), "Deployment", name, int(replicas), namespace=ns)
+    except DrillError as exc:
+        raise ActivityFailed(f"{activity} {ns}/{name}: {exc.one_line()}") from None
+    return {"name": name, "namespace": ns, "previous": result.previous, "replicas": result.replicas}
+
+
+def scale_deployment(
+    name: str, replicas: int, ns: str,
+    configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Set Deployment `name`'s replica count (a fault: fully guarded); return the previous and new counts."""
+    return _scale(name, replicas, ns, configuration, undo=False)
+
+
+def scale_deployment_back(
+    name: str, replicas: int, ns: str,
+    configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Rollback of scale_deployment: restore the replica count (identity-guarded only, an undo is never refused
+    for want of a confirmation)."""
+    return _scale(name, replicas, ns, configuration, undo=True)
+
+
+def create_network_policy(
+    spec: dict[str, Any], ns: str,
+    configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None,
+) -> str:
+    """Apply NetworkPolicy `spec` in `ns` (idempotent); return its name. Its rollback is remove_network_policy."""
+    if spec.get("kind") != "NetworkPolicy" or not (spec.get("metadata") or {}).get("name"):
+        raise ActivityFailed("create_network_policy: spec must be a NetworkPolicy with metadata.name")
+    name = str(spec["metadata"]["name"])
+    try:
+        with target_from(configuration, activity="create_network_policy") as target:
+            require_destructive(target, f"create network policy {ns}/{name}")
+            apply_objects(target.cluster(), [spec], namespace=ns)
+    except DrillError as exc:
+        raise ActivityFailed(f"create_network_policy {ns}/{name}: {exc.one_line()}") from None
+    return name
+
+
+def remove_network_policy(
+    name: str, ns: str,
+    configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None,
+) -> bool:
+    """Rollback of create_network_policy: delete policy `name` from `ns` (absent is fine); True if it was there."""
+    try:
+        with target_from(configuration, activity="remove_network_policy") as target:
+            require_destructive(target, f"remove network policy {ns}/{name}", undo=True)
+            return network.unisolate_namespace(target.cluster(), namespace=ns, name=name).changed
+    except DrillError as exc:
+        raise ActivityFailed(f"remove_network_policy {ns}/{name}: {exc.one_line()}") from None
