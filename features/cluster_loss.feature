@@ -9,9 +9,10 @@ Feature: Scenario 3 — complete cluster loss
   destroyed.
 
   Background:
-    Given the target is healthy
+    Given the newest pipeline backup is no older than the RPO, verified and locked where the store locks
+    And the target is healthy
     And the canary writer is writing to Redis
-    And a fresh backup no older than the RPO has been taken and verified
+    And the drill has taken a backup of its own and verified it
     And an encrypted export of the Secrets and ConfigMaps is in the backup store
     And the availability prober is watching the health endpoint
 

@@ -6,8 +6,9 @@ Feature: Scenario 4 — ransomware or compromise
   Runbook: "Disaster Recovery › Scenario 4: Ransomware/Compromise".
 
   Background:
-    Given the target is healthy
-    And a fresh backup no older than the RPO has been taken and verified
+    Given the newest pipeline backup is no older than the RPO, verified and locked where the store locks
+    And the target is healthy
+    And the drill has taken a backup of its own and verified it
     And the newest backup in the store has been tampered with
 
   Scenario: Recover from a compromise into a clean namespace with rotated secrets

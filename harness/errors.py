@@ -42,6 +42,14 @@ class RestoreRefused(CheckFailed):
     """A restore was refused to protect data (unverified backup, non-empty target)."""
 
 
+class PipelineBackupUnfit(CheckFailed):
+    """The backup pipeline's newest backup is missing, older than the RPO or unlocked where the store locks.
+
+    Raised before any fault: a drill that cannot fall back on the pipeline's
+    backup must not break anything. A FAIL (the pipeline is broken), not INVALID.
+    """
+
+
 class TargetMissed(CheckFailed):
     """A measured RTO/RPO/availability missed its configured target."""
 

@@ -1,4 +1,4 @@
-"""Monthly backup verification and the daily check."""
+"""Monthly backup verification and the daily check, both on the backup pipeline's newest backup."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from pytest_bdd import given, then, when
 from harness.backup.catalog import BackupEntry
 from harness.backup.verify import VerificationReport
 from harness.drills import backup_checks
+from harness.drills.pipeline import PipelineBackup
 from harness.drills.recovery import require_verified
 from harness.drills.scenario import DrillScenario
 from harness.target.base import Target
 
 
-@when("the newest backup is restored into a scratch Redis", target_fixture="scratch_restore")
-def restore_into_scratch(drill: DrillScenario, drill_target: Target) -> backup_checks.ScratchRestore:
-    return backup_checks.restore_newest_into_scratch(drill, drill_target)
+@when("the newest pipeline backup is restored into a scratch Redis", target_fixture="scratch_restore")
+def restore_into_scratch(drill: DrillScenario, drill_target: Target,
+                         pipeline_backup: PipelineBackup) -> backup_checks.ScratchRestore:
+    return backup_checks.restore_into_scratch(drill, drill_target, pipeline_backup.id)
 
 
 @then("its key count equals the backup manifest")
@@ -27,9 +29,14 @@ def count_near_production(drill: DrillScenario, scratch_restore: backup_checks.S
     backup_checks.require_near_production(drill, scratch_restore)
 
 
-@given("the newest backup in the store", target_fixture="newest_entry")
+@given("the newest pipeline backup in the store", target_fixture="newest_entry")
 def newest(drill_target: Target) -> BackupEntry:
-    return backup_checks.newest_backup(drill_target)
+    return backup_checks.newest_pipeline_backup(drill_target)
+
+
+@then("it is no older than the RPO")
+def no_older_than_rpo(drill: DrillScenario, newest_entry: BackupEntry) -> None:
+    backup_checks.require_no_older_than_rpo(drill, newest_entry)
 
 
 @when("it is verified at every level", target_fixture="verification")

@@ -1,13 +1,19 @@
-"""Steps every scenario shares: a healthy target, the observers, a fresh backup, health and RTO."""
+"""Steps every scenario shares: the pipeline preflight, a healthy target, the observers, the drill's backup, RTO."""
 
 from __future__ import annotations
 
 from pytest_bdd import given, parsers, then
 
-from harness.drills import preconditions
+from harness.drills import pipeline, preconditions
 from harness.drills.recovery import VerifiedBackup, take_verified_backup, wait_healthy
 from harness.drills.scenario import DrillScenario
 from harness.target.base import Target
+
+
+@given("the newest pipeline backup is no older than the RPO, verified and locked where the store locks",
+       target_fixture="pipeline_backup")
+def pipeline_backup_fit(drill: DrillScenario, drill_target: Target) -> pipeline.PipelineBackup:
+    return pipeline.require_pipeline_backup(drill, drill_target)
 
 
 @given("the target is healthy")
@@ -25,7 +31,7 @@ def prober_watching(drill: DrillScenario, drill_target: Target) -> None:
     drill.start_prober(drill_target.health_url)
 
 
-@given("a fresh backup no older than the RPO has been taken and verified", target_fixture="fresh_backup")
+@given("the drill has taken a backup of its own and verified it", target_fixture="fresh_backup")
 def fresh_backup(drill: DrillScenario, drill_target: Target) -> VerifiedBackup:
     return take_verified_backup(drill, drill_target)
 

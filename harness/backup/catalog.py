@@ -2,16 +2,20 @@
 
 There is no mutable `latest.rdb`: the newest backup is the complete one (RDB plus
 manifest, or a legacy RDB) with the newest point in time, ties inside one second
-broken by the manifests' own timestamps.
+broken by the manifests' own timestamps. Selecting by origin reads manifests,
+newest first, only as far as needed: a drill's own backup never stands in for
+the pipeline's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 
 from harness.backup import layout
-from harness.backup.manifest import Manifest
+from harness.backup.manifest import PIPELINE, Manifest, Origin
 from harness.backup.store import BackupStore
 from harness.errors import StoreError
 
@@ -86,16 +90,74 @@ def read_manifest(store: BackupStore, backup_id: str) -> Manifest:
     return Manifest.from_json(store.get_bytes(key), where=store.location(key))
 
 
-def latest_backup(store: BackupStore) -> BackupEntry:
-    """The complete backup with the newest point in time; StoreError when there is none."""
-    complete = [e for e in list_backups(store) if e.complete]
-    if not complete:
+def origin_of(store: BackupStore, entry: BackupEntry) -> Origin:
+    """Who wrote the backup; legacy backups (the runbook's CronJob) and older manifests are the pipeline's.
+
+    A manifest that cannot be read counts as the pipeline's too, so a broken
+    pipeline backup is judged (and refused) rather than skipped over.
+    """
+    if entry.layout == "legacy" or not entry.has_manifest:
+        return PIPELINE
+    try:
+        return read_manifest(store, entry.id).origin
+    except StoreError:
+        return PIPELINE
+
+
+def _newest_first(store: BackupStore, *, origin: Origin | None, not_after: datetime | None) -> Iterator[BackupEntry]:
+    """Complete backups of `origin` (any when None), newest first, each tie group in `_newest` order."""
+    complete = [e for e in list_backups(store) if e.complete and (not_after is None or e.point_in_time <= not_after)]
+    complete.sort(key=lambda e: e.point_in_time, reverse=True)
+    for _, group in groupby(complete, key=lambda e: e.point_in_time):
+        tied = [e for e in group if origin is None or origin_of(store, e) == origin]
+        while tied:
+            best = _newest(store, tied)
+            yield best
+            tied.remove(best)
+
+
+def newest_backup(
+    store: BackupStore, *, origin: Origin | None = None, not_after: datetime | None = None
+) -> BackupEntry | None:
+    """Like `latest_backup`, None when there is no such backup."""
+    return next(_newest_first(store, origin=origin, not_after=not_after), None)
+
+
+def latest_backup(
+    store: BackupStore, *, origin: Origin | None = None, not_after: datetime | None = None
+) -> BackupEntry:
+    """The complete backup with the newest point in time; StoreError when there is none.
+
+    `origin` keeps only the pipeline's (or only drills') backups; `not_after`
+    ignores backups newer than that instant (the newest one at a fault).
+    """
+    newest = newest_backup(store, origin=origin, not_after=not_after)
+    if newest is None:
+        which = f"{origin} " if origin else ""
         raise StoreError(
-            f"no complete backup in {store.url}",
-            fix="take one with `sentinel-drill backup`, or check --store / DRILL_STORE_URL",
+            f"no complete {which}backup in {store.url}",
+            fix="take one with `sentinel-drill backup` (what the backup CronJob runs), or check --store / "
+            "DRILL_STORE_URL",
         )
-    newest = max(e.point_in_time for e in complete)
-    tied = [e for e in complete if e.point_in_time == newest]
+    return newest
+
+
+def backup_series(store: BackupStore, *, origin: Origin, since: datetime, until: datetime) -> list[BackupEntry]:
+    """Complete `origin` backups from `since` to `until`, oldest first, led by the last one before `since`.
+
+    The leading backup is where the series enters the window, so a gap that
+    started before `since` is seen.
+    """
+    series: list[BackupEntry] = []
+    for entry in _newest_first(store, origin=origin, not_after=until):
+        series.append(entry)
+        if entry.point_in_time < since:
+            break
+    return series[::-1]
+
+
+def _newest(store: BackupStore, tied: list[BackupEntry]) -> BackupEntry:
+    """Of backups with the same point in time (to the second): the newest by the manifests' timestamps."""
     if len(tied) == 1:
         return tied[0]
     with_manifest = [e for e in tied if e.has_manifest]

@@ -2,19 +2,28 @@
 
 Everything in it describes the fetched file (loaded into a scratch server), not
 the live source, which keeps moving. `schema_version` guards readers against
-manifests written by a future, incompatible harness.
+manifests written by a future, incompatible harness. `origin` tells the backup
+pipeline's backups (the hourly CronJob, `sentinel-drill backup`) from those a
+drill takes for itself: freshness and RPO are judged on the pipeline's only.
+Manifests written before `origin` existed came from the pipeline.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import StoreError
 
 SCHEMA_VERSION = 1
+
+#: who wrote a backup: the backup pipeline (CronJob, CLI) or a drill for its own use
+Origin = Literal["pipeline", "drill"]
+PIPELINE: Origin = "pipeline"
+DRILL: Origin = "drill"
 
 
 class SourceInfo(BaseModel):
@@ -65,6 +74,7 @@ class Manifest(BaseModel):
     canary_high_water: int | None = None
     created_at: datetime
     tool_version: str
+    origin: Origin = Field(PIPELINE, description="pipeline (CronJob/CLI) or drill (taken by a drill for itself)")
 
     def to_json(self) -> bytes:
         return self.model_dump_json(indent=2).encode() + b"\n"

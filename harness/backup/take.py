@@ -24,7 +24,7 @@ from harness.backup import layout
 from harness.backup.dataset import describe_dataset, loaded_scratch
 from harness.backup.errors import BackupFailed
 from harness.backup.fetch import fetch_rdb
-from harness.backup.manifest import Manifest, SourceInfo
+from harness.backup.manifest import PIPELINE, Manifest, Origin, SourceInfo
 from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
 from harness.config import redact_url, split_redis_url
@@ -59,6 +59,7 @@ class BackupResult:
             "size": self.manifest.size,
             "sha256": self.manifest.sha256,
             "canary_high_water": self.manifest.canary_high_water,
+            "origin": self.manifest.origin,
         }
 
 
@@ -155,11 +156,14 @@ def take_backup(
     save_timeout: float = 600.0,
     work_dir: Path | None = None,
     keep_copy: Path | None = None,
+    origin: Origin = PIPELINE,
 ) -> BackupResult:
     """Back up the Redis at `redis_url` into `store`; return the manifest and locations.
 
     `keep_copy`, when given, receives a local copy of the RDB (restore keeps the
-    target's snapshot to fall back on). Raises ConnectionFailed/AuthFailed
+    target's snapshot to fall back on). `origin` is recorded in the manifest:
+    the CLI and the CronJob are the pipeline; a drill taking a backup for
+    itself passes "drill", so it never stands in for the pipeline's freshness. Raises ConnectionFailed/AuthFailed
     (Redis), StoreError and friends (store), BackupFailed (save failed or timed
     out, fetched file unusable).
     """
@@ -230,6 +234,7 @@ def take_backup(
             canary_high_water=summary.canary_high_water,
             created_at=datetime.now(UTC),
             tool_version=__version__,
+            origin=origin,
         )
         t = time.monotonic()
         store.put_file(layout.rdb_key(backup_id), rdb)

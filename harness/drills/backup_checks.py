@@ -1,22 +1,28 @@
 """The monthly backup verification and the daily check, as drill functions.
 
-Monthly: restore the newest backup into a scratch Redis; its key count must
-equal the manifest and be within a tolerance of production's DBSIZE. Daily: the
-newest backup passes every verification level and holds ≥ min keys.
+Both judge the backup *pipeline*: a backup a drill took for itself proves
+nothing about the hourly job. Monthly: restore the pipeline's newest backup
+(found fresh and verified by the preflight) into a scratch Redis; its key count
+must equal the manifest and be within a tolerance of production's DBSIZE.
+Daily: the pipeline's newest backup is no older than the RPO, passes every
+verification level and holds ≥ min keys.
 """
 
 from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.backup.catalog import BackupEntry, latest_backup, read_manifest
+from harness.backup.catalog import BackupEntry, find_backup, newest_backup, read_manifest
 from harness.backup.dataset import db_client, loaded_scratch
-from harness.backup.manifest import Manifest
+from harness.backup.manifest import PIPELINE, Manifest
 from harness.backup.verify import VerificationReport, verify_backup
+from harness.drills.pipeline import AGE_MEASURE, backup_age_s
 from harness.drills.scenario import DrillScenario
-from harness.errors import TargetMissed, VerificationFailed
+from harness.errors import PipelineBackupUnfit, TargetMissed, VerificationFailed
+from harness.measure.clock import Measurement
 from harness.target.base import Target
 
 
@@ -38,13 +44,13 @@ class ScratchRestore:
         return abs(self.keys_loaded - self.production_dbsize) / max(self.production_dbsize, 1)
 
 
-def restore_newest_into_scratch(drill: DrillScenario, target: Target) -> ScratchRestore:
-    """The runbook's "restore to test environment": load the newest backup into a throw-away redis-server."""
+def restore_into_scratch(drill: DrillScenario, target: Target, backup_id: str) -> ScratchRestore:
+    """The runbook's "restore to test environment": load backup `backup_id` into a throw-away redis-server."""
     store = target.store()
-    entry = latest_backup(store)
+    entry = find_backup(store, backup_id)
     manifest = read_manifest(store, entry.id)
     with tempfile.TemporaryDirectory(prefix="drill-monthly-") as tmp:
-        rdb = Path(tmp) / "newest.rdb"
+        rdb = Path(tmp) / "backup.rdb"
         assert entry.rdb_key is not None
         store.get_file(entry.rdb_key, rdb)
         with loaded_scratch(rdb) as scratch:
@@ -53,20 +59,42 @@ def restore_newest_into_scratch(drill: DrillScenario, target: Target) -> Scratch
             expired = int(info.get("rdb_last_load_keys_expired", 0))
     production = int(target.redis().dbsize())
     result = ScratchRestore(entry.id, manifest, loaded, expired, production)
-    drill.note("scratch_restore", {"backup_id": entry.id, "keys_loaded": loaded, "keys_expired_on_load": expired,
-                                   "manifest_key_count": manifest.key_count, "production_dbsize": production,
-                                   "drift": round(result.drift, 5)})
+    drill.note("scratch_restore", {"backup_id": entry.id, "origin": manifest.origin, "keys_loaded": loaded,
+                                   "keys_expired_on_load": expired, "manifest_key_count": manifest.key_count,
+                                   "production_dbsize": production, "drift": round(result.drift, 5)})
     return result
 
 
-def newest_backup(target: Target) -> BackupEntry:
-    return latest_backup(target.store())
+def newest_pipeline_backup(target: Target) -> BackupEntry:
+    """The newest complete backup the pipeline wrote; PipelineBackupUnfit when it never wrote one."""
+    store = target.store()
+    entry = newest_backup(store, origin=PIPELINE)
+    if entry is None:
+        raise PipelineBackupUnfit(f"no backup written by the backup pipeline in {store.url} "
+                                  "(a drill's own backups do not count)",
+                                  fix="check the hourly backup CronJob and its last runs")
+    return entry
 
 
 def verify_entry(drill: DrillScenario, target: Target, entry: BackupEntry) -> VerificationReport:
     report = verify_backup(target.store(), entry.id, min_keys=drill.settings.min_keys)
     drill.record.verification = report.to_json()
     return report
+
+
+def require_no_older_than_rpo(drill: DrillScenario, entry: BackupEntry, *, now: datetime | None = None) -> float:
+    """The daily freshness check: the pipeline's newest backup is no older than the RPO (its age is recorded)."""
+    checked_at = now or datetime.now(UTC)
+    age = backup_age_s(entry.point_in_time, checked_at)
+    target_s = drill.settings.rpo_seconds
+    drill.record_measurement(Measurement(AGE_MEASURE, target_s, age, started_at=entry.point_in_time,
+                                         ended_at=checked_at))
+    if age > target_s:
+        raise PipelineBackupUnfit(
+            f"the newest pipeline backup {entry.id} (point in time {entry.point_in_time.isoformat()}) is "
+            f"{age:.1f}s old, older than the RPO target {target_s:.0f}s",
+            fix="the backup pipeline is not keeping up: check the hourly backup CronJob and its last runs")
+    return age
 
 
 def require_count_matches_manifest(restore: ScratchRestore) -> None:
@@ -83,7 +111,7 @@ def require_near_production(drill: DrillScenario, restore: ScratchRestore) -> No
         raise TargetMissed(
             f"restored {restore.keys_loaded} keys vs production DBSIZE {restore.production_dbsize}: "
             f"drift {restore.drift:.2%} over the tolerance {tolerance:.2%}",
-            fix="the newest backup is stale or incomplete; check the hourly backup job")
+            fix="the pipeline's newest backup is stale or incomplete; check the hourly backup job")
 
 
 def require_min_keys(drill: DrillScenario, report: VerificationReport) -> None:

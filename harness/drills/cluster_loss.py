@@ -2,8 +2,12 @@
 
 Clock: fault_injected → fault_confirmed → infra_ready → data_restored →
 secrets_restored → dns_updated → healthy → verified. RTO = verified −
-fault_injected. Measured RPO = last acknowledged canary write − newest canary
-that survived, cross-checked with the backup's point in time.
+fault_injected. RPO = age of the pipeline's newest backup at the fault + the
+canary's measured loss (last acknowledged canary write − newest canary that
+survived the restore), so a dead backup job shows in the RPO however fresh the
+drill's own backup is. The canary loss is cross-checked with the point in time
+of the drill's backup; the worst gap of the pipeline's series over 48 h is
+reported beside the RPO.
 """
 
 from __future__ import annotations
@@ -12,10 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from harness.backup.catalog import newest_backup
+from harness.backup.manifest import PIPELINE
 from harness.drills.experiments import LOSE_CLUSTER, activity_output, run_for_drill
+from harness.drills.pipeline import GAP_MEASURE, BackupGap, backup_age_s, pipeline_gap
 from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed
+from harness.evidence.tables import REPORTED_ONLY
 from harness.measure.canary import CanaryReader, CanaryReport
 from harness.measure.clock import FAULT_INJECTED, Measurement
 from harness.secrets import ConfigExport, export_config, latest_export, restore_config, restored_mismatches
@@ -78,23 +86,49 @@ def restore_configuration(drill: DrillScenario, target: Target, export: ConfigEx
 
 @dataclass(frozen=True)
 class RpoResult:
+    """The RPO's parts: the pipeline backup's age at the fault plus the canary loss of the drill's restore."""
+
     canary: CanaryReport
     measured_s: float
     backup_point_in_time: datetime
     expected_from_backup_s: float
+    fault_at: datetime
+    pipeline_backup_id: str
+    pipeline_point_in_time: datetime
+    worst_gap: BackupGap | None
+
+    @property
+    def pipeline_age_at_fault_s(self) -> float:
+        return backup_age_s(self.pipeline_point_in_time, self.fault_at)
+
+    @property
+    def rpo_s(self) -> float:
+        """What a restore from the pipeline would lose: its newest backup's age at the fault + the canary loss."""
+        return self.pipeline_age_at_fault_s + self.measured_s
 
 
 def measure_rpo(drill: DrillScenario, target: Target, backup: VerifiedBackup) -> RpoResult:
-    """Read the canaries back; the window between the last acknowledged and newest surviving write is the RPO."""
+    """Read the canaries back and find the pipeline's newest backup at the fault; see `RpoResult.rpo_s`.
+
+    `measured_s` is the canary loss: the window between the last acknowledged
+    and the newest surviving write of the restore from the drill's `backup`.
+    """
     assert drill.canary is not None, "the canary writer never ran"
     report = CanaryReader(target.redis()).report(drill.canary.acknowledged)
     drill.record.canary = report.to_json()
     if report.newest_present is None or report.last_acknowledged is None:
         raise TargetMissed("RPO cannot be measured: no canary survived the restore",
                            fix="the restored data predates the canary writer; check the backup used")
+    fault_at = drill.clock.event(FAULT_INJECTED).at
+    store = target.store()
+    pipeline = newest_backup(store, origin=PIPELINE, not_after=fault_at)
+    if pipeline is None:
+        raise TargetMissed(f"RPO cannot be measured: no pipeline backup in {store.url} predates the fault",
+                           fix="the preflight found one; check the store's retention and deletions")
     measured = report.data_loss_window_s
     expected = (report.last_acknowledged.at - backup.manifest.point_in_time).total_seconds()
-    return RpoResult(report, measured, backup.manifest.point_in_time, expected)
+    return RpoResult(report, measured, backup.manifest.point_in_time, expected, fault_at, pipeline.id,
+                     pipeline.point_in_time, pipeline_gap(store, now=fault_at))
 
 
 def cross_check_tolerance(backup: VerifiedBackup, canary_interval_s: float) -> float:
@@ -110,11 +144,29 @@ def cross_check_tolerance(backup: VerifiedBackup, canary_interval_s: float) -> f
 
 
 def require_rpo(drill: DrillScenario, rpo: RpoResult, backup: VerifiedBackup) -> None:
-    """Measured RPO within target, and consistent with the backup: the newest canary is the manifest's."""
-    m = Measurement("RPO", drill.settings.rpo_seconds, rpo.measured_s)
+    """RPO (pipeline age at the fault + canary loss) within target; the canary loss consistent with the drill's backup.
+
+    The worst 48 h gap of the pipeline is recorded beside it, reported, not enforced.
+    """
+    m = Measurement("RPO", drill.settings.rpo_seconds, rpo.rpo_s,
+                    started_at=rpo.pipeline_point_in_time, ended_at=rpo.fault_at)
+    drill.note("rpo", {
+        "rpo_s": round(rpo.rpo_s, 3),
+        "pipeline_backup_id": rpo.pipeline_backup_id,
+        "pipeline_backup_point_in_time": rpo.pipeline_point_in_time.isoformat(),
+        "fault_injected_at": rpo.fault_at.isoformat(),
+        "pipeline_backup_age_at_fault_s": round(rpo.pipeline_age_at_fault_s, 3),
+        "canary_loss_s": round(rpo.measured_s, 3),
+        "worst_gap_48h": rpo.worst_gap.to_json() if rpo.worst_gap else None,
+    })
+    if rpo.worst_gap is not None:
+        drill.record_measurement(Measurement(GAP_MEASURE, drill.settings.rpo_seconds, rpo.worst_gap.seconds,
+                                             started_at=rpo.worst_gap.start, ended_at=rpo.worst_gap.end),
+                                 unit_note=REPORTED_ONLY)
     drill.note("rpo_cross_check", {
         "backup_point_in_time": rpo.backup_point_in_time.isoformat(),
         "expected_loss_from_backup_s": round(rpo.expected_from_backup_s, 3),
+        "canary_loss_s": round(rpo.measured_s, 3),
         "manifest_canary_high_water": backup.manifest.canary_high_water,
         "newest_canary_present": rpo.canary.newest_present.seq if rpo.canary.newest_present else None,
     })
@@ -125,6 +177,6 @@ def require_rpo(drill: DrillScenario, rpo: RpoResult, backup: VerifiedBackup) ->
             or abs(rpo.expected_from_backup_s - rpo.measured_s) > tolerance or rpo.canary.holes:
         raise TargetMissed(
             f"RPO cross-check failed: newest canary {newest.seq if newest else None} vs manifest "
-            f"{backup.manifest.canary_high_water}, measured {rpo.measured_s:.1f}s vs "
+            f"{backup.manifest.canary_high_water}, canary loss {rpo.measured_s:.1f}s vs "
             f"{rpo.expected_from_backup_s:.1f}s expected from the backup's point in time, holes {len(rpo.canary.holes)}",
             fix="the restored data is not the backup the drill took; check the restore phase")

@@ -46,7 +46,8 @@ CRITICAL_SCENARIOS = frozenset({"scenario-3", "scenario-4"})
 
 _BREACH_STATUSES = ["failed", "broken"]
 #: names of the drill's expected failures; anything else broken is a harness error
-_KNOWN_FAILURES = r"TargetMissed|VerificationFailed|FaultNotConfirmed|RestoreRefused|BREACHED|INVALID"
+_KNOWN_FAILURES = (r"TargetMissed|VerificationFailed|FaultNotConfirmed|RestoreRefused|PipelineBackupUnfit"
+                   r"|BREACHED|INVALID")
 
 #: Allure categories; each regex is matched (Java, whole message) against the failure message
 CATEGORIES: list[dict[str, Any]] = [
@@ -72,6 +73,13 @@ CATEGORIES: list[dict[str, Any]] = [
         "name": "Backup invalid",
         "description": "A backup failed a verification level (checksum, redis-check-rdb, load, keys, canary).",
         "messageRegex": r"(?s).*\bVerificationFailed\b.*",
+        "matchedStatuses": _BREACH_STATUSES,
+    },
+    {
+        "name": "Backup stale",
+        "description": "The backup pipeline's newest backup was missing, older than the RPO or not object-locked "
+                       "where the store locks: the drill was refused before any fault.",
+        "messageRegex": r"(?s).*\bPipelineBackupUnfit\b.*",
         "matchedStatuses": _BREACH_STATUSES,
     },
     {

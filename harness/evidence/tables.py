@@ -15,6 +15,8 @@ from typing import Any
 
 #: measurements every scenario report shows first, in this order
 HEADLINE = ("RTO", "RPO")
+#: the `note` of a measurement shown beside a target without deciding the verdict (the worst backup gap)
+REPORTED_ONLY = "reported beside the target, not enforced"
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,14 @@ class TargetRow:
     margin: float | None
     met: bool | None
     unit: str = "s"
+    enforced: bool = True
 
     @property
     def verdict(self) -> str:
         if self.met is None:
             return "not measured"
+        if not self.enforced:
+            return "within (reported)" if self.met else "over (reported, not enforced)"
         return "met" if self.met else "BREACHED"
 
 
@@ -59,7 +64,8 @@ def target_rows(measurements: Sequence[Mapping[str, Any]]) -> list[TargetRow]:
         met = m.get("met")
         if met is None and target is not None and measured is not None:
             met = measured <= target
-        rows.append(TargetRow(name, target, measured, margin, None if met is None else bool(met)))
+        rows.append(TargetRow(name, target, measured, margin, None if met is None else bool(met),
+                              enforced=m.get("note") != REPORTED_ONLY))
     return rows
 
 

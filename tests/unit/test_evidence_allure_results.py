@@ -130,6 +130,8 @@ def test_every_runbook_link_points_at_a_heading_of_the_runbook() -> None:
          {"Backup invalid"}),
         ("FaultNotConfirmed: INVALID — 3 pods kept their UIDs", {"Fault not confirmed (INVALID)"}),
         ("harness.errors.RestoreRefused: backup b1 is not verified", {"Restore refused"}),
+        (("harness.errors.PipelineBackupUnfit: refused before any fault: the newest pipeline backup b1 is 3.1s old, "
+         "older than the RPO target 2s"), {"Backup stale"}),
         ("KeyError: 'redis'\nTraceback ...", {"Harness error"}),
     ],
 )

@@ -22,8 +22,17 @@ def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(all_drill
     for tag in ("scenario-1", "scenario-2", "scenario-3", "scenario-4"):
         names = {m["name"] for m in run.scenario(tag)["measurements"]}
         assert "RTO" in names, (tag, names)
-    rpo = next(m for m in run.scenario("scenario-3")["measurements"] if m["name"] == "RPO")
-    assert 0 < rpo["measured_s"] < 60
+    scenario_3 = run.scenario("scenario-3")
+    rpo = next(m for m in scenario_3["measurements"] if m["name"] == "RPO")
+    parts = scenario_3["details"]["rpo"]
+    assert rpo["measured_s"] == pytest.approx(parts["pipeline_backup_age_at_fault_s"] + parts["canary_loss_s"],
+                                              abs=0.01)
+    assert parts["pipeline_backup_age_at_fault_s"] > parts["canary_loss_s"]  # the pipeline's backup predates the drill's
+    assert 0 < rpo["measured_s"] < 3600
+    gap = next(m for m in scenario_3["measurements"] if m["name"] == "worst backup gap (48 h)")
+    assert gap["ended_at"] == parts["fault_injected_at"] and gap["measured_s"] >= parts["pipeline_backup_age_at_fault_s"]
+    for tag in ("scenario-3", "scenario-4", "monthly"):
+        assert run.scenario(tag)["details"]["pipeline_backup"]["id"] == parts["pipeline_backup_id"], tag
     assert re.search(r"RTO\s+measured\s+\d+\.\d+s", run.output)
     assert re.search(r"RPO\s+measured\s+\d+\.\d+s", run.output)
     results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
@@ -42,13 +51,14 @@ def test_scenario_3_fails_and_names_an_rto_breach(run_drill):
     assert "BREACHED" in run.output
 
 
-def test_an_rpo_target_of_zero_fails_the_rpo_check(run_drill):
+def test_an_rpo_target_of_zero_refuses_scenario_3_before_any_fault(run_drill):
     run = run_drill("scenario-3", DRILL_RPO_SECONDS="0")
 
     assert run.code == 1
     scenario = run.scenario("scenario-3")
     assert scenario["verdict"] == "FAIL"
-    assert re.search(r"RPO.* measured \d+\.\d+s vs target 0s: BREACHED", scenario["reason"])
+    assert re.search(r"PipelineBackupUnfit: .* older than the RPO target 0s", scenario["reason"])
+    assert "fault_injected" not in {e["name"] for e in scenario["timeline"]["events"]}
 
 
 def test_an_experiment_whose_label_matches_nothing_is_invalid_not_passed(run_drill):

@@ -1,0 +1,189 @@
+"""The backup pipeline, not the drill, is measured: origin, freshness, verification record and the 48 h gap."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from harness.backup import layout
+from harness.backup.catalog import backup_series, latest_backup, newest_backup
+from harness.backup.manifest import DRILL, PIPELINE, Manifest, Origin, SourceInfo
+from harness.backup.store import FileStore
+from harness.config import Settings
+from harness.drills.cluster_loss import RpoResult
+from harness.drills.pipeline import BackupGap, backup_age_s, check_pipeline_backup, pipeline_gap, worst_gap
+from harness.errors import PipelineBackupUnfit, StoreError, VerificationFailed
+from harness.evidence.tables import REPORTED_ONLY, target_rows
+
+NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+
+
+def _at(hours_ago: float) -> datetime:
+    return NOW - timedelta(hours=hours_ago)
+
+
+def _manifest(backup_id: str, origin: Origin | None) -> bytes:
+    pit = layout.point_in_time_of(backup_id)
+    manifest = Manifest(
+        id=backup_id, point_in_time=pit, source=SourceInfo(host="h", port=1, role="master", run_id="r"),
+        redis_version="7.0.15", rdb_version=10, size=9, sha256="0" * 64, key_count=0, types={},
+        created_at=pit, tool_version="0", origin=origin or PIPELINE,
+    )
+    data = json.loads(manifest.to_json())
+    if origin is None:  # written before manifests had an origin
+        del data["origin"]
+    return json.dumps(data).encode()
+
+
+def _add(store: FileStore, when: datetime, origin: Origin | None = PIPELINE, *, verified: bool | None = True) -> str:
+    backup_id = layout.new_backup_id(when)
+    store.put_bytes(layout.rdb_key(backup_id), b"REDIS0010")
+    store.put_bytes(layout.manifest_key(backup_id), _manifest(backup_id, origin))
+    if verified is not None:
+        record = {"backup_id": backup_id, "passed": verified, "failed_check": None if verified else "checksum",
+                  "sha256": "0" * 64, "verified_at": when.isoformat()}
+        store.put_bytes(layout.verify_key(backup_id), json.dumps(record).encode())
+    return backup_id
+
+
+def _settings(**kw: object) -> Settings:
+    return Settings(**{"rpo_seconds": 3600, **kw})  # type: ignore[arg-type]
+
+
+# --- age and gap: given timestamps ---------------------------------------------------------------
+
+def test_age_is_seconds_from_the_point_in_time_and_never_negative():
+    assert backup_age_s(_at(2), NOW) == 7200
+    assert backup_age_s(NOW + timedelta(seconds=3), NOW) == 0.0
+
+
+def test_the_worst_gap_is_the_longest_hole_in_the_hourly_series_with_its_start_and_end():
+    hourly = [_at(h) for h in range(47, 0, -1) if h not in (20, 21, 22)]  # the job missed three runs
+    gap = worst_gap(hourly, now=NOW)
+    assert gap == BackupGap(_at(23), _at(19))
+    assert gap.seconds == 4 * 3600
+
+
+def test_the_gap_from_the_newest_backup_to_now_counts():
+    gap = worst_gap([_at(h) for h in range(30, 4, -1)], now=NOW)  # nothing for the last 5 hours
+    assert gap == BackupGap(_at(5), NOW)
+
+
+def test_a_gap_older_than_the_window_is_cut_at_the_window_start():
+    gap = worst_gap([_at(24 * 7), _at(1)], now=NOW)  # a week dead, then one run an hour ago
+    assert gap == BackupGap(_at(48), _at(1))
+
+
+def test_a_series_that_starts_inside_the_window_has_no_gap_before_it():
+    gap = worst_gap([_at(2), _at(1)], now=NOW)  # a new store (a fresh sandbox)
+    assert gap is not None and gap.seconds == 3600
+
+
+def test_no_backup_at_all_has_no_gap_and_future_points_are_ignored():
+    assert worst_gap([], now=NOW) is None
+    assert worst_gap([NOW + timedelta(hours=1)], now=NOW) is None
+
+
+# --- origin: a drill's backup never stands in for the pipeline's ------------------------------------
+
+def test_manifests_without_an_origin_are_the_pipelines():
+    backup_id = layout.new_backup_id(NOW)
+    assert Manifest.from_json(_manifest(backup_id, None)).origin == PIPELINE
+    assert Manifest.from_json(_manifest(backup_id, DRILL)).origin == DRILL
+
+
+def test_latest_by_origin_skips_the_drills_own_backups(tmp_path: Path):
+    store = FileStore(tmp_path)
+    old = _add(store, _at(3), None)
+    pipeline = _add(store, _at(2))
+    drill = _add(store, _at(0.001), DRILL)
+    store.put_bytes(layout.rdb_key("20261126-1100"), b"REDIS0010")  # legacy, 1 h ago: pipeline's
+    assert latest_backup(store).id == drill
+    assert latest_backup(store, origin=DRILL).id == drill
+    assert latest_backup(store, origin=PIPELINE).id == "20261126-1100"
+    assert latest_backup(store, origin=PIPELINE, not_after=_at(1.5)).id == pipeline
+    assert newest_backup(store, origin=PIPELINE, not_after=_at(2.5)).id == old  # type: ignore[union-attr]
+    assert newest_backup(store, origin=PIPELINE, not_after=_at(4)) is None
+
+
+def test_no_pipeline_backup_names_the_origin(tmp_path: Path):
+    store = FileStore(tmp_path)
+    _add(store, _at(0.1), DRILL)
+    with pytest.raises(StoreError, match="no complete pipeline backup"):
+        latest_backup(store, origin=PIPELINE)
+
+
+def test_the_series_is_led_by_the_last_pipeline_backup_before_the_window(tmp_path: Path):
+    store = FileStore(tmp_path)
+    ids = [_add(store, _at(h)) for h in (60, 50, 10, 2)]
+    _add(store, _at(1), DRILL)
+    series = backup_series(store, origin=PIPELINE, since=_at(48), until=NOW)
+    assert [e.id for e in series] == ids[1:]
+    assert pipeline_gap(store, now=NOW) == BackupGap(_at(48), _at(10))
+
+
+# --- the preflight ------------------------------------------------------------------------------
+
+def test_a_stale_pipeline_backup_is_refused_however_fresh_the_drills_own_backup(tmp_path: Path):
+    store = FileStore(tmp_path)
+    stale = _add(store, _at(7 * 24))  # the hourly job died a week ago
+    _add(store, _at(0.0003), DRILL)  # the drill's backup, one second old
+    with pytest.raises(PipelineBackupUnfit, match=rf"refused before any fault: the newest pipeline backup {stale}.*"
+                                                  r"604800\.0s old, older than the RPO target 3600s"):
+        check_pipeline_backup(store, _settings(), now=NOW)
+
+
+def test_only_drill_backups_is_no_pipeline_backup(tmp_path: Path):
+    store = FileStore(tmp_path)
+    _add(store, _at(0.01), DRILL)
+    with pytest.raises(PipelineBackupUnfit, match="no backup written by the backup pipeline"):
+        check_pipeline_backup(store, _settings(), now=NOW)
+
+
+def test_a_fresh_verified_pipeline_backup_passes_with_its_gap(tmp_path: Path):
+    store = FileStore(tmp_path)
+    for h in (4, 3, 1):
+        newest = _add(store, _at(h))
+    found = check_pipeline_backup(store, _settings(), now=NOW)
+    assert found.id == newest and found.age_s == 3600
+    assert found.verification.startswith("passing verification record")
+    assert found.lock.startswith("not required")
+    assert found.worst_gap == BackupGap(_at(3), _at(1))
+    assert found.to_json()["worst_gap_48h"] == {"start": _at(3).isoformat(), "end": _at(1).isoformat(),
+                                                "seconds": 7200.0}
+
+
+def test_a_pipeline_backup_whose_verification_failed_is_refused(tmp_path: Path):
+    store = FileStore(tmp_path)
+    bad = _add(store, _at(0.5), verified=False)
+    with pytest.raises(VerificationFailed, match=rf"before any fault: the newest pipeline backup {bad} is not "
+                                                 "verified .*check checksum failed"):
+        check_pipeline_backup(store, _settings(), now=NOW)
+
+
+def test_a_file_store_cannot_lock_so_retention_is_not_applicable(tmp_path: Path):
+    store = FileStore(tmp_path)
+    _add(store, _at(0.5))
+    found = check_pipeline_backup(store, _settings(store_retention_days=7), now=NOW)
+    assert found.lock.startswith("not applicable")
+
+
+# --- RPO in the evidence ------------------------------------------------------------------------
+
+def test_rpo_is_the_pipeline_backups_age_at_the_fault_plus_the_canary_loss():
+    rpo = RpoResult(canary=None, measured_s=1.5, backup_point_in_time=NOW, expected_from_backup_s=1.5,  # type: ignore[arg-type]
+                    fault_at=NOW, pipeline_backup_id="x", pipeline_point_in_time=_at(0.5), worst_gap=None)
+    assert rpo.pipeline_age_at_fault_s == 1800
+    assert rpo.rpo_s == 1801.5
+
+
+def test_a_reported_gap_is_shown_beside_the_target_without_a_breach():
+    rows = target_rows([
+        {"name": "RPO", "target_s": 3600, "measured_s": 1801.5, "met": True},
+        {"name": "worst backup gap (48 h)", "target_s": 3600, "measured_s": 7200, "met": False,
+         "note": REPORTED_ONLY},
+    ])
+    assert [r.verdict for r in rows] == ["not measured", "met", "over (reported, not enforced)"]
