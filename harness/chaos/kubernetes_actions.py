@@ -120,11 +120,23 @@ def create_network_policy(
     return name
 
 
+#: `held_until` value with which the drill keeps the isolation past the experiment and lifts it itself
+HELD_UNTIL_VERIFIED = "verified"
+
+
 def remove_network_policy(
-    name: str, ns: str,
+    name: str, ns: str, held_until: str = "",
     configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None,
-) -> bool:
-    """Rollback of create_network_policy: delete policy `name` from `ns` (absent is fine); True if it was there."""
+) -> bool | str:
+    """Rollback of create_network_policy: delete policy `name` from `ns` (absent is fine); True if it was there.
+
+    With `held_until="verified"` (set by the drill, never by plain `chaos run`)
+    the policy stays: a compromised namespace remains isolated until the
+    recovery elsewhere is verified, then the drill lifts it (and a crashed run's
+    undo ledger does).
+    """
+    if held_until == HELD_UNTIL_VERIFIED:
+        return f"kept: {ns}/{name} stays until the recovery is verified"
     try:
         with target_from(configuration, activity="remove_network_policy") as target:
             require_destructive(target, f"remove network policy {ns}/{name}", undo=True)

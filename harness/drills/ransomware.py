@@ -17,11 +17,13 @@ from harness.backup.catalog import find_backup, list_backups, read_manifest
 from harness.backup.layout import manifest_key, new_backup_id, rdb_key
 from harness.backup.store import BackupStore
 from harness.backup.verify import VerificationReport, verify_backup
+from harness.chaos.kubernetes_actions import HELD_UNTIL_VERIFIED
 from harness.drills.experiments import ISOLATE_NAMESPACE, run_for_drill
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed, VerificationFailed
 from harness.measure.clock import FAULT_INJECTED
 from harness.platform.client import ObjectNotFound, namespaced
+from harness.platform.network import unisolate_namespace
 from harness.redis_client import auth_reply
 from harness.safety import require_destructive
 from harness.secrets import rotate_secrets
@@ -101,10 +103,20 @@ def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
                 and not proof["ingress_rules"] and not proof["egress_rules"]:
             drill.clock.mark("fault_confirmed")
 
-    run = run_for_drill(drill, target, "compromise", configuration={"policy_name": POLICY},
+    def lift() -> None:
+        """The isolation ends when the scenario does: after the recovery was verified, or on any failure."""
+        lifted = unisolate_namespace(cluster, namespace=ns, name=POLICY)
+        drill.note("isolation_lifted", {"namespace": ns, "policy": POLICY, "was_present": lifted.changed})
+
+    drill.on_finish(lift)  # registered before the fault: even an interrupted experiment is lifted
+    run = run_for_drill(drill, target, "compromise",
+                        configuration={"policy_name": POLICY, "isolation_held_until": HELD_UNTIL_VERIFIED},
                         on_start={ISOLATE_NAMESPACE: lambda *_: drill.clock.mark(FAULT_INJECTED)},
                         on_end={ISOLATE_NAMESPACE: isolated})
     proof["rolled_back"] = run.rollback_statuses()
+    proof["held_until"] = HELD_UNTIL_VERIFIED
+    proof["enforcement"] = ("spec only: the drill read the policy's spec; whether the cluster's network plugin "
+                            "enforces NetworkPolicy was not proven by a connection attempt")
     drill.note("isolation", proof)
     return proof
 
