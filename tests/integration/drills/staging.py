@@ -26,7 +26,9 @@ from harness.platform import processes
 from harness.platform.client import Cluster, ObjectNotFound, connect
 from harness.redis_process import RedisProcess, free_port
 from harness.sandbox import SandboxInfo
+from harness.sandbox.cluster import create_redis_volume
 from harness.sandbox.health import HealthConfig
+from harness.sandbox.state import SandboxPaths
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DR_NAMESPACE = "sentinel-dr"
@@ -89,6 +91,8 @@ def start_staging(sandbox: SandboxInfo, directory: Path) -> Iterator[Staging]:
     """Set up the DR environment beside the sandbox and write the staging config; stop it all afterwards."""
     cluster = connect(sandbox.kubeconfig, sandbox.context)
     _ensure_namespace(cluster, DR_NAMESPACE)
+    # the DR environment is provisioned ahead: its Redis claim has a volume (the sandbox has no provisioner)
+    create_redis_volume(cluster, SandboxPaths(sandbox.state_dir), namespace=DR_NAMESPACE, name="staging-dr-redis-data")
     # the DR Redis is configured with production's credentials, as a DR deploy from the same Secrets would be
     dr_redis = RedisProcess(data_dir=directory / "dr-redis", port=free_port(), password=sandbox.redis_password())
     dr_redis.start()
@@ -103,6 +107,7 @@ def start_staging(sandbox: SandboxInfo, directory: Path) -> Iterator[Staging]:
         "dr_redis_url": f"redis://127.0.0.1:{dr_redis.port}/0", "dr_health_url": health_url,
         "dr_dns_record_name": dr_record, "load_balancer": f"lb-dr.{sandbox.hosted_zone_name}",
         "redis_restore_method": "network",
+        "rto_seconds": 120,  # recovery here takes seconds; a hang fails in minutes, not 15
     }
     config_file = directory / "staging.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
