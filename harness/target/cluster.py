@@ -135,8 +135,8 @@ class ClusterTarget(Target):
         """Tear the DR environment down and point the target at production again (idempotent)."""
         if not self.in_recovery_environment:
             return []
-        removed = delete_objects(self.cluster(), stack_in(self.namespace, with_secrets=True),
-                                 namespace=self.namespace)
+        stack = [o for o in stack_in(self.namespace, with_secrets=True) if o["kind"] != "Namespace"]
+        removed = delete_objects(self.cluster(), stack, namespace=self.namespace)  # the namespace itself stays
         client = self.redis()
         client.flushall()
         if self.rotated_password is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,6 +112,10 @@ def start_staging(sandbox: SandboxInfo, directory: Path) -> Iterator[Staging]:
     }
     config_file = directory / "staging.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    # what a user does once per target: record the cluster identity the drill may break
+    pin = subprocess.run([sys.executable, "-m", "harness.cli", "target", "pin", "--config", str(config_file)],
+                         check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert pin.returncode == 0, pin.stderr
     try:
         yield Staging(sandbox, config_file, dr_redis, health_url, dr_record)
     finally:

@@ -70,11 +70,21 @@ def test_scenarios_3_and_4_pass_through_the_cluster_target_and_leave_production_
     assert before.redis_keys > 10_000  # the digest covered the seeded data, not an empty server
     s3 = run.scenario("scenario-3")
     assert s3["details"]["loss"]["details"]["dr_namespace"] == DR_NAMESPACE
-    assert dns_value(staging.sandbox, staging.dr_record) == f"lb-dr.{staging.sandbox.hosted_zone_name}."
+    assert dns_value(staging.sandbox, staging.dr_record) == f"lb-dr.{staging.sandbox.hosted_zone_name.rstrip('.')}."
     s4 = run.scenario("scenario-4")
     assert s4["details"]["clean_namespace"] == DR_NAMESPACE
+    # the isolation was still in force when the recovery was verified; the drill lifted it at the end
+    assert s4["details"]["isolation_lifted"]["was_present"] is True
+    assert "isolations" not in s4["details"] and not _policies(staging)
+    # the tampered copy lives in a quarantine prefix, never in the store's normal layout
+    assert "drill-quarantine/" in s4["details"]["tampered_backup"]["quarantine"]
     # the DR environment was torn down afterwards: the next drill starts from an empty one
     assert int(staging.dr_redis.client().dbsize()) == 0
+
+
+def _policies(staging: Staging) -> list[str]:
+    path = f"/apis/networking.k8s.io/v1/namespaces/{staging.sandbox.namespace}/networkpolicies"
+    return [p["metadata"]["name"] for p in staging.cluster().list_items(path)]
 
 
 def test_scenarios_1_2_and_the_monthly_drill_pass_through_the_cluster_target(
