@@ -51,6 +51,7 @@ class Settings(BaseModel):
     context: str | None = None
     namespace: str = "sentinel"
     health_url: str | None = None
+    aws_endpoint_url: str | None = Field(None, description="S3/Route 53 endpoint; unset: boto3's own (AWS_ENDPOINT_URL)")
     hosted_zone_id: str | None = None
     dns_record_name: str | None = None
     dr_kubeconfig: str | None = Field(None, description="kubeconfig of the DR cluster (scenario 3 off-sandbox)")

@@ -1,7 +1,8 @@
 """Point SENTINEL's DNS record at a new load balancer: the runbook's Route 53 UPSERT, through boto3.
 
-Honours AWS_ENDPOINT_URL and the normal credential chain, so the same code
-talks to Route 53 in production and to moto's server in the sandbox. Record
+Uses the target's `AwsAccess` (boto3's normal chain unless the target names an
+endpoint), so the same code talks to Route 53 in production and to moto's
+server in the sandbox. Record
 names are compared as normalised FQDNs: `Sentinel.Example.com` and
 `sentinel.example.com.` are one record, so no guard is fooled by case, a
 trailing dot or stray whitespace.
@@ -16,6 +17,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from harness.aws import DEFAULT_ACCESS, AwsAccess
 from harness.errors import ConfigError, ConnectionFailed, StoreError
 
 
@@ -28,8 +30,9 @@ class DnsChange:
     status: str
 
 
-def _route53() -> Any:
-    return boto3.client("route53", config=botocore.config.Config(retries={"max_attempts": 2}, connect_timeout=5))
+def _route53(aws: AwsAccess) -> Any:
+    config = botocore.config.Config(retries={"max_attempts": 2}, connect_timeout=5)
+    return boto3.client("route53", config=config, **aws.client_kwargs())
 
 
 def fqdn(name: str) -> str:
@@ -44,7 +47,8 @@ def same_record(a: str, b: str) -> bool:
 
 
 def point_record(
-    zone_id: str | None, name: str | None, target: str, *, ttl: int = 60, client: Any = None
+    zone_id: str | None, name: str | None, target: str, *, ttl: int = 60, client: Any = None,
+    aws: AwsAccess = DEFAULT_ACCESS,
 ) -> DnsChange:
     """UPSERT `name` as a CNAME to `target`; raise a one-line error naming the zone on failure.
 
@@ -53,7 +57,7 @@ def point_record(
     if not zone_id or not name:
         raise ConfigError("no DNS zone/record configured", fix="set DRILL_HOSTED_ZONE_ID and DRILL_DNS_RECORD_NAME")
     try:
-        answer = (client or _route53()).change_resource_record_sets(
+        answer = (client or _route53(aws)).change_resource_record_sets(
             HostedZoneId=zone_id,
             ChangeBatch={"Comment": "sentinel-drill recovery", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
                 "Name": fqdn(name), "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]}}]},
@@ -67,9 +71,9 @@ def point_record(
     return DnsChange(zone_id, fqdn(name), target, info["Id"], info["Status"])
 
 
-def resolve_record(zone_id: str, name: str) -> str | None:
+def resolve_record(zone_id: str, name: str, *, aws: AwsAccess = DEFAULT_ACCESS) -> str | None:
     """What the zone says `name` points at now (the CNAME value), or None."""
-    sets = _route53().list_resource_record_sets(
+    sets = _route53(aws).list_resource_record_sets(
         HostedZoneId=zone_id, StartRecordName=fqdn(name), StartRecordType="CNAME", MaxItems="1")
     for rrset in sets.get("ResourceRecordSets", []):
         if same_record(rrset["Name"], name) and rrset.get("ResourceRecords"):

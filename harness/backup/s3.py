@@ -7,13 +7,13 @@ retention. Every boto3/botocore failure becomes one line of the error tree.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from harness.aws import DEFAULT_ACCESS, AwsAccess
 from harness.backup.progress import transfer_progress
 from harness.backup.store import LockMode, StoredObject, join_key
 from harness.errors import AuthFailed, ConnectionFailed, StoreError
@@ -27,6 +27,7 @@ class S3Store:
     prefix: str = ""
     retention_days: int | None = None
     lock_mode: LockMode = "COMPLIANCE"
+    aws: AwsAccess = DEFAULT_ACCESS
     _client: Any = field(default=None, repr=False)
 
     @property
@@ -39,14 +40,14 @@ class S3Store:
             import boto3
             from botocore.config import Config
 
-            custom = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
             config = Config(
                 retries={"max_attempts": 2, "mode": "standard"},
                 connect_timeout=5,
                 read_timeout=60,
-                s3={"addressing_style": "path" if custom else "auto"},
+                s3={"addressing_style": "path" if self.aws.custom_endpoint else "auto"},
             )
-            self._client = boto3.session.Session(botocore_session=_botocore_session()).client("s3", config=config)
+            session = boto3.session.Session(botocore_session=_botocore_session())
+            self._client = session.client("s3", config=config, **self.aws.client_kwargs())
         return self._client
 
     def _error(self, exc: Exception, what: str) -> Exception:
@@ -179,6 +180,7 @@ class S3Store:
             join_key(self.prefix, sub.strip("/")),
             retention_days=self.retention_days,
             lock_mode=self.lock_mode,
+            aws=self.aws,
             _client=self._client,
         )
 

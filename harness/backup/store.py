@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
+from harness.aws import DEFAULT_ACCESS, AwsAccess
 from harness.backup.progress import transfer_progress
 from harness.errors import ConfigError, StoreError
 
@@ -65,7 +66,7 @@ class BackupStore(Protocol):
 
 
 def open_store(
-    url: str, *, retention_days: int | None = None, lock_mode: LockMode = "COMPLIANCE"
+    url: str, *, retention_days: int | None = None, lock_mode: LockMode = "COMPLIANCE", aws: AwsAccess | None = None
 ) -> BackupStore:
     """Open the store named by `url`; ConfigError naming the expected forms for anything else."""
     parts = urlsplit(url)
@@ -77,7 +78,8 @@ def open_store(
             )
         from harness.backup.s3 import S3Store
 
-        return S3Store(parts.netloc, parts.path.strip("/"), retention_days=retention_days, lock_mode=lock_mode)
+        return S3Store(parts.netloc, parts.path.strip("/"), retention_days=retention_days, lock_mode=lock_mode,
+                       aws=aws or DEFAULT_ACCESS)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise ConfigError(

@@ -29,11 +29,12 @@ from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
 from harness.config import redact_url, split_redis_url
 from harness.errors import ConfigError
+from harness.polling import Backoff, wait_until
 from harness.redis_client import connect, host_port
 from harness.redis_process import RedisLoadFailed
 
-_POLL_MIN_S = 0.02
-_POLL_MAX_S = 0.5
+#: INFO persistence is cheap: start at 20 ms, double up to 0.5 s (a big save is not hammered)
+SAVE_POLL = Backoff(0.02, factor=2.0, cap=0.5)
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,13 @@ def trigger_bgsave(client: redis.Redis, *, where: str, timeout: float) -> SaveTi
 
 
 def _wait_idle(client: redis.Redis, *, where: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    delay = _POLL_MIN_S
-    while int(_persistence(client).get("rdb_bgsave_in_progress", 0)):
-        if time.monotonic() > deadline:
-            raise BackupFailed(
-                f"a BGSAVE already running on {where} did not finish within {timeout:g}s",
-                fix="check the server's load and log; raise the save timeout",
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, _POLL_MAX_S)
+    def idle() -> bool | None:
+        return True if not int(_persistence(client).get("rdb_bgsave_in_progress", 0)) else None
+
+    wait_until(idle, timeout=timeout, interval=SAVE_POLL, what=f"no BGSAVE running on {where}", describe=lambda: "",
+               timed_out=lambda _: BackupFailed(
+                   f"a BGSAVE already running on {where} did not finish within {timeout:g}s",
+                   fix="check the server's load and log; raise the save timeout"))
 
 
 def wait_for_bgsave(client: redis.Redis, ticket: SaveTicket, *, where: str, timeout: float) -> int:
@@ -119,33 +117,31 @@ def wait_for_bgsave(client: redis.Redis, ticket: SaveTicket, *, where: str, time
     `rdb_last_bgsave_status` must be ok, else BackupFailed; so is the timeout.
     LASTSAVE alone has one-second resolution, hence the `rdb_saves` counter.
     """
-    deadline = time.monotonic() + timeout
-    delay = _POLL_MIN_S
-    ran = ticket.forked
-    while True:
+    ran = [ticket.forked]
+
+    def finished() -> int | None:
         info = _persistence(client)
         running = bool(int(info.get("rdb_bgsave_in_progress", 0)))
         advanced = (
             int(info.get("rdb_saves", 0)) > ticket.saves_before
             or int(info["rdb_last_save_time"]) > ticket.lastsave_before
         )
-        ran = ran or running or advanced
-        if ran and not running:
-            status = str(info.get("rdb_last_bgsave_status", "ok"))
-            if status != "ok":
-                raise BackupFailed(
-                    f"BGSAVE on {where} failed (rdb_last_bgsave_status:{status})",
-                    fix="check the server's log: disk full, data dir not writable, or fork refused "
-                    "(vm.overcommit_memory)",
-                )
-            return int(info["rdb_last_save_time"])
-        if time.monotonic() > deadline:
+        ran[0] = ran[0] or running or advanced
+        if not ran[0] or running:
+            return None
+        status = str(info.get("rdb_last_bgsave_status", "ok"))
+        if status != "ok":
             raise BackupFailed(
-                f"BGSAVE on {where} did not finish within {timeout:g}s",
-                fix="check the server's load and log; raise the save timeout for large datasets",
+                f"BGSAVE on {where} failed (rdb_last_bgsave_status:{status})",
+                fix="check the server's log: disk full, data dir not writable, or fork refused "
+                "(vm.overcommit_memory)",
             )
-        time.sleep(delay)
-        delay = min(delay * 2, _POLL_MAX_S)
+        return int(info["rdb_last_save_time"])
+
+    return wait_until(finished, timeout=timeout, interval=SAVE_POLL, what=f"BGSAVE on {where}", describe=lambda: "",
+                      timed_out=lambda _: BackupFailed(
+                          f"BGSAVE on {where} did not finish within {timeout:g}s",
+                          fix="check the server's load and log; raise the save timeout for large datasets"))
 
 
 def take_backup(

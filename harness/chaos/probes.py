@@ -15,10 +15,11 @@ from chaoslib.exceptions import ActivityFailed
 
 from harness.chaos.binding import target_from
 from harness.errors import DrillError
-from harness.measure.availability import probe_once
+from harness.measure.availability import wait_healthy
 from harness.platform.client import Cluster
 from harness.platform.network import is_isolated
 from harness.platform.pods import count_in_zone, deployment_serving
+from harness.polling import poll
 
 __all__ = [
     "count_pods_in_zone",
@@ -57,17 +58,20 @@ def seconds_until_available(
 ) -> float:
     """Wait until Deployment `ns/name` is fully available and serving; return the seconds waited."""
     start = time.monotonic()
-    last = ""
+    last = [""]
     try:
         cluster = cluster_from(configuration)
-        while time.monotonic() - start < float(timeout_s):
-            ok, last = deployment_serving(cluster, name, namespace=ns)
-            if ok:
-                return round(time.monotonic() - start, 3)
-            time.sleep(0.1)
+
+        def serving() -> float | None:
+            ok, last[0] = deployment_serving(cluster, name, namespace=ns)
+            return round(time.monotonic() - start, 3) if ok else None
+
+        waited = poll(serving, timeout=float(timeout_s), interval=0.1)
     except DrillError as exc:
         raise ActivityFailed(f"deployment {ns}/{name}: {exc.one_line()}") from None
-    raise ActivityFailed(f"deployment {ns}/{name} not available within {float(timeout_s):.0f}s: {last}")
+    if waited is None:
+        raise ActivityFailed(f"deployment {ns}/{name} not available within {float(timeout_s):.0f}s: {last[0]}")
+    return waited
 
 
 def seconds_until_healthy(
@@ -78,15 +82,10 @@ def seconds_until_healthy(
     secrets: dict[str, Any] | None = None,
 ) -> float:
     """Poll the health URL until it answers 200; return the seconds waited."""
-    start = time.monotonic()
-    deadline = start + float(timeout_s)
-    last = None
-    while time.monotonic() < deadline:
-        last = probe_once(url, timeout=1.0)
-        if last.ok:
-            return round(time.monotonic() - start, 3)
-        time.sleep(float(interval_s))
-    raise ActivityFailed(f"{url} not healthy within {float(timeout_s):.0f}s (last: {last})")
+    waited, last = wait_healthy(url, timeout=float(timeout_s), interval=float(interval_s))
+    if waited is None:
+        raise ActivityFailed(f"{url} not healthy within {float(timeout_s):.0f}s (last: {last})")
+    return round(waited, 3)
 
 
 def count_pods_in_zone(

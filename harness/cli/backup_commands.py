@@ -11,6 +11,7 @@ import os
 
 import click
 
+from harness.aws import AwsAccess
 from harness.backup import (
     BackupStore,
     find_backup,
@@ -38,7 +39,8 @@ def _store(settings: Settings) -> BackupStore:
     if not settings.store_url:
         raise ConfigError("no backup store configured", fix="pass --store or set DRILL_STORE_URL")
     return open_store(
-        settings.store_url, retention_days=settings.store_retention_days, lock_mode=settings.store_lock_mode
+        settings.store_url, retention_days=settings.store_retention_days, lock_mode=settings.store_lock_mode,
+        aws=AwsAccess(endpoint_url=settings.aws_endpoint_url),
     )
 
 

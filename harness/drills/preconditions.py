@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 from harness.drills.experiments import BRAIN
 from harness.drills.scenario import DrillScenario
@@ -11,6 +11,7 @@ from harness.measure.availability import probe_once
 from harness.measure.canary import CanaryReader, CanaryWriter
 from harness.measure.clock import Measurement
 from harness.platform.pods import deployment_serving
+from harness.polling import poll
 from harness.target.base import Target
 
 AT_LEAST_FLOOR = "at least the floor"
@@ -19,18 +20,20 @@ OUTAGE_REPORTED = "measured and the outage reported"
 
 def require_healthy(drill: DrillScenario, target: Target, *, settle_s: float = 60.0) -> None:
     """The drill starts from a healthy target (waiting up to `settle_s` for it), or it proves nothing (INVALID)."""
-    deadline = time.monotonic() + settle_s
-    while True:
-        sample = probe_once(target.health_url, timeout=2.0)
+    seen: dict[str, Any] = {}
+
+    def steady() -> bool | None:
+        seen["sample"] = probe_once(target.health_url, timeout=2.0)
         try:
-            ok, brain = deployment_serving(target.cluster(), BRAIN, namespace=target.namespace)
+            ok, seen["brain"] = deployment_serving(target.cluster(), BRAIN, namespace=target.namespace)
         except DrillError as exc:
-            ok, brain = False, exc.one_line()
-        if (sample.ok and ok) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+            ok, seen["brain"] = False, exc.one_line()
+        return True if seen["sample"].ok and ok else None
+
+    healthy = poll(steady, timeout=settle_s, interval=0.5)
+    sample, brain = seen["sample"], seen["brain"]
     drill.note("healthy_before", {"health_status": sample.status, "brain": brain})
-    if not sample.ok or not ok:
+    if not healthy:
         raise PreconditionFailed(
             f"target not healthy before the fault (waited {settle_s:.0f}s): health {sample.status} "
             f"{sample.reason[:120]}; {brain}",

@@ -7,7 +7,6 @@ did; the scenario marks its clock around them.
 from __future__ import annotations
 
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from harness.backup.verify import VerificationReport, read_verify_record, verify
 from harness.dns import DnsChange, point_record, resolve_record
 from harness.drills.scenario import DrillScenario
 from harness.errors import RestoreRefused, TargetMissed, VerificationFailed
-from harness.measure.availability import probe_once
+from harness.measure.availability import wait_healthy as measure_wait_healthy
 from harness.measure.canary import canary_key
 from harness.platform.redis_data import DataRestoreResult
 from harness.target.base import Target
@@ -92,8 +91,9 @@ def restore_redis_file(drill: DrillScenario, target: Target, backup_id: str, *,
 def update_dns(drill: DrillScenario, target: Target) -> DnsChange:
     """UPSERT the record to the current cluster's load balancer and read it back."""
     settings = target.settings
-    change = point_record(settings.hosted_zone_id, settings.dns_record_name, target.load_balancer_address())
-    seen = resolve_record(change.zone_id, change.name)
+    change = point_record(settings.hosted_zone_id, settings.dns_record_name, target.load_balancer_address(),
+                          aws=target.aws())
+    seen = resolve_record(change.zone_id, change.name, aws=target.aws())
     drill.note("dns", {"record": change.name, "target": change.target, "resolved": seen, "change": change.change_id})
     if seen != change.target:
         raise TargetMissed(f"DNS record {change.name} points at {seen}, expected {change.target}",
@@ -103,15 +103,11 @@ def update_dns(drill: DrillScenario, target: Target) -> DnsChange:
 
 def wait_healthy(drill: DrillScenario, url: str, *, deadline_s: float) -> float:
     """Poll the health endpoint until 200; TargetMissed with the last answer at the deadline."""
-    start = time.monotonic()
-    last = probe_once(url)
-    while not last.ok:
-        if time.monotonic() - start > deadline_s:
-            raise TargetMissed(f"health endpoint {url} not healthy within {deadline_s:.0f}s "
-                               f"(last: {last.status} {last.reason[:200]})", fix="see the recovery phases")
-        time.sleep(drill.settings.probe_interval_seconds)
-        last = probe_once(url)
-    return time.monotonic() - start
+    waited, last = measure_wait_healthy(url, timeout=deadline_s, interval=drill.settings.probe_interval_seconds)
+    if waited is None:
+        raise TargetMissed(f"health endpoint {url} not healthy within {deadline_s:.0f}s "
+                           f"(last: {last.status} {last.reason[:200]})", fix="see the recovery phases")
+    return waited
 
 
 def newest_verified_backup(target: Target) -> str:

@@ -15,6 +15,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.polling import SYSTEM_CLOCK, Clock, poll
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -34,6 +36,19 @@ def probe_once(url: str, *, timeout: float = 1.0) -> Sample:
         return Sample(start, False, exc.code, exc.read(200).decode(errors="replace"))
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         return Sample(start, False, None, exc.__class__.__name__)
+
+
+def wait_healthy(url: str, *, timeout: float, interval: float = 0.1, probe_timeout: float = 1.0,
+                 clock: Clock = SYSTEM_CLOCK) -> tuple[float | None, Sample]:
+    """Probe `url` until it answers 200 (the one health poller): (seconds waited or None at the deadline, last sample)."""
+    start = clock.monotonic()
+    last: list[Sample] = []
+
+    def answered() -> float | None:
+        last[:] = [probe_once(url, timeout=probe_timeout)]
+        return clock.monotonic() - start if last[0].ok else None
+
+    return poll(answered, timeout=timeout, interval=interval, clock=clock), last[0]
 
 
 @dataclass(frozen=True)

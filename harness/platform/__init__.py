@@ -7,7 +7,7 @@ export/import) · endpoints (Service readiness) · redis_data (the Redis data
 seam: Kubernetes file restore vs the sandbox's local process).
 """
 
-from harness.platform.client import Cluster, ObjectNotFound, WaitTimedOut, connect, connect_settings
+from harness.platform.client import Cluster, ObjectNotFound, connect, connect_settings
 from harness.platform.config_objects import export_config_objects, import_config_objects, strip_server_fields
 from harness.platform.endpoints import ServiceEndpoints, service_endpoints, wait_for_endpoints
 from harness.platform.manifests import AppliedObject, apply_manifests, apply_objects, load_manifests
@@ -40,6 +40,7 @@ from harness.platform.redis_data import (
     redis_data_plane,
 )
 from harness.platform.workloads import RolloutStatus, ScaleResult, rollout_status, scale, wait_for_rollout
+from harness.polling import WaitTimedOut
 
 __all__ = [
     "AppliedObject", "Cluster", "CordonResult", "DataRestoreResult", "DeletedPods", "DrainResult",

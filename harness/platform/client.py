@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +23,7 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from harness.config import Settings
-from harness.errors import AuthFailed, CheckFailed, ConfigError, ConnectionFailed, DrillError
+from harness.errors import AuthFailed, ConfigError, ConnectionFailed, DrillError
 
 FIELD_MANAGER = "sentinel-drill"
 JSON = "application/json"
@@ -39,10 +38,6 @@ class ObjectNotFound(DrillError):
     """A named Kubernetes object does not exist (exit 2: the target is not what the config says)."""
 
     exit_code = 2
-
-
-class WaitTimedOut(CheckFailed):
-    """The cluster did not reach the awaited state before the deadline (exit 1)."""
 
 
 class ApiRejected(DrillError):
@@ -240,29 +235,6 @@ def cluster_scoped(group_version: str, plural: str, name: str | None = None) -> 
     return f"{base}/{plural}/{quote(name, safe='')}" if name else f"{base}/{plural}"
 
 
-def wait_until(
-    check: Callable[[], T | None],
-    *,
-    timeout: float,
-    interval: float = 0.1,
-    describe: Callable[[], str],
-    what: str,
-) -> T:
-    """Call `check` until it returns something other than None; raise WaitTimedOut after `timeout`.
-
-    `describe` is called once on timeout to say what was last observed.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None:
-            return result
-        if time.monotonic() >= deadline:
-            raise WaitTimedOut(
-                f"{what} not reached within {timeout:.0f}s; last seen: {describe()}",
-                fix="check the cluster's events (kubectl get events -n <namespace>) or raise the timeout",
-            )
-        time.sleep(interval)
 
 
 def label_selector(labels: Mapping[str, str] | Sequence[str] | str) -> str:

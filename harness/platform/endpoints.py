@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.platform.client import Cluster, Obj, namespaced, wait_until
+from harness.platform.client import Cluster, Obj, namespaced
+from harness.polling import wait_until
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 

@@ -16,12 +16,11 @@ from harness.platform.client import (
     Cluster,
     Obj,
     ObjectNotFound,
-    WaitTimedOut,
     cluster_scoped,
     namespaced,
-    wait_until,
 )
 from harness.platform.pods import ZONE_LABEL
+from harness.polling import WaitTimedOut, wait_until
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from harness.platform.client import (
     cluster_scoped,
     label_selector,
     namespaced,
-    wait_until,
 )
 from harness.platform.workloads import rollout_status
+from harness.polling import wait_until
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 

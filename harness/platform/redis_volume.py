@@ -12,9 +12,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.platform.client import Cluster, Obj, ObjectNotFound, namespaced, wait_until
+from harness.platform.client import Cluster, Obj, ObjectNotFound, namespaced
 from harness.platform.pod_exec import PodCommandFailed, exec_in_pod, upload_file
 from harness.platform.workloads import scale, wait_for_no_pods, wait_for_rollout
+from harness.polling import wait_until
 
 HELPER_IMAGE = "redis:7.0.15-alpine"
 HELPER_LABEL = "sentinel-drill/role"

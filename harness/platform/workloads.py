@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.platform.client import MERGE_PATCH, Cluster, Obj, namespaced, wait_until
+from harness.platform.client import MERGE_PATCH, Cluster, Obj, namespaced
+from harness.polling import wait_until
 
 Kind = Literal["Deployment", "StatefulSet"]
 _PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets"}

@@ -19,6 +19,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from harness.aws import AwsAccess
 from harness.dns import point_record
 from harness.platform import processes
 from harness.sandbox.state import AWS_PLACEHOLDER_CREDENTIALS, REGION, SandboxError, SandboxPaths
@@ -54,6 +55,13 @@ def start_moto(paths: SandboxPaths, port: int, *, timeout: float = 30.0) -> proc
         time.sleep(0.05)
     raise SandboxError(f"moto server did not listen on 127.0.0.1:{port} within {timeout:.0f}s",
                        fix=f"see {paths.log('moto')}")
+
+
+def sandbox_aws(endpoint: str) -> AwsAccess:
+    """How the harness reaches the sandbox's moto server: its endpoint and placeholder credentials."""
+    return AwsAccess(endpoint_url=endpoint, region=REGION,
+                     access_key_id=AWS_PLACEHOLDER_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                     secret_access_key=AWS_PLACEHOLDER_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
 
 def aws_client(service: str, endpoint: str) -> object:

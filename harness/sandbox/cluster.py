@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 
 from harness.errors import DrillError
-from harness.platform.client import Cluster, cluster_scoped, connect, wait_until
+from harness.platform.client import Cluster, cluster_scoped, connect
 from harness.platform.pods import ZONE_LABEL
+from harness.polling import wait_until
 from harness.redis_process import free_port
 from harness.sandbox.stages import STAGES_YAML
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -24,14 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from unittest import mock
 
 from harness.backup.store import open_store
 from harness.backup.take import take_backup
 from harness.errors import DrillError
 from harness.platform import processes
-from harness.platform.client import WaitTimedOut
 from harness.platform.stack import DEPLOY_DIR, deploy_stack
+from harness.polling import WaitTimedOut
 from harness.redis_process import RedisProcess, free_port
 from harness.sandbox import aws
 from harness.sandbox import cluster as kwok
@@ -39,7 +37,6 @@ from harness.sandbox.health import HealthConfig
 from harness.sandbox.seed import seed
 from harness.sandbox.stack import stack_objects
 from harness.sandbox.state import (
-    AWS_PLACEHOLDER_CREDENTIALS,
     BUCKET,
     NAMESPACE,
     REGION,
@@ -117,9 +114,8 @@ def _start_health(paths: SandboxPaths, config: HealthConfig, *, timeout: float) 
 
 def _first_backup(redis_port: int, password: str, endpoint: str) -> None:
     """The hourly backup CronJob's last run: a sandbox's store, like production's, is never empty."""
-    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, **AWS_PLACEHOLDER_CREDENTIALS}
-    with mock.patch.dict(os.environ, env):
-        take_backup(f"redis://127.0.0.1:{redis_port}/0", open_store(f"s3://{BUCKET}/"), password=password)
+    store = open_store(f"s3://{BUCKET}/", aws=aws.sandbox_aws(endpoint))
+    take_backup(f"redis://127.0.0.1:{redis_port}/0", store, password=password)
 
 
 def sandbox_up(

@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 
+from harness.aws import AwsAccess
 from harness.backup.store import BackupStore, open_store
 from harness.config import Settings
 from harness.errors import ConfigError
@@ -79,10 +80,15 @@ class Target(ABC):
         """A client for the target's production Redis (current password unless one is given)."""
         return redis_connect(self.redis_url, password or self.redis_password())
 
+    def aws(self) -> AwsAccess:
+        """How this target's S3 and Route 53 are reached (boto3's chain unless an endpoint is configured)."""
+        return AwsAccess(endpoint_url=self.settings.aws_endpoint_url)
+
     def store(self) -> BackupStore:
         if not self.settings.store_url:
             raise ConfigError("no backup store configured for the target", fix="set DRILL_STORE_URL")
-        return open_store(self.settings.store_url)
+        return open_store(self.settings.store_url, retention_days=self.settings.store_retention_days,
+                          lock_mode=self.settings.store_lock_mode, aws=self.aws())
 
     @abstractmethod
     def config_export_key(self) -> str:

@@ -7,7 +7,6 @@ password lives in the sandbox's 0600 secret file, which rotation rewrites.
 
 from __future__ import annotations
 
-import os
 import shutil
 import ssl
 import urllib.error
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 
 import redis
 
+from harness.aws import AwsAccess
 from harness.config import Settings
 from harness.errors import DrillError
 from harness.platform import processes
@@ -27,6 +27,7 @@ from harness.redis_client import connect as redis_connect
 from harness.safety import require_destructive
 from harness.sandbox import SandboxInfo, repoint_health
 from harness.sandbox import cluster as kwok
+from harness.sandbox.aws import sandbox_aws
 from harness.sandbox.stack import stack_objects
 from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
 from harness.target.base import LossProof, LossReport, Target
@@ -73,7 +74,6 @@ class SandboxTarget(Target):
         self.info = info
         self.paths = SandboxPaths(info.state_dir)
         self.lost_cluster: str | None = None
-        os.environ.update(info.env())  # AWS endpoint + placeholder credentials for boto3; no secret in it
 
     def _adopt(self, info: SandboxInfo) -> None:
         """Make `info` the current sandbox: state file, settings and health endpoint all follow."""
@@ -85,6 +85,10 @@ class SandboxTarget(Target):
 
     def redis_password(self) -> str | None:
         return read_secret(self.info.redis_password_file)
+
+    def aws(self) -> AwsAccess:
+        """The sandbox's moto server, with its placeholder credentials (handed to each client, never exported)."""
+        return sandbox_aws(self.info.s3_endpoint)
 
     def config_export_key(self) -> str:
         """The sandbox's Fernet key for configuration exports (created on first use, 0600)."""

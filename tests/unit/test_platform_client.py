@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from harness.errors import AuthFailed, ConfigError, ConnectionFailed
-from harness.platform.client import ApiRejected, ObjectNotFound, WaitTimedOut, connect, wait_until
+from harness.platform.client import ApiRejected, ObjectNotFound, connect
+from harness.polling import WaitTimedOut, wait_until
 from harness.redis_process import free_port
 
 ROUTES: dict[str, tuple[int, dict[str, object]]] = {}
