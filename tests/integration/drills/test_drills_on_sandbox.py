@@ -66,7 +66,8 @@ def test_an_experiment_whose_label_matches_nothing_is_invalid_not_passed(run_dri
 
     assert run.code == 1
     assert run.verdicts() == {"Brain loses half of its pods": "INVALID"}
-    assert "fault not observed" in run.scenario("scenario-1")["reason"]
+    # the experiment's own verdict counts: its fault action failed, so nothing was proven
+    assert "fault action terminate-brain-pods ended failed" in run.scenario("scenario-1")["reason"]
 
 
 def test_a_bad_target_setting_exits_2_with_one_line(run_drill):
