@@ -70,6 +70,6 @@ def describe_plan(selection: str, settings: Settings) -> list[str]:
     planned = faults(selection, settings)
     allowed = destructive_allowed(settings)
     lines.append(f"safety      faults {'ALLOWED' if allowed else 'REFUSED'} on {settings.target!r}"
-                 + ("" if allowed else " (needs allowed_targets and DRILL_CONFIRM_DESTRUCTIVE)"))
+                 + ("" if allowed else " (needs allowed_targets, DRILL_CONFIRM_DESTRUCTIVE and a pinned cluster: sentinel-drill target pin)"))
     lines += [f"fault       {f.scenario} · {f.experiment}: {f.hits}" for f in planned] or ["fault       none"]
     return lines
