@@ -22,6 +22,7 @@ from harness.chaos.binding import target_from
 from harness.errors import DrillError
 from harness.platform import nodes
 from harness.safety import require_destructive
+from harness.undo import cluster_ref, ledger_for
 
 __all__ = ["drain_zone", "finish_cluster_teardown", "lose_cluster", "uncordon_zone"]
 
@@ -32,25 +33,47 @@ def drain_zone(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Cordon every node of `zone` and evict its pods, honouring PodDisruptionBudgets; return what moved."""
+    """Cordon every node of `zone` and evict its pods, honouring PodDisruptionBudgets; return what moved.
+
+    The nodes it is about to cordon (only those still schedulable) go into the
+    undo ledger first, so a killed run can be recovered and nodes cordoned
+    before the drill stay cordoned.
+    """
     try:
         with target_from(configuration, activity="drain_zone") as target:
             require_destructive(target, f"drain zone {zone}")
-            result = nodes.drain_zone(target.cluster(), zone, timeout=float(timeout_s))
+            cluster = target.cluster()
+            ledger = ledger_for(target)
+
+            def write_undo(names: tuple[str, ...]) -> None:
+                if names:
+                    ledger.before("uncordon_nodes", action=f"drain zone {zone}", cluster=cluster_ref(cluster),
+                                  zone=zone, nodes=list(names))
+
+            result = nodes.drain_zone(cluster, zone, timeout=float(timeout_s), before_cordon=write_undo)
     except DrillError as exc:
         raise ActivityFailed(f"drain_zone {zone}: {exc.one_line()}") from None
-    return {"zone": zone, "nodes": list(result.nodes), "evicted": list(result.evicted),
-            "pdb_refusals": result.budget_refusals, "seconds": round(result.seconds, 3)}
+    return {"zone": zone, "nodes": list(result.nodes), "cordoned": list(result.cordoned),
+            "evicted": list(result.evicted), "pdb_refusals": result.budget_refusals,
+            "seconds": round(result.seconds, 3)}
 
 
 def uncordon_zone(
     zone: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
 ) -> list[str]:
-    """Rollback of drain_zone: make every node of `zone` schedulable again."""
+    """Rollback of drain_zone: make schedulable again exactly the nodes the drain cordoned (from the ledger)."""
     try:
         with target_from(configuration, activity="uncordon_zone") as target:
             require_destructive(target, f"uncordon zone {zone}", undo=True)
-            return list(nodes.uncordon_zone(target.cluster(), zone).nodes)
+            cluster = target.cluster()
+            ledger = ledger_for(target)
+            uncordoned: list[str] = []
+            for entry in ledger.find("uncordon_nodes", zone=zone):
+                if entry.cluster.get("api_server") not in (None, cluster.server):
+                    continue  # another cluster's drain: `recover` handles it there
+                uncordoned += nodes.uncordon_nodes(cluster, tuple(entry.params["nodes"]))
+                ledger.done(entry.id)
+            return uncordoned
     except DrillError as exc:
         raise ActivityFailed(f"uncordon_zone {zone}: {exc.one_line()}") from None
 

@@ -26,6 +26,7 @@ from harness.errors import DrillError
 from harness.platform import network, pods, workloads
 from harness.platform.manifests import apply_objects
 from harness.safety import require_destructive
+from harness.undo import cluster_ref, ledger_for
 
 __all__ = [
     "create_network_policy",
@@ -80,7 +81,18 @@ def _scale(name: str, replicas: int, ns: str, configuration: dict[str, Any] | No
     try:
         with target_from(configuration, activity=activity) as target:
             require_destructive(target, f"scale deployment {ns}/{name} to {replicas}", undo=undo)
-            result = workloads.scale(target.cluster(), "Deployment", name, int(replicas), namespace=ns)
+            cluster, ledger = target.cluster(), ledger_for(target)
+            entry = None
+            if not undo:  # write down the count to go back to before changing it
+                current = workloads.scale_of(cluster, "Deployment", name, namespace=ns)
+                entry = ledger.before("scale_deployment", action=f"scale deployment {ns}/{name} to {replicas}",
+                                      cluster=cluster_ref(cluster), namespace=ns, name=name, replicas=current)
+            result = workloads.scale(cluster, "Deployment", name, int(replicas), namespace=ns)
+            if undo:
+                for pending in ledger.find("scale_deployment", namespace=ns, name=name):
+                    ledger.done(pending.id, how=f"scaled back to {replicas}")
+            elif entry is not None and result.previous == int(replicas):
+                ledger.done(entry, how="nothing changed")
     except DrillError as exc:
         raise ActivityFailed(f"{activity} {ns}/{name}: {exc.one_line()}") from None
     return {"name": name, "namespace": ns, "previous": result.previous, "replicas": result.replicas}
@@ -114,7 +126,10 @@ def create_network_policy(
     try:
         with target_from(configuration, activity="create_network_policy") as target:
             require_destructive(target, f"create network policy {ns}/{name}")
-            apply_objects(target.cluster(), [spec], namespace=ns)
+            cluster = target.cluster()
+            ledger_for(target).before("delete_network_policy", action=f"create network policy {ns}/{name}",
+                                      cluster=cluster_ref(cluster), namespace=ns, name=name)
+            apply_objects(cluster, [spec], namespace=ns)
     except DrillError as exc:
         raise ActivityFailed(f"create_network_policy {ns}/{name}: {exc.one_line()}") from None
     return name
@@ -140,6 +155,9 @@ def remove_network_policy(
     try:
         with target_from(configuration, activity="remove_network_policy") as target:
             require_destructive(target, f"remove network policy {ns}/{name}", undo=True)
-            return network.unisolate_namespace(target.cluster(), namespace=ns, name=name).changed
+            removed = network.unisolate_namespace(target.cluster(), namespace=ns, name=name).changed
+            for pending in ledger_for(target).find("delete_network_policy", namespace=ns, name=name):
+                ledger_for(target).done(pending.id)
+            return removed
     except DrillError as exc:
         raise ActivityFailed(f"remove_network_policy {ns}/{name}: {exc.one_line()}") from None

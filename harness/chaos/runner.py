@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,6 +86,26 @@ class _ActivityHooks(RunEventHandler):  # type: ignore[misc]
             hook(activity["name"], run)
 
 
+def interrupt_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM (CI cancellation, a Job deleted) becomes the same interrupt as Ctrl-C: rollbacks and cleanups run."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class _SigtermInterrupts(RunEventHandler):  # type: ignore[misc]
+    """Undo chaoslib's own SIGTERM handler for the run.
+
+    chaoslib turns SIGTERM into an InterruptExecution raised inside the running
+    activity, which its activity runner records as a *failed activity* and then
+    carries on with the method. Raising KeyboardInterrupt instead stops the
+    method, and chaoslib still runs the rollbacks (strategy `always`) and marks
+    the journal `interrupted`. chaoslib restores its saved handler (ours) after the run.
+    """
+
+    def started(self, experiment: dict[str, Any], journal: dict[str, Any]) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, interrupt_on_sigterm)
+
+
 def load_experiment(path: str | Path) -> dict[str, Any]:
     """Parse and validate an experiment file; ConfigError names the file and the problem."""
     path = Path(path)
@@ -122,7 +144,7 @@ def run_experiment(
             settings=CHAOS_SETTINGS,
             experiment_vars=(dict(configuration), {}),
             strategy=Strategy.DEFAULT if hypothesis_after_method else Strategy.BEFORE_METHOD,
-            event_handlers=[_ActivityHooks(on_start or {}, on_end or {})],
+            event_handlers=[_SigtermInterrupts(), _ActivityHooks(on_start or {}, on_end or {})],
         )
     except ChaosException as exc:
         raise DrillError(

@@ -7,6 +7,7 @@ state; the exit code is 0 only when every selected scenario passed.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,34 @@ def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] =
     return cmd
 
 
+INTERRUPTED = 130
+
+
+def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
+    """Run the child pytest; SIGINT/SIGTERM sent to us go to it, and we wait for it to finish its rollbacks.
+
+    CI cancellation and a Kubernetes Job deletion send SIGTERM to this process
+    only; without forwarding, the child (and the fault it holds) would run on.
+    The child turns SIGTERM into the same interrupt as Ctrl-C, so every
+    rollback and scenario cleanup runs before it exits.
+    """
+    child = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return INTERRUPTED if received else code
+
+
 @app.command()
 @click.argument("selection", default="monthly", type=click.Choice(list(SELECTIONS)))
 @config_option
@@ -53,9 +82,11 @@ def drill(selection: str, config: str | None, results_dir: Path, keyword: str | 
         env["DRILL_CONFIG"] = str(Path(config).resolve())
     extra = ("-k", keyword) if keyword else ()
     command = drill_command(selection, results_dir=results_dir.resolve(), extra=extra)
-    code = subprocess.call(command, cwd=REPO_ROOT, env=env)
+    code = run_forwarding_signals(command, env=env)
     if code == 0:
         return
+    if code in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):
+        raise KeyboardInterrupt  # the CLI's handler prints "interrupted" and exits 130
     if code == 5:
         raise UsageError(f"no scenario matched drill {selection!r}", fix="check the feature tags")
     raise click.exceptions.Exit(1 if code == 1 else 3)

@@ -95,6 +95,9 @@ def run_for_drill(
     drill.note(f"experiment:{name}", {"status": run.status, "deviated": run.deviated,
                                       "failed_activities": run.failed_activities(),
                                       "rollbacks": run.rollback_statuses(), "journal": str(run.journal_path)})
+    if run.status == "interrupted":
+        # chaoslib swallowed the interrupt after running the rollbacks; the drill must stop too
+        raise KeyboardInterrupt(f"experiment {name} interrupted")
     require_experiment_outcome(name, run)
     return run
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.chaos.runner import interrupt_on_sigterm
 from harness.config import Settings, load_settings
 from harness.drills.scenario import DrillScenario
 from harness.errors import CheckFailed, DrillError, FaultNotConfirmed, TargetMissed
@@ -47,6 +50,8 @@ def classify(exc: BaseException | None) -> tuple[Verdict, str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     for tag in DRILL_TAGS:
         config.addinivalue_line("markers", f"{tag}: drill selection tag")
     config.stash[RECORDS_KEY] = []
@@ -93,6 +98,7 @@ def drill(request: pytest.FixtureRequest, drill_settings: Settings) -> DrillScen
     record = ScenarioRecord(name=scenario, feature=str(feature or request.node.nodeid), tags=tags)
     state = DrillScenario(drill_settings, record, REPORTS_DIR / "journals")
     request.node.stash[SCENARIO_KEY] = state
+    request.addfinalizer(state.finish)  # runs even when an interrupt stops the session mid-scenario
     return state
 
 

@@ -28,6 +28,7 @@ from harness.redis_client import auth_reply
 from harness.safety import require_destructive
 from harness.secrets import rotate_secrets
 from harness.target.base import Target
+from harness.undo import ledger_for
 
 POLICY = "drill-isolate-compromise"
 TAMPER_NOTE = "sentinel-drill: deliberately tampered copy planted by scenario 4"
@@ -106,6 +107,9 @@ def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
     def lift() -> None:
         """The isolation ends when the scenario does: after the recovery was verified, or on any failure."""
         lifted = unisolate_namespace(cluster, namespace=ns, name=POLICY)
+        ledger = ledger_for(target)
+        for pending in ledger.find("delete_network_policy", namespace=ns, name=POLICY):
+            ledger.done(pending.id, how="lifted by the drill after the recovery")
         drill.note("isolation_lifted", {"namespace": ns, "policy": POLICY, "was_present": lifted.changed})
 
     drill.on_finish(lift)  # registered before the fault: even an interrupted experiment is lifted

@@ -115,13 +115,24 @@ class DrillScenario:
         return self.clock.rto(target_s=self.settings.rto_seconds, end=end)
 
     def finish(self) -> None:
-        """Stop observers and cleanups (each guarded: one failure does not skip the rest)."""
+        """Stop observers and cleanups (each guarded: neither a failure nor a second interrupt skips the rest).
+
+        Idempotent: called when the scenario ends and again from the fixture's
+        finalizer, which is what still runs when an interrupt stopped the session.
+        """
+        interrupted: BaseException | None = None
         while self._cleanups:
             cleanup = self._cleanups.pop()
             try:
                 cleanup()
             except Exception:
                 log.exception("scenario cleanup failed")
+            except KeyboardInterrupt as exc:  # a second SIGINT/SIGTERM: finish the cleanups, then stop
+                interrupted = exc
+        if self.record.ended_at and interrupted is None:
+            return
         self.record.timeline = self.clock.to_json()
         self.record.ended_at = datetime.now(UTC).isoformat()
         self.record.artifacts = [str(p) for p in self.journals]
+        if interrupted is not None:
+            raise interrupted

@@ -85,7 +85,10 @@ def drain_zone_and_scale(drill: DrillScenario, target: Target, *, zone: str, sca
         on_end={DRAIN_ZONE: drained, BRAIN_RECOVERED: ready,
                 HEALTH_RECOVERED: lambda *_: drill.clock.mark(VERIFIED)},
     )
-    outcome = ZoneDrainOutcome(run, scale_to, original, seen, unschedulable_nodes(cluster, zone))
+    drain_output = activity_output(run, DRAIN_ZONE) or {}
+    ours = set(drain_output.get("cordoned") or ())  # nodes cordoned before the drill are not ours to give back
+    outcome = ZoneDrainOutcome(run, scale_to, original, seen,
+                               tuple(n for n in unschedulable_nodes(cluster, zone) if n in ours))
     drill.note("zone_drain", {
         "zone": zone, "nodes": list(seen.nodes), "cordoned_after_drain": list(seen.cordoned_after_drain),
         "brain_in_zone_after_drain": seen.brain_in_zone_after_drain,

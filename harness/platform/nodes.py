@@ -8,6 +8,7 @@ budget allows it (a replacement became Ready) or the deadline passes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.platform.client import (
@@ -36,6 +37,7 @@ class DrainResult:
 
     zone: str
     nodes: tuple[str, ...]
+    cordoned: tuple[str, ...]  # the nodes this drain made unschedulable (others were cordoned before it)
     evicted: tuple[str, ...]  # namespace/name
     budget_refusals: int  # 429 answers: evictions a PodDisruptionBudget held back
     seconds: float
@@ -54,6 +56,10 @@ def nodes_in_zone(cluster: Cluster, zone: str) -> tuple[str, ...]:
 
 def _set_unschedulable(cluster: Cluster, zone: str, value: bool) -> CordonResult:
     names = nodes_in_zone(cluster, zone)
+    return CordonResult(zone, names, _set_nodes(cluster, names, value))
+
+
+def _set_nodes(cluster: Cluster, names: tuple[str, ...], value: bool) -> tuple[str, ...]:
     changed: list[str] = []
     for name in names:
         node = cluster.get(cluster_scoped("v1", "nodes", name), what=f"node {name}")
@@ -64,7 +70,7 @@ def _set_unschedulable(cluster: Cluster, zone: str, value: bool) -> CordonResult
             body={"spec": {"unschedulable": value or None}}, content_type=MERGE_PATCH, what=f"node {name}",
         )
         changed.append(name)
-    return CordonResult(zone, names, tuple(changed))
+    return tuple(changed)
 
 
 def cordon_zone(cluster: Cluster, zone: str) -> CordonResult:
@@ -75,6 +81,18 @@ def cordon_zone(cluster: Cluster, zone: str) -> CordonResult:
 def uncordon_zone(cluster: Cluster, zone: str) -> CordonResult:
     """Make every node of `zone` schedulable again (the rollback of cordon_zone)."""
     return _set_unschedulable(cluster, zone, False)
+
+
+def uncordon_nodes(cluster: Cluster, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Make exactly `names` schedulable (the undo of a drain: never a node cordoned before it); the changed ones."""
+    present = {n["metadata"]["name"] for n in cluster.list_items(cluster_scoped("v1", "nodes"))}
+    return _set_nodes(cluster, tuple(n for n in names if n in present), False)
+
+
+def schedulable_nodes(cluster: Cluster, zone: str) -> tuple[str, ...]:
+    """Nodes of `zone` that are schedulable now: the ones a drain will cordon and must give back."""
+    cordoned = set(unschedulable_nodes(cluster, zone))
+    return tuple(n for n in nodes_in_zone(cluster, zone) if n not in cordoned)
 
 
 def unschedulable_nodes(cluster: Cluster, zone: str) -> tuple[str, ...]:
@@ -121,15 +139,24 @@ def _evict(cluster: Cluster, pod: Obj) -> bool:
     return True
 
 
-def drain_zone(cluster: Cluster, zone: str, *, timeout: float = 300.0, retry_interval: float = 0.25) -> DrainResult:
+def drain_zone(
+    cluster: Cluster, zone: str, *, timeout: float = 300.0, retry_interval: float = 0.25,
+    before_cordon: Callable[[tuple[str, ...]], object] | None = None,
+) -> DrainResult:
     """Cordon every node of `zone`, evict all its pods (all namespaces, like `kubectl drain`), wait them out.
 
+    `before_cordon` is called with the nodes about to be cordoned (those still
+    schedulable) before any is touched: the undo ledger writes them down then.
     Pods owned by DaemonSets and static pods are skipped. Raises WaitTimedOut
     naming the pods a PodDisruptionBudget still protects at the deadline.
     """
     start = time.monotonic()
     deadline = start + timeout
-    nodes = cordon_zone(cluster, zone).nodes
+    nodes = nodes_in_zone(cluster, zone)
+    to_cordon = schedulable_nodes(cluster, zone)
+    if before_cordon is not None:
+        before_cordon(to_cordon)
+    cordoned = _set_nodes(cluster, to_cordon, True)
     pending = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p
                for p in _pods_on(cluster, nodes) if _evictable(p)}
     evicted: list[str] = []
@@ -158,4 +185,4 @@ def drain_zone(cluster: Cluster, zone: str, *, timeout: float = 300.0, retry_int
 
     wait_until(gone, timeout=max(1.0, deadline - time.monotonic()), interval=0.1,
                what=f"pods of zone {zone} terminated", describe=lambda: "evicted pods still terminating")
-    return DrainResult(zone, nodes, tuple(evicted), refusals, time.monotonic() - start)
+    return DrainResult(zone, nodes, cordoned, tuple(evicted), refusals, time.monotonic() - start)

@@ -114,6 +114,12 @@ def wait_for_rollout(
     )
 
 
+def scale_of(cluster: Cluster, kind: Kind, name: str, *, namespace: str) -> int:
+    """The desired replica count now (from the scale subresource)."""
+    current = cluster.get(_path(kind, namespace, name) + "/scale", what=_what(kind, namespace, name))
+    return int((current.get("spec") or {}).get("replicas") or 0)
+
+
 def scale(cluster: Cluster, kind: Kind, name: str, replicas: int, *, namespace: str) -> ScaleResult:
     """Set the desired replica count through the scale subresource; return the previous count."""
     if replicas < 0:
