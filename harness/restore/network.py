@@ -3,13 +3,16 @@
 Works against any Redis we can reach (no access to its disk needed). Keys are
 read with SCAN, DUMP and PTTL in pipelined batches and written with
 `RESTORE key ttl payload [REPLACE]`, so types, values and remaining TTLs carry
-over. With REPLACE, keys the backup lacks are left in the target.
+over. `flush_targets` empties the target databases first (an exact
+`--replace`), and `put_back` returns a target to a snapshot RDB after a failed
+restore.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -82,6 +85,30 @@ def stream_restore(
             if int(cursor) == 0:
                 break
     return StreamResult(restored, skipped)
+
+
+def flush_targets(scratch: RedisProcess, target_url: str, *, password: str | None) -> list[int]:
+    """FLUSHDB every target database the backup maps to; return their numbers."""
+    space = keyspace(db_client(scratch, 0))
+    mapping = db_mapping(sorted(space), _url_db(target_url), url=target_url)
+    for dst_db in sorted(set(mapping.values())):
+        connect(_with_db(target_url, dst_db), password, timeout=30.0).flushdb()
+    return sorted(set(mapping.values()))
+
+
+def put_back(target_url: str, *, password: str | None, previous: Path) -> None:
+    """Return the target to what it held: exactly the keys of `previous`, its snapshot RDB.
+
+    Every database the snapshot holds, and the URL's, is flushed and refilled.
+    """
+    from harness.backup.dataset import loaded_scratch
+
+    with loaded_scratch(previous) as snapshot:
+        held = keyspace(db_client(snapshot, 0))
+        for db in {*held, _url_db(target_url)}:
+            connect(_with_db(target_url, db), password, timeout=30.0).flushdb()
+        stream_restore(snapshot, _with_db(target_url, 0) if len(held) > 1 else target_url,
+                       password=password, replace=True)
 
 
 def _fingerprint(key: bytes) -> bytes:

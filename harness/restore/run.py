@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,10 +34,10 @@ from harness.backup.verify import rdb_check_problem, read_verify_record
 from harness.config import redact_url, split_redis_url
 from harness.errors import RestoreRefused, UsageError
 from harness.redis_client import connect
-from harness.redis_process import RedisLoadFailed
+from harness.redis_process import RedisLoadFailed, RedisProcess
 from harness.restore.file import place_and_restart
 from harness.restore.managed import ManagedRedis, find_managed
-from harness.restore.network import stream_restore
+from harness.restore.network import RestoreFailed, flush_targets, put_back, stream_restore
 
 Strategy = Literal["network", "file"]
 STRATEGIES: tuple[str, ...] = ("network", "file")
@@ -126,12 +127,22 @@ def restore_backup(
     force: bool = False,
     snapshot_store: BackupStore | None = None,
     work_dir: Path | None = None,
+    before_write: Callable[[], object] | None = None,
 ) -> RestoreResult:
     """Restore `backup_id` from `store` into the Redis at `target_url`.
 
     `managed` is the server to restart for the file strategy; without it the
     target must be a harness-started server (see `find_managed`). Snapshots go
     to `snapshot_store` (default: `snapshots/` inside `store`).
+
+    The target is looked at twice: once before the download (fail fast) and
+    again immediately before the first write, since the download and the
+    scratch load take time in which someone may write to it. A non-empty target
+    at that moment is refused without `replace`; with it, it is snapshotted
+    then and there. `replace` is exact: the restored databases are flushed
+    first, so afterwards they hold the backup's keys and nothing else. If the
+    write fails, the target is put back as it was (its snapshot, or empty).
+    `before_write` runs just before that second look (a seam for tests).
     Raises RestoreRefused (exit 1), RestoreFailed, StoreError, ConnectionFailed, AuthFailed.
     """
     if strategy not in STRATEGIES:
@@ -145,12 +156,7 @@ def restore_backup(
         raise RestoreRefused(f"backup {backup_id} has no RDB in the store", fix="restore another backup")
     target = connect(target_url, target_password)
     verified_sha, force_reason = _verification_gate(store, entry, force=force)
-    existing = _total_keys(target)
-    if existing and not replace:
-        raise RestoreRefused(
-            f"target {shown} is not empty ({existing} keys)",
-            fix="pass --replace to overwrite it (the target is snapshotted into the store first)",
-        )
+    _refuse_non_empty(_total_keys(target), shown, replace=replace)
     if strategy == "file" and managed is None:
         managed = find_managed(target, target_url, password=target_password)
     if strategy == "file":
@@ -164,6 +170,10 @@ def restore_backup(
         except RedisLoadFailed as exc:
             raise RestoreRefused(f"backup {backup_id} does not load into redis-server: {exc.message}",
                                  fix="restore another backup") from None
+        if before_write is not None:
+            before_write()
+        existing = _total_keys(target)  # again: the download and the scratch load took time
+        _refuse_non_empty(existing, shown, replace=replace, late=True)
         snapshot = None
         if existing:
             snap = take_backup(target_url, snapshot_store or store.child(layout.SNAPSHOTS_PREFIX),
@@ -173,7 +183,8 @@ def restore_backup(
         if force_reason:
             log.warning("restore of %s into %s forced despite: %s", backup_id, shown, force_reason)
         if strategy == "network":
-            keys = stream_restore(scratch, target_url, password=target_password, replace=replace).keys_restored
+            keys = _stream_or_put_back(scratch, target_url, target_password, replace=replace,
+                                       previous=previous if existing else None, snapshot=snapshot)
         else:
             assert managed is not None
             stack.close()  # the scratch server is no longer needed
@@ -191,6 +202,33 @@ def restore_backup(
         started_at=started_at,
         finished_at=datetime.now(UTC),
     )
+
+
+def _refuse_non_empty(existing: int, shown: str, *, replace: bool, late: bool = False) -> None:
+    if existing and not replace:
+        when = " (written to while the backup was being prepared)" if late else ""
+        raise RestoreRefused(
+            f"target {shown} is not empty ({existing} keys){when}",
+            fix="pass --replace to overwrite it (the target is snapshotted into the store first)",
+        )
+
+
+def _stream_or_put_back(scratch: RedisProcess, target_url: str, password: str | None, *, replace: bool,
+                        previous: Path | None, snapshot: str | None) -> int:
+    """Network restore, exact under `replace`; on failure the target is put back to `previous` (or emptied)."""
+    if replace:
+        flush_targets(scratch, target_url, password=password)
+    try:
+        return stream_restore(scratch, target_url, password=password, replace=replace).keys_restored
+    except (RestoreFailed, redis.RedisError) as exc:
+        reason = exc.message if isinstance(exc, RestoreFailed) else f"{exc.__class__.__name__}: {exc}"
+        if previous is None:
+            flush_targets(scratch, target_url, password=password)  # it was empty: empty again
+        else:
+            put_back(target_url, password=password, previous=previous)
+        where = f"its snapshot {snapshot}" if snapshot else "empty, as it was"
+        raise RestoreFailed(f"restore into {redact_url(target_url)} failed ({reason}); the target was put back "
+                            f"to {where}", fix="see the reason; the target holds what it held before") from None
 
 
 def _refuse_aof(target: redis.Redis, shown: str) -> None:
