@@ -113,16 +113,18 @@ class Settings(BaseModel):
                               fix="give the drill its own record (e.g. dr-drill.sentinel.example.com)")
         return self
 
+    def __repr_args__(self) -> Any:
+        """repr() (what pytest, Allure step parameters and tracebacks print) shows the redacted values only."""
+        return list(self.redacted().items())
+
     def redacted(self) -> dict[str, Any]:
-        """The effective settings with every secret removed (safe for reports)."""
+        """The effective settings with every secret removed (safe for reports): secret fields, URL
+        passwords (userinfo and query) and any known secret value, through the one redaction layer."""
+        from harness.redaction import Redactor
+
         data = self.model_dump(mode="json")
-        data["redis_password"] = "***" if self.redis_password else None
-        data["dr_redis_password"] = "***" if self.dr_redis_password else None
-        if self.dr_redis_url:
-            data["dr_redis_url"] = redact_url(self.dr_redis_url)
-        if self.redis_url:
-            data["redis_url"] = redact_url(self.redis_url)
-        return data
+        secrets = [v.get_secret_value() for v in (self.redis_password, self.dr_redis_password) if v]
+        return dict(Redactor.from_env(secrets).data(data))
 
 
 def redact_url(url: str) -> str:

@@ -24,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from harness.errors import ConnectionFailed, DrillError
+from harness.redaction import child_environment
 
 
 def free_port() -> int:
@@ -31,14 +32,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-_SECRET_ENV_WORDS = ("PASSWORD", "SECRET", "TOKEN", "REDISCLI_AUTH")
-
-
-def scrubbed_env() -> dict[str, str]:
-    """This process's environment minus anything that looks like a secret, for child processes."""
-    return {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_ENV_WORDS)}
 
 
 def redis_server_binary() -> str:
@@ -157,7 +150,7 @@ class RedisProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            env=scrubbed_env(),
+            env=child_environment(),
         )
         write_marker(self.data_dir, pid=self.proc.pid, port=self.port, conf=conf, dbfilename=self.dbfilename)
         self.wait_loaded(timeout=load_timeout)

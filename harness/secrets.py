@@ -23,6 +23,7 @@ from harness.errors import CheckFailed, ConfigError, StoreError
 from harness.platform.client import Cluster, Obj
 from harness.platform.config_objects import ALL, export_config_objects, import_config_objects
 from harness.platform.manifests import apply_objects
+from harness.redaction import register_secret
 
 KEY_ENV = "DRILL_CONFIG_KEY"
 EXPORT_PREFIX = "config/"
@@ -142,6 +143,7 @@ def rotate_secrets(cluster: Cluster, *, source_namespace: str, namespace: str, r
         data = {}
         for k, old_value in (old.get("data") or {}).items():
             value = redis_password if (name, k) == ("sentinel-redis", "password") else pysecrets.token_urlsafe(32)
+            register_secret(value)
             data[k] = base64.b64encode(value.encode()).decode()
             (unchanged if data[k] == old_value else rotated).append(f"{name}/{k}")
         fresh_objects.append({

@@ -28,7 +28,8 @@ from harness.backup.manifest import Manifest
 from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
 from harness.errors import ConnectionFailed, DrillError, StoreError
-from harness.redis_process import RedisLoadFailed, ScratchRedis, scrubbed_env
+from harness.redaction import child_environment
+from harness.redis_process import RedisLoadFailed, ScratchRedis
 
 CHECKS = ("header", "checksum", "rdb_check", "load", "key_count", "sample_digests", "canary")
 LEGACY_SKIP = "skipped (legacy, no manifest)"
@@ -236,7 +237,7 @@ def rdb_check_problem(rdb: Path, *, timeout: float = 600.0) -> str | None:
     try:
         proc = subprocess.run(
             [binary, str(rdb)], capture_output=True, text=True, errors="replace", timeout=timeout,
-            env=scrubbed_env(), check=False,
+            env=child_environment(), check=False,
         )
     except subprocess.TimeoutExpired:
         return f"redis-check-rdb did not finish within {timeout:.0f}s"

@@ -25,6 +25,7 @@ from chaoslib.run import RunEventHandler
 from chaoslib.types import Strategy
 
 from harness.errors import ConfigError, DrillError
+from harness.redaction import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def run_experiment(
             f"experiment {path} could not run: {exc}",
             fix="check the experiment's configuration values and the target",
         ) from None
-    journal_path.write_text(json.dumps(journal, indent=2, default=str))
+    journal_path.write_text(redact_text(json.dumps(journal, indent=2, default=str)))
     run = ExperimentRun(
         title=str(journal.get("experiment", {}).get("title", Path(path).stem)),
         status=str(journal.get("status")),

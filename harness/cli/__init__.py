@@ -26,6 +26,7 @@ from harness.cli import (
 )
 from harness.cli.app import app
 from harness.errors import DrillError
+from harness.redaction import install_log_redaction
 
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
@@ -40,6 +41,7 @@ def _internal_error_log() -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return its exit code instead of raising."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     try:
         rv = app(args=list(argv) if argv is not None else None, standalone_mode=False)
         return rv if isinstance(rv, int) else 0  # click returns Exit's code instead of raising it here

@@ -26,6 +26,7 @@ from harness.errors import CheckFailed, DrillError, FaultNotConfirmed, TargetMis
 from harness.evidence.allure_results import write_results_metadata
 from harness.evidence.provenance import git_sha, iso, local_tool_versions, utc_now
 from harness.evidence.record import ScenarioRecord, Verdict, write_records
+from harness.redaction import install_log_redaction
 from harness.target.base import Target
 
 SCENARIO_KEY = pytest.StashKey[DrillScenario]()
@@ -50,6 +51,7 @@ def classify(exc: BaseException | None) -> tuple[Verdict, str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    install_log_redaction()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     for tag in DRILL_TAGS:

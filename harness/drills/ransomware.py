@@ -24,6 +24,7 @@ from harness.errors import DrillError, TargetMissed, VerificationFailed
 from harness.measure.clock import FAULT_INJECTED
 from harness.platform.client import ObjectNotFound, namespaced
 from harness.platform.network import unisolate_namespace
+from harness.redaction import register_secret
 from harness.redis_client import auth_reply
 from harness.safety import require_destructive
 from harness.secrets import rotate_secrets
@@ -186,6 +187,8 @@ def rotate_every_secret(drill: DrillScenario, target: Target, *, old_namespace: 
     the Redis password included."""
     old_password = target.redis_password() or ""
     new_password = pysecrets.token_urlsafe(32)
+    register_secret(old_password)
+    register_secret(new_password)  # from here on, redacted from every log, journal and report
     target.rotate_redis_password(new_password)
     rotation = rotate_secrets(target.cluster(), source_namespace=old_namespace, namespace=target.namespace,
                               redis_password=new_password)

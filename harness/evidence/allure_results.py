@@ -24,8 +24,8 @@ import allure
 
 from harness.evidence.naming import github_anchor, scenario_key
 from harness.evidence.record import ScenarioRecord
-from harness.evidence.scrub import Scrubber
 from harness.evidence.tables import measurement, target_rows, targets_html, timeline_text
+from harness.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def attach_scenario(
     *,
     journals: Sequence[Path | str],
     config: Mapping[str, Any],
-    scrubber: Scrubber | None = None,
+    scrubber: Redactor | None = None,
     runbook_url: str | None = None,
 ) -> None:
     """Attach a scenario's evidence to the running Allure test and label it.
@@ -133,7 +133,7 @@ def attach_scenario(
     Labels: severity, one tag and one `control` label per control, a runbook
     link, and measured RTO/RPO as parameters excluded from the history id.
     """
-    scrubber = scrubber or Scrubber.from_env()
+    scrubber = scrubber or Redactor.from_env()
 
     def attach(text: str, name: str, kind: Any) -> None:
         clean, hits = scrubber.scrub_text(text)
@@ -255,7 +255,7 @@ def write_results_metadata(
     context: str | None,
     namespace: str,
     env: Mapping[str, str] | None = None,
-    scrubber: Scrubber | None = None,
+    scrubber: Redactor | None = None,
 ) -> ResultsMetadata:
     """Write environment.properties, executor.json and categories.json into `results_dir`.
 
@@ -263,7 +263,7 @@ def write_results_metadata(
     so `--clean-alluredir` cannot remove them.
     """
     env = os.environ if env is None else env
-    scrubber = scrubber or Scrubber.from_env(env=env)
+    scrubber = scrubber or Redactor.from_env(env=env)
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     values: dict[str, Any] = {

@@ -26,9 +26,9 @@ from harness.evidence import integrity, provenance
 from harness.evidence.metrics import render_metrics
 from harness.evidence.naming import scenario_key, slug
 from harness.evidence.record import ScenarioRecord, Verdict, read_records
-from harness.evidence.scrub import Scrubber
 from harness.evidence.summary import render_summary
 from harness.evidence.tables import target_rows, targets_csv, timeline_text
+from harness.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _safe_component(name: str) -> str:
 class _Writer:
     """Writes files into the bundle being built, scrubbing each and remembering redactions."""
 
-    def __init__(self, root: Path, scrubber: Scrubber) -> None:
+    def __init__(self, root: Path, scrubber: Redactor) -> None:
         self.root = root
         self.scrubber = scrubber
         self.redactions: list[dict[str, Any]] = []
@@ -159,7 +159,7 @@ def build_bundle(
     else:
         scenario_records, meta = list(records), dict(meta or {})
     hmac_key = hmac_key if hmac_key is not None else (env.get(integrity.HMAC_KEY_ENV) or None)
-    scrubber = Scrubber.from_env([*secrets_to_scrub, *([hmac_key] if hmac_key else [])], env=env)
+    scrubber = Redactor.from_env([*secrets_to_scrub, *([hmac_key] if hmac_key else [])], env=env)
     created = now or provenance.utc_now()
     target = str(meta.get("target") or "unknown")
     run_id = _safe_component(str(meta.get("run_id") or f"{created:%Y%m%dT%H%M%SZ}-{slug(target, max_length=30)}"))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.redaction import child_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Python distributions whose versions go into every bundle
@@ -40,7 +41,8 @@ def iso(moment: datetime) -> str:
 
 def _git(*args: str, cwd: Path = REPO_ROOT) -> str:
     try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False,
+                             env=child_environment())
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
@@ -79,7 +81,8 @@ def _command_version(*argv: str) -> str | None:
     if shutil.which(argv[0]) is None:
         return None
     try:
-        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=10, check=False)
+        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=10, check=False,
+                             env=child_environment())
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.search(r"v=(\S+)|version \"?([\w.\-]+)", out.stdout + out.stderr)

@@ -14,6 +14,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from harness.redaction import redact_text
+
 
 class Verdict(str, Enum):
     """PASS: every target met · FAIL: a target breached · INVALID: fault not observed · ERROR: harness error."""
@@ -94,7 +96,7 @@ def write_records(path: Path, records: list[ScenarioRecord], meta: dict[str, Any
     """Write the run's records (`drill-results.json`): the input of the evidence bundle."""
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"meta": meta, "scenarios": [r.to_json() for r in records]}
-    path.write_text(json.dumps(body, indent=2, default=str))
+    path.write_text(redact_text(json.dumps(body, indent=2, default=str)))
 
 
 def read_records(path: Path) -> tuple[dict[str, Any], list[ScenarioRecord]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import CheckFailed, ConfigError
+from harness.redaction import child_environment
 
 #: the npm package version `make allure-cli` installs (keep in step with mk/report.mk)
 ALLURE_VERSION = "2.46.1"
@@ -76,7 +77,7 @@ def _tree_bytes(path: Path) -> int:
 
 def _run_allure(binary: Path, args: list[str], env: Mapping[str, str]) -> float:
     started = time.monotonic()
-    run_env = {**env, "ALLURE_NO_ANALYTICS": "true"}
+    run_env = child_environment({"ALLURE_NO_ANALYTICS": "true"}, env=env)
     try:
         out = subprocess.run([str(binary), *args], capture_output=True, text=True, env=run_env,
                              timeout=GENERATE_TIMEOUT_S, check=False)

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.redaction import child_environment
 from harness.redis_process import pid_alive
 
 
@@ -85,12 +86,13 @@ def spawn(
     """Start `argv` in its own session (it outlives us), output appended to `log`; record its pid.
 
     Never put a secret in `argv`: it is visible to every local user via /proc.
+    Without `env` the child gets this environment minus every secret variable.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         popen = subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
+            env=dict(env) if env is not None else child_environment(), cwd=cwd, start_new_session=True,
         )
     return record(pidfile, name, popen.pid)
 

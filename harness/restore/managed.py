@@ -20,12 +20,12 @@ import redis
 
 from harness.config import redact_url
 from harness.errors import UsageError
+from harness.redaction import child_environment
 from harness.redis_process import (
     RedisProcess,
     pid_alive,
     read_marker,
     redis_server_binary,
-    scrubbed_env,
     terminate_pid,
     write_marker,
 )
@@ -78,7 +78,7 @@ class MarkedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            env=scrubbed_env(),
+            env=child_environment(),
         )
         _STARTED.append(self._proc)
         self.pid = self._proc.pid

@@ -22,6 +22,7 @@ from harness.errors import DrillError
 from harness.platform.client import Cluster, cluster_scoped, connect
 from harness.platform.pods import ZONE_LABEL
 from harness.polling import wait_until
+from harness.redaction import child_environment
 from harness.redis_process import free_port
 from harness.sandbox.stages import STAGES_YAML
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
@@ -76,7 +77,7 @@ def binaries_available() -> tuple[bool, str]:
 
 def kwokctl_env(bins: Path, paths: SandboxPaths) -> dict[str, str]:
     """Environment pinning every kwokctl binary to the cache and its work dir to the state dir."""
-    env = dict(os.environ)
+    env = child_environment()  # kwokctl and the control plane it forks never see a secret
     for line in (bins / "kwokctl.env").read_text().splitlines():
         line = line.strip()
         if line.startswith("export ") and "=" in line:

@@ -21,7 +21,7 @@ from harness.evidence.allure_results import (
 )
 from harness.evidence.naming import github_anchor
 from harness.evidence.record import ScenarioRecord
-from harness.evidence.scrub import Scrubber
+from harness.redaction import Redactor
 
 SECRET = "planted-redis-password"
 RUNBOOK = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sentinel-backup-and-dr.md"
@@ -80,7 +80,7 @@ def test_attach_scenario_attaches_every_piece_of_evidence(fake_allure: FakeAllur
     journal = tmp_path / "cluster-loss.journal.json"
     journal.write_text(json.dumps({"status": "completed", "secret": SECRET}))
     attach_scenario(_record(), journals=[journal, tmp_path / "never-written.json"],
-                    config={"target": "sandbox", "note": SECRET}, scrubber=Scrubber((SECRET,)))
+                    config={"target": "sandbox", "note": SECRET}, scrubber=Redactor((SECRET,)))
     names = set(fake_allure.attachments)
     assert names == {
         "chaostoolkit journal: cluster-loss.journal.json", "chaostoolkit journal missing: never-written.json",

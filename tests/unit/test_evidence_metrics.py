@@ -8,8 +8,8 @@ import pytest
 
 from harness.errors import SafetyRefused
 from harness.evidence.metrics import render_metrics
-from harness.evidence.scrub import Scrubber
 from harness.evidence.tables import target_rows, targets_csv, timeline_text
+from harness.redaction import Redactor
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"'
@@ -92,19 +92,19 @@ def test_timeline_text_without_events_says_so() -> None:
 
 
 def test_scrubber_replaces_raw_json_and_url_forms() -> None:
-    scrubber = Scrubber(('p@ss"word/1',))
+    scrubber = Redactor(('p@ss"word/1',))
     text = 'raw p@ss"word/1 json "p@ss\\"word/1" url redis://:p%40ss%22word%2F1@h'
     clean, count = scrubber.scrub_text(text)
     assert count == 3 and not scrubber.leaks(clean) and clean.count("***") == 3
 
 
 def test_scrubber_refuses_a_binary_holding_a_secret_and_passes_other_binaries() -> None:
-    scrubber = Scrubber(("secret-value",))
+    scrubber = Redactor(("secret-value",))
     with pytest.raises(SafetyRefused, match="blob"):
         scrubber.scrub_bytes(b"\xff\x00secret-value", name="blob")
     assert scrubber.scrub_bytes(b"\xff\x00other", name="blob") == (b"\xff\x00other", 0)
 
 
 def test_scrubber_from_env_ignores_empty_and_too_short_values() -> None:
-    scrubber = Scrubber.from_env(["abc", "long-enough"], env={"REDIS_PASSWORD": "", "DRILL_EVIDENCE_HMAC_KEY": "k3y-value"})
+    scrubber = Redactor.from_env(["abc", "long-enough"], env={"REDIS_PASSWORD": "", "DRILL_EVIDENCE_HMAC_KEY": "k3y-value"})
     assert scrubber.secrets == ("k3y-value", "long-enough")

@@ -10,6 +10,7 @@ keys aside: the canary writer is the RPO measurement) or DNS record.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -42,10 +43,15 @@ def staging(sandbox_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         sandbox_down(state_dir)
 
 
-def run_staging(staging: Staging, selection: str, reports: Path, *args: str, **env: str) -> DrillRun:
+def _child_env(staging: Staging, **env: str) -> dict[str, str]:
     child_env = {k: v for k, v in os.environ.items()
                  if not k.startswith(("DRILL_", "AWS_", "KUBE", "REDIS_", "DR_"))}
-    child_env.update(staging.env(), DRILL_REPORTS_DIR=str(reports), **env)
+    child_env.update(staging.env(), **env)
+    return child_env
+
+
+def run_staging(staging: Staging, selection: str, reports: Path, *args: str, **env: str) -> DrillRun:
+    child_env = _child_env(staging, DRILL_REPORTS_DIR=str(reports), **env)
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "drill", selection, "--results", str(reports / "allure-results"), *args],
         check=False, cwd=REPO_ROOT, env=child_env, capture_output=True, text=True, timeout=900,
@@ -57,10 +63,37 @@ def run_staging(staging: Staging, selection: str, reports: Path, *args: str, **e
     return DrillRun(proc.returncode, proc.stdout + proc.stderr, results, reports / "allure-results")
 
 
+#: secrets a user's shell holds beside the drill's own (moto accepts any AWS credentials)
+EXTRA_SECRETS = {"AWS_SECRET_ACCESS_KEY": f"aws-{secrets.token_hex(8)}", "AWS_SESSION_TOKEN": f"tok-{secrets.token_hex(8)}",
+                 "DRILL_EVIDENCE_HMAC_KEY": f"hmac-{secrets.token_hex(8)}"}
+HEALTH_TOKEN = f"health-{secrets.token_hex(8)}"
+
+
+def secrets_in_urls(staging: Staging) -> dict[str, str]:
+    """The DR Redis password inside its URL and a token in the DR health URL's query, as some users configure them."""
+    password = staging.dr_redis.password or ""
+    return {"DR_REDIS_PASSWORD": "", "DRILL_DR_REDIS_URL": f"redis://:{password}@127.0.0.1:{staging.dr_redis.port}/0",
+            "DRILL_DR_HEALTH_URL": f"{staging.dr_health_url}?password={HEALTH_TOKEN}"}
+
+
+def leaked(staging: Staging, directory: Path, output: str) -> list[str]:
+    """Every configured secret value found in any file under `directory` or in the drill's own output."""
+    values = {**{k: v for k, v in staging.env().items() if k in ("REDIS_PASSWORD", "DR_REDIS_PASSWORD",
+                                                                 "DRILL_CONFIG_KEY")},
+              **EXTRA_SECRETS, "health URL token": HEALTH_TOKEN}
+    found = [f"{name} in the drill's output" for name, value in values.items() if value in output]
+    for path in directory.rglob("*"):
+        if path.is_file():
+            raw = path.read_bytes()
+            found += [f"{name} in {path.relative_to(directory)}" for name, v in values.items() if v.encode() in raw]
+    return found
+
+
 def test_scenarios_3_and_4_pass_through_the_cluster_target_and_leave_production_untouched(
         staging: Staging, tmp_path: Path) -> None:
     before = production_state(staging)
-    run = run_staging(staging, "all", tmp_path, "-k", "cluster or compromise")
+    run = run_staging(staging, "all", tmp_path, "-k", "cluster or compromise", **EXTRA_SECRETS,
+                      **secrets_in_urls(staging))
     verdicts = run.verdicts()
     assert run.code == 0, f"{dump_results(run.results)}\n{run.output[-4000:]}"
     assert len(verdicts) == 2 and set(verdicts.values()) == {"PASS"}, dump_results(run.results)
@@ -80,6 +113,13 @@ def test_scenarios_3_and_4_pass_through_the_cluster_target_and_leave_production_
     assert "drill-quarantine/" in s4["details"]["tampered_backup"]["quarantine"]
     # the DR environment was torn down afterwards: the next drill starts from an empty one
     assert int(staging.dr_redis.client().dbsize()) == 0
+    # no configured secret in the records, journals, Allure results, the evidence bundle or the drill's log
+    bundle = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "evidence", "bundle", "--results", str(tmp_path / "drill-results.json"),
+         "--out", str(tmp_path / "evidence"), "--artifact", str(tmp_path / "journals")],
+        check=False, cwd=REPO_ROOT, env=_child_env(staging, **EXTRA_SECRETS), capture_output=True, text=True)
+    assert bundle.returncode == 0, bundle.stderr
+    assert leaked(staging, tmp_path, run.output + bundle.stdout + bundle.stderr) == []
 
 
 def _policies(staging: Staging) -> list[str]:

@@ -1,0 +1,77 @@
+"""One redaction layer: secrets by name and by value, URL passwords, registered values, children's environment."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from harness.config import load_settings
+from harness.redaction import (
+    REDACTED,
+    RedactingFilter,
+    Redactor,
+    child_environment,
+    is_secret_name,
+    register_secret,
+)
+
+SECRETS = {
+    "REDIS_PASSWORD": "prod-redis-pw-1111",
+    "DR_REDIS_PASSWORD": "dr-redis-pw-2222",
+    "DRILL_CONFIG_KEY": "fernet-key-3333",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-4444",
+    "AWS_SESSION_TOKEN": "aws-session-5555",
+    "DRILL_EVIDENCE_HMAC_KEY": "hmac-key-6666",
+}
+
+
+@pytest.mark.parametrize("name", [*SECRETS, "redis_password", "dr_redis_password", "token", "REDISCLI_AUTH"])
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["key_count", "rdb_key", "manifest_key", "hosted_zone_id", "AWS_ACCESS_KEY_ID",
+                                  "pinned_kube_system_uid", "redis_password_file", "old_password_reply",
+                                  "password_proof", "secrets_rotated", "KUBECONFIG", "PATH", "store_lock_mode"])
+def test_harmless_names(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_settings_redacted_hide_every_secret_and_url_password() -> None:
+    env = {**SECRETS, "DRILL_TARGET": "staging", "DRILL_REDIS_URL": "redis://:inline-pw-7777@redis:6379/0",
+           "DRILL_DR_REDIS_URL": "redis://default:dr-inline-8888@dr-redis:6379/0",
+           "DRILL_HEALTH_URL": "https://sentinel.example.com/health?password=health-pw-9999&x=1",
+           "DRILL_DR_HEALTH_URL": "https://user:dr-health-0000@dr.example.com/health"}
+    text = repr(Redactor.from_env(env=env).data(load_settings(env=env).redacted()))
+    for secret in [*SECRETS.values(), "inline-pw-7777", "dr-inline-8888", "health-pw-9999", "dr-health-0000"]:
+        assert secret not in text, secret
+    assert "https://sentinel.example.com/health?password=***&x=1" in text
+
+
+def test_nested_data_keeps_harmless_fields() -> None:
+    redactor = Redactor(("s3cr3t-value",))
+    data = {"key_count": 10, "rdb_key": "redis/x.rdb", "password": "whatever", "nested": [{"note": "s3cr3t-value"}],
+            "password_proof": {"old_password_reply": "-WRONGPASS"}}
+    assert redactor.data(data) == {"key_count": 10, "rdb_key": "redis/x.rdb", "password": REDACTED,
+                                   "nested": [{"note": REDACTED}],
+                                   "password_proof": {"old_password_reply": "-WRONGPASS"}}
+
+
+def test_a_registered_value_is_redacted_from_then_on() -> None:
+    register_secret("rotated-pw-abcd1234")
+    assert "rotated-pw-abcd1234" not in Redactor.from_env(env={}).text("new password rotated-pw-abcd1234 set")
+
+
+def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    register_secret("logged-pw-zz99")
+    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "connecting with %s to %s", (
+        "logged-pw-zz99", "redis://:url-pw-yy88@h:6379"), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "connecting with *** to redis://:***@h:6379"
+
+
+def test_child_environment_drops_secrets_unless_handed_over() -> None:
+    env = {**SECRETS, "PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "AKIA-not-secret"}
+    child = child_environment({"REDISCLI_AUTH": "given-on-purpose"}, env=env)
+    assert child == {"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "AKIA-not-secret", "REDISCLI_AUTH": "given-on-purpose"}
