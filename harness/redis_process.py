@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -24,6 +23,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from harness.errors import ConnectionFailed, DrillError
+from harness.polling import poll
 from harness.redaction import child_environment
 
 
@@ -69,12 +69,9 @@ def terminate_pid(pid: int, *, timeout: float = 10.0) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                _reap(pid)
-                return
-            time.sleep(0.02)
+        if poll(lambda: None if pid_alive(pid) else True, timeout=timeout, interval=0.02):
+            _reap(pid)
+            return
 
 
 def _reap(pid: int) -> None:
@@ -189,22 +186,21 @@ class RedisProcess:
 
     def wait_loaded(self, *, timeout: float = 120.0) -> None:
         """Ping until PING answers and INFO says loading:0; raise if the process dies first."""
-        deadline = time.monotonic() + timeout
         client = self.client(timeout=1.0)
-        while time.monotonic() < deadline:
+
+        def loaded() -> bool | None:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RedisLoadFailed(
                     f"redis-server exited with code {self.proc.returncode} while starting: {self.log_problem()}",
                     fix="the RDB file is probably corrupt or incompatible; verify the backup",
                 )
             try:
-                if client.ping() and int(client.info("persistence").get("loading", 0)) == 0:
-                    return
-            except redis.BusyLoadingError:
-                pass
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                pass
-            time.sleep(0.05)
+                return True if client.ping() and int(client.info("persistence").get("loading", 0)) == 0 else None
+            except (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError, OSError):
+                return None
+
+        if poll(loaded, timeout=timeout, interval=0.05):
+            return
         self.stop()
         raise ConnectionFailed(
             f"redis-server on port {self.port} did not finish loading within {timeout:.0f}s",

@@ -21,7 +21,7 @@ from harness.platform.client import (
     namespaced,
 )
 from harness.platform.pods import ZONE_LABEL
-from harness.polling import WaitTimedOut, wait_until
+from harness.polling import WaitTimedOut, poll, wait_until
 
 
 @dataclass(frozen=True)
@@ -161,23 +161,24 @@ def drain_zone(
                for p in _pods_on(cluster, nodes) if _evictable(p)}
     evicted: list[str] = []
     refusals = 0
-    while pending:
+
+    def all_evicted() -> bool | None:
+        nonlocal refusals
         for key, pod in list(pending.items()):
             if _evict(cluster, pod):
                 evicted.append(key)
                 del pending[key]
             else:
                 refusals += 1
-        if not pending:
-            break
-        if time.monotonic() >= deadline:
-            raise WaitTimedOut(
-                f"drain of zone {zone}: PodDisruptionBudgets still refuse to evict {', '.join(sorted(pending))} "
-                f"after {timeout:.0f}s",
-                fix="check that replacements can schedule in the other zones (kubectl get pods -o wide) and the "
-                "budgets (kubectl get pdb -A)",
-            )
-        time.sleep(retry_interval)
+        return True if not pending else None
+
+    if not poll(all_evicted, timeout=max(0.0, deadline - time.monotonic()), interval=retry_interval):
+        raise WaitTimedOut(
+            f"drain of zone {zone}: PodDisruptionBudgets still refuse to evict {', '.join(sorted(pending))} "
+            f"after {timeout:.0f}s",
+            fix="check that replacements can schedule in the other zones (kubectl get pods -o wide) and the "
+            "budgets (kubectl get pdb -A)",
+        )
 
     def gone() -> bool | None:
         left = [p for p in _pods_on(cluster, nodes) if _evictable(p) or p["metadata"].get("deletionTimestamp")]

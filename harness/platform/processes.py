@@ -12,11 +12,11 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.polling import poll
 from harness.redaction import child_environment
 from harness.redis_process import pid_alive
 
@@ -114,12 +114,12 @@ def terminate(proc: TrackedProcess, *, timeout: float = 10.0) -> bool:
             os.kill(proc.pid, sig)
         except ProcessLookupError:
             return True
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
+        def gone() -> bool | None:
             _reap(proc.pid)
-            if not is_running(proc):
-                return True
-            time.sleep(0.02)
+            return None if is_running(proc) else True
+
+        if poll(gone, timeout=wait, interval=0.02):
+            return True
     return True
 
 

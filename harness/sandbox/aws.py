@@ -10,7 +10,6 @@ is then a visible change of the record's value.
 from __future__ import annotations
 
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import botocore.exceptions
 from harness.aws import AwsAccess
 from harness.dns import point_record
 from harness.platform import processes
+from harness.polling import poll
 from harness.sandbox.state import AWS_PLACEHOLDER_CREDENTIALS, REGION, SandboxError, SandboxPaths
 
 
@@ -46,13 +46,13 @@ def start_moto(paths: SandboxPaths, port: int, *, timeout: float = 30.0) -> proc
     """Run `moto_server -H 127.0.0.1 -p PORT` detached; wait until it answers HTTP."""
     proc = processes.spawn("moto", [str(moto_server_binary()), "-H", "127.0.0.1", "-p", str(port)],
                            log=paths.log("moto"), pidfile=paths.pidfile("moto"))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool | None:
         if not processes.is_running(proc):
             raise SandboxError(f"moto server exited while starting on port {port}", fix=f"see {paths.log('moto')}")
-        if processes.port_listening(port):
-            return proc
-        time.sleep(0.05)
+        return True if processes.port_listening(port) else None
+
+    if poll(listening, timeout=timeout, interval=0.05):
+        return proc
     raise SandboxError(f"moto server did not listen on 127.0.0.1:{port} within {timeout:.0f}s",
                        fix=f"see {paths.log('moto')}")
 

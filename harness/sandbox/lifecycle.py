@@ -16,8 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -27,9 +25,10 @@ from pathlib import Path
 from harness.backup.store import open_store
 from harness.backup.take import take_backup
 from harness.errors import DrillError
+from harness.measure.availability import probe_once
 from harness.platform import processes
 from harness.platform.stack import DEPLOY_DIR, deploy_stack
-from harness.polling import WaitTimedOut
+from harness.polling import WaitTimedOut, poll
 from harness.redis_process import RedisProcess, free_port
 from harness.sandbox import aws
 from harness.sandbox import cluster as kwok
@@ -94,22 +93,17 @@ def _start_health(paths: SandboxPaths, config: HealthConfig, *, timeout: float) 
                                       str(paths.health_config)],
                            log=paths.log("health"), pidfile=paths.pidfile("health"), cwd=REPO_ROOT)
     url = f"http://127.0.0.1:{config.port}/health"
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
+    last = [probe_once(url, timeout=2.0)]
+
+    def healthy() -> bool | None:
         if not processes.is_running(proc):
             raise SandboxError("health endpoint exited while starting", fix=f"see {paths.log('health')}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except urllib.error.HTTPError as exc:
-            last = exc.read().decode(errors="replace")[:300]
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SandboxError(f"health endpoint {url} did not report healthy within {timeout:.0f}s (last: {last})",
-                       fix=f"see {paths.log('health')}")
+        last[0] = probe_once(url, timeout=2.0)
+        return True if last[0].ok else None
+
+    if not poll(healthy, timeout=timeout, interval=0.1):
+        raise SandboxError(f"health endpoint {url} did not report healthy within {timeout:.0f}s "
+                           f"(last: {last[0].status} {last[0].reason[:300]})", fix=f"see {paths.log('health')}")
 
 
 def _first_backup(redis_port: int, password: str, endpoint: str) -> None:
