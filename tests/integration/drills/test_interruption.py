@@ -23,7 +23,7 @@ import pytest
 from harness.ledger import UndoLedger
 from harness.platform.client import Cluster, ObjectNotFound, connect
 from harness.platform.nodes import nodes_in_zone, unschedulable_nodes
-from harness.sandbox import SandboxInfo, sandbox_down, sandbox_up
+from harness.sandbox import SandboxInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ZONE = "zone-a"
@@ -32,12 +32,9 @@ POLICY = "drill-isolate-compromise"
 
 
 @pytest.fixture(scope="module")
-def sandbox_info(sandbox_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
-    state_dir = tmp_path_factory.mktemp("interrupt-sandbox")
-    try:
-        yield sandbox_up(state_dir, cluster_name="interrupt")
-    finally:
-        sandbox_down(state_dir)
+def sandbox_info(drill_sandbox: SandboxInfo) -> SandboxInfo:
+    """The module's own sandbox (tests/integration/drills/conftest.py): scenario 4 moves its namespace."""
+    return drill_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness.sandbox import SandboxInfo, sandbox_down, sandbox_up
+from harness.sandbox import SandboxInfo
 from tests.integration.drills.conftest import DrillRun
 from tests.integration.drills.staging import (
     DR_NAMESPACE,
@@ -34,13 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def staging(sandbox_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staging]:
-    state_dir = tmp_path_factory.mktemp("staging-sandbox")
-    sandbox: SandboxInfo = sandbox_up(state_dir, cluster_name="staging")
-    try:
-        yield from start_staging(sandbox, tmp_path_factory.mktemp("staging-dr"))
-    finally:
-        sandbox_down(state_dir)
+def staging(drill_sandbox: SandboxInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staging]:
+    """The module's own sandbox as production, plus a DR environment beside it."""
+    yield from start_staging(drill_sandbox, tmp_path_factory.mktemp("staging-dr"))
 
 
 def _child_env(staging: Staging, **env: str) -> dict[str, str]:
