@@ -66,6 +66,9 @@ class Settings(BaseModel):
     dr_dns_record_name: str | None = Field(None, description="the drill's DNS record; production's is never moved")
     load_balancer: str | None = Field(None, description="DNS name the record points at after a restore")
     sandbox_dir: str | None = Field(None, description="state dir of the local sandbox (default .sandbox)")
+    isolation_probe_image: str | None = Field(
+        None, description="image with sh + nc (e.g. busybox); set where the CNI enforces NetworkPolicy, so "
+                          "scenario 4 proves the isolation with a connection attempt, not only by its spec")
     state_dir: str = Field("reports/state", description="the run's state: the undo ledger `recover` replays")
     min_keys: int = Field(100, ge=0)
     dbsize_tolerance: float = Field(0.05, ge=0, le=1, description="monthly drill: restored keys vs DBSIZE")

@@ -23,7 +23,7 @@ from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed, VerificationFailed
 from harness.measure.clock import FAULT_INJECTED
 from harness.platform.client import ObjectNotFound, namespaced
-from harness.platform.network import unisolate_namespace
+from harness.platform.network import connection_attempt, unisolate_namespace
 from harness.redaction import register_secret
 from harness.redis_client import auth_reply
 from harness.safety import require_destructive
@@ -32,6 +32,8 @@ from harness.target.base import Target
 from harness.undo import ledger_for
 
 POLICY = "drill-isolate-compromise"
+#: what the isolation probe pod tries to reach from inside the isolated namespace
+PROBE_HOST, PROBE_PORT = "sentinel-gateway", 80
 TAMPER_NOTE = "sentinel-drill: deliberately tampered copy planted by scenario 4"
 
 
@@ -101,9 +103,20 @@ def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
         spec = policy.get("spec") or {}
         proof.update(pod_selector=spec.get("podSelector"), policy_types=sorted(spec.get("policyTypes") or []),
                      ingress_rules=len(spec.get("ingress") or []), egress_rules=len(spec.get("egress") or []))
-        if spec.get("podSelector") in ({}, None) and proof["policy_types"] == ["Egress", "Ingress"] \
-                and not proof["ingress_rules"] and not proof["egress_rules"]:
-            drill.clock.mark("fault_confirmed")
+        if not (spec.get("podSelector") in ({}, None) and proof["policy_types"] == ["Egress", "Ingress"]
+                and not proof["ingress_rules"] and not proof["egress_rules"]):
+            return
+        image = target.settings.isolation_probe_image
+        if image:  # the cluster enforces NetworkPolicy: prove it with a connection that must fail
+            try:
+                attempt = connection_attempt(cluster, namespace=ns, image=image, host=PROBE_HOST, port=PROBE_PORT)
+            except DrillError as exc:
+                proof["error"] = f"isolation probe: {exc.one_line()}"
+                return
+            proof["connection_attempt"] = attempt.to_json()
+            if attempt.connected:
+                return
+        drill.clock.mark("fault_confirmed")
 
     def lift() -> None:
         """The isolation ends when the scenario does: after the recovery was verified, or on any failure."""
@@ -120,8 +133,10 @@ def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
                         on_end={ISOLATE_NAMESPACE: isolated})
     proof["rolled_back"] = run.rollback_statuses()
     proof["held_until"] = HELD_UNTIL_VERIFIED
-    proof["enforcement"] = ("spec only: the drill read the policy's spec; whether the cluster's network plugin "
-                            "enforces NetworkPolicy was not proven by a connection attempt")
+    proof["enforcement"] = (
+        f"proven: a probe pod could not reach {PROBE_HOST}:{PROBE_PORT}" if "connection_attempt" in proof else
+        "spec only: the drill read the policy's spec; whether the cluster's network plugin enforces NetworkPolicy "
+        "was not proven by a connection attempt (set isolation_probe_image where it does)")
     drill.note("isolation", proof)
     return proof
 
@@ -130,7 +145,9 @@ def confirm_isolated(drill: DrillScenario, proof: dict[str, Any]) -> None:
     drill.confirm_fault(drill.clock.has("fault_confirmed"),
                         f"deny-all policy {proof['policy']} in {proof['namespace']}: "
                         f"selector {proof.get('pod_selector')}, types {proof.get('policy_types')}"
-                        + (f", error {proof['error']}" if "error" in proof else ""), proof)
+                        + (f", error {proof['error']}" if "error" in proof else "")
+                        + (", but a probe pod still connected: the cluster does not enforce it"
+                           if (proof.get("connection_attempt") or {}).get("connected") else ""), proof)
 
 
 @dataclass

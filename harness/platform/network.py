@@ -9,9 +9,11 @@ reports rather than assumes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from harness.platform.client import Cluster, ObjectNotFound, namespaced
 from harness.platform.manifests import apply_objects
+from harness.polling import wait_until
 
 ISOLATION_POLICY = "sentinel-drill-isolate"
 
@@ -69,3 +71,52 @@ def unisolate_namespace(
     except ObjectNotFound:
         return IsolationResult(namespace, name, changed=False)
     return IsolationResult(namespace, name, changed=True)
+
+
+@dataclass(frozen=True)
+class ConnectionAttempt:
+    """A probe pod's try to reach `host:port` from inside the namespace: `connected` means isolation failed."""
+
+    pod: str
+    host: str
+    port: int
+    phase: str
+
+    @property
+    def connected(self) -> bool:
+        return self.phase == "Succeeded"
+
+    def to_json(self) -> dict[str, object]:
+        return {"pod": self.pod, "host": self.host, "port": self.port, "phase": self.phase,
+                "connected": self.connected}
+
+
+def connection_attempt(cluster: Cluster, *, namespace: str, image: str, host: str, port: int,
+                       timeout: float = 60.0) -> ConnectionAttempt:
+    """Run a one-shot pod (`nc -z -w 3 host port`) in `namespace` and report whether it connected.
+
+    Where the CNI enforces NetworkPolicy, a deny-all policy makes the pod fail
+    (no egress, and the target admits no ingress); a pod that connects proves
+    the isolation is only on paper. The pod is deleted afterwards.
+    """
+    name = f"drill-isolation-probe-{datetime.now(UTC):%H%M%S%f}"
+    body = {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "sentinel-drill"}},
+            "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "probe", "image": image,
+                                     "command": ["sh", "-c", f"nc -z -w 3 {host} {int(port)}"]}]}}
+    path = namespaced("v1", "pods", namespace)
+    cluster.request("POST", path, body=body, what=f"pod {namespace}/{name}")
+    try:
+        def finished() -> str | None:
+            phase = str((cluster.get(f"{path}/{name}").get("status") or {}).get("phase") or "Pending")
+            return phase if phase in ("Succeeded", "Failed") else None
+
+        phase = wait_until(finished, timeout=timeout, interval=0.5, what=f"isolation probe pod {name} finished",
+                           describe=lambda: "still running")
+    finally:
+        try:
+            cluster.request("DELETE", f"{path}/{name}", body={"gracePeriodSeconds": 0})
+        except ObjectNotFound:
+            pass
+    return ConnectionAttempt(name, host, int(port), phase)

@@ -47,6 +47,7 @@ class FakeCluster:
     pods: dict[tuple[str, str], Obj] = field(default_factory=dict)
     policies: dict[tuple[str, str], Obj] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    enforces_policies: bool = True  # a one-shot probe pod fails to connect while a policy isolates its namespace
     _names: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
 
     # ------------------------------------------------------------------ setup
@@ -149,6 +150,13 @@ class FakeCluster:
         return {"items": [p for p in self.pods.values() if node is None or p["spec"]["nodeName"] == node]}
 
     def _pod(self, method: str, body: Any, query: dict[str, Any], ns: str, name: str | None, evict: str | None) -> Obj:
+        if name is None and method == "POST":  # a one-shot probe pod: it "ran" by the time anyone looks
+            isolated = self.enforces_policies and any(pns == ns for pns, _ in self.policies)
+            pod = {**body, "metadata": {**body["metadata"], "namespace": ns, "uid": str(uuid.uuid4()), "owner": ""},
+                   "spec": {**body["spec"], "nodeName": self._schedulable()[0]},
+                   "status": {"phase": "Failed" if isolated else "Succeeded"}}
+            self.pods[(ns, pod["metadata"]["name"])] = pod
+            return pod
         if name is None:
             return {"items": [p for (pns, _), p in self.pods.items()
                               if pns == ns and _matches(p["metadata"]["labels"], query.get("labelSelector"))]}
