@@ -1,205 +1,309 @@
-"""An in-memory Kubernetes API that behaves enough like the real one for the drills' unit tests.
+"""An in-memory Kubernetes API that duck-types `harness.platform.client.Cluster`, with a tiny controller.
 
-It answers the requests `harness.platform` sends (`request`/`send`/`get`/
-`list_items`, the same signatures as `harness.platform.client.Cluster`) and runs
-a tiny controller on every write: a Deployment owns its pods, spread over the
-schedulable nodes of three zones; a deleted or evicted pod is replaced at once
-by a Ready pod with a new UID; scaling adds or removes pods; cordoned nodes get
-no new pods. PodDisruptionBudgets are not modelled (every eviction succeeds).
-Everything else — faults, proofs, rollbacks, the guard — is the real code.
+It answers the paths and verbs harness.platform uses (nodes by zone label,
+cordon by merge PATCH, pods by selector, DELETE with a UID precondition,
+POST .../eviction, deployments and their scale subresource, EndpointSlices,
+server-side apply and DELETE of any object, discovery documents, the
+kube-system namespace and /version), so the drills and the chaos activities
+run unchanged against it. After every change the "controller" keeps each
+Deployment at its desired count: a deleted or evicted pod is replaced at once
+by a pod with a new UID on the least-loaded schedulable node (Ready unless
+`replacements_ready` is False); cordoned nodes get no new pods; status and
+EndpointSlices follow the pods. Deliberately left out: PodDisruptionBudgets
+(an eviction is never refused with 429), grace periods (pods vanish at
+once), watches, and every field the harness does not read.
 """
 
 from __future__ import annotations
 
+import base64
+import copy
 import itertools
-import re
+import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from harness.platform.client import ApiRejected, ObjectNotFound
+from harness.errors import ConnectionFailed
+from harness.platform.client import APPLY_PATCH, JSON, ApiRejected, Obj, ObjectNotFound
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
-Obj = dict[str, Any]
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+#: group/version → kind → (plural, namespaced): what discovery answers (and so what apply_objects can apply)
+RESOURCES: dict[str, dict[str, tuple[str, bool]]] = {
+    "v1": {"Namespace": ("namespaces", False), "Node": ("nodes", False), "Pod": ("pods", True),
+           "Service": ("services", True), "Secret": ("secrets", True), "ConfigMap": ("configmaps", True),
+           "PersistentVolumeClaim": ("persistentvolumeclaims", True), "ServiceAccount": ("serviceaccounts", True)},
+    "apps/v1": {"Deployment": ("deployments", True), "StatefulSet": ("statefulsets", True)},
+    "networking.k8s.io/v1": {"NetworkPolicy": ("networkpolicies", True)},
+    "discovery.k8s.io/v1": {"EndpointSlice": ("endpointslices", True)},
+    "policy/v1": {"PodDisruptionBudget": ("poddisruptionbudgets", True)},
+}
+_KINDS = {plural: (gv, kind) for gv, kinds in RESOURCES.items() for kind, (plural, _) in kinds.items()}
+
+Key = tuple[str, str, str]  # (plural, namespace or "", name)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: None deletes a key, mappings merge, anything else replaces."""
+    if not isinstance(patch, Mapping):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def _secret_data(plural: str, body: Any) -> Any:
+    """As the API server does: a Secret's `stringData` is stored base64-encoded in `data`."""
+    if plural != "secrets" or not isinstance(body, Mapping) or "stringData" not in body:
+        return body
+    encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in body["stringData"].items()}
+    return {**{k: v for k, v in body.items() if k != "stringData"}, "data": {**(body.get("data") or {}), **encoded}}
 
 
 def _matches(labels: Mapping[str, str], selector: str | None) -> bool:
-    if not selector:
-        return True
-    for term in selector.split(","):
-        key, _, value = term.partition("=")
-        if labels.get(key.strip()) != value.strip():
-            return False
-    return True
+    """Equality-based label selectors only (`a=b,c=d`): all the harness sends."""
+    pairs = [p.split("=", 1) for p in (selector or "").split(",") if p]
+    return all(labels.get(k) == v for k, v in pairs)
 
 
-@dataclass
 class FakeCluster:
-    """Nodes, Deployments, pods and NetworkPolicies in dicts; `requests` records every (verb, path)."""
+    """Nodes in zones, Deployments that own pods, and any other object stored as sent."""
 
-    server: str = "https://fake-api.invalid:6443"
-    kubeconfig: str = "/fake/kubeconfig"
-    context: str | None = "fake"
-    kube_system_uid: str = field(default_factory=lambda: str(uuid.uuid4()))
-    nodes: dict[str, Obj] = field(default_factory=dict)
-    deployments: dict[tuple[str, str], Obj] = field(default_factory=dict)
-    pods: dict[tuple[str, str], Obj] = field(default_factory=dict)
-    policies: dict[tuple[str, str], Obj] = field(default_factory=dict)
-    requests: list[tuple[str, str]] = field(default_factory=list)
-    enforces_policies: bool = True  # a one-shot probe pod fails to connect while a policy isolates its namespace
-    _names: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
-
-    # ------------------------------------------------------------------ setup
-    def add_zones(self, zones: tuple[str, ...] = ("zone-a", "zone-b", "zone-c"), per_zone: int = 2) -> None:
+    def __init__(self, *, name: str = "fake", zones: tuple[str, ...] = ("zone-a", "zone-b", "zone-c"),
+                 nodes_per_zone: int = 2) -> None:
+        self.server = f"https://{name}.cluster.test:6443"
+        self.kubeconfig = f"/nonexistent/{name}.kubeconfig"
+        self.context: str | None = f"{name}-context"
+        self.timeout = 10.0
+        self.objects: dict[Key, Obj] = {}
+        self.requests: list[tuple[str, str]] = []  # (method, path) in order, for "what was touched" assertions
+        self.lost = False  # when True every request fails as an unreachable API server would
+        self.replacements_ready = True  # False: new pods are scheduled but never become Ready
+        self.enforces_policies = True  # a probe pod fails to connect while a NetworkPolicy isolates its namespace
+        self._serial = itertools.count(1)
+        self._lock = threading.RLock()
+        self.kube_system_uid = self._put("namespaces", "", "kube-system", {})["metadata"]["uid"]
         for zone in zones:
-            for i in range(1, per_zone + 1):
-                name = f"{zone}-node-{i}"
-                self.nodes[name] = {"metadata": {"name": name, "labels": {ZONE_LABEL: zone}}, "spec": {}}
+            for i in range(nodes_per_zone):
+                self._put("nodes", "", f"{name}-{zone}-{i}", {"spec": {}}, labels={ZONE_LABEL: zone})
 
-    def add_deployment(self, namespace: str, name: str, replicas: int, labels: Mapping[str, str]) -> None:
-        self.deployments[(namespace, name)] = {
-            "metadata": {"namespace": namespace, "name": name, "generation": 1},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)}},
-        }
-        self._reconcile()
+    # --- building the world ------------------------------------------------------------------------
 
-    # ------------------------------------------------------------------ controller
-    def _owned(self, namespace: str, name: str) -> list[Obj]:
-        return [p for (ns, _), p in self.pods.items() if ns == namespace and p["metadata"]["owner"] == name]
+    def _put(self, plural: str, namespace: str, name: str, body: Obj, *, labels: Mapping[str, str] | None = None) -> Obj:
+        group_version, kind = _KINDS[plural]
+        meta = {**(body.get("metadata") or {}), "name": name, "uid": str(uuid.uuid4()),
+                "resourceVersion": str(next(self._serial)), "generation": 1}
+        if namespace:
+            meta["namespace"] = namespace
+        if labels:
+            meta["labels"] = {**(meta.get("labels") or {}), **labels}
+        obj = {**copy.deepcopy(body), "apiVersion": group_version, "kind": kind, "metadata": meta}
+        self.objects[(plural, namespace, name)] = obj
+        return obj
 
-    def _schedulable(self) -> list[str]:
-        return sorted(n for n, node in self.nodes.items() if not node["spec"].get("unschedulable"))
+    def add_deployment(self, name: str, *, namespace: str, replicas: int) -> Obj:
+        """A Deployment whose pods carry `app=<name>`, with a Service's EndpointSlice of the same name."""
+        with self._lock:
+            labels = {"app": name}
+            deployment = self._put("deployments", namespace, name, {"spec": {
+                "replicas": replicas, "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}}}}, labels=labels)
+            self.reconcile()
+            return deployment
 
-    def _reconcile(self) -> None:
-        for (ns, name), deployment in self.deployments.items():
-            owned = sorted(self._owned(ns, name), key=lambda p: str(p["metadata"]["name"]))
-            want = int(deployment["spec"]["replicas"])
-            for extra in owned[want:]:
-                del self.pods[(ns, extra["metadata"]["name"])]
-            nodes = self._schedulable()
-            for i in range(len(owned), want):
-                if not nodes:
-                    break
-                pod_name = f"{name}-{next(self._names):05d}"
-                self.pods[(ns, pod_name)] = {
-                    "metadata": {"namespace": ns, "name": pod_name, "uid": str(uuid.uuid4()), "owner": name,
-                                 "labels": dict(deployment["spec"]["selector"]["matchLabels"])},
-                    "spec": {"nodeName": nodes[(len(self.pods) + i) % len(nodes)]},
-                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
-                }
-            count = len(self._owned(ns, name))
-            meta = deployment["metadata"]
-            deployment["status"] = {"replicas": count, "updatedReplicas": count, "readyReplicas": count,
-                                    "availableReplicas": count, "observedGeneration": meta["generation"]}
+    # --- the controller ----------------------------------------------------------------------------
 
-    # ------------------------------------------------------------------ the Cluster surface
+    def pods_of(self, deployment: Obj) -> list[Obj]:
+        meta = deployment["metadata"]
+        return sorted((o for (plural, ns, _), o in self.objects.items()
+                       if plural == "pods" and ns == meta["namespace"]
+                       and (o["metadata"].get("ownerReferences") or [{}])[0].get("uid") == meta["uid"]),
+                      key=lambda p: int(p["metadata"]["resourceVersion"]))
+
+    def _schedulable_node(self, deployment: Obj) -> str | None:
+        """The schedulable node running the fewest of this Deployment's pods (spreads over zones)."""
+        load = {n["metadata"]["name"]: 0 for (plural, _, _), n in self.objects.items()
+                if plural == "nodes" and not n["spec"].get("unschedulable")}
+        for pod in self.pods_of(deployment):
+            if pod["spec"].get("nodeName") in load:
+                load[pod["spec"]["nodeName"]] += 1
+        zone = {n["metadata"]["name"]: n["metadata"]["labels"].get(ZONE_LABEL, "")
+                for (plural, _, _), n in self.objects.items() if plural == "nodes"}
+        return min(load, key=lambda n: (load[n], zone[n], n)) if load else None
+
+    def _new_pod(self, deployment: Obj) -> None:
+        meta = deployment["metadata"]
+        node = self._schedulable_node(deployment)
+        ready = node is not None and self.replacements_ready
+        serial = next(self._serial)
+        self._put("pods", meta["namespace"], f"{meta['name']}-{serial:05d}", {
+            "metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": f"{meta['name']}-rs",
+                                              "uid": meta["uid"]}]},
+            "spec": {"nodeName": node} if node else {},
+            "status": {"phase": "Running" if node else "Pending", "podIP": f"10.0.{serial // 250}.{serial % 250}",
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+        }, labels=deployment["spec"]["template"]["metadata"]["labels"])
+
+    def reconcile(self) -> None:
+        """Bring every Deployment to its desired count; refresh its status and its EndpointSlice."""
+        deployments = [o for (plural, _, _), o in self.objects.items() if plural == "deployments"]
+        for deployment in deployments:
+            meta, desired = deployment["metadata"], int(deployment["spec"].get("replicas", 1))
+            while len(self.pods_of(deployment)) < desired:
+                self._new_pod(deployment)
+            for extra in self.pods_of(deployment)[desired:]:  # newest first would be k8s' choice; any will do
+                del self.objects[("pods", meta["namespace"], extra["metadata"]["name"])]
+            pods = self.pods_of(deployment)
+            ready = [p for p in pods if p["status"]["conditions"][0]["status"] == "True"]
+            deployment["status"] = {"observedGeneration": meta["generation"], "replicas": len(pods),
+                                    "updatedReplicas": len(pods), "readyReplicas": len(ready),
+                                    "availableReplicas": len(ready)}
+            self.objects[("endpointslices", meta["namespace"], f"{meta['name']}-slice")] = {
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": f"{meta['name']}-slice", "namespace": meta["namespace"],
+                             "labels": {SERVICE_NAME_LABEL: meta["name"]}},
+                "endpoints": [{"addresses": [p["status"]["podIP"]],
+                               "conditions": {"ready": p in ready, "terminating": False}} for p in pods],
+            }
+
+    # --- the Cluster interface ---------------------------------------------------------------------
+
     def get(self, path: str, *, what: str | None = None, **query: Any) -> Obj:
         return self.request("GET", path, query=query, what=what)
 
     def list_items(self, path: str, **query: Any) -> list[Obj]:
         return list(self.get(path, **query).get("items") or [])
 
-    def send(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
-             content_type: str = "", timeout: Any = None, what: str | None = None) -> tuple[int, Obj]:
-        return 200, self.request(method, path, query=query, body=body, content_type=content_type, what=what)
-
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
-                content_type: str = "", timeout: Any = None, what: str | None = None) -> Obj:
-        self.requests.append((method, path))
-        query = dict(query or {})
-        for pattern, handler in self._routes():
-            m = re.fullmatch(pattern, path)
-            if m:
-                result: Obj = handler(method, body, query, **m.groupdict())
-                self._reconcile()
-                return result
-        raise ApiRejected(f"the fake API has no route for {method} {path}", status=404)
+                content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
+                what: str | None = None) -> Obj:
+        return self.send(method, path, query=query, body=body, content_type=content_type, what=what)[1]
 
-    def _routes(self) -> list[tuple[str, Any]]:
-        return [
-            (r"/api/v1/namespaces/kube-system", self._kube_system),
-            (r"/api/v1/nodes(?:/(?P<name>[^/]+))?", self._node),
-            (r"/api/v1/pods", self._all_pods),
-            (r"/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+))?(?P<evict>/eviction)?", self._pod),
-            (r"/apis/apps/v1/namespaces/(?P<ns>[^/]+)/deployments/(?P<name>[^/]+)(?P<scale>/scale)?",
-             self._deployment),
-            (r"/apis/networking.k8s.io/v1", self._discovery),
-            (r"/apis/networking.k8s.io/v1/namespaces/(?P<ns>[^/]+)/networkpolicies(?:/(?P<name>[^/]+))?",
-             self._policy),
-            (r"/version", lambda *_a, **_k: {"gitVersion": "v1.36.3-fake"}),
-        ]
+    def send(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
+             content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
+             what: str | None = None) -> tuple[int, Obj]:
+        """Answer one request like the API server would, as (status, decoded body)."""
+        with self._lock:
+            self.requests.append((method, path))
+            if self.lost:
+                raise ConnectionFailed(f"cannot reach the Kubernetes API at {self.server} (ConnectionRefusedError)",
+                                       fix="the fake cluster was lost")
+            status, obj = self._dispatch(method, path, dict(query or {}), body, content_type, what or path)
+            if method != "GET" and not (query or {}).get("dryRun"):
+                self.reconcile()
+            return status, copy.deepcopy(obj)
 
-    def _kube_system(self, method: str, body: Any, query: dict[str, Any]) -> Obj:
-        return {"metadata": {"name": "kube-system", "uid": self.kube_system_uid}}
+    # --- routing -----------------------------------------------------------------------------------
 
-    def _node(self, method: str, body: Any, query: dict[str, Any], name: str | None) -> Obj:
+    def _dispatch(self, method: str, path: str, query: dict[str, Any], body: Any, content_type: str,
+                  what: str) -> tuple[int, Obj]:
+        if path == "/version":
+            return 200, {"gitVersion": "v1.36.3-fake", "platform": "fake"}
+        parts = path.strip("/").split("/")
+        group_version, rest = ("v1", parts[2:]) if parts[0] == "api" else ("/".join(parts[1:3]), parts[3:])
+        if not rest:
+            return 200, {"groupVersion": group_version, "resources": [
+                {"name": plural, "kind": kind, "namespaced": namespaced}
+                for kind, (plural, namespaced) in RESOURCES.get(group_version, {}).items()]}
+        in_namespace = rest[0] == "namespaces" and len(rest) >= 3
+        namespace, plural = (rest[1], rest[2]) if in_namespace else ("", rest[0])
+        tail = rest[3:] if in_namespace else rest[1:]
+        name, sub = (tail + [None, None])[:2] if tail else (None, None)
+        body = _secret_data(plural, body)
         if name is None:
-            items = [n for n in self.nodes.values()
-                     if _matches(n["metadata"]["labels"], query.get("labelSelector"))]
-            return {"items": items}
-        if name not in self.nodes:
-            raise ObjectNotFound(f"node {name} not found")
+            return self._collection(method, plural, namespace, query, body)
+        key = (plural, namespace, name)
+        if sub == "scale":
+            return self._scale(method, key, body, what)
+        if sub == "eviction" and method == "POST":
+            self._require(key, what)
+            del self.objects[key]
+            return 201, {"kind": "Status", "status": "Success"}
+        if method == "GET":
+            return 200, self._require(key, what)
+        if method == "DELETE":
+            existing = self._require(key, what)
+            wanted_uid = ((body or {}).get("preconditions") or {}).get("uid")
+            if wanted_uid and wanted_uid != existing["metadata"]["uid"]:
+                raise ApiRejected(f"the Kubernetes API refused {what} (409): UID precondition failed", status=409)
+            del self.objects[key]
+            return 200, {"kind": "Status", "status": "Success"}
         if method == "PATCH":
-            self.nodes[name]["spec"]["unschedulable"] = bool((body.get("spec") or {}).get("unschedulable"))
-        return self.nodes[name]
+            return self._patch(key, body, content_type, query)
+        raise ApiRejected(f"the Kubernetes API refused {what} (405): {method} not served by the fake", status=405)
 
-    def _all_pods(self, method: str, body: Any, query: dict[str, Any]) -> Obj:
-        field_selector = query.get("fieldSelector") or ""
-        node = field_selector.partition("spec.nodeName=")[2] or None
-        return {"items": [p for p in self.pods.values() if node is None or p["spec"]["nodeName"] == node]}
+    def _require(self, key: Key, what: str) -> Obj:
+        if key not in self.objects:
+            raise ObjectNotFound(f"{what} not found on {self.server}", fix="check the fake cluster's contents")
+        return self.objects[key]
 
-    def _pod(self, method: str, body: Any, query: dict[str, Any], ns: str, name: str | None, evict: str | None) -> Obj:
-        if name is None and method == "POST":  # a one-shot probe pod: it "ran" by the time anyone looks
-            isolated = self.enforces_policies and any(pns == ns for pns, _ in self.policies)
-            pod = {**body, "metadata": {**body["metadata"], "namespace": ns, "uid": str(uuid.uuid4()), "owner": ""},
-                   "spec": {**body["spec"], "nodeName": self._schedulable()[0]},
-                   "status": {"phase": "Failed" if isolated else "Succeeded"}}
-            self.pods[(ns, pod["metadata"]["name"])] = pod
-            return pod
-        if name is None:
-            return {"items": [p for (pns, _), p in self.pods.items()
-                              if pns == ns and _matches(p["metadata"]["labels"], query.get("labelSelector"))]}
-        if (ns, name) not in self.pods:
-            raise ObjectNotFound(f"pod {ns}/{name} not found")
-        if method == "DELETE" or (method == "POST" and evict):
-            return self.pods.pop((ns, name))
-        return self.pods[(ns, name)]
+    def _collection(self, method: str, plural: str, namespace: str, query: dict[str, Any],
+                    body: Any) -> tuple[int, Obj]:
+        if method == "POST":
+            name = body["metadata"]["name"]
+            if (plural, namespace, name) in self.objects:
+                raise ApiRejected(f"{plural} {name} already exists (409)", status=409)
+            created = self._put(plural, namespace, name, body)
+            if plural == "pods" and name.startswith("drill-isolation-probe"):  # a one-shot pod: it ran at once
+                isolated = self.enforces_policies and any(
+                    p == "networkpolicies" and ns == namespace for p, ns, _ in self.objects)
+                created["status"] = {"phase": "Failed" if isolated else "Succeeded"}
+            return 201, created
+        node_field = str(query.get("fieldSelector") or "").removeprefix("spec.nodeName=") or None
+        items = [o for (p, ns, _), o in sorted(self.objects.items())
+                 if p == plural and (not namespace or ns == namespace)
+                 and _matches(o["metadata"].get("labels") or {}, query.get("labelSelector"))
+                 and (node_field is None or (o.get("spec") or {}).get("nodeName") == node_field)]
+        return 200, {"kind": "List", "items": items}
 
-    def _deployment(self, method: str, body: Any, query: dict[str, Any], ns: str, name: str,
-                    scale: str | None) -> Obj:
-        deployment = self.deployments.get((ns, name))
-        if deployment is None:
-            raise ObjectNotFound(f"deployment {ns}/{name} not found")
-        if scale:
-            if method == "PATCH":
-                deployment["spec"]["replicas"] = int(body["spec"]["replicas"])
-                deployment["metadata"]["generation"] += 1
-                self._reconcile()
-            return {"spec": {"replicas": deployment["spec"]["replicas"]}}
-        return deployment
-
-    def _discovery(self, method: str, body: Any, query: dict[str, Any]) -> Obj:
-        return {"resources": [{"name": "networkpolicies", "kind": "NetworkPolicy", "namespaced": True}]}
-
-    def _policy(self, method: str, body: Any, query: dict[str, Any], ns: str, name: str | None) -> Obj:
-        if name is None:
-            return {"items": [p for (pns, _), p in self.policies.items() if pns == ns]}
+    def _scale(self, method: str, key: Key, body: Any, what: str) -> tuple[int, Obj]:
+        deployment = self._require(key, what)
         if method == "PATCH":
-            self.policies[(ns, name)] = {**body, "metadata": {**body["metadata"], "namespace": ns}}
-        elif method == "DELETE":
-            if (ns, name) not in self.policies:
-                raise ObjectNotFound(f"networkpolicy {ns}/{name} not found")
-            return self.policies.pop((ns, name))
-        if (ns, name) not in self.policies:
-            raise ObjectNotFound(f"networkpolicy {ns}/{name} not found")
-        return self.policies[(ns, name)]
+            deployment["spec"]["replicas"] = int(body["spec"]["replicas"])
+            deployment["metadata"]["generation"] += 1
+        return 200, {"kind": "Scale", "spec": {"replicas": deployment["spec"]["replicas"]}}
 
-    # ------------------------------------------------------------------ what tests look at
-    def cordoned(self, zone: str) -> list[str]:
-        return sorted(n for n, node in self.nodes.items()
-                      if node["metadata"]["labels"][ZONE_LABEL] == zone and node["spec"].get("unschedulable"))
+    def _patch(self, key: Key, body: Any, content_type: str, query: dict[str, Any]) -> tuple[int, Obj]:
+        existing = self.objects.get(key)
+        if existing is None:
+            if content_type != APPLY_PATCH:
+                raise ObjectNotFound(f"{key[0]} {key[2]} not found on {self.server}", fix="apply it first")
+            if query.get("dryRun"):
+                return 201, body
+            return 201, self._put(key[0], key[1], key[2], body)
+        patched = merge_patch(existing, {k: v for k, v in body.items() if k != "metadata"})
+        patched["metadata"] = merge_patch(existing["metadata"], {
+            k: v for k, v in (body.get("metadata") or {}).items() if k in ("labels", "annotations")})
+        patched["metadata"]["resourceVersion"] = str(next(self._serial))
+        if not query.get("dryRun"):
+            self.objects[key] = patched
+        return 200, patched
 
-    def serving(self, namespace: str, name: str) -> bool:
-        deployment = self.deployments[(namespace, name)]
-        return len(self._owned(namespace, name)) >= int(deployment["spec"]["replicas"])
+    # --- what tests look at ------------------------------------------------------------------------
+
+    def pods(self, namespace: str, selector: str) -> list[Obj]:
+        return self.list_items(f"/api/v1/namespaces/{namespace}/pods", labelSelector=selector)
+
+    def zone_of(self, node: str | None) -> str | None:
+        found = self.objects.get(("nodes", "", node or ""))
+        return found["metadata"]["labels"][ZONE_LABEL] if found else None
+
+    def cordoned(self) -> list[str]:
+        return sorted(n for (p, _, n), o in self.objects.items() if p == "nodes" and o["spec"].get("unschedulable"))
+
+    def deployment_available(self, name: str, *, namespace: str) -> bool:
+        """The Deployment exists and every desired replica is available (what the fake health endpoint reports)."""
+        with self._lock:
+            found = self.objects.get(("deployments", namespace, name))
+            if self.lost or found is None:
+                return False
+            return int(found["status"]["availableReplicas"]) == int(found["spec"]["replicas"])
+
+    def mutations(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.requests if m != "GET"]

@@ -1,155 +1,171 @@
-"""FakeTarget: the Target seam over an in-memory cluster, a file store and a real local health endpoint.
+"""FakeTarget: the `Target` seam over a FakeCluster, a real FileStore, an optional real redis-server and a real
+health endpoint, so each drill module runs its real experiment through the real activities in a unit test.
 
-It is a *non-sandbox* target ("fake-staging"), allow-listed, confirmed and
-pinned to the fake cluster's identity, so every fault in a unit test goes
-through the real safety guard. The health endpoint is a real HTTP server on
-127.0.0.1 (the experiments' steady-state probes are chaostoolkit HTTP probes)
-answering 200 while the fake Brain Deployment is fully served.
+It is a *pinned non-sandbox* target ("fake-staging"): every fault passes the real
+guard (allow-list + DRILL_CONFIRM_DESTRUCTIVE + the cluster's identity, read
+from the fake's kube-system UID), exactly the path a staging run takes. Like
+ClusterTarget, a lost primary moves the target to a parallel DR cluster
+(pinned as the DR identity); unlike it, the primary then stops answering, so
+anything that kept a stale client of it fails loudly. The target-specific
+operations record themselves in `calls`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import redis
+from pydantic import SecretStr
 
-from harness.backup.store import BackupStore, FileStore
-from harness.config import Settings, load_settings
+from harness.config import Settings
+from harness.drills.pytest_plugin import classify
+from harness.evidence.record import Verdict
+from harness.platform.client import Cluster
 from harness.platform.redis_data import NetworkRedisData, RedisDataPlane
+from harness.safety import require_destructive
 from harness.secrets import new_key
 from harness.target.base import LossProof, LossReport, Target
 from tests.fakes.cluster import FakeCluster
 
-NAME = "fake-staging"
-NAMESPACE = "sentinel"
+TARGET_NAME = "fake-staging"
 BRAIN = "sentinel-brain"
 
 
 class HealthServer:
-    """200 while `healthy()` says so, else 503; counts the requests it answered."""
+    """SENTINEL's /health stand-in on 127.0.0.1: 200 while `check()` is true, 503 otherwise."""
 
-    def __init__(self, healthy: Any) -> None:
-        outer = self
-        self.healthy = healthy
-        self.answers: list[int] = []
+    def __init__(self) -> None:
+        self.check: Callable[[], bool] = lambda: False
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                code = 200 if outer.healthy() else 503
-                outer.answers.append(code)
-                self.send_response(code)
+                ok = server.check()
+                self.send_response(200 if ok else 503)
                 self.end_headers()
+                self.wfile.write(b"ok" if ok else b"brain not available")
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
+            def log_message(self, *_: Any) -> None:
+                """Quiet: one line per probe otherwise."""
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                       name="fake-health", daemon=True)  # shutdown waits one poll
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/health"
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/health"
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def start(self) -> HealthServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def fake_settings(primary: FakeCluster, dr: FakeCluster, *, health_url: str, store_url: str,
+                  redis_url: str | None = None, redis_password: str | None = None, **overrides: Any) -> Settings:
+    """A pinned, allow-listed non-sandbox target on the fakes, with timings a unit test can afford."""
+    values: dict[str, Any] = {
+        "target": TARGET_NAME, "allowed_targets": (TARGET_NAME,), "namespace": "sentinel",
+        "pinned_api_server": primary.server, "pinned_kube_system_uid": primary.kube_system_uid,
+        "dr_pinned_api_server": dr.server, "dr_pinned_kube_system_uid": dr.kube_system_uid,
+        "health_url": health_url, "store_url": store_url, "redis_url": redis_url,
+        "redis_password": SecretStr(redis_password) if redis_password else None,
+        "probe_interval_seconds": 0.05, "rto_seconds": 30, "min_keys": 10,
+    }
+    return Settings(**{**values, **overrides})
 
 
 class FakeTarget(Target):
-    """Records what the scenario asked of it; the cluster and the health answer are real enough to measure."""
+    """A drill target made of fakes and real local parts; what it was asked to do is in `calls`."""
 
-    def __init__(self, settings: Settings, cluster: FakeCluster, store_dir: Path,
-                 redis_url: str | None = None, redis_password: str | None = None) -> None:
+    def __init__(self, settings: Settings, *, primary: FakeCluster, dr: FakeCluster, brain_replicas: int) -> None:
         super().__init__(settings)
-        self.fake = cluster
-        self.store_dir = store_dir
-        store_dir.mkdir(parents=True, exist_ok=True)
-        self._redis = (redis_url, redis_password)
-        self.loss_observable = True
+        self.primary = primary
+        self.dr = dr
+        self.current = primary
+        self.brain_replicas = brain_replicas
         self.calls: list[str] = []
-        self.key = new_key()
+        self.rotated_password: str | None = None
+        self._export_key = new_key()
 
-    def cluster(self) -> Any:
-        return self.fake
+    def cluster(self) -> Cluster:
+        return cast(Cluster, self.current)  # duck-typed: FakeCluster answers what Cluster does
 
-    def store(self) -> BackupStore:
-        return FileStore(self.store_dir)
+    def healthy(self) -> bool:
+        """What the fake /health reports: Brain fully available in the current cluster and namespace."""
+        return self.current.deployment_available(BRAIN, namespace=self.namespace)
 
     def redis_password(self) -> str | None:
-        return self._redis[1]
-
-    def redis(self, *, password: str | None = None) -> redis.Redis:
-        url, current = self._redis
-        assert url, "this FakeTarget has no Redis"
-        return redis.Redis.from_url(url, password=password or current)
+        return self.rotated_password or super().redis_password()
 
     def config_export_key(self) -> str:
-        return self.key
+        return self._export_key
 
     def redis_data(self) -> RedisDataPlane:
         return NetworkRedisData(self.redis_url, self.redis_password())
 
     def lose_primary(self) -> LossReport:
+        """The primary stops answering, its Redis data is gone; the target moves to the DR cluster."""
+        require_destructive(self, "lose the fake primary")
         self.calls.append("lose_primary")
-        return LossReport("fake", self.fake.server, "redis://fake", {"mode": "fake"})
+        lost = self.current
+        lost.lost = True
+        if self.settings.redis_url:
+            self.redis().flushall()
+        self.current = self.dr
+        return LossReport(str(lost.context), lost.server, self.settings.redis_url or "",
+                          {"mode": "fake", "now": str(self.dr.context)})
 
     def prove_loss(self, loss: LossReport) -> LossProof:
+        """Lost when the old API no longer answers and the DR cluster does not already run Brain."""
         self.calls.append("prove_loss")
-        return LossProof(self.loss_observable, "fake cluster " + ("gone" if self.loss_observable else "still there"),
-                         {"cluster": loss.cluster})
+        old_answers = not self.primary.lost
+        dr_runs_brain = ("deployments", self.namespace, BRAIN) in self.dr.objects
+        what = (f"old API {loss.api_server} {'still answers' if old_answers else 'no longer answers'}; "
+                f"DR cluster {'already runs' if dr_runs_brain else 'runs no'} {BRAIN}")
+        return LossProof(not old_answers and not dr_runs_brain, what,
+                         {"old_api_answers": old_answers, "dr_runs_brain": dr_runs_brain})
 
     def finish_teardown(self) -> None:
         self.calls.append("finish_teardown")
 
-    def provision_cluster(self) -> Any:
+    def provision_cluster(self) -> Cluster:
         self.calls.append("provision_cluster")
-        return self.fake
+        self.current.add_deployment(BRAIN, namespace=self.namespace, replicas=self.brain_replicas)
+        return self.cluster()
 
-    def deploy_clean_namespace(self, namespace: str) -> Any:
-        self.calls.append(f"deploy_clean_namespace {namespace}")
-        return self.fake
+    def deploy_clean_namespace(self, namespace: str) -> Cluster:
+        self.calls.append(f"deploy_clean_namespace:{namespace}")
+        self.settings = self.settings.model_copy(update={"namespace": namespace})
+        return self.provision_cluster()
 
     def end_recovery(self) -> list[str]:
         self.calls.append("end_recovery")
         return []
 
     def load_balancer_address(self) -> str:
-        return "lb.fake.example."
+        return f"lb-{self.current.context}.fake.test"
 
     def rotate_redis_password(self, new_password: str) -> None:
         self.calls.append("rotate_redis_password")
         self.redis().config_set("requirepass", new_password)
-        self._redis = (self._redis[0], new_password)
+        self.rotated_password = new_password
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Nothing to release: the fixtures own the servers."""
 
 
-@contextmanager
-def fake_target(tmp_path: Path, *, replicas: int = 4, brain_labels: dict[str, str] | None = None,
-                redis_url: str | None = None, redis_password: str | None = None,
-                **settings: Any) -> Iterator[FakeTarget]:
-    """A FakeTarget with Brain running `replicas` pods over zones a/b/c, pinned, allow-listed and confirmed.
-
-    The caller sets DRILL_CONFIRM_DESTRUCTIVE (the guard reads the process environment).
-    """
-    cluster = FakeCluster()
-    cluster.add_zones()
-    cluster.add_deployment(NAMESPACE, BRAIN, replicas, brain_labels or {"app": BRAIN})
-    health = HealthServer(lambda: cluster.serving(NAMESPACE, BRAIN))
-    env = {"DRILL_TARGET": NAME, "DRILL_ALLOWED_TARGETS": NAME, "DRILL_NAMESPACE": NAMESPACE,
-           "DRILL_HEALTH_URL": health.url, "DRILL_PINNED_API_SERVER": cluster.server,
-           "DRILL_PINNED_KUBE_SYSTEM_UID": cluster.kube_system_uid, "DRILL_STATE_DIR": str(tmp_path / "state"),
-           "DRILL_PROBE_INTERVAL_SECONDS": "0.05", "DRILL_REDIS_URL": redis_url or "",
-           **{f"DRILL_{k.upper()}": str(v) for k, v in settings.items()}}
-    target = FakeTarget(load_settings(env=env), cluster, tmp_path / "store", redis_url, redis_password)
+def verdict_of(action: Callable[[], object]) -> tuple[Verdict, str]:
+    """Run one drill step and classify what stopped it, as the drill's pytest plugin does for a scenario."""
     try:
-        yield target
-    finally:
-        health.close()
+        action()
+    except Exception as exc:  # noqa: BLE001 - the verdict is the point
+        return classify(exc)
+    return classify(None)

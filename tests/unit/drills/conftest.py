@@ -1,4 +1,5 @@
-"""Drills against the FakeTarget: the real experiments, activities, guard and verdicts; an in-memory cluster."""
+"""Fixtures for the drill modules' unit tests: a FakeTarget (pinned, confirmed), a real health endpoint,
+a real FileStore, a real redis-server when asked for, and a DrillScenario over them."""
 
 from __future__ import annotations
 
@@ -8,49 +9,88 @@ from typing import Any
 
 import pytest
 
-from harness.drills.pytest_plugin import classify
 from harness.drills.scenario import DrillScenario
-from harness.evidence.record import ScenarioRecord, Verdict
-from tests.fakes.target import NAME, FakeTarget, fake_target
+from harness.evidence.record import ScenarioRecord
+from harness.redis_process import RedisProcess
+from harness.safety import CONFIRM_ENV
+from tests.fakes.cluster import FakeCluster
+from tests.fakes.target import BRAIN, TARGET_NAME, FakeTarget, HealthServer, fake_settings
+
+BRAIN_REPLICAS = 4
+REDIS_PASSWORD = "fake-redis-pw-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def confirmed(clean_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """This run is confirmed for the fake target (tests that need a refusal delete it)."""
+    clean_env.setenv(CONFIRM_ENV, TARGET_NAME)
+    return clean_env
 
 
 @pytest.fixture
-def confirmed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DRILL_CONFIRM_DESTRUCTIVE", NAME)
+def primary() -> FakeCluster:
+    cluster = FakeCluster(name="primary")
+    cluster.add_deployment(BRAIN, namespace="sentinel", replicas=BRAIN_REPLICAS)
+    return cluster
 
 
 @pytest.fixture
-def target(tmp_path: Path, confirmed: None) -> Iterator[FakeTarget]:
-    with fake_target(tmp_path) as t:
-        yield t
+def dr() -> FakeCluster:
+    return FakeCluster(name="dr")
 
 
 @pytest.fixture
-def make_target(tmp_path: Path, confirmed: None) -> Iterator[Callable[..., FakeTarget]]:
-    opened: list[Any] = []
-
-    def make(**kwargs: Any) -> FakeTarget:
-        context = fake_target(tmp_path / f"t{len(opened)}", **kwargs)
-        opened.append(context)
-        return context.__enter__()
-
-    yield make
-    for context in opened:
-        context.__exit__(None, None, None)
+def health() -> Iterator[HealthServer]:
+    server = HealthServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
-def drill_for(tmp_path: Path) -> Callable[[FakeTarget], DrillScenario]:
-    def make(target: FakeTarget) -> DrillScenario:
-        return DrillScenario(target.settings, ScenarioRecord("unit", "unit.feature"), tmp_path / "journals")
+def make_target(primary: FakeCluster, dr: FakeCluster, health: HealthServer,
+                tmp_path: Path) -> Callable[..., FakeTarget]:
+    """Build the FakeTarget (optionally over a real Redis) and point the health endpoint at it."""
+    store = tmp_path / "store"
+    store.mkdir()
+
+    def make(redis: RedisProcess | None = None, **overrides: Any) -> FakeTarget:
+        overrides.setdefault("state_dir", str(tmp_path / "state"))  # the undo ledger, never the repo's reports/
+        settings = fake_settings(primary, dr, health_url=health.url, store_url=f"file://{store}",
+                                 redis_url=redis.url if redis else None,
+                                 redis_password=redis.password if redis else None, **overrides)
+        target = FakeTarget(settings, primary=primary, dr=dr, brain_replicas=BRAIN_REPLICAS)
+        health.check = target.healthy
+        return target
 
     return make
 
 
-def verdict_of(step: Callable[[], object]) -> tuple[Verdict, str]:
-    """Run a drill step the way the pytest plugin judges it."""
-    try:
-        step()
-    except Exception as exc:  # noqa: BLE001 - the verdict is what is tested
-        return classify(exc)
-    return classify(None)
+@pytest.fixture
+def target(make_target: Callable[..., FakeTarget]) -> FakeTarget:
+    return make_target()
+
+
+@pytest.fixture
+def redis_server(redis_factory: Callable[..., RedisProcess]) -> RedisProcess:
+    return redis_factory(password=REDIS_PASSWORD)
+
+
+@pytest.fixture
+def redis_target(make_target: Callable[..., FakeTarget], redis_server: RedisProcess) -> FakeTarget:
+    return make_target(redis_server)
+
+
+@pytest.fixture
+def new_drill(tmp_path: Path) -> Iterator[Callable[[FakeTarget], DrillScenario]]:
+    """A DrillScenario for a target, finished (cleanups run) when the test ends."""
+    started: list[DrillScenario] = []
+
+    def make(target: FakeTarget) -> DrillScenario:
+        drill = DrillScenario(target.settings, ScenarioRecord("unit", "fake.feature"), tmp_path / "journals")
+        started.append(drill)
+        return drill
+
+    yield make
+    for drill in started:
+        drill.finish()
+
