@@ -109,6 +109,13 @@ class UndoLedger:
         """Pending entries of `kind` whose parameters include `match` (a rollback finding its own undo)."""
         return [e for e in self.pending() if e.kind == kind and all(e.params.get(k) == v for k, v in match.items())]
 
+    def settle(self, kind: UndoKind, *, how: str = "undone", **match: Any) -> list[UndoEntry]:
+        """Mark done every pending entry of `kind` matching `match` (its undo just ran); return them."""
+        settled = self.find(kind, **match)
+        for entry in settled:
+            self.done(entry.id, how=how)
+        return settled
+
     def replay(self, undo: Callable[[UndoEntry], str]) -> list[tuple[UndoEntry, str]]:
         """Run `undo` for every pending entry, newest first, marking each done; [(entry, what undo said)]."""
         results = []

@@ -89,8 +89,7 @@ def _scale(name: str, replicas: int, ns: str, configuration: dict[str, Any] | No
                                       cluster=cluster_ref(cluster), namespace=ns, name=name, replicas=current)
             result = workloads.scale(cluster, "Deployment", name, int(replicas), namespace=ns)
             if undo:
-                for pending in ledger.find("scale_deployment", namespace=ns, name=name):
-                    ledger.done(pending.id, how=f"scaled back to {replicas}")
+                ledger.settle("scale_deployment", how=f"scaled back to {replicas}", namespace=ns, name=name)
             elif entry is not None and result.previous == int(replicas):
                 ledger.done(entry, how="nothing changed")
     except DrillError as exc:
@@ -156,8 +155,7 @@ def remove_network_policy(
         with target_from(configuration, activity="remove_network_policy") as target:
             require_destructive(target, f"remove network policy {ns}/{name}", undo=True)
             removed = network.unisolate_namespace(target.cluster(), namespace=ns, name=name).changed
-            for pending in ledger_for(target).find("delete_network_policy", namespace=ns, name=name):
-                ledger_for(target).done(pending.id)
+            ledger_for(target).settle("delete_network_policy", namespace=ns, name=name)
             return removed
     except DrillError as exc:
         raise ActivityFailed(f"remove_network_policy {ns}/{name}: {exc.one_line()}") from None

@@ -56,11 +56,14 @@ class Quarantine:
     copied: tuple[str, ...]
 
 
-def _copy_backup(source: BackupStore, dest: BackupStore, backup_id: str) -> None:
+def _copy_backup(source: BackupStore, dest: BackupStore, backup_id: str) -> bytes:
+    """Copy one backup (RDB + manifest) from `source` to `dest`; return the RDB's bytes."""
     entry = find_backup(source, backup_id)
     assert entry.rdb_key is not None
-    dest.put_bytes(rdb_key(backup_id), source.get_bytes(entry.rdb_key))
+    data = source.get_bytes(entry.rdb_key)
+    dest.put_bytes(rdb_key(backup_id), data)
     dest.put_bytes(manifest_key(backup_id), read_manifest(source, backup_id).to_json())
+    return data
 
 
 def plant_tampered_backup(drill: DrillScenario, target: Target, source_id: str) -> Quarantine:
@@ -73,11 +76,8 @@ def plant_tampered_backup(drill: DrillScenario, target: Target, source_id: str) 
     newest = sorted((e for e in list_backups(store) if e.complete and e.layout == "manifest"),
                     key=lambda e: e.point_in_time, reverse=True)[:SCAN_DEPTH]
     copied = tuple(dict.fromkeys([source_id, *(e.id for e in newest)]))
-    for backup_id in copied:
-        _copy_backup(store, quarantine, backup_id)
-    entry = find_backup(store, source_id)
-    assert entry.rdb_key is not None
-    data = bytearray(store.get_bytes(entry.rdb_key))
+    rdbs = {backup_id: _copy_backup(store, quarantine, backup_id) for backup_id in copied}
+    data = bytearray(rdbs[source_id])
     data[len(data) // 2] ^= 0xFF
     tampered_id = new_backup_id(now)
     quarantine.put_bytes(rdb_key(tampered_id), bytes(data))
@@ -121,9 +121,8 @@ def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
     def lift() -> None:
         """The isolation ends when the scenario does: after the recovery was verified, or on any failure."""
         lifted = unisolate_namespace(cluster, namespace=ns, name=POLICY)
-        ledger = ledger_for(target)
-        for pending in ledger.find("delete_network_policy", namespace=ns, name=POLICY):
-            ledger.done(pending.id, how="lifted by the drill after the recovery")
+        ledger_for(target).settle("delete_network_policy", how="lifted by the drill after the recovery",
+                                  namespace=ns, name=POLICY)
         drill.note("isolation_lifted", {"namespace": ns, "policy": POLICY, "was_present": lifted.changed})
 
     drill.on_finish(lift)  # registered before the fault: even an interrupted experiment is lifted
