@@ -14,7 +14,7 @@ its own duration; the sandbox is never started from inside an activity.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -49,12 +49,9 @@ def target_from(configuration: Mapping[str, Any] | None, *, activity: str) -> It
         return
     from harness.target import open_target
 
-    try:
-        opened = open_target(settings_from(configuration), start_sandbox=False)
-        target = opened.__enter__()
-    except DrillError as exc:
-        raise ActivityFailed(f"{activity}: {exc.one_line()}") from None
-    try:
+    with ExitStack() as stack:
+        try:
+            target = stack.enter_context(open_target(settings_from(configuration), start_sandbox=False))
+        except DrillError as exc:
+            raise ActivityFailed(f"{activity}: {exc.one_line()}") from None
         yield target
-    finally:
-        opened.__exit__(None, None, None)

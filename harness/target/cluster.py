@@ -23,7 +23,6 @@ from harness.platform.client import Cluster, ObjectNotFound, namespaced
 from harness.platform.manifests import delete_objects
 from harness.platform.redis_data import NetworkRedisData, RedisDataPlane, redis_data_plane
 from harness.platform.stack import deploy_stack, stack_in
-from harness.redis_client import connect as redis_connect
 from harness.secrets import KEY_ENV
 from harness.target.base import LossProof, LossReport, Target
 
@@ -157,10 +156,6 @@ class ClusterTarget(Target):
             raise DrillError(f"service {self.namespace}/sentinel-gateway has no load balancer address yet",
                              fix="set load_balancer in the config or wait for the cloud load balancer")
         return str(ingress[0].get("hostname") or ingress[0].get("ip"))
-
-    def redis(self, *, password: str | None = None) -> redis.Redis:
-        """The current Redis, with the rotated password once scenario 4 rotated it."""
-        return redis_connect(self.redis_url, password or self.redis_password())
 
     def redis_password(self) -> str | None:
         """The password the current Redis accepts now (the rotated one after scenario 4's rotation)."""
