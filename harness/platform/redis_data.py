@@ -145,7 +145,7 @@ class NetworkRedisData:
     def restore_rdb(self, rdb: Path, *, timeout: float = 300.0) -> DataRestoreResult:
         from harness.backup.dataset import loaded_scratch
         from harness.redis_client import connect
-        from harness.restore.network import stream_restore
+        from harness.restore.network import stream_or_put_back
 
         sha, size = _check_source(rdb)
         phases = _Phases()
@@ -156,7 +156,8 @@ class NetworkRedisData:
                                  fix="a drill restores into an empty environment; empty it or run `sentinel-drill recover`")
         with loaded_scratch(rdb, load_timeout=timeout) as scratch:
             phases.done("loaded")
-            streamed = stream_restore(scratch, self.url, password=self.password, replace=False)
+            streamed = stream_or_put_back(scratch, self.url, self.password, replace=False, previous=None,
+                                          snapshot=None)  # a failure leaves the target empty again
         phases.done("streamed")
         keys = int(target.dbsize())
         phases.done("verified")

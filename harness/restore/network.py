@@ -111,6 +111,25 @@ def put_back(target_url: str, *, password: str | None, previous: Path) -> None:
                        password=password, replace=True)
 
 
+def stream_or_put_back(scratch: RedisProcess, target_url: str, password: str | None, *, replace: bool,
+                        previous: Path | None, snapshot: str | None) -> StreamResult:
+    """Network restore, exact under `replace`; on failure the target is put back to `previous`, its snapshot
+    RDB, or emptied again when it was empty (`previous` None): never left half-written."""
+    if replace:
+        flush_targets(scratch, target_url, password=password)
+    try:
+        return stream_restore(scratch, target_url, password=password, replace=replace)
+    except (RestoreFailed, redis.RedisError) as exc:
+        reason = exc.message if isinstance(exc, RestoreFailed) else f"{exc.__class__.__name__}: {exc}"
+        if previous is None:
+            flush_targets(scratch, target_url, password=password)  # it was empty: empty again
+        else:
+            put_back(target_url, password=password, previous=previous)
+        where = f"its snapshot {snapshot}" if snapshot else "empty, as it was"
+        raise RestoreFailed(f"restore into {redact_url(target_url)} failed ({reason}); the target was put back "
+                            f"to {where}", fix="see the reason; the target holds what it held before") from None
+
+
 def _fingerprint(key: bytes) -> bytes:
     return hashlib.blake2b(key, digest_size=12).digest()
 

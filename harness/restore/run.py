@@ -34,10 +34,10 @@ from harness.backup.verify import rdb_check_problem, read_verify_record
 from harness.config import redact_url, split_redis_url
 from harness.errors import RestoreRefused, UsageError
 from harness.redis_client import connect
-from harness.redis_process import RedisLoadFailed, RedisProcess
+from harness.redis_process import RedisLoadFailed
 from harness.restore.file import place_and_restart
 from harness.restore.managed import ManagedRedis, find_managed
-from harness.restore.network import RestoreFailed, flush_targets, put_back, stream_restore
+from harness.restore.network import stream_or_put_back
 
 Strategy = Literal["network", "file"]
 STRATEGIES: tuple[str, ...] = ("network", "file")
@@ -183,8 +183,8 @@ def restore_backup(
         if force_reason:
             log.warning("restore of %s into %s forced despite: %s", backup_id, shown, force_reason)
         if strategy == "network":
-            keys = _stream_or_put_back(scratch, target_url, target_password, replace=replace,
-                                       previous=previous if existing else None, snapshot=snapshot)
+            keys = stream_or_put_back(scratch, target_url, target_password, replace=replace,
+                                      previous=previous if existing else None, snapshot=snapshot).keys_restored
         else:
             assert managed is not None
             stack.close()  # the scratch server is no longer needed
@@ -211,24 +211,6 @@ def _refuse_non_empty(existing: int, shown: str, *, replace: bool, late: bool = 
             f"target {shown} is not empty ({existing} keys){when}",
             fix="pass --replace to overwrite it (the target is snapshotted into the store first)",
         )
-
-
-def _stream_or_put_back(scratch: RedisProcess, target_url: str, password: str | None, *, replace: bool,
-                        previous: Path | None, snapshot: str | None) -> int:
-    """Network restore, exact under `replace`; on failure the target is put back to `previous` (or emptied)."""
-    if replace:
-        flush_targets(scratch, target_url, password=password)
-    try:
-        return stream_restore(scratch, target_url, password=password, replace=replace).keys_restored
-    except (RestoreFailed, redis.RedisError) as exc:
-        reason = exc.message if isinstance(exc, RestoreFailed) else f"{exc.__class__.__name__}: {exc}"
-        if previous is None:
-            flush_targets(scratch, target_url, password=password)  # it was empty: empty again
-        else:
-            put_back(target_url, password=password, previous=previous)
-        where = f"its snapshot {snapshot}" if snapshot else "empty, as it was"
-        raise RestoreFailed(f"restore into {redact_url(target_url)} failed ({reason}); the target was put back "
-                            f"to {where}", fix="see the reason; the target holds what it held before") from None
 
 
 def _refuse_aof(target: redis.Redis, shown: str) -> None:
