@@ -40,20 +40,22 @@ INTERRUPTED = 130
 
 
 def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
-    """Run the child pytest; SIGINT/SIGTERM sent to us go to it, and we wait for it to finish its rollbacks.
+    """Run the child pytest; the first SIGINT/SIGTERM sent to us goes to it, and we wait for its rollbacks.
 
     CI cancellation and a Kubernetes Job deletion send SIGTERM to this process
     only; without forwarding, the child (and the fault it holds) would run on.
-    The child turns SIGTERM into the same interrupt as Ctrl-C, so every
-    rollback and scenario cleanup runs before it exits.
+    The child runs in its own process group, so a terminal's Ctrl-C reaches it
+    once, through us; later signals are not forwarded, because a second
+    interrupt would cut short the rollbacks the first one started. The child
+    turns SIGTERM into the same interrupt as Ctrl-C.
     """
-    child = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, process_group=0)
     received: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        received.append(signum)
-        if child.poll() is None:
+        if not received and child.poll() is None:
             child.send_signal(signum)
+        received.append(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
