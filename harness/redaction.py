@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -32,10 +33,13 @@ REDACTED = "***"
 #: shorter values would redact ordinary words; they are reported instead
 MIN_SECRET_LENGTH = 4
 
-_SECRET_WORDS = re.compile(r"pass(word|wd)?|secret|token|credential|private.?key|api.?key|hmac|fernet|auth",
+#: whole words of a name (split at `_`, `-`, `.` and case changes) that mark a secret: `passed`, `author`,
+#: `bypass` hold none
+_SECRET_WORDS = re.compile(r"(?:^|[_\-.])(pass|password|passwd|passphrase|secrets?|tokens?|credentials?|"
+                           r"private_?key|api_?key|hmac|fernet|auth|authorization|requirepass)(?=$|[_\-.])",
                            re.IGNORECASE)
 #: names that look secret-ish but hold none (ids, counts, references)
-_HARMLESS = re.compile(r"(_id|_ids|_count|_file|_env|_reply|_proof|_rotated|_restored|_secret_name)$|"
+_HARMLESS = re.compile(r"(_id|_ids|_count|_file|_env|_reply|_proof|_rotated|_restored|_secret_name|_sock)$|"
                        r"^(rdb_key|manifest_key|verify_key)$", re.IGNORECASE)
 
 
@@ -43,7 +47,7 @@ def is_secret_name(name: str) -> bool:
     """True for a variable or field whose value is a secret (`*_KEY` counts only in UPPER_CASE env style)."""
     if _HARMLESS.search(name):
         return False
-    if _SECRET_WORDS.search(name):
+    if _SECRET_WORDS.search(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)):
         return True
     return name.isupper() and (name.endswith("_KEY") or name == "REDISCLI_AUTH")
 
@@ -163,6 +167,19 @@ def redact(value: Any) -> Any:
 
 def redact_text(text: str) -> str:
     return Redactor.from_env().text(text)
+
+
+def redact_tree(directory: Path) -> int:
+    """Redact every text file under `directory` in place (output written by others: Allure results); files changed."""
+    redactor = Redactor.from_env()
+    changed = 0
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        clean, hits = redactor.scrub_bytes(data, name=str(path))
+        if hits:
+            path.write_bytes(clean)
+            changed += 1
+    return changed
 
 
 class RedactingFilter(logging.Filter):

@@ -26,7 +26,7 @@ from harness.errors import CheckFailed, DrillError, FaultNotConfirmed, TargetMis
 from harness.evidence.allure_results import write_results_metadata
 from harness.evidence.provenance import git_sha, iso, local_tool_versions, utc_now
 from harness.evidence.record import ScenarioRecord, Verdict, write_records
-from harness.redaction import install_log_redaction
+from harness.redaction import install_log_redaction, redact_text, redact_tree
 from harness.target.base import Target
 
 SCENARIO_KEY = pytest.StashKey[DrillScenario]()
@@ -147,10 +147,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "selection": session.config.getoption("markexpr", "") or "all"}
     write_records(REPORTS_DIR / "drill-results.json", records, meta)
     results = session.config.getoption("allure_report_dir", None)
+    if results and Path(results).is_dir():
+        redact_tree(Path(results))  # allure-pytest-bdd writes failure messages and traces from the exceptions
     if results and "settings" in meta:
         write_results_metadata(Path(results), settings_redacted=meta["settings"], versions=meta["versions"],
                                git_sha=meta["git_sha"], target=meta["target"], context=meta["context"],
                                namespace=meta["namespace"])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failure's text (what pytest prints, what CI logs keep) is redacted like every other output."""
+    report: pytest.TestReport = yield
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        clean = redact_text(text)
+        if clean != text:
+            report.longrepr = clean
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -13,6 +13,7 @@ from harness.redaction import (
     Redactor,
     child_environment,
     is_secret_name,
+    redact_tree,
     register_secret,
 )
 
@@ -26,14 +27,16 @@ SECRETS = {
 }
 
 
-@pytest.mark.parametrize("name", [*SECRETS, "redis_password", "dr_redis_password", "token", "REDISCLI_AUTH"])
+@pytest.mark.parametrize("name", [*SECRETS, "redis_password", "dr_redis_password", "token", "REDISCLI_AUTH",
+                                  "apiKey", "x-auth-token", "requirepass", "DB_PASS"])
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
 
 
 @pytest.mark.parametrize("name", ["key_count", "rdb_key", "manifest_key", "hosted_zone_id", "AWS_ACCESS_KEY_ID",
                                   "pinned_kube_system_uid", "redis_password_file", "old_password_reply",
-                                  "password_proof", "secrets_rotated", "KUBECONFIG", "PATH", "store_lock_mode"])
+                                  "password_proof", "secrets_rotated", "KUBECONFIG", "PATH", "store_lock_mode",
+                                  "passed", "author", "bypass", "compass", "SSH_AUTH_SOCK"])
 def test_harmless_names(name: str) -> None:
     assert not is_secret_name(name)
 
@@ -75,3 +78,24 @@ def test_child_environment_drops_secrets_unless_handed_over() -> None:
     env = {**SECRETS, "PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "AKIA-not-secret"}
     child = child_environment({"REDISCLI_AUTH": "given-on-purpose"}, env=env)
     assert child == {"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "AKIA-not-secret", "REDISCLI_AUTH": "given-on-purpose"}
+
+
+def test_files_written_by_others_are_redacted_in_place(tmp_path) -> None:
+    register_secret("in-a-trace-4242")
+    (tmp_path / "x-result.json").write_text('{"message": "AUTH in-a-trace-4242 failed"}')
+    (tmp_path / "clean.txt").write_text("nothing here")
+    assert redact_tree(tmp_path) == 1
+    assert "in-a-trace-4242" not in (tmp_path / "x-result.json").read_text()
+
+
+def test_a_failure_text_pytest_prints_is_redacted() -> None:
+    from harness.drills import pytest_plugin
+
+    register_secret("in-a-failure-5353")
+    report = pytest.TestReport("t::x", ("t.py", 1, "x"), {}, "failed", "E  ConnectionError: pw in-a-failure-5353", "call")
+
+    hook = pytest_plugin.pytest_runtest_makereport(None, None)  # type: ignore[arg-type]
+    next(hook)
+    with pytest.raises(StopIteration):
+        hook.send(report)
+    assert "in-a-failure-5353" not in str(report.longrepr)
