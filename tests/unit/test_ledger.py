@@ -47,7 +47,7 @@ def test_a_torn_last_line_from_a_killed_run_loses_nothing_before_it(tmp_path: Pa
     assert [e.kind for e in ledger.pending()] == ["uncordon_nodes"]
 
 
-def test_the_ledger_holds_no_secret_and_is_private(tmp_path: Path) -> None:
+def test_the_ledger_file_is_private(tmp_path: Path) -> None:
     ledger = UndoLedger.in_dir(tmp_path)
     ledger.before("delete_network_policy", action="isolate", cluster=WHERE, namespace="s", name="p")
     assert ledger.path.stat().st_mode & 0o077 == 0

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -77,6 +77,18 @@ def wait_for(check, timeout: float = 60.0, what: str = "") -> None:
         time.sleep(0.05)
 
 
+def interrupt_when(drill: subprocess.Popen[str], ready: Callable[[], bool], sig: signal.Signals, what: str) -> str:
+    """Send `sig` to the drill once `ready()`, wait for it to finish; its output (the drill is killed on timeout)."""
+    try:
+        wait_for(ready, what=what)
+        drill.send_signal(sig)
+        output, _ = drill.communicate(timeout=90)
+    finally:
+        if drill.poll() is None:
+            drill.kill()
+    return output
+
+
 def drill_children(tmp_path: Path) -> list[int]:
     """Processes still running this drill's child pytest (found by its results dir in argv)."""
     pids = []
@@ -95,18 +107,16 @@ def ledger_pending(tmp_path: Path) -> list[str]:
     return [e.kind for e in UndoLedger.in_dir(tmp_path / "state").pending()]
 
 
+def drain_held(cluster: Cluster, tmp_path: Path) -> bool:
+    """The drain wrote its undo and cordoned zone-a (more than the one node cordoned before it)."""
+    return "uncordon_nodes" in ledger_pending(tmp_path) and len(unschedulable_nodes(cluster, ZONE)) > 1
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_mid_drain_runs_the_rollback_and_keeps_the_node_cordoned_before(
         sandbox_info: SandboxInfo, cluster: Cluster, held_drain: str, tmp_path: Path, sig: signal.Signals) -> None:
     drill = start_drill(sandbox_info, "scenario-2", tmp_path)
-    try:
-        wait_for(lambda: "uncordon_nodes" in ledger_pending(tmp_path) and len(unschedulable_nodes(cluster, ZONE)) > 1,
-                 what="the drain to cordon zone-a")
-        drill.send_signal(sig)
-        output, _ = drill.communicate(timeout=90)
-    finally:
-        if drill.poll() is None:
-            drill.kill()
+    output = interrupt_when(drill, lambda: drain_held(cluster, tmp_path), sig, "the drain to cordon zone-a")
     assert drill.returncode == 130, output[-3000:]
     assert "interrupted" in output
     assert unschedulable_nodes(cluster, ZONE) == (held_drain,)  # ours uncordoned, the one before stays
@@ -123,8 +133,7 @@ def test_sigkill_mid_drain_then_recover_gives_the_same_end_state_and_a_second_re
         sandbox_info: SandboxInfo, cluster: Cluster, held_drain: str, tmp_path: Path) -> None:
     drill = start_drill(sandbox_info, "scenario-2", tmp_path)
     try:
-        wait_for(lambda: "uncordon_nodes" in ledger_pending(tmp_path) and len(unschedulable_nodes(cluster, ZONE)) > 1,
-                 what="the drain to cordon zone-a")
+        wait_for(lambda: drain_held(cluster, tmp_path), what="the drain to cordon zone-a")
         for pid in drill_children(tmp_path):
             os.kill(pid, signal.SIGKILL)
         drill.kill()
@@ -163,13 +172,7 @@ def test_a_signal_mid_isolation_lifts_the_isolation(sandbox_info: SandboxInfo, c
     assert current is not None
     namespace = current.namespace  # a previous run may have moved the sandbox to a clean namespace
     drill = start_drill(sandbox_info, "scenario-4", tmp_path)
-    try:
-        wait_for(lambda: _isolation_present(cluster, namespace), what="the isolation policy")
-        drill.send_signal(sig)
-        output, _ = drill.communicate(timeout=90)
-    finally:
-        if drill.poll() is None:
-            drill.kill()
+    output = interrupt_when(drill, lambda: _isolation_present(cluster, namespace), sig, "the isolation policy")
     assert drill.returncode == 130, output[-3000:]
     assert not _isolation_present(cluster, namespace)
     assert ledger_pending(tmp_path) == []
