@@ -66,6 +66,8 @@ class Settings(BaseModel):
     dr_dns_record_name: str | None = Field(None, description="the drill's DNS record; production's is never moved")
     load_balancer: str | None = Field(None, description="DNS name the record points at after a restore")
     sandbox_dir: str | None = Field(None, description="state dir of the local sandbox (default .sandbox)")
+    sandbox_nodes: Literal["auto", "real", "kwok"] = Field(
+        "auto", description="a sandbox the drill starts: real kubelet nodes when this machine can (auto), or kwok")
     isolation_probe_image: str | None = Field(
         None, description="image with sh + nc (e.g. busybox); set where the CNI enforces NetworkPolicy, so "
                           "scenario 4 proves the isolation with a connection attempt, not only by its spec")

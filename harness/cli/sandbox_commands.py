@@ -42,6 +42,7 @@ def _summary(info: SandboxInfo) -> str:
         f"  s3           {info.s3_endpoint} bucket {info.bucket}",
         f"  route53      zone {info.hosted_zone_name} ({info.hosted_zone_id}): {info.record_name} → {info.record_target}",
         f"  health       {info.health_url}",
+        f"  nodes        {'real (a kubelet per zone; Redis and the stack run in containers)' if info.nodes == 'real' else 'kwok (simulated)'}",
         f"  processes    {len(info.pids)} ({', '.join(f'{k}={v}' for k, v in info.pids.items())}), RSS {mib:.0f} MiB",
         '  drill env    eval "$(sentinel-drill sandbox env)"',
     ]
@@ -55,20 +56,26 @@ def _summary(info: SandboxInfo) -> str:
 @click.option("--ready-delay", default="1s", show_default=True, help="Simulated pod readiness delay (Go duration).")
 @click.option("--ready-jitter", default="2s", show_default=True, help="Latest readiness (delay..jitter, random).")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds allowed per component.")
+@click.option("--nodes", type=click.Choice(["auto", "real", "kwok"]), default="auto", show_default=True,
+              envvar="DRILL_SANDBOX_NODES",
+              help="real: a kubelet node per zone runs the stack's containers; kwok: simulated nodes only; "
+                   "auto: real when this machine can, else kwok with one line saying why.")
 @json_option
 def up(state_dir: Path | None, redis_port: int, keys: int, ready_delay: str, ready_jitter: str, timeout: float,
-       as_json: bool) -> None:
+       nodes: str, as_json: bool) -> None:
     """Start the sandbox (or report the one already running)."""
     from harness.sandbox import sandbox_up
 
     started = time.monotonic()
     info = sandbox_up(state_dir, redis_port=redis_port, keys=keys, ready_delay=ready_delay,
-                      ready_jitter=ready_jitter, timeout=timeout)
+                      ready_jitter=ready_jitter, timeout=timeout, nodes=nodes)
     if as_json:
         emit_json({**info.to_json(), "seconds": round(time.monotonic() - started, 2)})
         return
     verb = "already running" if info.already_running else f"started in {time.monotonic() - started:.1f}s"
     click.echo(f"sandbox {verb}")
+    if info.nodes_note:
+        click.echo(info.nodes_note)
     click.echo(_summary(info))
 
 

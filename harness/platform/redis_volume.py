@@ -21,7 +21,8 @@ HELPER_IMAGE = "redis:7.0.15-alpine"
 HELPER_LABEL = "sentinel-drill/role"
 
 
-def helper_pod(name: str, *, namespace: str, claim: str, mount_path: str, image: str = HELPER_IMAGE) -> Obj:
+def helper_pod(name: str, *, namespace: str, claim: str, mount_path: str, image: str = HELPER_IMAGE,
+               pull_policy: str = "IfNotPresent") -> Obj:
     """A pod that only sleeps with `claim` mounted, so files can be copied into the volume."""
     return {
         "apiVersion": "v1",
@@ -38,6 +39,7 @@ def helper_pod(name: str, *, namespace: str, claim: str, mount_path: str, image:
             "containers": [{
                 "name": "restore",
                 "image": image,
+                "imagePullPolicy": pull_policy,
                 "command": ["sleep", "3600"],
                 "volumeMounts": [{"name": "data", "mountPath": mount_path}],
                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
@@ -55,6 +57,8 @@ class ClusterRedisVolumeOps:
     cluster: Cluster
     namespace: str
     selector_label: str = "app"
+    helper_image: str = HELPER_IMAGE  # any image with sh, sha256sum and tar; the sandbox uses its local Redis image
+    helper_pull_policy: str = "IfNotPresent"
 
     def scale(self, statefulset: str, replicas: int) -> int:
         return scale(self.cluster, "StatefulSet", statefulset, replicas, namespace=self.namespace).previous
@@ -76,7 +80,8 @@ class ClusterRedisVolumeOps:
                          what=f"persistentvolumeclaim {self.namespace}/{claim}")
         name = f"sentinel-drill-restore-{secrets.token_hex(3)}"
         self.cluster.request("POST", namespaced("v1", "pods", self.namespace),
-                             body=helper_pod(name, namespace=self.namespace, claim=claim, mount_path=mount_path),
+                             body=helper_pod(name, namespace=self.namespace, claim=claim, mount_path=mount_path,
+                                             image=self.helper_image, pull_policy=self.helper_pull_policy),
                              what=f"pod {self.namespace}/{name}")
 
         def running() -> bool | None:

@@ -33,8 +33,18 @@ def stack_in(namespace: str, deploy_dir: Path = DEPLOY_DIR, *, with_secrets: boo
     return objects
 
 
-def deploy_stack(cluster: Cluster, objects: list[Obj], *, namespace: str, timeout: float = 120.0) -> None:
-    """Server-side apply `objects` and wait until Brain, Gateway and Redis have rolled out in `namespace`."""
+def deploy_stack(cluster: Cluster, objects: list[Obj], *, namespace: str, timeout: float = 120.0,
+                 wait: bool = True) -> None:
+    """Server-side apply `objects` and wait until Brain, Gateway and Redis have rolled out in `namespace`.
+
+    `wait=False` only applies: pods that read a Secret restored later cannot start before it exists.
+    """
     apply_objects(cluster, objects)
+    if wait:
+        wait_for_stack(cluster, namespace=namespace, timeout=timeout)
+
+
+def wait_for_stack(cluster: Cluster, *, namespace: str, timeout: float = 120.0) -> None:
+    """Brain, Gateway and Redis have rolled out in `namespace`."""
     for kind, name in WORKLOADS:
         wait_for_rollout(cluster, kind, name, namespace=namespace, timeout=timeout)  # type: ignore[arg-type]

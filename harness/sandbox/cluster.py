@@ -24,6 +24,7 @@ from harness.platform.pods import ZONE_LABEL
 from harness.polling import wait_until
 from harness.redaction import child_environment
 from harness.redis_process import free_port
+from harness.sandbox import hostnet
 from harness.sandbox.stages import STAGES_YAML
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
@@ -110,28 +111,64 @@ def _distinct_free_ports(count: int) -> list[int]:
     return sorted(ports)
 
 
-def write_kwok_config(paths: SandboxPaths) -> Path:
+def real_node_patches(pki: Path) -> dict[str, Any]:
+    """What a control plane needs before real kubelets can join it (kwokctl can only set these at creation).
+
+    kwok must leave the real nodes alone; the API server reaches kubelets by
+    InternalIP (by hostname it would ask this machine's DNS server) with a client
+    certificate the kubelets verify; services and kwok's fake pod IPs get ranges
+    of their own (the defaults overlap); a node that stops answering is noticed in
+    seconds and its pods evicted 10 s later, so a hard zone failure shows inside a drill.
+    """
+    def args(**kv: str) -> list[dict[str, str]]:
+        return [{"key": k.replace("_", "-"), "value": v} for k, v in kv.items()]
+
+    return {
+        "options": {"kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 20_000,
+                    "kubeControllerManagerNodeMonitorPeriodMilliseconds": 2_000,
+                    "heartbeatFactor": 1.0},
+        "componentsPatches": [
+            {"name": "kube-apiserver", "extraArgs": args(
+                kubelet_preferred_address_types="InternalIP",
+                kubelet_client_certificate=str(pki / "admin.crt"), kubelet_client_key=str(pki / "admin.key"),
+                service_cluster_ip_range=str(hostnet.SERVICE_RANGE),
+                default_not_ready_toleration_seconds="10", default_unreachable_toleration_seconds="10")},
+            {"name": "kwok-controller", "extraArgs": args(
+                manage_all_nodes="false", manage_nodes_with_annotation_selector=f"{KWOK_NODE_ANNOTATION}=fake",
+                cidr=f"{hostnet.KWOK_POD_RANGE.network_address + 1}/{hostnet.KWOK_POD_RANGE.prefixlen}")},
+        ],
+    }
+
+
+def write_kwok_config(paths: SandboxPaths, *, real_nodes_for: str | None = None) -> Path:
     """kwokctl configuration: every component on 127.0.0.1 on OS-chosen ports, our Stages.
+
+    `real_nodes_for` (the cluster's name) adds `real_node_patches` for it.
 
     kwokctl's own port choice counts down from 32767, so two clusters created at
     the same moment (parallel test sessions, two sandboxes) pick the same ports
     and one fails; ports the OS hands out are random, which avoids that.
     """
     ports = dict(zip(PORT_OPTIONS, _distinct_free_ports(len(PORT_OPTIONS)), strict=True))
-    options = {
+    options: dict[str, Any] = {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": {"bindAddress": "127.0.0.1", **ports},
     }
+    if real_nodes_for:
+        patches = real_node_patches(paths.kwok_cluster_dir(real_nodes_for) / "pki")
+        options["options"].update(patches["options"])
+        options["componentsPatches"] = patches["componentsPatches"]
     paths.kwok_config.write_text(yaml.safe_dump(options, sort_keys=False) + STAGES_YAML)
     return paths.kwok_config
 
 
-def start_create(name: str, bins: Path, paths: SandboxPaths, *, timeout: float) -> subprocess.Popen[bytes]:
+def start_create(name: str, bins: Path, paths: SandboxPaths, *, timeout: float,
+                 real_nodes: bool = False) -> subprocess.Popen[bytes]:
     """Start `kwokctl create cluster` in the background (it forks the control plane and exits)."""
     paths.kwok_workdir.mkdir(parents=True, exist_ok=True)
     paths.logs_dir.mkdir(parents=True, exist_ok=True)
-    config = write_kwok_config(paths)
+    config = write_kwok_config(paths, real_nodes_for=name if real_nodes else None)
     with open(paths.log("kwokctl"), "ab") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             [str(bins / "kwokctl"), "create", "cluster", "--runtime", "binary", "--name", name,
@@ -229,13 +266,19 @@ def create_nodes(cluster: Cluster, *, per_zone: int = 2, shape: NodeShape = Node
     return names
 
 
+REDIS_UID = 999  # deploy/redis.yaml's runAsUser: a hostPath volume is not chowned by fsGroup
+
+
 def create_redis_volume(cluster: Cluster, paths: SandboxPaths, *, namespace: str, claim: str = "data-redis-0",
-                        size: str = "1Gi", name: str = "sandbox-redis-data") -> str:
+                        size: str = "1Gi", name: str = "sandbox-redis-data", node: str | None = None) -> str:
     """A PersistentVolume pre-bound to the Redis StatefulSet's claim (the sandbox has no provisioner).
 
     PersistentVolumes are cluster-wide: a second namespace in the same cluster needs another `name`.
+    With `node` (a real node) the volume is a directory on this host that only that node
+    may mount, as a zonal disk can only attach in its zone; Redis follows it there.
     """
-    body = {
+    directory = paths.root / "pv" / name
+    body: dict[str, object] = {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "sentinel-drill-sandbox"}},
@@ -243,11 +286,16 @@ def create_redis_volume(cluster: Cluster, paths: SandboxPaths, *, namespace: str
             "capacity": {"storage": size},
             "accessModes": ["ReadWriteOnce"],
             "persistentVolumeReclaimPolicy": "Retain",
-            # kwok runs no containers, so nothing mounts this; the path only has to be well-formed
-            "hostPath": {"path": str(paths.root / "pv" / name)},
+            # on kwok nothing mounts this; on a real node the kubelet does
+            "hostPath": {"path": str(directory), "type": "DirectoryOrCreate"},
             "claimRef": {"namespace": namespace, "name": claim},
         },
     }
+    if node is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chown(directory, REDIS_UID, REDIS_UID)
+        body["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [  # type: ignore[index]
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}
     cluster.request("POST", cluster_scoped("v1", "persistentvolumes"), body=body, what=f"persistentvolume {name}")
     return name
 

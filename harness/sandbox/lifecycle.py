@@ -29,12 +29,16 @@ from harness.measure.availability import probe_once
 from harness.platform import processes
 from harness.platform.stack import DEPLOY_DIR, deploy_stack
 from harness.polling import WaitTimedOut, poll
+from harness.redis_client import connect as redis_connect
 from harness.redis_process import RedisProcess, free_port
-from harness.sandbox import aws
+from harness.sandbox import aws, node_pool
 from harness.sandbox import cluster as kwok
+from harness.sandbox.front import FrontConfig, Route
 from harness.sandbox.health import HealthConfig
+from harness.sandbox.images import image_ids, why_no_engine
+from harness.sandbox.nodes import why_not_real_nodes
 from harness.sandbox.seed import seed
-from harness.sandbox.stack import stack_objects
+from harness.sandbox.stack import on_real_nodes, stack_objects
 from harness.sandbox.state import (
     BUCKET,
     NAMESPACE,
@@ -51,7 +55,8 @@ from harness.sandbox.state import (
     write_secret,
 )
 
-STOP_ORDER = ("health", "moto", "redis")  # ours; the control plane goes through kwokctl first
+GATEWAY_PORT = 80  # deploy/gateway.yaml's Service port
+STOP_ORDER = ("front", "health", "moto", "redis")  # ours; the control plane goes through kwokctl first
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class DownResult:
     seconds: float
     still_running: dict[str, int]
     ports_listening: dict[str, int]
+    left_on_host: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -124,8 +130,13 @@ def sandbox_up(
     dns_zone: str = "sandbox.local",
     deploy_dir: Path = DEPLOY_DIR,
     timeout: float = 120.0,
+    nodes: str = "kwok",
 ) -> SandboxInfo:
     """Start (or report) the sandbox in `state_dir`; every component is waited for under `timeout`.
+
+    `nodes`: "kwok" (simulated nodes only), "real" (a kubelet node per zone running
+    the stack's containers; SandboxError if this machine cannot) or "auto" (real
+    when possible, else kwok-only and `nodes_note` says why in one line).
 
     Raises SandboxError naming the component and its log if anything fails to
     start, after stopping whatever had started.
@@ -143,16 +154,42 @@ def sandbox_up(
             )
         _teardown(paths)  # leftovers of a crashed or rebooted sandbox
         bins = kwok.bin_dir()
+        real, note = _choose_nodes(nodes, paths)
         try:
-            info = _start(paths, bins, cluster_name=cluster_name, redis_port=redis_port, keys=keys,
+            if real:
+                info = _start_real(paths, bins, cluster_name=cluster_name, keys=keys, dns_zone=dns_zone,
+                                   deploy_dir=deploy_dir, timeout=timeout)
+            else:
+                info = _start(paths, bins, cluster_name=cluster_name, redis_port=redis_port, keys=keys,
                           nodes_per_zone=nodes_per_zone, ready_delay=ready_delay, ready_jitter=ready_jitter,
-                          dns_zone=dns_zone, deploy_dir=deploy_dir, timeout=timeout)
+                              dns_zone=dns_zone, deploy_dir=deploy_dir, timeout=timeout)
+                if note:
+                    info = replace(info, nodes_note=note)
+                    save_state(paths, info)
         except BaseException:
             _teardown(paths)
             raise
     status = load_state(paths)
     assert status is not None
     return replace(status, created_at=info.created_at)
+
+
+def _choose_nodes(nodes: str, paths: SandboxPaths) -> tuple[bool, str]:
+    """(real nodes?, why not) for the requested mode; "real" that cannot be raises SandboxError."""
+    if nodes not in ("kwok", "real", "auto"):
+        raise SandboxError(f"unknown node mode {nodes!r}", fix="use kwok, real or auto")
+    if nodes == "kwok":
+        return False, ""
+    why = why_not_real_nodes() or why_no_engine()
+    if why is None:
+        try:
+            image_ids()
+        except SandboxError as exc:
+            why = exc.one_line()
+    why = why or node_pool.claim_host(paths)
+    if why and nodes == "real":
+        raise SandboxError(f"real nodes cannot start here: {why}", fix="fix that, or run with --nodes kwok")
+    return why is None, (f"kwok-only: {why}" if why else "")
 
 
 def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: int, keys: int, nodes_per_zone: int,
@@ -212,6 +249,82 @@ def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: in
     return info
 
 
+def _start_front(paths: SandboxPaths, config: FrontConfig, *, timeout: float) -> None:
+    """The local ports that stand for the load balancer and the Redis Service address (harness/sandbox/front.py)."""
+    config.save(paths.front_config)
+    proc = processes.spawn("front", [sys.executable, "-m", "harness.sandbox.front", "--config", str(paths.front_config)],
+                           log=paths.log("front"), pidfile=paths.pidfile("front"), cwd=REPO_ROOT)
+
+    def listening() -> bool | None:
+        if not processes.is_running(proc):
+            raise SandboxError("the sandbox front door exited while starting", fix=f"see {paths.log('front')}")
+        return True if all(processes.port_listening(r.listen) for r in config.routes) else None
+
+    poll(listening, timeout=timeout, interval=0.05)
+
+
+def _wait_serving(url: str, *, timeout: float, log: Path) -> None:
+    last = [probe_once(url, timeout=2.0)]
+
+    def healthy() -> bool | None:
+        last[0] = probe_once(url, timeout=2.0)
+        return True if last[0].ok else None
+
+    if not poll(healthy, timeout=timeout, interval=0.2):
+        raise SandboxError(f"the Gateway's {url} did not answer 200 within {timeout:.0f}s "
+                           f"(last: {last[0].status} {last[0].reason[:300]})", fix=f"see {log} and the pods' logs")
+
+
+def _start_real(paths: SandboxPaths, bins: Path, *, cluster_name: str, keys: int, dns_zone: str, deploy_dir: Path,
+                timeout: float) -> SandboxInfo:
+    """The sandbox on real nodes: the stack's own containers serve, Redis included; local ports front them."""
+    for d in (paths.logs_dir, paths.pids_dir, paths.redis_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(32)
+    write_secret(paths.redis_password_file, password)
+    objects = on_real_nodes(stack_objects(deploy_dir, redis_password=password))
+    images = image_ids()
+    creating = kwok.start_create(cluster_name, bins, paths, timeout=timeout, real_nodes=True)
+    try:
+        moto_port = free_port()
+        aws.start_moto(paths, moto_port, timeout=timeout)
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        aws.create_bucket(endpoint, BUCKET)
+        dns = aws.create_dns(endpoint, zone_name=dns_zone, cluster=cluster_name)
+    except BaseException:
+        try:
+            creating.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            creating.kill()
+        raise
+    cluster = kwok.finish_create(creating, cluster_name, paths, timeout=timeout)
+    pool = node_pool.start_pool(cluster, paths, cluster_name=cluster_name, images=images, timeout=timeout)
+    kwok.create_redis_volume(cluster, paths, namespace=NAMESPACE, node=pool.nodes[0])
+    try:
+        deploy_stack(cluster, objects, namespace=NAMESPACE, timeout=timeout)
+    except WaitTimedOut as exc:
+        raise SandboxError(f"the SENTINEL stack did not roll out on the real nodes: {exc.message}",
+                           fix=f"see {paths.logs_dir}/kubelet-*.log") from None
+    redis_port, health_port = free_port(), free_port()
+    _start_front(paths, FrontConfig(str(paths.kubeconfig), f"kwok-{cluster_name}", NAMESPACE, (
+        Route(redis_port, "redis", 6379), Route(health_port, "sentinel-gateway", GATEWAY_PORT))), timeout=timeout)
+    _wait_serving(f"http://127.0.0.1:{health_port}/health", timeout=timeout, log=paths.log("front"))
+    if keys:
+        seed(redis_connect(f"redis://127.0.0.1:{redis_port}/0", password, timeout=10.0), keys=keys)
+        _first_backup(redis_port, password, endpoint)
+    info = SandboxInfo(
+        state_dir=paths.root, cluster_name=cluster_name, kubeconfig=paths.kubeconfig, context=f"kwok-{cluster_name}",
+        namespace=NAMESPACE, api_server=cluster.server, redis_port=redis_port,
+        redis_password_file=paths.redis_password_file, redis_data_dir=paths.redis_dir, s3_endpoint=endpoint,
+        bucket=BUCKET, region=REGION, hosted_zone_id=dns.hosted_zone_id, hosted_zone_name=dns.zone_name,
+        record_name=dns.record_name, record_target=dns.target, health_port=health_port,
+        created_at=datetime.now(UTC).isoformat(), nodes="real",
+        ports={"redis": redis_port, "moto": moto_port, "health": health_port, **kwok.api_ports(paths, cluster_name)},
+    )
+    save_state(paths, info)
+    return info
+
+
 def _teardown(paths: SandboxPaths) -> DownResult:
     """Stop everything recorded under `paths` (control plane first), then remove the runtime files."""
     start = time.monotonic()
@@ -222,6 +335,8 @@ def _teardown(paths: SandboxPaths) -> DownResult:
     except (OSError, ValueError):
         pass
     running = {name: proc.pid for name, proc in owned.items() if processes.is_running(proc)}
+    left_on_host = node_pool.stop_pool(paths)  # kubelets, runtimes and containers first: nothing restarts pods
+    owned = owned_processes(paths)
     for name in cluster_names(paths):
         try:
             kwok.keep_logs(paths, name)
@@ -235,14 +350,14 @@ def _teardown(paths: SandboxPaths) -> DownResult:
     listening = {name: port for name, port in ports.items() if processes.port_listening(port)}
     if not still:
         _remove_runtime_files(paths)
-    return DownResult(running, time.monotonic() - start, still, listening)
+    return DownResult(running, time.monotonic() - start, still, listening, tuple(left_on_host))
 
 
 def _remove_runtime_files(paths: SandboxPaths) -> None:
     """Everything but logs/ (kept for post-mortems); the state dir itself stays."""
     for path in (paths.kwok_workdir, paths.pids_dir, paths.redis_dir, paths.secrets_dir, paths.root / "pv"):
         shutil.rmtree(path, ignore_errors=True)
-    for path in (paths.state_file, paths.kubeconfig, paths.health_config, paths.kwok_config):
+    for path in (paths.state_file, paths.kubeconfig, paths.health_config, paths.kwok_config, paths.front_config):
         path.unlink(missing_ok=True)
 
 
@@ -256,10 +371,10 @@ def sandbox_down(state_dir: Path | None = None) -> DownResult:
         return DownResult({}, 0.0, {}, {})
     with _locked(paths):
         result = _teardown(paths)
-    if result.still_running or result.ports_listening:
+    if result.still_running or result.ports_listening or result.left_on_host:
         raise SandboxError(
             f"sandbox processes survived `down`: {result.still_running or ''} ports still served: "
-            f"{result.ports_listening or ''}",
+            f"{result.ports_listening or ''} left on the host: {', '.join(result.left_on_host)}",
             fix="stop those pids by hand (kill <pid>), then run `sentinel-drill sandbox down` again",
         )
     return result

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.platform.client import Obj
 from harness.platform.stack import DEPLOY_DIR, stack_in
+from harness.sandbox import images
 from harness.sandbox.state import NAMESPACE
 
 READY_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/delay"
@@ -54,4 +55,27 @@ def stack_objects(
             annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
             annotations[READY_ANNOTATION] = ready_delay
             annotations[JITTER_ANNOTATION] = ready_jitter
+    return objects
+
+
+# what each container runs on real sandbox nodes (by container name): images built on this machine
+REAL_IMAGES = {"brain": images.BRAIN, "gateway": images.GATEWAY, "redis": images.REDIS}
+SANDBOX_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
+
+
+def on_real_nodes(objects: list[Obj]) -> list[Obj]:
+    """`objects` made runnable on the sandbox's real nodes: local images never pulled, requests a laptop can hold.
+
+    Production's requests (500m CPU per pod) would leave scenario 2's scale-to-10
+    Pending on three nodes sharing two cores; limits and probes stay as written.
+    """
+    for obj in objects:
+        if obj["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        for container in obj["spec"]["template"]["spec"].get("containers", []):
+            if container["name"] in REAL_IMAGES:
+                container["image"] = REAL_IMAGES[container["name"]]
+                container["imagePullPolicy"] = "Never"
+            resources = container.setdefault("resources", {})
+            resources["requests"] = dict(SANDBOX_REQUESTS)
     return objects

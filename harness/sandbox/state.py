@@ -99,6 +99,10 @@ class SandboxPaths:
         return self.logs_dir / f"{component}.log"
 
     @property
+    def front_config(self) -> Path:
+        return self.root / "front.json"
+
+    @property
     def health_config(self) -> Path:
         return self.root / "health.json"
 
@@ -145,6 +149,8 @@ class SandboxInfo:
     record_target: str
     health_port: int
     created_at: str
+    nodes: str = "kwok"  # "real": pods run on this host's kubelet nodes, Redis in the cluster
+    nodes_note: str = ""  # why a sandbox that could have had real nodes is kwok-only
     pids: dict[str, int] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     running: bool = False
@@ -264,7 +270,8 @@ def load_state(paths: SandboxPaths) -> SandboxInfo | None:
     live = {name: proc.pid for name, proc in pids.items() if processes.is_running(proc)}
     # whatever was recorded must be alive, and the core must be there at all: a lost cluster or a
     # killed Redis (scenario 3) removes its own pid records, which must not read as "running"
-    expected = set(pids) | {"redis", "health", "moto", f"{data['cluster_name']}/kube-apiserver"}
+    core = {"front", "moto"} if data.get("nodes") == "real" else {"redis", "health", "moto"}
+    expected = set(pids) | core | {f"{data['cluster_name']}/kube-apiserver"}
     return SandboxInfo(
         **data,
         pids=live,

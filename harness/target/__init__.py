@@ -27,6 +27,7 @@ def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[T
     from harness.sandbox import sandbox_down, sandbox_status, sandbox_up
     from harness.sandbox.state import SandboxError
     from harness.target.sandbox import SandboxTarget
+    from harness.target.sandbox_nodes import RealNodeSandboxTarget
 
     state_dir = Path(settings.sandbox_dir) if settings.sandbox_dir else None
     info = sandbox_status(state_dir)
@@ -34,10 +35,10 @@ def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[T
     if info is None and not start_sandbox:
         raise SandboxError("no sandbox is recorded", fix="run `sentinel-drill sandbox up`")
     if info is None or (start_sandbox and not info.running):
-        info = sandbox_up(state_dir)
+        info = sandbox_up(state_dir, nodes=settings.sandbox_nodes)
         started = True
     try:
-        yield SandboxTarget(settings, info)
+        yield (RealNodeSandboxTarget if info.nodes == "real" else SandboxTarget)(settings, info)
     finally:
         if started:
             sandbox_down(state_dir)

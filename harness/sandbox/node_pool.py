@@ -1,0 +1,158 @@
+"""Start and stop the sandbox's real nodes as one pool: host network, runtimes, kubelets, proxy, DNS, policy.
+
+One pool per host: the node addresses, bridges and iptables chains are the
+host's, so a second sandbox on the same machine stays kwok-only (it says so).
+The host lock records which state dir holds the pool; a lock whose holder's
+state dir no longer records a running pool is stale and taken over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from harness.platform import processes
+from harness.platform.client import Cluster
+from harness.redaction import child_environment
+from harness.redis_process import free_port
+from harness.sandbox import hostnet, nodes
+from harness.sandbox.cluster import ZONES
+from harness.sandbox.state import REPO_ROOT, SandboxPaths
+
+HOST_LOCK = Path("/run/sentinel-drill/real-nodes.json")
+POOL_PROCESSES = ("kube-proxy", "cluster-dns", "network-policy")
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    nodes: tuple[str, ...]
+    zones: tuple[str, ...]
+    addresses: tuple[str, ...]
+    images_imported: int
+
+
+def pool_nodes(paths: SandboxPaths, zones: tuple[str, ...] = ZONES) -> list[nodes.RealNode]:
+    return [nodes.RealNode(i, zone, paths.root / "nodes" / zone) for i, zone in enumerate(zones)]
+
+
+def pool_node_names(paths: SandboxPaths) -> tuple[str, ...]:
+    return tuple(n.name for n in pool_nodes(paths))
+
+
+def _hostnet_file(paths: SandboxPaths) -> Path:
+    return paths.root / "hostnet.json"
+
+
+def _holder() -> str | None:
+    try:
+        return str(json.loads(HOST_LOCK.read_text())["state_dir"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def claim_host(paths: SandboxPaths) -> str | None:
+    """Take the host's one real-node pool for `paths`; None on success, else why not (one line)."""
+    HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(HOST_LOCK.with_suffix(".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        holder = _holder()
+        if holder and holder != str(paths.root) and (Path(holder) / "hostnet.json").exists():
+            return f"this host's real nodes belong to the sandbox in {holder}"
+        HOST_LOCK.write_text(json.dumps({"state_dir": str(paths.root)}))
+    return None
+
+
+def release_host(paths: SandboxPaths) -> None:
+    if _holder() == str(paths.root):
+        HOST_LOCK.unlink(missing_ok=True)
+
+
+def has_pool(paths: SandboxPaths) -> bool:
+    return _hostnet_file(paths).exists()
+
+
+def kube_proxy_config(paths: SandboxPaths) -> dict[str, object]:
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "mode": "iptables",
+        "clusterCIDR": str(hostnet.POD_RANGE),
+        "clientConnection": {"kubeconfig": str(paths.kubeconfig)},
+        "hostnameOverride": "node-zone-a",
+        "bindAddress": "127.0.0.1",
+        "healthzBindAddress": f"127.0.0.1:{free_port()}",
+        "metricsBindAddress": f"127.0.0.1:{free_port()}",
+        "nodePortAddresses": [str(hostnet.NODE_RANGE)],
+        "conntrack": {"maxPerCore": 0, "min": 0},  # leave the host's conntrack limits alone
+        "iptables": {"localhostNodePorts": False, "syncPeriod": "5s", "minSyncPeriod": "0s"},
+    }
+
+
+def start_pool(cluster: Cluster, paths: SandboxPaths, *, cluster_name: str, images: dict[str, str],
+               timeout: float) -> PoolInfo:
+    """Host network, then per zone containerd (+ images) and kubelet, then proxy and DNS; waits for Ready."""
+    bins = nodes.node_bin_dir()
+    members = pool_nodes(paths)
+    hostnet.prepare_host(_hostnet_file(paths), nodes=len(members))
+    imported = 0
+    for node in members:
+        node.state.mkdir(parents=True, exist_ok=True)
+        nodes.start_containerd(node, bins, paths)
+        imported += len(nodes.import_images(node, images))
+    pki = paths.kwok_cluster_dir(cluster_name) / "pki"
+    _start_dns(paths, context=f"kwok-{cluster_name}")
+    for node in members:
+        nodes.start_kubelet(node, bins, paths, ca_file=pki / "ca.crt", healthz_port=free_port())
+    proxy_config = paths.root / "nodes" / "kube-proxy.yaml"
+    proxy_config.write_text(yaml.safe_dump(kube_proxy_config(paths)))
+    processes.spawn("kube-proxy", [str(bins / "kube-proxy"), "--config", str(proxy_config), "--v", "1"],
+                    log=paths.log("kube-proxy"), pidfile=paths.pidfile("kube-proxy"), env=child_environment())
+    nodes.wait_nodes_ready(cluster, members, timeout=timeout, paths=paths)
+    return PoolInfo(tuple(n.name for n in members), tuple(n.zone for n in members),
+                    tuple(n.address for n in members), imported)
+
+
+def _start_dns(paths: SandboxPaths, *, context: str) -> None:
+    processes.spawn("cluster-dns", [sys.executable, "-m", "harness.sandbox.cluster_dns", "--kubeconfig",
+                                    str(paths.kubeconfig), "--context", context, "--address", hostnet.DNS_ADDRESS],
+                    log=paths.log("cluster-dns"), pidfile=paths.pidfile("cluster-dns"), cwd=REPO_ROOT)
+
+
+def restart_dns(paths: SandboxPaths, *, context: str) -> None:
+    """Point the cluster DNS at another cluster (scenario 3's new control plane)."""
+    proc = processes.read_pidfile(paths.pidfile("cluster-dns"))
+    if proc is not None:
+        processes.terminate(proc, timeout=5.0)
+    _start_dns(paths, context=context)
+
+
+def stop_pool(paths: SandboxPaths) -> list[str]:
+    """Kill every node's processes (containers included), unmount, undo the host changes; returns what is left."""
+    left: list[str] = []
+    for name in POOL_PROCESSES:
+        proc = processes.read_pidfile(paths.pidfile(name))
+        if proc is not None:
+            processes.terminate(proc, timeout=5.0)
+    for node in pool_nodes(paths):
+        pids = nodes.kill_cgroup(node.cgroup)
+        if pids:
+            left.append(f"{node.name}: processes {pids} outlived SIGKILL")
+    nodes.unmount_under(paths.root / "nodes")
+    if has_pool(paths):
+        left += hostnet.restore_host(_hostnet_file(paths))
+    parent = nodes.CGROUP_PARENT
+    for root in nodes.hierarchies():
+        try:
+            (root / parent).rmdir()
+        except OSError:
+            pass
+    shutil.rmtree(paths.root / "nodes", ignore_errors=True)
+    release_host(paths)
+    return left
+

@@ -1,0 +1,92 @@
+"""The sandbox on real kubelet nodes as a Target: what differs when the stack's containers really run.
+
+Redis is the StatefulSet's own container with its data in a volume on a zone-a
+node, so its data plane is the runbook's Kubernetes file restore (scale 0 →
+copy into the volume through a helper pod → scale 1), exactly as on a real
+cluster. Losing the cluster stops the control plane *and* every node (their
+containers die with them) and wipes the volume; a new cluster is a new control
+plane that the same host's nodes join afresh. The local front door (health and
+Redis URLs) follows the stack wherever it moves.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from harness.platform.client import Cluster
+from harness.platform.redis_data import KubernetesRedisData, RedisDataPlane
+from harness.platform.redis_volume import ClusterRedisVolumeOps
+from harness.platform.stack import deploy_stack
+from harness.safety import require_destructive
+from harness.sandbox import SandboxInfo, images, node_pool
+from harness.sandbox import cluster as kwok
+from harness.sandbox.front import repoint
+from harness.sandbox.stack import on_real_nodes, stack_objects
+from harness.sandbox.state import SandboxError, save_state
+from harness.target.base import LossReport
+from harness.target.sandbox import SandboxTarget
+
+REDIS_VOLUME = "sandbox-redis-data"
+
+
+class RealNodeSandboxTarget(SandboxTarget):
+    """The sandbox whose pods run on this host's kubelet nodes (`sandbox up --nodes real`)."""
+
+    def _adopt(self, info: SandboxInfo) -> None:
+        save_state(self.paths, info)
+        self.info = info
+        self.settings = self.settings.model_copy(update={
+            "kubeconfig": str(info.kubeconfig), "context": info.context, "namespace": info.namespace})
+        repoint(self.paths.front_config, kubeconfig=info.kubeconfig, context=info.context, namespace=info.namespace)
+
+    def redis_data(self) -> RedisDataPlane:
+        ops = ClusterRedisVolumeOps(self.cluster(), self.namespace, helper_image=images.REDIS,
+                                    helper_pull_policy="Never")
+        return KubernetesRedisData(ops, namespace=self.namespace)
+
+    def lose_primary(self) -> LossReport:
+        require_destructive(self, "destroy the cluster, its nodes and the Redis volume")
+        name = self.info.cluster_name
+        kwok.delete_cluster(name, self.paths)
+        left = node_pool.stop_pool(self.paths)  # every kubelet, runtime and container of every zone
+        volume = self.paths.root / "pv"
+        removed = sorted(str(p.relative_to(volume)) for p in volume.rglob("*") if p.is_file()) if volume.exists() else []
+        shutil.rmtree(volume, ignore_errors=True)
+        self.lost_cluster = name
+        return LossReport(name, self.info.api_server, self.info.redis_url,
+                          {"nodes_stopped": list(node_pool.pool_node_names(self.paths)), "left_on_host": left,
+                           "volume_files_removed": removed})
+
+    def provision_cluster(self) -> Cluster:
+        """A new control plane; the host's nodes join it afresh; the stack applied (its Secrets come from the export)."""
+        stamp = datetime.now(UTC).strftime("%H%M%S")
+        name = f"{self.info.cluster_name.split('-dr-')[0]}-dr-{stamp}"
+        creating = kwok.start_create(name, kwok.bin_dir(), self.paths, timeout=120, real_nodes=True)
+        cluster = kwok.finish_create(creating, name, self.paths, timeout=120)
+        why = node_pool.claim_host(self.paths)
+        if why:
+            raise SandboxError(f"cannot bring the nodes back: {why}", fix="stop the other sandbox, then rerun")
+        pool = node_pool.start_pool(cluster, self.paths, cluster_name=name, images=images.image_ids(), timeout=120)
+        kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace, name=REDIS_VOLUME,
+                                 node=pool.nodes[0])
+        objects = [o for o in on_real_nodes(stack_objects(redis_password="", namespace=self.info.namespace))
+                   if o["kind"] != "Secret"]  # Secrets come back from the encrypted export
+        deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120, wait=False)
+        node_pool.restart_dns(self.paths, context=f"kwok-{name}")
+        self._adopt(replace(self.info, cluster_name=name, context=f"kwok-{name}", api_server=cluster.server,
+                            ports={**{k: v for k, v in self.info.ports.items() if "/" not in k},
+                                   **kwok.api_ports(self.paths, name)}))
+        return cluster
+
+    def deploy_clean_namespace(self, namespace: str) -> Cluster:
+        cluster = self.cluster()
+        pool_node = node_pool.pool_node_names(self.paths)[0]
+        kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"{REDIS_VOLUME}-{namespace}",
+                                 node=pool_node)
+        objects = [o for o in on_real_nodes(stack_objects(redis_password="", namespace=namespace))
+                   if o["kind"] != "Secret"]  # fresh Secrets come from the rotation
+        deploy_stack(cluster, objects, namespace=namespace, timeout=120, wait=False)
+        self._adopt(replace(self.info, namespace=namespace))
+        return cluster
