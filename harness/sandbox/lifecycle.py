@@ -26,11 +26,10 @@ from harness.backup.store import open_store
 from harness.backup.take import take_backup
 from harness.errors import DrillError
 from harness.measure.availability import probe_once
-from harness.platform import processes
 from harness.platform.stack import DEPLOY_DIR, deploy_stack
 from harness.polling import WaitTimedOut, poll
 from harness.redis_process import RedisProcess, free_port
-from harness.sandbox import aws
+from harness.sandbox import aws, processes
 from harness.sandbox import cluster as kwok
 from harness.sandbox.health import HealthConfig
 from harness.sandbox.seed import seed

@@ -21,8 +21,8 @@ from harness.config import Settings
 if TYPE_CHECKING:  # redis_data imports this module lazily; keep the cycle out of runtime
     from harness.platform.redis_data import LocalProcessRedisData
 from harness.errors import DrillError
-from harness.platform import processes
 from harness.redis_process import read_marker
+from harness.sandbox import processes
 
 STATE_VERSION = 1
 DIR_ENV = "DRILL_SANDBOX_DIR"

@@ -19,13 +19,12 @@ import redis
 from harness.aws import AwsAccess
 from harness.config import Settings
 from harness.errors import DrillError
-from harness.platform import processes
 from harness.platform.client import Cluster
 from harness.platform.redis_data import RedisDataPlane
 from harness.platform.stack import deploy_stack
 from harness.redis_client import connect as redis_connect
 from harness.safety import require_destructive
-from harness.sandbox import SandboxInfo, repoint_health
+from harness.sandbox import SandboxInfo, processes, repoint_health
 from harness.sandbox import cluster as kwok
 from harness.sandbox.aws import sandbox_aws
 from harness.sandbox.stack import stack_objects
