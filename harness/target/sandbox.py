@@ -99,7 +99,7 @@ class SandboxTarget(Target):
         return read_secret(path)
 
     def redis_data(self) -> RedisDataPlane:
-        return self.info.redis_data()  # type: ignore[no-any-return]
+        return self.info.redis_data()
 
     def lose_primary(self) -> LossReport:
         require_destructive(self, "destroy the cluster and the Redis data")
