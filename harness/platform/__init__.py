@@ -4,7 +4,8 @@ Modules: client (connect, errors, waits) · workloads (rollouts, scale) · pods
 (by zone, delete, replacements) · nodes (cordon, drain by zone) · manifests
 (server-side apply) · network (isolate) · config_objects (Secret/ConfigMap
 export/import) · endpoints (Service readiness) · redis_data (the Redis data
-seam: Kubernetes file restore vs the sandbox's local process).
+seam and the cluster's restores: volume copy or network stream). Kubernetes
+only: local processes and the sandbox's Redis live in harness.sandbox.
 """
 
 from harness.platform.client import Cluster, ObjectNotFound, connect, connect_settings
@@ -35,20 +36,19 @@ from harness.platform.pods import (
 from harness.platform.redis_data import (
     DataRestoreResult,
     KubernetesRedisData,
-    LocalProcessRedisData,
+    NetworkRedisData,
     RedisDataPlane,
-    redis_data_plane,
 )
 from harness.platform.workloads import RolloutStatus, ScaleResult, rollout_status, scale, wait_for_rollout
 from harness.polling import WaitTimedOut
 
 __all__ = [
     "AppliedObject", "Cluster", "CordonResult", "DataRestoreResult", "DeletedPods", "DrainResult",
-    "KubernetesRedisData", "LocalProcessRedisData", "ObjectNotFound", "PodInfo", "RedisDataPlane",
+    "KubernetesRedisData", "NetworkRedisData", "ObjectNotFound", "PodInfo", "RedisDataPlane",
     "Replacements", "RolloutStatus", "ScaleResult", "ServiceEndpoints", "WaitTimedOut",
     "apply_manifests", "apply_objects", "connect", "connect_settings", "cordon_zone", "delete_pods",
     "drain_zone", "export_config_objects", "import_config_objects", "is_isolated", "isolate_namespace",
-    "list_pods", "load_manifests", "nodes_in_zone", "pods_by_zone", "redis_data_plane", "rollout_status",
+    "list_pods", "load_manifests", "nodes_in_zone", "pods_by_zone", "rollout_status",
     "scale", "service_endpoints", "serving_count", "strip_server_fields", "uncordon_zone",
     "unisolate_namespace", "unschedulable_nodes", "wait_for_endpoints", "wait_for_pods_gone",
     "wait_for_replacements", "wait_for_rollout",

@@ -1,11 +1,12 @@
-"""The Redis data seam: put an RDB where the target's Redis loads it, one interface, two implementations.
+"""The Redis data seam: put an RDB where the target's Redis loads it, one interface, one implementation per target.
 
-Scenario code calls `RedisDataPlane.restore_rdb(path)` and never asks what the
-target is. `KubernetesRedisData` is the runbook's file restore for a cluster
-(scale the StatefulSet to 0 → copy dump.rdb into its volume through a helper
-pod → scale back → wait Ready); `LocalProcessRedisData` does the same for the
-sandbox's managed redis-server (stop → place the file → start → wait loaded).
-`redis_data_plane(settings)` picks the one that fits the target.
+Scenario code calls `target.redis_data().restore_rdb(path)` and never asks what
+the target is; the Target picks the implementation. Here are the cluster's:
+`KubernetesRedisData` is the runbook's file restore (scale the StatefulSet to 0
+→ copy dump.rdb into its volume through a helper pod → scale back → wait
+Ready) and `NetworkRedisData` streams into a Redis whose volume the harness
+cannot reach. The sandbox's local redis-server has its own
+(harness.sandbox.redis_data.LocalProcessRedisData).
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from harness.config import Settings
 from harness.errors import DrillError, RestoreRefused
 from harness.platform.pod_exec import sha256_file
-from harness.redis_process import RedisProcess
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,9 @@ class RedisDataPlane(Protocol):
         ...
 
 
-class _Phases:
+class RestorePhases:
+    """Named steps of a restore and how long each took (for DataRestoreResult.phases)."""
+
     def __init__(self) -> None:
         self.items: list[tuple[str, float]] = []
         self.mark = time.monotonic()
@@ -72,54 +73,11 @@ class _Phases:
         self.mark = now
 
 
-def _check_source(rdb: Path) -> tuple[str, int]:
+def check_rdb_source(rdb: Path) -> tuple[str, int]:
+    """(sha256, size) of a restore's source RDB; RestoreRefused when it is missing or empty."""
     if not rdb.is_file() or rdb.stat().st_size == 0:
         raise RestoreRefused(f"RDB file {rdb} is missing or empty", fix="pass a verified backup's RDB file")
     return sha256_file(rdb), rdb.stat().st_size
-
-
-# ----------------------------------------------------------------------------- local process
-
-
-@dataclass(frozen=True)
-class LocalProcessRedisData:
-    """A redis-server on this machine that the harness started (the sandbox's): restarted in place.
-
-    The running server is found through the `drill-managed` marker in its data
-    dir (whoever restarted it last), so the stop works from any process. It is
-    started again with the password currently in `password_file` — rotation
-    updates that file — never with a stale one from an old config.
-    """
-
-    data_dir: Path
-    port: int
-    password_file: Path
-    dbfilename: str = "dump.rdb"
-
-    def describe(self) -> str:
-        return f"local redis-server on 127.0.0.1:{self.port} (data {self.data_dir / self.dbfilename})"
-
-    def restore_rdb(self, rdb: Path, *, timeout: float = 300.0) -> DataRestoreResult:
-        """Stop the server, swap in `rdb` atomically, restart and wait until loaded.
-
-        If the server cannot load `rdb`, the previous file is put back and the
-        server restarted on it before RestoreFailed is raised (harness.restore.file).
-        """
-        from harness.restore.file import place_and_restart  # the one local file-swap procedure
-
-        sha, size = _check_source(rdb)
-        phases = _Phases()
-        password = self.password_file.read_text().strip() or None
-        server = RedisProcess(data_dir=self.data_dir, port=self.port, password=password, dbfilename=self.dbfilename)
-        place_and_restart(server, rdb, load_timeout=timeout)
-        phases.done("restarted")
-        if sha256_file(server.rdb_path) != sha:
-            raise DrillError(f"the RDB in {self.data_dir} does not match {rdb} after the restore",
-                             fix="check the disk and run the restore again")
-        keys = int(server.client(timeout=5.0).dbsize())
-        phases.done("verified")
-        return DataRestoreResult(self.describe(), sha, size, tuple(phases.items), phases.started_at,
-                                 datetime.now(UTC), keys)
 
 
 # ----------------------------------------------------------------------------- network
@@ -147,8 +105,8 @@ class NetworkRedisData:
         from harness.redis_client import connect
         from harness.restore.network import stream_or_put_back
 
-        sha, size = _check_source(rdb)
-        phases = _Phases()
+        sha, size = check_rdb_source(rdb)
+        phases = RestorePhases()
         target = connect(self.url, self.password, timeout=30.0)
         existing = int(target.dbsize())
         if existing:
@@ -215,8 +173,8 @@ class KubernetesRedisData:
 
     def restore_rdb(self, rdb: Path, *, timeout: float = 300.0) -> DataRestoreResult:
         """Scale to 0, copy through a helper pod, scale back to the previous count (also on failure)."""
-        sha, size = _check_source(rdb)
-        phases = _Phases()
+        sha, size = check_rdb_source(rdb)
+        phases = RestorePhases()
         previous = self.ops.scale(self.statefulset, 0)
         try:
             self.ops.wait_stopped(self.statefulset, timeout)
@@ -239,21 +197,3 @@ class KubernetesRedisData:
         phases.done("started")
         return DataRestoreResult(self.describe(), sha, size, tuple(phases.items), phases.started_at,
                                  datetime.now(UTC))
-
-
-def redis_data_plane(settings: Settings) -> RedisDataPlane:
-    """The data plane for the configured target: the sandbox's local process, or the cluster's StatefulSet.
-
-    The sandbox's Redis is a local process exactly when the configured Redis URL
-    is the one a running sandbox serves; anything else is restored in-cluster.
-    """
-    from harness.sandbox.state import sandbox_for_redis_url  # local import: sandbox builds on platform
-
-    local = sandbox_for_redis_url(settings.redis_url, Path(settings.sandbox_dir) if settings.sandbox_dir else None)
-    if local is not None:
-        return local
-    from harness.platform.client import connect_settings
-    from harness.platform.redis_volume import ClusterRedisVolumeOps
-
-    cluster = connect_settings(settings)
-    return KubernetesRedisData(ClusterRedisVolumeOps(cluster, settings.namespace), namespace=settings.namespace)

@@ -20,8 +20,8 @@ import botocore.exceptions
 
 from harness.aws import AwsAccess
 from harness.dns import point_record
-from harness.platform import processes
 from harness.polling import poll
+from harness.sandbox import processes
 from harness.sandbox.state import AWS_PLACEHOLDER_CREDENTIALS, REGION, SandboxError, SandboxPaths
 
 

@@ -26,12 +26,11 @@ from harness.backup.store import open_store
 from harness.backup.take import take_backup
 from harness.errors import DrillError
 from harness.measure.availability import probe_once
-from harness.platform import processes
 from harness.platform.stack import DEPLOY_DIR, deploy_stack
 from harness.polling import WaitTimedOut, poll
 from harness.redis_client import connect as redis_connect
 from harness.redis_process import RedisProcess, free_port
-from harness.sandbox import aws, node_pool
+from harness.sandbox import aws, node_pool, processes
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import FrontConfig, Route
 from harness.sandbox.health import HealthConfig

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from harness.platform import processes
 from harness.platform.client import Cluster
 from harness.redaction import child_environment
 from harness.redis_process import free_port
-from harness.sandbox import hostnet, nodes
+from harness.sandbox import hostnet, nodes, processes
 from harness.sandbox.cluster import ZONES
 from harness.sandbox.state import REPO_ROOT, SandboxPaths
 

@@ -22,12 +22,11 @@ from pathlib import Path
 
 import yaml
 
-from harness.platform import processes
 from harness.platform.client import Cluster, cluster_scoped
 from harness.platform.pods import ZONE_LABEL
 from harness.polling import poll, wait_until
 from harness.redaction import child_environment
-from harness.sandbox import hostnet
+from harness.sandbox import hostnet, processes
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
 BUILD_SCRIPT = REPO_ROOT / "tools" / "build-node-bin.sh"

@@ -13,16 +13,13 @@ import os
 import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any
 
 from harness.config import Settings
-
-if TYPE_CHECKING:  # redis_data imports this module lazily; keep the cycle out of runtime
-    from harness.platform.redis_data import LocalProcessRedisData
 from harness.errors import DrillError
-from harness.platform import processes
 from harness.redis_process import read_marker
+from harness.sandbox import processes
+from harness.sandbox.redis_data import LocalProcessRedisData
 
 STATE_VERSION = 1
 DIR_ENV = "DRILL_SANDBOX_DIR"
@@ -234,8 +231,6 @@ class SandboxInfo:
 
     def redis_data(self) -> LocalProcessRedisData:
         """The Redis data plane of this sandbox: its managed local redis-server."""
-        from harness.platform.redis_data import LocalProcessRedisData
-
         return LocalProcessRedisData(
             data_dir=self.redis_data_dir, port=self.redis_port, password_file=self.redis_password_file,
         )
@@ -305,16 +300,3 @@ def owned_processes(paths: SandboxPaths) -> dict[str, processes.TrackedProcess]:
         if proc:
             found[prefix + pidfile.stem] = proc
     return found
-
-
-def sandbox_for_redis_url(redis_url: str | None, state_dir: Path | None = None) -> LocalProcessRedisData | None:
-    """The LocalProcessRedisData of the sandbox serving `redis_url`, or None if no sandbox serves it."""
-    if not redis_url:
-        return None
-    info = load_state(SandboxPaths(state_dir or default_state_dir()))
-    if info is None:
-        return None
-    wanted, ours = urlsplit(redis_url), urlsplit(info.redis_url)
-    if wanted.port != ours.port or wanted.hostname not in ("127.0.0.1", "localhost"):
-        return None
-    return info.redis_data()

@@ -21,7 +21,8 @@ from harness.dns import same_record
 from harness.errors import ConfigError, DrillError
 from harness.platform.client import Cluster, ObjectNotFound, namespaced
 from harness.platform.manifests import delete_objects
-from harness.platform.redis_data import NetworkRedisData, RedisDataPlane, redis_data_plane
+from harness.platform.redis_data import KubernetesRedisData, NetworkRedisData, RedisDataPlane
+from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.stack import deploy_stack, stack_in
 from harness.secrets import KEY_ENV
 from harness.target.base import LossProof, LossReport, Target
@@ -69,9 +70,10 @@ class ClusterTarget(Target):
         return self.settings is not self.production
 
     def redis_data(self) -> RedisDataPlane:
+        """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network)."""
         if self.settings.redis_restore_method == "network":
             return NetworkRedisData(self.redis_url, self.redis_password())
-        return redis_data_plane(self.settings)
+        return KubernetesRedisData(ClusterRedisVolumeOps(self.cluster(), self.namespace), namespace=self.namespace)
 
     def config_export_key(self) -> str:
         key = os.environ.get(KEY_ENV)

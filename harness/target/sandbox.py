@@ -19,13 +19,12 @@ import redis
 from harness.aws import AwsAccess
 from harness.config import Settings
 from harness.errors import DrillError
-from harness.platform import processes
 from harness.platform.client import Cluster
 from harness.platform.redis_data import RedisDataPlane
 from harness.platform.stack import deploy_stack
 from harness.redis_client import connect as redis_connect
 from harness.safety import require_destructive
-from harness.sandbox import SandboxInfo, repoint_health
+from harness.sandbox import SandboxInfo, processes, repoint_health
 from harness.sandbox import cluster as kwok
 from harness.sandbox.aws import sandbox_aws
 from harness.sandbox.stack import stack_objects
@@ -100,7 +99,7 @@ class SandboxTarget(Target):
         return read_secret(path)
 
     def redis_data(self) -> RedisDataPlane:
-        return self.info.redis_data()  # type: ignore[no-any-return]
+        return self.info.redis_data()
 
     def lose_primary(self) -> LossReport:
         require_destructive(self, "destroy the cluster and the Redis data")

@@ -3,10 +3,14 @@ points production's DNS record anywhere."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from harness.config import load_settings
 from harness.errors import ConfigError
+from harness.platform.redis_data import KubernetesRedisData, NetworkRedisData
 from harness.target.cluster import ClusterTarget
 
 PRODUCTION = {
@@ -45,3 +49,32 @@ def test_the_drill_never_takes_productions_dns_record_however_it_is_spelt(spelli
     target = ClusterTarget(settings.model_copy(update={"dr_dns_record_name": spelling}))
     with pytest.raises(ConfigError, match="production's record"):
         target.lose_primary()
+
+
+def _kubeconfig(tmp_path: Path) -> Path:
+    """A kubeconfig naming contexts prod and dr (nothing is sent to their servers)."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "prod",
+        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "t0ken"}}],
+        "contexts": [{"name": n, "context": {"cluster": "c", "user": "u"}} for n in ("prod", "dr")],
+    }))
+    return path
+
+
+def test_a_file_restore_copies_into_the_dr_environments_volume_whatever_its_redis_url(tmp_path: Path):
+    env = {**PRODUCTION, **DR, "DRILL_KUBECONFIG": str(_kubeconfig(tmp_path)),
+           "DRILL_DR_REDIS_URL": "redis://127.0.0.1:6379/0"}  # a local URL no longer means "the sandbox"
+    target = ClusterTarget(load_settings(env=env))
+    target.lose_primary()
+    plane = target.redis_data()
+    assert isinstance(plane, KubernetesRedisData) and plane.namespace == "sentinel-dr"
+    assert "sentinel-dr/redis" in plane.describe()
+
+
+def test_a_network_restore_streams_into_the_dr_redis():
+    target = ClusterTarget(load_settings(env={**PRODUCTION, **DR, "DRILL_REDIS_RESTORE_METHOD": "network"}))
+    target.lose_primary()
+    plane = target.redis_data()
+    assert isinstance(plane, NetworkRedisData) and plane.url == "redis://redis.dr:6379/0"

@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from harness.platform import processes
 from harness.redis_process import free_port
+from harness.sandbox import processes
 from harness.sandbox.health import HealthConfig, evaluate
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.platform import processes
+from harness.sandbox import processes
 from harness.sandbox.seed import _commands
 from harness.sandbox.state import SandboxInfo, SandboxPaths, load_state, save_state, write_secret
 

@@ -23,10 +23,9 @@ import redis
 import yaml
 
 from harness.measure.canary import CANARY_PREFIX
-from harness.platform import processes
 from harness.platform.client import Cluster, ObjectNotFound, connect
 from harness.redis_process import RedisProcess, free_port
-from harness.sandbox import SandboxInfo
+from harness.sandbox import SandboxInfo, processes
 from harness.sandbox.cluster import create_redis_volume
 from harness.sandbox.health import HealthConfig
 from harness.sandbox.state import SandboxPaths

@@ -9,8 +9,7 @@ import subprocess
 
 from harness.measure.availability import probe_once
 from harness.platform.client import Cluster, cluster_scoped, namespaced
-from harness.sandbox import SandboxInfo
-from harness.sandbox import hostnet
+from harness.sandbox import SandboxInfo, hostnet
 from harness.sandbox.nodes import REAL_NODE_LABEL
 
 
@@ -25,7 +24,7 @@ def test_one_ready_real_node_per_zone(real_cluster: Cluster) -> None:
     for node in nodes:
         ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
         assert ready == "True", node["metadata"]["name"]
-        assert [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"][0].startswith("10.250.0.")
+        assert next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP").startswith("10.250.0.")
 
 
 def test_the_stack_runs_in_containers_on_the_real_nodes(real_sandbox: SandboxInfo, real_cluster: Cluster) -> None:

@@ -13,13 +13,13 @@ import pytest
 
 from harness.backup.store import open_store
 from harness.backup.take import take_backup
+from harness.config import Settings
+from harness.polling import wait_until
 from harness.redis_client import connect as redis_connect
 from harness.sandbox import SandboxInfo
 from harness.sandbox.aws import sandbox_aws
 from harness.sandbox.cluster import bin_dir
-from harness.polling import wait_until
 from harness.target.sandbox_nodes import RealNodeSandboxTarget
-from harness.config import Settings
 
 REDIS_CLI = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli '
 

@@ -12,10 +12,11 @@ from harness.platform.config_objects import ALL, export_config_objects, import_c
 from harness.platform.endpoints import service_endpoints
 from harness.platform.network import is_isolated, isolate_namespace, unisolate_namespace
 from harness.platform.pod_exec import PodCommandFailed
-from harness.platform.redis_data import LocalProcessRedisData, redis_data_plane
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.workloads import rollout_status
 from harness.sandbox import SandboxInfo, sandbox_status
+from harness.sandbox.redis_data import LocalProcessRedisData
+from harness.target import open_target
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 NS = "sentinel"
@@ -65,9 +66,12 @@ def test_services_have_ready_endpoints(cluster: Cluster) -> None:
     assert len(service_endpoints(cluster, namespace=NS, service="sentinel-gateway").ready) == 2
 
 
-def test_the_data_plane_for_the_sandbox_target_is_its_local_process(sandbox: SandboxInfo) -> None:
-    plane = redis_data_plane(sandbox.to_settings(sandbox_dir=str(sandbox.state_dir)))
-    assert isinstance(plane, LocalProcessRedisData) and plane.port == sandbox.redis_port
+def test_the_data_plane_the_sandbox_target_hands_out_is_its_local_process(sandbox: SandboxInfo) -> None:
+    with open_target(sandbox.to_settings(sandbox_dir=str(sandbox.state_dir)), start_sandbox=False) as target:
+        plane = target.redis_data()
+    assert isinstance(plane, LocalProcessRedisData)
+    assert (plane.port, plane.data_dir, plane.password_file) == (
+        sandbox.redis_port, sandbox.redis_data_dir, sandbox.redis_password_file)
 
 
 def test_a_local_file_restore_brings_back_the_snapshot_and_the_sandbox_keeps_tracking_redis(

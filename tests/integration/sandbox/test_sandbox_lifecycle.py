@@ -13,11 +13,10 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.platform import processes
 from harness.platform.client import ApiRejected
 from harness.redis_client import connect as redis_connect
 from harness.redis_process import pid_alive
-from harness.sandbox import SandboxInfo, sandbox_down, sandbox_status, sandbox_up
+from harness.sandbox import SandboxInfo, processes, sandbox_down, sandbox_status, sandbox_up
 from harness.sandbox.cluster import kwokctl_env, write_kwok_config
 from harness.sandbox.state import REPO_ROOT, SandboxPaths
 
