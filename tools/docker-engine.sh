@@ -48,6 +48,9 @@ install_engine() {
 
 # The engine's client is /usr/local/bin/docker on some machines; docker.io brings its own. Either works.
 start_engine() {
+  if [[ -S "${SOCKET}" && ! -w "${SOCKET}" ]]; then
+    cannot_run "${SOCKET} exists but this user may not use it (join group docker, or run as root)"
+  fi
   [[ "$(id -u)" == 0 ]] || cannot_run "dockerd must be started as root (run: sudo $0 ensure)"
   [[ -d /sys/fs/cgroup ]] || cannot_run "no /sys/fs/cgroup (containers need cgroups)"
   mkdir -p "${STATE_DIR}"
