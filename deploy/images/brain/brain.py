@@ -63,7 +63,7 @@ class BrainHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: object) -> None:
         line = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "service": "brain",
                 "client": self.client_address[0], "msg": format % args}
         sys.stderr.write(json.dumps(line) + "\n")

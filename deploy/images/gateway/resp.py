@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import BinaryIO
 
 
 class RedisCheckFailed(Exception):
@@ -18,8 +19,8 @@ def encode(*parts: str) -> bytes:
     return b"".join(out)
 
 
-def read_line(stream: socket.SocketIO | object) -> str:
-    line = stream.readline(4096)  # type: ignore[attr-defined]
+def read_line(stream: BinaryIO) -> str:
+    line = stream.readline(4096)
     if not line:
         raise RedisCheckFailed("redis closed the connection")
     return line.decode("utf-8", "replace").rstrip("\r\n")
