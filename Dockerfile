@@ -2,25 +2,38 @@
 # redis-cli) and redis-server (scratch servers for verification and network restores).
 # Used by deploy/cronjobs (hourly backup, daily verification). Runs as uid 10001, never root.
 #
-#   docker build -t sentinel-drill:0.1.0 .
+#   docker build -t sentinel-drill:0.1.0 .      (or `make images`, which builds the base first)
 #   docker run --rm -e REDIS_PASSWORD -e DRILL_STORE_URL=s3://sentinel-backups/ sentinel-drill:0.1.0 verify --latest
+#
+# No registry is reachable where the sandbox runs, so both stages start from the local debootstrap
+# base `local/debian:bookworm` (tools/build-images.sh) with Debian's python3 (3.11).
 
-FROM python:3.11-slim-bookworm AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+FROM local/debian:bookworm AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+# the system trust store (with the base's local CAs), not pip's bundled one
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 WORKDIR /src
-# the package metadata first, so the dependency layer is reused while only harness/ changes
+# the dependencies first, from the metadata and an empty package, so that layer is reused while
+# only harness/ changes (a rebuild then takes seconds instead of minutes)
 COPY pyproject.toml README.md ./
-COPY harness ./harness
-RUN python -m venv /opt/sentinel-drill \
+RUN python3 -m venv /opt/sentinel-drill \
  && /opt/sentinel-drill/bin/pip install --upgrade pip \
- && /opt/sentinel-drill/bin/pip install .
+ && mkdir harness && touch harness/__init__.py \
+ && /opt/sentinel-drill/bin/pip install . \
+ && /opt/sentinel-drill/bin/pip uninstall -y sentinel-drill \
+ && rm -rf harness build
+COPY harness ./harness
+RUN /opt/sentinel-drill/bin/pip install --no-deps .
 
-FROM python:3.11-slim-bookworm
+FROM local/debian:bookworm
+# The venv's python is Debian's /usr/bin/python3 (3.11), installed again here.
 # bookworm ships Redis 7.0.15: redis-server for scratch loads, redis-tools for redis-check-rdb.
 # The package's service is never started in a container; the harness starts its own processes.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      redis-server redis-tools ca-certificates \
+      python3 redis-server redis-tools ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 drill \
  && useradd --system --uid 10001 --gid drill --home-dir /home/drill --create-home --shell /usr/sbin/nologin drill

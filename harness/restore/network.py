@@ -22,6 +22,7 @@ from harness.config import redact_url
 from harness.errors import DrillError, UsageError
 from harness.redis_client import connect
 from harness.redis_process import RedisProcess
+from harness.restore.compat import check_rdb_file_loadable
 
 BATCH = 1000
 
@@ -114,7 +115,12 @@ def put_back(target_url: str, *, password: str | None, previous: Path) -> None:
 def stream_or_put_back(scratch: RedisProcess, target_url: str, password: str | None, *, replace: bool,
                         previous: Path | None, snapshot: str | None) -> StreamResult:
     """Network restore, exact under `replace`; on failure the target is put back to `previous`, its snapshot
-    RDB, or emptied again when it was empty (`previous` None): never left half-written."""
+    RDB, or emptied again when it was empty (`previous` None): never left half-written.
+
+    First of all, a target that cannot load the scratch's RDB version is refused (RestoreRefused) before
+    any write: RESTORE would reject the payloads one by one, after `replace` flushed the target."""
+    check_rdb_file_loadable(scratch.rdb_path, connect(target_url, password, timeout=30.0),
+                            backup="to restore", target=redact_url(target_url))
     if replace:
         flush_targets(scratch, target_url, password=password)
     try:

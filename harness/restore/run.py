@@ -1,6 +1,7 @@
 """Restore a backup into a target Redis, refusing what could lose data.
 
-Refused (RestoreRefused, exit 1) before the target is touched: a backup with no
+Refused (RestoreRefused, exit 1) before the target is touched: a backup whose RDB
+version the target's Redis cannot load (harness.restore.compat), a backup with no
 passing verification record (unless `force`, which is recorded), a non-empty
 target (unless `replace`, which first snapshots the target into the store under
 `snapshots/`), a file that changed since it was verified, fails its header,
@@ -35,6 +36,7 @@ from harness.config import redact_url, split_redis_url
 from harness.errors import RestoreRefused, UsageError
 from harness.redis_client import connect
 from harness.redis_process import RedisLoadFailed
+from harness.restore.compat import check_rdb_loadable, target_redis_version
 from harness.restore.file import place_and_restart
 from harness.restore.managed import ManagedRedis, find_managed
 from harness.restore.network import stream_or_put_back
@@ -88,12 +90,16 @@ def _verification_gate(store: BackupStore, entry: BackupEntry, *, force: bool) -
     return None, why
 
 
-def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: str | None) -> None:
-    """Integrity checks that apply even with --force: a bad file must never reach the target."""
+def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: str | None, *,
+               target_version: str, target: str) -> None:
+    """Integrity checks that apply even with --force: a bad file must never reach the target,
+    nor one the target's Redis cannot load (checked first: redis-check-rdb would only say it fails)."""
     try:
-        read_header(rdb)
+        header = read_header(rdb)
     except HeaderInvalid as exc:
         raise RestoreRefused(f"backup {entry.id} is not an RDB file: {exc}", fix="restore another backup") from None
+    check_rdb_loadable(header.version, target_version, backup=entry.id, target=target,
+                       written_by=header.aux.get("redis-ver"))
     _, sha256 = file_digest(rdb)
     if verified_sha and sha256 != verified_sha:
         raise RestoreRefused(
@@ -155,6 +161,11 @@ def restore_backup(
     if entry.rdb_key is None:
         raise RestoreRefused(f"backup {backup_id} has no RDB in the store", fix="restore another backup")
     target = connect(target_url, target_password)
+    target_version = target_redis_version(target)
+    if entry.has_manifest:  # fail fast, before the download; the file's own header is checked again below
+        manifest = read_manifest(store, entry.id)
+        check_rdb_loadable(manifest.rdb_version, target_version, backup=entry.id, target=shown,
+                           written_by=manifest.redis_version or None)
     verified_sha, force_reason = _verification_gate(store, entry, force=force)
     _refuse_non_empty(_total_keys(target), shown, replace=replace)
     if strategy == "file" and managed is None:
@@ -164,7 +175,7 @@ def restore_backup(
     with tempfile.TemporaryDirectory(prefix="drill-restore-", dir=work_dir) as tmp, ExitStack() as stack:
         rdb, previous = Path(tmp) / "backup.rdb", Path(tmp) / "target-before.rdb"
         store.get_file(entry.rdb_key, rdb)
-        _preflight(store, entry, rdb, verified_sha)
+        _preflight(store, entry, rdb, verified_sha, target_version=target_version, target=shown)
         try:  # both strategies: a file redis-server cannot load never gets near the target
             scratch = stack.enter_context(loaded_scratch(rdb))
         except RedisLoadFailed as exc:

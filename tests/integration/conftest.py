@@ -8,7 +8,8 @@ instead of hiding behind a skip.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from harness.platform.client import Cluster, connect
 from harness.sandbox import SandboxInfo, sandbox_down, sandbox_up
 from harness.sandbox.cluster import bin_dir, binaries_available
+from tests.containers import RedisContainer, container_skip_reason, redis_container, remove_scratch_containers
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +44,19 @@ def sandbox(sandbox_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def cluster(sandbox: SandboxInfo) -> Cluster:
     return connect(sandbox.kubeconfig, sandbox.context)
+
+
+@pytest.fixture
+def redis_in_container() -> Iterator[Callable[[str], RedisContainer]]:
+    """Start scratch Redis containers from the local images (`make images`); every one is removed
+    afterwards. Skips with the reason when no Docker engine answers or an image is not built."""
+    with ExitStack() as stack:
+
+        def start(image: str) -> RedisContainer:
+            reason = container_skip_reason(image)
+            if reason:
+                pytest.skip(reason)
+            return stack.enter_context(redis_container(image))
+
+        yield start
+        stack.callback(remove_scratch_containers)
