@@ -15,6 +15,7 @@ bridges and the kernel settings the kubelet tunes.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, ip_network
@@ -121,8 +122,11 @@ def prepare_host(path: Path, *, nodes: int) -> HostChanges:
             changes.sysctls[name] = value
     changes.save()
     for network in SANDBOX_RANGES:
-        route = f"unreachable {network}"
-        if str(network) not in _run("ip", "route", "show", "type", "unreachable").stdout:
+        # the service range is local: kube-proxy's OUTPUT rules rewrite a connection to a ClusterIP after the
+        # first route lookup, which must succeed; an address no Service owns then gets "connection refused" here
+        route = (f"local {network} dev lo table local" if network == SERVICE_RANGE else f"unreachable {network}")
+        shown = _run("ip", "route", "show", "table", "all").stdout
+        if f"{route.split()[0]} {network}" not in shown:
             changes.routes.append(route)
             changes.save()
             _run("ip", "route", "add", *route.split())
@@ -183,7 +187,8 @@ def restore_host(path: Path) -> list[str]:
     for name, value in changes.sysctls.items():
         if read_sysctl(name) != value:
             write_sysctl(name, value)
-    path.unlink(missing_ok=True)
+    if not left:
+        path.unlink(missing_ok=True)  # kept otherwise: the next `down` tries again with the same record
     return left
 
 
@@ -196,7 +201,7 @@ def _remove_new_chains(changes: HostChanges, left: list[str]) -> None:
             continue
         # drop every rule in a built-in or older chain that jumps into a new one, then flush and delete the new ones
         for line in _run("iptables", "-w", "-t", table, "-S", check=False).stdout.splitlines():
-            parts = line.split()
+            parts = shlex.split(line)  # rules carry quoted comments
             if parts[:1] == ["-A"] and parts[1] not in new and "-j" in parts and parts[parts.index("-j") + 1] in new:
                 _run("iptables", "-w", "-t", table, "-D", *parts[1:], check=False)
         for chain in new:

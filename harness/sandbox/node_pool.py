@@ -145,12 +145,7 @@ def stop_pool(paths: SandboxPaths) -> list[str]:
     nodes.unmount_under(paths.root / "nodes")
     if has_pool(paths):
         left += hostnet.restore_host(_hostnet_file(paths))
-    parent = nodes.CGROUP_PARENT
-    for root in nodes.hierarchies():
-        try:
-            (root / parent).rmdir()
-        except OSError:
-            pass
+    left += nodes.remove_cgroup_tree(f"/{nodes.CGROUP_PARENT}")  # every hierarchy, the unified one included
     shutil.rmtree(paths.root / "nodes", ignore_errors=True)
     release_host(paths)
     return left

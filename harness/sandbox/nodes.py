@@ -13,6 +13,7 @@ failure, killing it is `down`.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -190,13 +191,27 @@ def kill_cgroup(path: str) -> list[int]:
         poll(lambda: True if not cgroup_pids(path) else None, timeout=5.0, interval=0.05)
     left = sorted(cgroup_pids(path))
     if not left:
-        for root in hierarchies():
-            base = root / path.strip("/")
-            if base.is_dir():
-                for sub in sorted((d for d in base.rglob("*") if d.is_dir()), key=lambda d: len(d.parts),
-                                  reverse=True):
-                    sub.rmdir()
-                base.rmdir()
+        remove_cgroup_tree(path)
+    return left
+
+
+def remove_cgroup_tree(path: str) -> list[str]:
+    """rmdir `path` and everything below it in every mounted hierarchy (the runtimes also create some in
+    the unified one); returns the directories that could not be removed."""
+    left = []
+    for root in (p for p in sorted(CGROUP_FS.iterdir()) if p.is_dir()):
+        base = root / path.strip("/")
+        if not base.is_dir():
+            continue
+        for sub in sorted((d for d in base.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+            try:
+                sub.rmdir()
+            except OSError:
+                left.append(str(sub))
+        try:
+            base.rmdir()
+        except OSError:
+            left.append(str(base))
     return left
 
 
@@ -265,7 +280,7 @@ def _runtime_env(bins: Path) -> dict[str, str]:
 def start_containerd(node: RealNode, bins: Path, paths: SandboxPaths) -> processes.TrackedProcess:
     for d in (node.state / "cni" / "net.d", node.containerd_root):
         d.mkdir(parents=True, exist_ok=True)
-    (node.state / "cni" / "net.d" / "10-sandbox.conflist").write_text(yaml.safe_dump(cni_config(node)))
+    (node.state / "cni" / "net.d" / "10-sandbox.conflist").write_text(json.dumps(cni_config(node), indent=1))
     config = node.state / "containerd.toml"
     config.write_text(containerd_config(node, bins))
     make_cgroup(f"{node.cgroup}/runtime")
