@@ -38,16 +38,16 @@ $(STAMP): pyproject.toml
 sandbox-bin: ## build the sandbox control plane (etcd, kube-*, kubectl, kwok) from Go modules, cached per version
 	tools/build-sandbox-bin.sh
 
-test: setup sandbox-bin ## every test: unit, integration, sandbox, and every drill scenario on the sandbox (what CI runs)
+test: setup sandbox-bin real-node-parts ## every test: unit, integration, sandbox, and every drill scenario on the sandbox (what CI runs)
 	$(PYTEST) tests -p no:allure_pytest_bdd -m "not slow"
 
-drill: setup sandbox-bin ## the monthly DR drill (backup verification + failover) on the configured target, sandbox by default
+drill: setup sandbox-bin real-node-parts ## the monthly DR drill (backup verification + failover) on the configured target, sandbox by default
 	$(call run_drill,monthly)
 
-restore-test: setup sandbox-bin ## the quarterly full restore (scenario 3: complete cluster loss), timed against RTO/RPO
+restore-test: setup sandbox-bin real-node-parts ## the quarterly full restore (scenario 3: complete cluster loss), timed against RTO/RPO
 	$(call run_drill,quarterly)
 
-drill-all: setup sandbox-bin ## every scenario (1–4), the monthly drill and the daily verification
+drill-all: setup sandbox-bin real-node-parts ## every scenario (1–4), the monthly drill and the daily verification
 	$(call run_drill,all)
 
 verify-backup: setup sandbox-bin ## the daily check: the newest backup verifies at every level and holds ≥ min keys
@@ -56,7 +56,7 @@ verify-backup: setup sandbox-bin ## the daily check: the newest backup verifies 
 test-fast: setup ## unit tests only
 	$(PYTEST) tests/unit -p no:allure_pytest_bdd
 
-sandbox-up: setup sandbox-bin ## start the local sandbox target (kwok cluster, Redis, moto, health endpoint)
+sandbox-up: setup sandbox-bin real-node-parts ## start the local sandbox target (kwok cluster, Redis, moto, health endpoint)
 	$(DRILL) sandbox up
 
 sandbox-down: setup ## stop every process of the local sandbox
