@@ -11,7 +11,7 @@ PYTEST  := $(PY) -m pytest
 
 -include mk/*.mk
 
-.PHONY: help setup sandbox-bin test test-fast drill drill-all restore-test verify-backup \
+.PHONY: help setup sandbox-bin node-bin test test-fast drill drill-all restore-test verify-backup \
         sandbox-up sandbox-down sandbox-status bench lint clean
 
 # run a drill, then always build the report and the evidence bundle; exit with the drill's code
@@ -37,6 +37,16 @@ $(STAMP): pyproject.toml
 
 sandbox-bin: ## build the sandbox control plane (etcd, kube-*, kubectl, kwok) from Go modules, cached per version
 	tools/build-sandbox-bin.sh
+
+NODE_APT := gcc libseccomp-dev containernetworking-plugins iptables nftables conntrack iproute2
+node-bin: ## build the real-node binaries (containerd, runc, kubelet, kube-proxy, kube-network-policies) from Go modules; apt: CNI plugins, nftables, iptables, conntrack, libseccomp-dev
+	@missing=$$(for p in $(NODE_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing (apt)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	tools/build-node-bin.sh
 
 test: setup sandbox-bin real-node-parts ## every test: unit, integration, sandbox, and every drill scenario on the sandbox (what CI runs)
 	$(PYTEST) tests -p no:allure_pytest_bdd -m "not slow"

@@ -3,7 +3,7 @@
 #   containerd, ctr, containerd-shim-runc-v2, runc, kubelet, kube-proxy,
 #   kube-network-policies (the NetworkPolicy enforcer)
 # into a cache directory keyed by version (see tools/versions.env):
-#   ${SENTINEL_DRILL_CACHE:-$HOME/.cache/sentinel-drill}/bin/node-k8s-<KUBE>_containerd-<C>_runc-<R>_<NETPOL_NAME>-<V>/
+#   ${SENTINEL_DRILL_CACHE:-$HOME/.cache/sentinel-drill}/bin/node-k8s-<KUBE>_containerd-<C>_runc-<R>_<NETPOL_NAME>-<V><NETPOL_LOCAL>/
 # The CNI plugins are Debian's (containernetworking-plugins, /usr/lib/cni); they
 # are checked, not built. `make node-bin` installs the apt packages first.
 #
@@ -25,7 +25,7 @@ source "${TOOLS_DIR}/versions.env"
 
 CACHE_ROOT="${SENTINEL_DRILL_CACHE:-${HOME}/.cache/sentinel-drill}"
 BIN_ROOT="${CACHE_ROOT}/bin"
-OUT_DIR="${BIN_ROOT}/node-k8s-${KUBE_VERSION}_containerd-${CONTAINERD_VERSION}_runc-${RUNC_VERSION}_${NETPOL_NAME}-${NETPOL_VERSION}"
+OUT_DIR="${BIN_ROOT}/node-k8s-${KUBE_VERSION}_containerd-${CONTAINERD_VERSION}_runc-${RUNC_VERSION}_${NETPOL_NAME}-${NETPOL_VERSION}${NETPOL_LOCAL}"
 BINARIES=(containerd ctr containerd-shim-runc-v2 runc kubelet kube-proxy "${NETPOL_NAME}")
 CNI_BIN_DIR="${CNI_BIN_DIR:-/usr/lib/cni}"
 CNI_PLUGINS=(bridge host-local loopback portmap)
@@ -151,11 +151,33 @@ log "[2/4] containerd ctr containerd-shim-runc-v2 (github.com/containerd/contain
 )
 
 # ------------------------------------------------------------------ netpol
-log "[3/4] ${NETPOL_NAME} (sigs.k8s.io/kube-network-policies ${NETPOL_VERSION} via tools/netpol)"
+log "[3/4] ${NETPOL_NAME} (sigs.k8s.io/kube-network-policies ${NETPOL_VERSION}${NETPOL_LOCAL} via tools/netpol)"
 (
   cd "${TOOLS_DIR}/netpol"
-  CGO_ENABLED=0 go build "${BUILD_FLAGS[@]}" -ldflags "-s -w -X main.version=${NETPOL_VERSION}" \
+  go mod download sigs.k8s.io/kube-network-policies   # checked against go.sum
+  upstream="$(go list -m -f '{{.Dir}}' sigs.k8s.io/kube-network-policies)"
+  [[ -f "${upstream}/pkg/networkpolicy/controller.go" ]] || die "sigs.k8s.io/kube-network-policies not in the module cache (${upstream})"
+  # Go refuses overlays of files in the module cache, so build from a patched
+  # copy: a temporary -modfile = tools/netpol/go.mod + a replace to the copy.
+  # The change: the x_tables NFQUEUE target instead of nft's native queue
+  # expression (the kernel may lack CONFIG_NFT_QUEUE; see
+  # tools/netpol/overlay/xtqueue.go.overlay): every rule expression `queue,`
+  # / `&expr.Queue{...},` becomes xtQueue(...).
+  ovl="${TMP_DIR}/.netpol-src"; src="${ovl}/kube-network-policies"
+  mkdir -p "${ovl}"; cp -R "${upstream}" "${src}"; chmod -R u+w "${src}"
+  pkg="${src}/pkg/networkpolicy"
+  sed -i 's/^\([[:space:]]*\)queue,$/\1xtQueue(queue),/' "${pkg}/controller.go"
+  sed -i 's/^\([[:space:]]*\)\(&expr\.Queue{.*}\),$/\1xtQueue(\2),/' "${pkg}/dnsagent.go"
+  cp "${TOOLS_DIR}/netpol/overlay/xtqueue.go.overlay" "${pkg}/zz_xtqueue.go"
+  n_ctl="$(grep -c 'xtQueue(' "${pkg}/controller.go" || true)" n_dns="$(grep -c 'xtQueue(' "${pkg}/dnsagent.go" || true)"
+  [[ "${n_ctl}" == 10 && "${n_dns}" == 1 ]] \
+    || die "kube-network-policies ${NETPOL_VERSION}: expected 10+1 queue rules to rewrite, found ${n_ctl}+${n_dns}; check tools/build-node-bin.sh against the new source"
+  { cat go.mod; printf '\nreplace sigs.k8s.io/kube-network-policies => %s\n' "${src}"; } > "${ovl}/go.mod"
+  cp go.sum "${ovl}/go.sum"
+  CGO_ENABLED=0 go build "${BUILD_FLAGS[@]}" -modfile "${ovl}/go.mod" \
+    -ldflags "-s -w -X main.version=${NETPOL_VERSION}${NETPOL_LOCAL}" \
     -o "${TMP_DIR}/${NETPOL_NAME}" .
+  rm -rf "${ovl}"
 )
 
 # ------------------------------------------------------------------ kube
@@ -195,7 +217,7 @@ expect ctr "${CONTAINERD_VERSION}" --version
 expect containerd-shim-runc-v2 "${CONTAINERD_VERSION}" -v
 expect runc "runc version ${RUNC_VERSION#v}" --version
 expect runc "seccomp" --version
-expect "${NETPOL_NAME}" "${NETPOL_VERSION}" --version
+expect "${NETPOL_NAME}" "${NETPOL_VERSION}${NETPOL_LOCAL}" --version
 
 {
   echo "KUBE_VERSION=${KUBE_VERSION}"
@@ -203,6 +225,7 @@ expect "${NETPOL_NAME}" "${NETPOL_VERSION}" --version
   echo "RUNC_VERSION=${RUNC_VERSION}"
   echo "NETPOL_NAME=${NETPOL_NAME}"
   echo "NETPOL_VERSION=${NETPOL_VERSION}"
+  echo "NETPOL_LOCAL=${NETPOL_LOCAL}"
   echo "CNI_BIN_DIR=${CNI_BIN_DIR}"
   echo "GO_VERSION=go${go_version}"
   echo "BUILT_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -9,7 +9,10 @@
 //   - SIGTERM stops it cleanly (its nftables table is removed), not only SIGINT;
 //     and --disable-nri is actually applied (upstream parses it but drops it).
 //
-// Everything else is the upstream controller package, unchanged.
+// The controller package is upstream's, with one build-time change made by
+// tools/build-node-bin.sh (go build -overlay): its nfqueue rules use the
+// x_tables NFQUEUE target, because the sandbox's kernel lacks nft_queue
+// (overlay/xtqueue.go.overlay says why).
 package main
 
 import (
