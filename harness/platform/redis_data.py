@@ -12,6 +12,7 @@ cannot reach. The sandbox's local redis-server has its own
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +168,9 @@ class KubernetesRedisData:
     claim: str = "data-redis-0"
     mount_path: str = "/data"
     dbfilename: str = "dump.rdb"
+    # the runbook's last step, "redis-cli DBSIZE": asks the restarted server through its Service until it
+    # answers (the Service's endpoints follow the new pod a moment after it is Ready)
+    dbsize: Callable[[float], int] | None = field(default=None, repr=False)
 
     def describe(self) -> str:
         return f"statefulset {self.namespace}/{self.statefulset} (claim {self.claim}, {self.mount_path}/{self.dbfilename})"
@@ -195,5 +199,9 @@ class KubernetesRedisData:
             self.ops.scale(self.statefulset, max(previous, 1))
         self.ops.wait_ready(self.statefulset, timeout)
         phases.done("started")
+        keys = None
+        if self.dbsize is not None:
+            keys = self.dbsize(timeout)
+            phases.done("verified")
         return DataRestoreResult(self.describe(), sha, size, tuple(phases.items), phases.started_at,
-                                 datetime.now(UTC))
+                                 datetime.now(UTC), keys)

@@ -80,6 +80,24 @@ class Target(ABC):
         """A client for the target's production Redis (current password unless one is given)."""
         return redis_connect(self.redis_url, password or self.redis_password())
 
+    def redis_dbsize(self, timeout: float) -> int:
+        """DBSIZE of the target's Redis, asked until it answers within `timeout` (it may be restarting)."""
+        from harness.errors import DrillError
+        from harness.polling import wait_until
+
+        answer: list[int] = []
+
+        def asked() -> bool | None:
+            try:
+                answer.append(int(self.redis().dbsize()))
+                return True
+            except (DrillError, redis.RedisError):
+                return None
+
+        wait_until(asked, timeout=timeout, interval=0.25, what=f"Redis at {self.redis_url} to answer DBSIZE",
+                   describe=lambda: "no answer (restarting, or the password is not the one it loaded)")
+        return answer[-1]
+
     def aws(self) -> AwsAccess:
         """How this target's S3 and Route 53 are reached (boto3's chain unless an endpoint is configured)."""
         return AwsAccess(endpoint_url=self.settings.aws_endpoint_url)

@@ -73,7 +73,8 @@ class ClusterTarget(Target):
         """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network)."""
         if self.settings.redis_restore_method == "network":
             return NetworkRedisData(self.redis_url, self.redis_password())
-        return KubernetesRedisData(ClusterRedisVolumeOps(self.cluster(), self.namespace), namespace=self.namespace)
+        return KubernetesRedisData(ClusterRedisVolumeOps(self.cluster(), self.namespace), namespace=self.namespace,
+                                   dbsize=self.redis_dbsize)
 
     def config_export_key(self) -> str:
         key = os.environ.get(KEY_ENV)

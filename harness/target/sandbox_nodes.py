@@ -44,7 +44,7 @@ class RealNodeSandboxTarget(SandboxTarget):
     def redis_data(self) -> RedisDataPlane:
         ops = ClusterRedisVolumeOps(self.cluster(), self.namespace, helper_image=images.REDIS,
                                     helper_pull_policy="Never")
-        return KubernetesRedisData(ops, namespace=self.namespace)
+        return KubernetesRedisData(ops, namespace=self.namespace, dbsize=self.redis_dbsize)
 
     def lose_primary(self) -> LossReport:
         require_destructive(self, "destroy the cluster, its nodes and the Redis volume")

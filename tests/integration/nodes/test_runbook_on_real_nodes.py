@@ -37,11 +37,11 @@ def redis_cli(sandbox: SandboxInfo, command: str) -> str:
 def test_bgsave_lastsave_cp_scale_and_dbsize_as_the_runbook_writes_them(real_sandbox: SandboxInfo,
                                                                         tmp_path: Path) -> None:
     keys = int(redis_cli(real_sandbox, "DBSIZE"))
-    assert keys >= 2_000
+    assert keys > 1_000
     before = int(redis_cli(real_sandbox, "LASTSAVE"))
     assert "Background saving started" in redis_cli(real_sandbox, "BGSAVE")
     wait_until(lambda: int(redis_cli(real_sandbox, "LASTSAVE")) > before or None, timeout=60, interval=0.5,
-               what="LASTSAVE to move past the BGSAVE")
+               what="LASTSAVE to move past the BGSAVE", describe=lambda: "LASTSAVE unchanged")
 
     copy = tmp_path / "redis-backup.rdb"
     kubectl(real_sandbox, "cp", f"{real_sandbox.namespace}/redis-0:/data/dump.rdb", str(copy))
@@ -69,10 +69,9 @@ def test_kubernetes_file_restore_brings_back_the_manifest_key_count(real_sandbox
     client.set("written-after-the-backup", "must be gone after the restore")
     target = RealNodeSandboxTarget(Settings(), real_sandbox)
     result = target.redis_data().restore_rdb(tmp_path / "backup.rdb", timeout=120)
-    assert [name for name, _ in result.phases] == ["stopped", "placed", "started"]
+    assert [name for name, _ in result.phases] == ["stopped", "placed", "started", "verified"]
+    assert result.keys == backup.manifest.key_count  # the runbook's DBSIZE, taken by the restore itself
     client = redis_connect(real_sandbox.redis_url, password, timeout=10.0)
-    wait_until(lambda: client.ping() or None, timeout=30, interval=0.2, what="restored Redis answering")
-    assert int(client.dbsize()) == backup.manifest.key_count
     assert client.exists("written-after-the-backup") == 0
 
 
