@@ -88,6 +88,7 @@ def describe_target(target: Target) -> dict[str, Any]:
     except DrillError:
         versions["kubernetes"] = "unreachable"
     return {"target": target.name, "context": target.settings.context, "namespace": target.namespace,
+            "nodes": target.nodes_description(),
             "settings": target.settings.redacted(), "versions": versions, "git_sha": git_sha()}
 
 
@@ -173,6 +174,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr = terminalreporter
     tr.section("drill verdicts")
+    nodes = config.stash.get(META_KEY, {}).get("nodes")
+    if nodes:
+        tr.write_line(f"ran on: {nodes}")
     for r in records:
         tr.write_line(f"{r.verdict.value:8} {r.name}  [{r.feature}]")
         for m in r.measurements:

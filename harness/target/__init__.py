@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +38,8 @@ def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[T
         raise SandboxError("no sandbox is recorded", fix="run `sentinel-drill sandbox up`")
     if info is None or (start_sandbox and not info.running):
         info = sandbox_up(state_dir, nodes=settings.sandbox_nodes)
+        if info.nodes_note:
+            print(f"sentinel-drill: {info.nodes_note}", file=sys.stderr)
         started = True
     try:
         yield (RealNodeSandboxTarget if info.nodes == "real" else SandboxTarget)(settings, info)

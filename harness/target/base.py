@@ -80,6 +80,10 @@ class Target(ABC):
         """A client for the target's production Redis (current password unless one is given)."""
         return redis_connect(self.redis_url, password or self.redis_password())
 
+    def nodes_description(self) -> str:
+        """What ran the pods, for the evidence: an auditor must know whether software really ran."""
+        return "the target's own Kubernetes nodes"
+
     def redis_dbsize(self, timeout: float) -> int:
         """DBSIZE of the target's Redis, asked until it answers within `timeout` (it may be restarting)."""
         from harness.errors import DrillError

@@ -85,6 +85,10 @@ class SandboxTarget(Target):
     def redis_password(self) -> str | None:
         return read_secret(self.info.redis_password_file)
 
+    def nodes_description(self) -> str:
+        why = f" ({self.info.nodes_note})" if self.info.nodes_note else ""
+        return f"sandbox kwok nodes: simulated pods, Redis a host process, health a stub{why}"
+
     def aws(self) -> AwsAccess:
         """The sandbox's moto server, with its placeholder credentials (handed to each client, never exported)."""
         return sandbox_aws(self.info.s3_endpoint)

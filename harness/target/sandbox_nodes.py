@@ -41,6 +41,9 @@ class RealNodeSandboxTarget(SandboxTarget):
             "kubeconfig": str(info.kubeconfig), "context": info.context, "namespace": info.namespace})
         repoint(self.paths.front_config, kubeconfig=info.kubeconfig, context=info.context, namespace=info.namespace)
 
+    def nodes_description(self) -> str:
+        return "sandbox real nodes: a kubelet + containerd per zone; Brain, Gateway and Redis run in containers"
+
     def redis_data(self) -> RedisDataPlane:
         ops = ClusterRedisVolumeOps(self.cluster(), self.namespace, helper_image=images.REDIS,
                                     helper_pull_policy="Never")
