@@ -8,6 +8,7 @@ reports rather than assumes.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,9 +92,16 @@ class ConnectionAttempt:
                 "connected": self.connected}
 
 
+def _connect_script(host: str, port: int) -> str:
+    """`nc -z` where the image has it, else bash's /dev/tcp (Debian-based images ship bash, not netcat)."""
+    target = f"{shlex.quote(host)} {port}"
+    return (f"if command -v nc >/dev/null 2>&1; then nc -z -w 3 {target}; "
+            f"else timeout 3 bash -c '</dev/tcp/{host}/{port}'; fi")
+
+
 def connection_attempt(cluster: Cluster, *, namespace: str, image: str, host: str, port: int,
                        timeout: float = 60.0) -> ConnectionAttempt:
-    """Run a one-shot pod (`nc -z -w 3 host port`) in `namespace` and report whether it connected.
+    """Run a one-shot pod (`nc -z -w 3 host port`, or bash's /dev/tcp) in `namespace` and report whether it connected.
 
     Where the CNI enforces NetworkPolicy, a deny-all policy makes the pod fail
     (no egress, and the target admits no ingress); a pod that connects proves
@@ -102,9 +110,16 @@ def connection_attempt(cluster: Cluster, *, namespace: str, image: str, host: st
     name = f"drill-isolation-probe-{datetime.now(UTC):%H%M%S%f}"
     body = {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "sentinel-drill"}},
+            # the namespace enforces the "restricted" Pod Security Standard: so must the probe, or it is refused
             "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                     "automountServiceAccountToken": False,
+                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
+                                         "seccompProfile": {"type": "RuntimeDefault"}},
                      "containers": [{"name": "probe", "image": image,
-                                     "command": ["sh", "-c", f"nc -z -w 3 {host} {int(port)}"]}]}}
+                                     "command": ["sh", "-c", _connect_script(host, int(port))],
+                                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                                     "securityContext": {"allowPrivilegeEscalation": False,
+                                                         "capabilities": {"drop": ["ALL"]}}}]}}
     path = namespaced("v1", "pods", namespace)
     cluster.request("POST", path, body=body, what=f"pod {namespace}/{name}")
     try:

@@ -25,7 +25,7 @@ from harness.sandbox.cluster import ZONES
 from harness.sandbox.state import REPO_ROOT, SandboxPaths
 
 HOST_LOCK = Path("/run/sentinel-drill/real-nodes.json")
-POOL_PROCESSES = ("kube-proxy", "cluster-dns", "network-policy")
+POOL_PROCESSES = ("kube-proxy", "cluster-dns")
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,8 @@ def start_pool(cluster: Cluster, paths: SandboxPaths, *, cluster_name: str, imag
     proxy_config.write_text(yaml.safe_dump(kube_proxy_config(paths)))
     processes.spawn("kube-proxy", [str(bins / "kube-proxy"), "--config", str(proxy_config), "--v", "1"],
                     log=paths.log("kube-proxy"), pidfile=paths.pidfile("kube-proxy"), env=child_environment())
+    for node in members:
+        nodes.start_network_policy(node, bins, paths, metrics_port=free_port())
     nodes.wait_nodes_ready(cluster, members, timeout=timeout, paths=paths)
     return PoolInfo(tuple(n.name for n in members), tuple(n.zone for n in members),
                     tuple(n.address for n in members), imported)
@@ -134,11 +136,13 @@ def restart_dns(paths: SandboxPaths, *, context: str) -> None:
 def stop_pool(paths: SandboxPaths) -> list[str]:
     """Kill every node's processes (containers included), unmount, undo the host changes; returns what is left."""
     left: list[str] = []
-    for name in POOL_PROCESSES:
+    names = [*POOL_PROCESSES, *(f"network-policy-{n.zone}" for n in pool_nodes(paths))]
+    for name in names:
         proc = processes.read_pidfile(paths.pidfile(name))
         if proc is not None:
-            processes.terminate(proc, timeout=5.0)
+            processes.terminate(proc, timeout=8.0)  # the policy enforcer removes its nftables table on SIGTERM
     for node in pool_nodes(paths):
+        nodes.delete_nftables_table(node)
         pids = nodes.kill_cgroup(node.cgroup)
         if pids:
             left.append(f"{node.name}: processes {pids} outlived SIGKILL")

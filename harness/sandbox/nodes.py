@@ -32,7 +32,8 @@ from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
 BUILD_SCRIPT = REPO_ROOT / "tools" / "build-node-bin.sh"
 BIN_DIR_ENV = "DRILL_NODE_BIN_DIR"
-NODE_BINARIES = ("containerd", "ctr", "containerd-shim-runc-v2", "runc", "kubelet", "kube-proxy")
+NETWORK_POLICY = "kube-network-policies"
+NODE_BINARIES = ("containerd", "ctr", "containerd-shim-runc-v2", "runc", "kubelet", "kube-proxy", NETWORK_POLICY)
 CNI_DIR = Path("/usr/lib/cni")
 CNI_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
 CGROUP_FS = Path("/sys/fs/cgroup")
@@ -74,6 +75,10 @@ class RealNode:
     @property
     def cgroup(self) -> str:
         return f"/{CGROUP_PARENT}/{self.zone}"
+
+    @property
+    def nftables_table(self) -> str:
+        return f"knp-{self.name}"
 
     @property
     def kubelet_root(self) -> Path:
@@ -245,6 +250,8 @@ state = "{node.state / 'containerd-state'}"
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["{CNI_DIR}"]
     conf_dir = "{cni / 'net.d'}"
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
 [plugins."io.containerd.grpc.v1.cri"]
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -394,3 +401,19 @@ def unmount_under(root: Path) -> None:
     prefix = str(root.resolve()) + "/"
     for target in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
         subprocess.run(["umount", "-l", target], capture_output=True, check=False, timeout=30)
+
+
+def start_network_policy(node: RealNode, bins: Path, paths: SandboxPaths, *, metrics_port: int) -> None:
+    """One enforcer per node (it judges the packets of its node's pods), each with its own nftables table and queue."""
+    processes.spawn(f"network-policy-{node.zone}", [
+        str(bins / NETWORK_POLICY), "--kubeconfig", str(paths.kubeconfig), "--hostname-override", node.name,
+        "--nftables-table", node.nftables_table, "--nfqueue-id", str(100 + node.index),
+        "--metrics-bind-address", f"127.0.0.1:{metrics_port}", "--disable-nri", "--v=1",
+    ], log=paths.log(f"network-policy-{node.zone}"), pidfile=paths.pidfile(f"network-policy-{node.zone}"),
+        env=_runtime_env(bins))
+
+
+def delete_nftables_table(node: RealNode) -> None:
+    """The enforcer removes its table on SIGTERM; after a SIGKILL this does."""
+    subprocess.run(["nft", "delete", "table", "inet", node.nftables_table], capture_output=True, check=False,
+                   timeout=10)

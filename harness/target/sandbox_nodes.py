@@ -15,6 +15,7 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from harness.config import Settings
 from harness.platform.client import Cluster
 from harness.platform.redis_data import KubernetesRedisData, RedisDataPlane
 from harness.platform.redis_volume import ClusterRedisVolumeOps
@@ -33,6 +34,11 @@ REDIS_VOLUME = "sandbox-redis-data"
 
 class RealNodeSandboxTarget(SandboxTarget):
     """The sandbox whose pods run on this host's kubelet nodes (`sandbox up --nodes real`)."""
+
+    def __init__(self, base: Settings, info: SandboxInfo) -> None:
+        super().__init__(base, info)
+        if not self.settings.isolation_probe_image:  # NetworkPolicies are enforced here: prove isolation by a probe
+            self.settings = self.settings.model_copy(update={"isolation_probe_image": images.REDIS})
 
     def _adopt(self, info: SandboxInfo) -> None:
         save_state(self.paths, info)
