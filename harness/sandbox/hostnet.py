@@ -81,8 +81,11 @@ def write_sysctl(name: str, value: str) -> None:
         pass  # read-only here: nothing was changed, so nothing to give back
 
 
-def chains(table: str) -> set[str]:
-    out = _run("iptables", "-w", "-t", table, "-S", check=False)
+IPTABLES = ("iptables", "ip6tables")  # the kubelet and kube-proxy write their canaries into both
+
+
+def chains(table: str, binary: str = "iptables") -> set[str]:
+    out = _run(binary, "-w", "-t", table, "-S", check=False)
     return {line.split()[1] for line in out.stdout.splitlines() if line.startswith("-N ")}
 
 
@@ -115,7 +118,7 @@ class HostChanges:
 def prepare_host(path: Path, *, nodes: int) -> HostChanges:
     """Addresses, unreachable routes, forwarding and the ingress guard for `nodes` real nodes."""
     changes = HostChanges(path)
-    changes.chains_before = {t: sorted(chains(t)) for t in TABLES}
+    changes.chains_before = {f"{b}:{t}": sorted(chains(t, b)) for b in IPTABLES for t in TABLES}
     for name in (*FORWARDING_SYSCTLS, *KUBELET_SYSCTLS):
         value = read_sysctl(name)
         if value is not None:
@@ -194,24 +197,45 @@ def restore_host(path: Path) -> list[str]:
 
 def _remove_new_chains(changes: HostChanges, left: list[str]) -> None:
     """Chains that did not exist before `up` (ours, kube-proxy's, the kubelet's canaries) are flushed then deleted."""
-    for table in TABLES:
-        before = set(changes.chains_before.get(table, []))
-        new = sorted(chains(table) - before)
-        if not new:
-            continue
-        # drop every rule in a built-in or older chain that jumps into a new one, then flush and delete the new ones
-        for line in _run("iptables", "-w", "-t", table, "-S", check=False).stdout.splitlines():
-            parts = shlex.split(line)  # rules carry quoted comments
-            if parts[:1] == ["-A"] and parts[1] not in new and "-j" in parts and parts[parts.index("-j") + 1] in new:
-                _run("iptables", "-w", "-t", table, "-D", *parts[1:], check=False)
-        for chain in new:
-            _run("iptables", "-w", "-t", table, "-F", chain, check=False)
-        for chain in new:
-            if _run("iptables", "-w", "-t", table, "-X", chain, check=False).returncode != 0:
-                left.append(f"iptables chain {table}/{chain}")
+    for binary in IPTABLES:
+        for table in TABLES:
+            before = set(changes.chains_before.get(f"{binary}:{table}", changes.chains_before.get(table, [])))
+            new = sorted(chains(table, binary) - before)
+            if not new:
+                continue
+            # drop every rule of an older chain that jumps into a new one, then flush and delete the new ones
+            for line in _run(binary, "-w", "-t", table, "-S", check=False).stdout.splitlines():
+                parts = shlex.split(line)  # rules carry quoted comments
+                if parts[:1] == ["-A"] and parts[1] not in new and "-j" in parts and parts[parts.index("-j") + 1] in new:
+                    _run(binary, "-w", "-t", table, "-D", *parts[1:], check=False)
+            for chain in new:
+                _run(binary, "-w", "-t", table, "-F", chain, check=False)
+            for chain in new:
+                if _run(binary, "-w", "-t", table, "-X", chain, check=False).returncode != 0:
+                    left.append(f"{binary} chain {table}/{chain}")
 
 
 def _bridges() -> list[str]:
     out = _run("ip", "-o", "link", "show", "type", "bridge", check=False).stdout
     names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line]
     return [n for n in names if n.startswith(BRIDGE_PREFIX)]
+
+
+def leftovers() -> list[str]:
+    """Anything of a real-node sandbox still on this host (after `down` this must be empty)."""
+    found: list[str] = []
+    addr = _run("ip", "-4", "-o", "addr", "show", "dev", "lo", check=False).stdout
+    found += [f"address {w}" for w in addr.split() if w.startswith(("10.250.", "10.251.", "10.253."))]
+    routes = _run("ip", "route", "show", "table", "all", check=False).stdout
+    found += [f"route {line.strip()}" for line in routes.splitlines()
+              if any(str(r) in line for r in SANDBOX_RANGES)]
+    for binary in IPTABLES:
+        for table in TABLES:
+            found += [f"{binary} chain {table}/{c}" for c in chains(table, binary)
+                      if c.startswith(("KUBE-", "SENTINEL-DRILL"))]
+    found += [f"bridge {b}" for b in _bridges()]
+    nft = _run("nft", "list", "tables", check=False).stdout
+    found += [f"nftables {line.strip()}" for line in nft.splitlines() if "knp-" in line]
+    cgroups = Path("/sys/fs/cgroup")
+    found += [f"cgroup {p}" for p in sorted(cgroups.glob("*/sentinel-drill"))]
+    return found

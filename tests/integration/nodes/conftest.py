@@ -16,6 +16,7 @@ import pytest
 
 from harness.platform.client import Cluster, connect
 from harness.sandbox import SandboxInfo, sandbox_down, sandbox_up
+from harness.sandbox import hostnet
 from harness.sandbox.images import image_ids, why_no_engine
 from harness.sandbox.nodes import why_not_real_nodes
 from harness.sandbox.state import SandboxError
@@ -43,6 +44,8 @@ def real_sandbox(sandbox_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory
         yield sandbox_up(state_dir, cluster_name="real", nodes="real", keys=2_000, timeout=180)
     finally:
         sandbox_down(state_dir)
+    # `down` gives the host back as it was: no address, route, chain, bridge, nftables table or cgroup left
+    assert hostnet.leftovers() == []
 
 
 @pytest.fixture(scope="session")
