@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.platform.client import Cluster, connect
-from harness.sandbox import SandboxInfo, sandbox_down, sandbox_up
-from harness.sandbox import hostnet
+from harness.sandbox import SandboxInfo, hostnet, sandbox_down, sandbox_up
 from harness.sandbox.images import image_ids, why_no_engine
 from harness.sandbox.nodes import why_not_real_nodes
 from harness.sandbox.state import SandboxError

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from harness.measure.availability import probe_once
 from harness.platform.client import Cluster, namespaced
 from harness.platform.network import connection_attempt, isolate_namespace, unisolate_namespace
+from harness.polling import wait_until
 from harness.sandbox import SandboxInfo
 from harness.sandbox.images import REDIS
 
@@ -19,4 +21,7 @@ def test_deny_all_policy_stops_a_probe_pod_that_connects_without_it(real_sandbox
         during = connection_attempt(real_cluster, namespace=ns, image=REDIS, host=redis_ip, port=6379, timeout=90)
     finally:
         unisolate_namespace(real_cluster, namespace=ns)
+        # the enforcer lets traffic through again once it has seen the policy go: wait for that
+        wait_until(lambda: probe_once(real_sandbox.health_url, timeout=2.0).ok or None, timeout=60, interval=0.5,
+                   what="the Gateway serving again after the isolation", describe=lambda: "still not serving")
     assert not during.connected, during.to_json()
