@@ -1,8 +1,11 @@
 @scenario-3 @quarterly
 Feature: Scenario 3 — complete cluster loss
   The cluster and the Redis data are gone. SENTINEL is deployed to a new cluster,
-  Redis is restored from the newest verified backup, Secrets and ConfigMaps from
-  the encrypted export, and DNS is pointed at the new load balancer.
+  Secrets and ConfigMaps are restored from the encrypted export, Redis from the
+  newest verified backup, and DNS is pointed at the new load balancer. (The
+  runbook restores Redis before the Secrets; running pods showed that cannot work:
+  redis-0 reads its password from the sentinel-redis Secret and does not start
+  without it.)
   Runbook: "Disaster Recovery › Scenario 3: Complete Cluster Loss" and the
   quarterly "Full Restore Test". On a production target the restore goes to the
   configured DR context (the runbook's parallel environment); production is never
@@ -20,8 +23,8 @@ Feature: Scenario 3 — complete cluster loss
     When the cluster-loss experiment destroys the cluster and the Redis data
     Then the fault is confirmed: the old cluster's API and its Redis no longer answer
     When SENTINEL is deployed to a new cluster
-    And Redis is restored from the newest verified backup
     And the Secrets and ConfigMaps are restored from the encrypted export
+    And Redis is restored from the newest verified backup
     And DNS is updated to the new load balancer
     Then the health endpoint answers healthy
     And the recovery is verified: the restored keys match the backup and the canary is readable

@@ -1,7 +1,7 @@
 """Scenario 3: the cluster and the Redis data are lost; restore into a new cluster, timed per phase.
 
-Clock: fault_injected → fault_confirmed → infra_ready → data_restored →
-secrets_restored → dns_updated → healthy → verified. RTO = verified −
+Clock: fault_injected → fault_confirmed → infra_ready → secrets_restored →
+data_restored → dns_updated → healthy → verified. RTO = verified −
 fault_injected. RPO = age of the pipeline's newest backup at the fault + the
 canary's measured loss (last acknowledged canary write − newest canary that
 survived the restore), so a dead backup job shows in the RPO however fresh the

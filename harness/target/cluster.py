@@ -30,11 +30,6 @@ from harness.target.base import LossProof, LossReport, Target
 DR_FIELDS = ("dr_context", "dr_redis_url", "dr_health_url", "dr_dns_record_name")
 
 
-def deploy(cluster: Cluster, namespace: str, *, timeout: float) -> None:
-    """deploy/ without its Secrets (those come from the export or the rotation) into `namespace`, rolled out."""
-    deploy_stack(cluster, stack_in(namespace, with_secrets=False), namespace=namespace, timeout=timeout)
-
-
 def dr_settings(production: Settings, *, purpose: str) -> Settings:
     """Production's settings moved to the DR environment; ConfigError naming what is missing."""
     missing = [name for name in DR_FIELDS if not getattr(production, name)]
@@ -120,8 +115,9 @@ class ClusterTarget(Target):
         """Nothing was destroyed on a real target."""
 
     def provision_cluster(self) -> Cluster:
+        """The stack applied to the DR environment; its pods start once the export's Secrets are restored."""
         cluster = self.cluster()
-        deploy(cluster, self.namespace, timeout=self.settings.rto_seconds)
+        deploy_stack(cluster, stack_in(self.namespace, with_secrets=False), namespace=self.namespace, wait=False)
         return cluster
 
     def deploy_clean_namespace(self, namespace: str) -> Cluster:

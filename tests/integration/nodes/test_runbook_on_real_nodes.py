@@ -80,3 +80,4 @@ def _redis_answers_first(real_sandbox: SandboxInfo) -> None:
     """Each test starts with redis-0 serving (a failed earlier test may have left it scaled down)."""
     kubectl(real_sandbox, "scale", "-n", real_sandbox.namespace, "statefulset", "redis", "--replicas=1")
     kubectl(real_sandbox, "rollout", "status", "-n", real_sandbox.namespace, "statefulset/redis", "--timeout=90s")
+    RealNodeSandboxTarget(Settings(), real_sandbox).redis_dbsize(60)  # answering through the Service too
