@@ -17,8 +17,8 @@ Feature: Scenario 4 — ransomware or compromise
     When every backup in the store is scanned
     Then the tampered backup is rejected and the newest backup that verifies is chosen
     When SENTINEL is deployed clean into a fresh namespace
-    And Redis is restored from the chosen backup
     And every secret is rotated, the Redis password included
+    And Redis is restored from the chosen backup
     Then the old Redis password is rejected with WRONGPASS and the new one works
     And the health endpoint answers healthy
     And the RTO is within the target, with every phase reported

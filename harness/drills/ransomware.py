@@ -1,8 +1,9 @@
 """Scenario 4: compromise. Isolate, scan every backup, restore the newest clean one, rotate every secret.
 
 Clock: fault_injected (isolation starts) → fault_confirmed (deny-all policy in
-force) → backups_scanned → infra_ready (clean namespace) → data_restored →
-secrets_rotated → verified (health 200). The audit timeline is the clock plus
+force) → backups_scanned → infra_ready (clean namespace) → secrets_rotated →
+data_restored → verified (health 200). Secrets come before the data: the clean
+namespace's Redis reads its (new) password from a Secret and cannot start without it. The audit timeline is the clock plus
 what each step decided.
 """
 
@@ -126,7 +127,9 @@ def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
         drill.note("isolation_lifted", {"namespace": ns, "policy": POLICY, "was_present": lifted.changed})
 
     drill.on_finish(lift)  # registered before the fault: even an interrupted experiment is lifted
-    run = run_for_drill(drill, target, "compromise",
+    # an enforced isolation cuts the namespace's traffic, so "healthy" is checked before the fault only
+    # (on kwok, whose policies nobody enforces, the old namespace kept answering and hid this)
+    run = run_for_drill(drill, target, "compromise", hypothesis_after_method=False,
                         configuration={"policy_name": POLICY, "isolation_held_until": HELD_UNTIL_VERIFIED},
                         on_start={ISOLATE_NAMESPACE: lambda *_: drill.clock.mark(FAULT_INJECTED)},
                         on_end={ISOLATE_NAMESPACE: isolated})
@@ -246,8 +249,8 @@ def require_password_rotated(drill: DrillScenario, target: Target, passwords: Ro
                            f"new password → {proof['new_password_reply']}", fix="check the rotation step")
 
 
-AUDIT_PHASES = ("fault_injected", "fault_confirmed", "backups_scanned", "infra_ready", "data_restored",
-                "secrets_rotated", "healthy")
+AUDIT_PHASES = ("fault_injected", "fault_confirmed", "backups_scanned", "infra_ready", "secrets_rotated",
+                "data_restored", "healthy")
 
 
 def audit_timeline(drill: DrillScenario) -> list[dict[str, Any]]:

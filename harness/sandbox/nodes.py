@@ -408,7 +408,7 @@ def start_network_policy(node: RealNode, bins: Path, paths: SandboxPaths, *, met
     processes.spawn(f"network-policy-{node.zone}", [
         str(bins / NETWORK_POLICY), "--kubeconfig", str(paths.kubeconfig), "--hostname-override", node.name,
         "--nftables-table", node.nftables_table, "--nfqueue-id", str(100 + node.index),
-        "--metrics-bind-address", f"127.0.0.1:{metrics_port}", "--disable-nri", "--v=1",
+        "--metrics-bind-address", f"127.0.0.1:{metrics_port}", "--v=1",
     ], log=paths.log(f"network-policy-{node.zone}"), pidfile=paths.pidfile(f"network-policy-{node.zone}"),
         env=_runtime_env(bins))
 

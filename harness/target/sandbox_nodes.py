@@ -25,7 +25,7 @@ from harness.sandbox import SandboxInfo, images, node_pool
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import repoint
 from harness.sandbox.stack import on_real_nodes, stack_objects
-from harness.sandbox.state import SandboxError, save_state
+from harness.sandbox.state import SandboxError, save_state, write_secret
 from harness.target.base import LossReport
 from harness.target.sandbox import SandboxTarget
 
@@ -88,6 +88,10 @@ class RealNodeSandboxTarget(SandboxTarget):
                             ports={**{k: v for k, v in self.info.ports.items() if "/" not in k},
                                    **kwok.api_ports(self.paths, name)}))
         return cluster
+
+    def rotate_redis_password(self, new_password: str) -> None:
+        """The clean namespace's Redis starts from its (rotated) Secret: only the drill's copy changes here."""
+        write_secret(self.info.redis_password_file, new_password)
 
     def deploy_clean_namespace(self, namespace: str) -> Cluster:
         cluster = self.cluster()

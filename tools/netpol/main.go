@@ -6,8 +6,11 @@
 //   - --kubeconfig: upstream only knows rest.InClusterConfig() (a DaemonSet pod).
 //   - --nftables-table: upstream always uses the table "kube-network-policies";
 //     two instances on one host would flush each other's rules.
-//   - SIGTERM stops it cleanly (its nftables table is removed), not only SIGINT;
-//     and --disable-nri is actually applied (upstream parses it but drops it).
+//   - SIGTERM stops it cleanly (its nftables table is removed), not only SIGINT.
+//   - --disable-nri is parsed but, as upstream, not applied: with it applied the
+//     controller dereferences its nil NRI plugin for any packet whose pod IP is not
+//     yet in the informer (seen here: a panic on the first probe pod). Without an NRI
+//     socket the plugin just stays unconnected and the informer answers alone.
 //
 // The controller package is upstream's, with one build-time change made by
 // tools/build-node-bin.sh (go build -overlay): its nfqueue rules use the
@@ -135,7 +138,7 @@ func run() int {
 		NodeName:                   nodeName,
 		NetfilterBug1766Fix:        netfilterBug1766Fix,
 		NFTableName:                nftablesTable,
-		NRIdisabled:                disableNRI,
+		NRIdisabled:                false, // see the header: applying --disable-nri panics upstream
 	}
 	config, err := restConfig()
 	if err != nil {
