@@ -34,8 +34,7 @@ from harness.sandbox import aws, node_pool, processes
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import FrontConfig, Route
 from harness.sandbox.health import HealthConfig
-from harness.sandbox.images import image_ids, why_no_engine
-from harness.sandbox.nodes import why_not_real_nodes
+from harness.sandbox.images import image_ids
 from harness.sandbox.seed import seed
 from harness.sandbox.stack import on_real_nodes, stack_objects
 from harness.sandbox.state import (
@@ -117,6 +116,16 @@ def _first_backup(redis_port: int, password: str, endpoint: str) -> None:
     take_backup(f"redis://127.0.0.1:{redis_port}/0", store, password=password)
 
 
+def _start_store_and_dns(paths: SandboxPaths, *, cluster_name: str, dns_zone: str,
+                         timeout: float) -> tuple[int, str, aws.DnsRecord]:
+    """moto (S3 + Route 53) with the backup bucket and the drill's DNS record: (port, endpoint, record)."""
+    moto_port = free_port()
+    aws.start_moto(paths, moto_port, timeout=timeout)
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    aws.create_bucket(endpoint, BUCKET)
+    return moto_port, endpoint, aws.create_dns(endpoint, zone_name=dns_zone, cluster=cluster_name)
+
+
 def sandbox_up(
     state_dir: Path | None = None,
     *,
@@ -179,13 +188,7 @@ def _choose_nodes(nodes: str, paths: SandboxPaths) -> tuple[bool, str]:
         raise SandboxError(f"unknown node mode {nodes!r}", fix="use kwok, real or auto")
     if nodes == "kwok":
         return False, ""
-    why = why_not_real_nodes() or why_no_engine()
-    if why is None:
-        try:
-            image_ids()
-        except SandboxError as exc:
-            why = exc.one_line()
-    why = why or node_pool.claim_host(paths)
+    why = node_pool.why_no_real_nodes() or node_pool.claim_host(paths)
     if why and nodes == "real":
         raise SandboxError(f"real nodes cannot start here: {why}", fix="fix that, or run with --nodes kwok")
     return why is None, (f"kwok-only: {why}" if why else "")
@@ -202,11 +205,8 @@ def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: in
     creating = kwok.start_create(cluster_name, bins, paths, timeout=timeout)  # runs while we start the rest
     try:
         port = _start_redis(paths, redis_port or free_port(), password, keys, timeout=timeout)
-        moto_port = free_port()
-        aws.start_moto(paths, moto_port, timeout=timeout)
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        aws.create_bucket(endpoint, BUCKET)
-        dns = aws.create_dns(endpoint, zone_name=dns_zone, cluster=cluster_name)
+        moto_port, endpoint, dns = _start_store_and_dns(paths, cluster_name=cluster_name, dns_zone=dns_zone,
+                                                        timeout=timeout)
         if keys:
             _first_backup(port, password, endpoint)
     except BaseException:
@@ -285,11 +285,8 @@ def _start_real(paths: SandboxPaths, bins: Path, *, cluster_name: str, keys: int
     images = image_ids()
     creating = kwok.start_create(cluster_name, bins, paths, timeout=timeout, real_nodes=True)
     try:
-        moto_port = free_port()
-        aws.start_moto(paths, moto_port, timeout=timeout)
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        aws.create_bucket(endpoint, BUCKET)
-        dns = aws.create_dns(endpoint, zone_name=dns_zone, cluster=cluster_name)
+        moto_port, endpoint, dns = _start_store_and_dns(paths, cluster_name=cluster_name, dns_zone=dns_zone,
+                                                        timeout=timeout)
     except BaseException:
         try:
             creating.wait(timeout=timeout)

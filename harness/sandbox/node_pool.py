@@ -22,7 +22,7 @@ from harness.redaction import child_environment
 from harness.redis_process import free_port
 from harness.sandbox import hostnet, nodes, processes
 from harness.sandbox.cluster import ZONES
-from harness.sandbox.state import REPO_ROOT, SandboxPaths
+from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
 HOST_LOCK = Path("/run/sentinel-drill/real-nodes.json")
 POOL_PROCESSES = ("kube-proxy", "cluster-dns")
@@ -53,6 +53,19 @@ def _holder() -> str | None:
         return str(json.loads(HOST_LOCK.read_text())["state_dir"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+def why_no_real_nodes() -> str | None:
+    """None when this machine can run real nodes now (root, cgroups, binaries, engine, images), else why not."""
+    from harness.sandbox.images import image_ids, why_no_engine
+
+    why = nodes.why_not_real_nodes() or why_no_engine()
+    if why is None:
+        try:
+            image_ids()
+        except SandboxError as exc:
+            why = exc.one_line()
+    return why
 
 
 def claim_host(paths: SandboxPaths) -> str | None:

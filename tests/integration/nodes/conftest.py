@@ -16,19 +16,7 @@ import pytest
 
 from harness.platform.client import Cluster, connect
 from harness.sandbox import SandboxInfo, hostnet, sandbox_down, sandbox_up
-from harness.sandbox.images import image_ids, why_no_engine
-from harness.sandbox.nodes import why_not_real_nodes
-from harness.sandbox.state import SandboxError
-
-
-def why_no_real_nodes() -> str | None:
-    why = why_not_real_nodes() or why_no_engine()
-    if why is None:
-        try:
-            image_ids()
-        except SandboxError as exc:
-            why = exc.one_line()
-    return why
+from harness.sandbox.node_pool import why_no_real_nodes
 
 
 @pytest.fixture(scope="session")
