@@ -31,6 +31,7 @@ from harness.target.base import Target
 
 SCENARIO_KEY = pytest.StashKey[DrillScenario]()
 ERROR_KEY = pytest.StashKey[BaseException]()
+STEP_KEY = pytest.StashKey[str]()  # the step running now; removed when it returns
 RECORDS_KEY = pytest.StashKey[list[ScenarioRecord]]()
 META_KEY = pytest.StashKey[dict[str, Any]]()
 
@@ -42,7 +43,7 @@ def classify(exc: BaseException | None) -> tuple[Verdict, str]:
     """The verdict a scenario earns from what stopped it (None = it ran to the end)."""
     if exc is None:
         return Verdict.PASS, ""
-    message = exc.one_line() if isinstance(exc, DrillError) else f"{exc.__class__.__name__}: {exc}"
+    message = exc.one_line() if isinstance(exc, DrillError) else str(exc)
     if isinstance(exc, FaultNotConfirmed):
         return Verdict.INVALID, message
     if isinstance(exc, (TargetMissed, CheckFailed, AssertionError)):
@@ -111,8 +112,30 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     request.getfixturevalue("drill")
 
 
+def pytest_bdd_before_step(request: pytest.FixtureRequest, step: Any, **_: Any) -> None:
+    request.node.stash[STEP_KEY] = f"{step.keyword} {step.name}"
+
+
+def _forget_step(request: pytest.FixtureRequest) -> None:
+    if STEP_KEY in request.node.stash:
+        del request.node.stash[STEP_KEY]
+
+
+def pytest_bdd_after_step(request: pytest.FixtureRequest, **_: Any) -> None:
+    _forget_step(request)
+
+
 def pytest_bdd_step_error(request: pytest.FixtureRequest, exception: BaseException, **_: Any) -> None:
     request.node.stash[ERROR_KEY] = exception
+    _forget_step(request)
+
+
+class Interrupted(Exception):
+    """A step that never returned nor raised an Exception: Ctrl-C or SIGTERM stopped the scenario in it.
+
+    pytest-bdd reports the scenario's end from a `finally` and its step-error hook
+    sees only Exceptions, so without this a half-run scenario would read as PASS.
+    """
 
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
@@ -123,7 +146,11 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
     state.finish()
     state.record.name = scenario.name
     state.record.feature = feature.rel_filename
-    state.record.verdict, state.record.reason = classify(request.node.stash.get(ERROR_KEY, None))
+    error = request.node.stash.get(ERROR_KEY, None)
+    unfinished = request.node.stash.get(STEP_KEY, None)
+    if error is None and unfinished is not None:
+        error = Interrupted(f"stopped in step {unfinished!r} (Ctrl-C or SIGTERM); the steps after it did not run")
+    state.record.verdict, state.record.reason = classify(error)
     request.config.stash[RECORDS_KEY].append(state.record)
     _attach_to_allure(request, state)
 

@@ -30,3 +30,13 @@ def test_the_stack_can_be_moved_to_another_namespace_without_touching_the_files(
     committed = load_manifests(DEPLOY_DIR)
     assert all(o["metadata"].get("namespace", "sentinel") == "sentinel" for o in committed)
     assert not any("data" in o for o in committed if o["kind"] == "Secret")
+
+
+def test_a_moved_stack_reaches_only_its_own_namespace() -> None:
+    """Scenario 4's clean namespace must not call the compromised one: no object names another namespace's
+    Service (on real nodes the clean Gateways pointed at the isolated `sentinel` and crash-looped)."""
+    import json
+
+    moved = json.dumps(stack_objects(redis_password="x", namespace="sentinel-clean"))
+    assert ".sentinel.svc" not in moved
+    assert ".sentinel:" not in moved
