@@ -27,8 +27,8 @@ from harness.errors import ConfigError
 
 LEDGER_FILE = "undo-ledger.jsonl"
 
-UndoKind = Literal["uncordon_nodes", "delete_network_policy", "scale_deployment"]
-UNDO_KINDS: tuple[UndoKind, ...] = ("uncordon_nodes", "delete_network_policy", "scale_deployment")
+UndoKind = Literal["uncordon_nodes", "delete_network_policy", "scale_deployment", "thaw_zone"]
+UNDO_KINDS: tuple[UndoKind, ...] = ("uncordon_nodes", "delete_network_policy", "scale_deployment", "thaw_zone")
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,15 @@ def _cluster_for(entry: UndoEntry) -> Cluster:
 
 def apply_undo(entry: UndoEntry, cluster: Cluster | None = None) -> str:
     """Undo one entry; return what was done, in words."""
-    cluster = cluster or _cluster_for(entry)
     p: dict[str, Any] = entry.params
+    if entry.kind == "thaw_zone":  # a sandbox's stopped zone: its machines are this host's cgroups
+        from harness.sandbox.nodes import freeze, is_frozen
+
+        thawed = [c for c in p["cgroups"] if is_frozen(c)]
+        for cgroup in thawed:
+            freeze(cgroup, False)
+        return f"zone {p['zone']}: {'restarted ' + ', '.join(thawed) if thawed else 'already running'}"
+    cluster = cluster or _cluster_for(entry)
     if entry.kind == "uncordon_nodes":
         changed = nodes.uncordon_nodes(cluster, tuple(p["nodes"]))
         return f"uncordoned {', '.join(changed) or 'nothing (already schedulable)'}"

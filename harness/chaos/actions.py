@@ -21,10 +21,11 @@ from chaoslib.exceptions import ActivityFailed
 from harness.chaos.binding import target_from
 from harness.errors import DrillError
 from harness.platform import nodes
+from harness.polling import wait_until
 from harness.safety import require_destructive
 from harness.undo import cluster_ref, ledger_for
 
-__all__ = ["drain_zone", "finish_cluster_teardown", "lose_cluster", "uncordon_zone"]
+__all__ = ["drain_zone", "finish_cluster_teardown", "lose_cluster", "restart_zone", "stop_zone", "uncordon_zone"]
 
 
 def drain_zone(
@@ -76,6 +77,48 @@ def uncordon_zone(
             return uncordoned
     except DrillError as exc:
         raise ActivityFailed(f"uncordon_zone {zone}: {exc.one_line()}") from None
+
+
+def stop_zone(
+    zone: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A hard zone failure: stop the zone's machines (kubelets and containers at once), no cordon, no drain.
+
+    The control plane finds out as it would in a real outage: heartbeats stop, the
+    nodes go NotReady after the grace period, and their pods are evicted by taint.
+    The restart goes into the undo ledger first, so `recover` can give the zone back.
+    """
+    try:
+        with target_from(configuration, activity="stop_zone") as target:
+            require_destructive(target, f"stop every machine of zone {zone}")
+            why = target.why_no_hard_zone_failure()
+            if why:
+                raise ActivityFailed(f"stop_zone {zone}: {why}; run scenario 2 with zone_failure: drain")
+            cluster = target.cluster()
+            ledger_for(target).before("thaw_zone", action=f"stop zone {zone}", cluster=cluster_ref(cluster),
+                                      zone=zone, cgroups=target.zone_cgroups(zone))
+            stopped = target.stop_zone(zone)
+    except DrillError as exc:
+        raise ActivityFailed(f"stop_zone {zone}: {exc.one_line()}") from None
+    return {"zone": zone, "nodes": stopped}
+
+
+def restart_zone(
+    zone: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+) -> list[str]:
+    """Rollback of stop_zone: the zone's machines run again; their kubelets report back and clean up."""
+    try:
+        with target_from(configuration, activity="restart_zone") as target:
+            require_destructive(target, f"restart zone {zone}", undo=True)
+            restarted = target.restart_zone(zone)
+            ledger_for(target).settle("thaw_zone", how="restarted by the rollback", zone=zone)
+            cluster = target.cluster()
+            wait_until(lambda: not nodes.not_ready_nodes(cluster, zone) or None, timeout=120.0, interval=0.5,
+                       what=f"the nodes of {zone} Ready again",
+                       describe=lambda: f"NotReady: {', '.join(nodes.not_ready_nodes(cluster, zone))}")
+            return restarted
+    except DrillError as exc:
+        raise ActivityFailed(f"restart_zone {zone}: {exc.one_line()}") from None
 
 
 def lose_cluster(configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from harness.errors import DrillError
 from harness.measure.availability import wait_healthy
 from harness.platform.client import Cluster
 from harness.platform.network import is_isolated
+from harness.platform.nodes import nodes_in_zone, not_ready_nodes
 from harness.platform.pods import count_in_zone, deployment_serving
 from harness.polling import poll
 
@@ -26,7 +27,9 @@ __all__ = [
     "deployment_is_available",
     "namespace_is_isolated",
     "seconds_until_available",
+    "seconds_until_evicted_from_zone",
     "seconds_until_healthy",
+    "seconds_until_zone_not_ready",
 ]
 
 
@@ -49,6 +52,26 @@ def deployment_is_available(
         raise ActivityFailed(f"deployment {ns}/{name}: {exc.one_line()}") from None
 
 
+def _seconds_until(check: Any, *, timeout_s: float, what: str, configuration: dict[str, Any] | None,
+                   interval: float = 0.25) -> float:
+    """Poll `check(cluster) -> (done, seen)` until done; the seconds waited, or ActivityFailed with what was seen."""
+    start = time.monotonic()
+    last = [""]
+    try:
+        cluster = cluster_from(configuration)
+
+        def done() -> float | None:
+            ok, last[0] = check(cluster)
+            return round(time.monotonic() - start, 3) if ok else None
+
+        waited = poll(done, timeout=float(timeout_s), interval=interval)
+    except DrillError as exc:
+        raise ActivityFailed(f"{what}: {exc.one_line()}") from None
+    if waited is None:
+        raise ActivityFailed(f"{what}: not within {float(timeout_s):.0f}s ({last[0]})")
+    return waited
+
+
 def seconds_until_available(
     name: str,
     ns: str,
@@ -57,21 +80,8 @@ def seconds_until_available(
     secrets: dict[str, Any] | None = None,
 ) -> float:
     """Wait until Deployment `ns/name` is fully available and serving; return the seconds waited."""
-    start = time.monotonic()
-    last = [""]
-    try:
-        cluster = cluster_from(configuration)
-
-        def serving() -> float | None:
-            ok, last[0] = deployment_serving(cluster, name, namespace=ns)
-            return round(time.monotonic() - start, 3) if ok else None
-
-        waited = poll(serving, timeout=float(timeout_s), interval=0.1)
-    except DrillError as exc:
-        raise ActivityFailed(f"deployment {ns}/{name}: {exc.one_line()}") from None
-    if waited is None:
-        raise ActivityFailed(f"deployment {ns}/{name} not available within {float(timeout_s):.0f}s: {last[0]}")
-    return waited
+    return _seconds_until(lambda cluster: deployment_serving(cluster, name, namespace=ns), timeout_s=timeout_s,
+                          what=f"deployment {ns}/{name} available", configuration=configuration, interval=0.1)
 
 
 def seconds_until_healthy(
@@ -86,6 +96,32 @@ def seconds_until_healthy(
     if waited is None:
         raise ActivityFailed(f"{url} not healthy within {float(timeout_s):.0f}s (last: {last})")
     return round(waited, 3)
+
+
+def seconds_until_zone_not_ready(
+    zone: str, timeout_s: float = 900.0, configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> float:
+    """Wait until the control plane marks every node of `zone` NotReady (it stopped hearing from them)."""
+    def check(cluster: Cluster) -> tuple[bool, str]:
+        every, down = nodes_in_zone(cluster, zone), not_ready_nodes(cluster, zone)
+        return bool(every) and set(down) == set(every), f"{len(down)}/{len(every)} nodes of {zone} NotReady"
+
+    return _seconds_until(check, timeout_s=timeout_s, what=f"nodes of {zone} NotReady", configuration=configuration)
+
+
+def seconds_until_evicted_from_zone(
+    zone: str, label_selector: str, ns: str, timeout_s: float = 900.0,
+    configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None,
+) -> float:
+    """Wait until no pod matching `label_selector` is left (not terminating) on the nodes of `zone`:
+    the taint-based eviction of a hard zone failure has happened."""
+    def check(cluster: Cluster) -> tuple[bool, str]:
+        left = count_in_zone(cluster, namespace=ns, selector=label_selector, zone=zone)
+        return left == 0, f"{left} pod(s) {label_selector} still on {zone}"
+
+    return _seconds_until(check, timeout_s=timeout_s, what=f"pods {label_selector} evicted from {zone}",
+                          configuration=configuration)
 
 
 def count_pods_in_zone(

@@ -31,6 +31,9 @@ BRAIN_RECOVERED: Final = "brain-recovered"
 HEALTH_RECOVERED: Final = "health-recovered"
 DRAIN_ZONE: Final = "drain-zone"
 BRAIN_PODS_IN_FAILED_ZONE: Final = "brain-pods-in-failed-zone"
+STOP_ZONE: Final = "stop-zone"
+ZONE_NOT_READY: Final = "zone-nodes-not-ready"
+BRAIN_EVICTED_FROM_ZONE: Final = "brain-evicted-from-zone"
 LOSE_CLUSTER: Final = "lose-cluster"
 ISOLATE_NAMESPACE: Final = "isolate-namespace"
 
@@ -38,6 +41,8 @@ ISOLATE_NAMESPACE: Final = "isolate-namespace"
 ACTIVITIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "pod-kill": (TERMINATE_BRAIN_PODS, (TERMINATE_BRAIN_PODS, BRAIN_RECOVERED, HEALTH_RECOVERED)),
     "zone-drain": (DRAIN_ZONE, (DRAIN_ZONE, BRAIN_RECOVERED, HEALTH_RECOVERED, BRAIN_PODS_IN_FAILED_ZONE)),
+    "zone-outage": (STOP_ZONE, (STOP_ZONE, ZONE_NOT_READY, BRAIN_EVICTED_FROM_ZONE, BRAIN_RECOVERED,
+                                HEALTH_RECOVERED, BRAIN_PODS_IN_FAILED_ZONE)),
     "cluster-loss": (LOSE_CLUSTER, (LOSE_CLUSTER,)),
     "compromise": (ISOLATE_NAMESPACE, (ISOLATE_NAMESPACE,)),
 }

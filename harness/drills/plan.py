@@ -38,7 +38,9 @@ def faults(selection: str, settings: Settings) -> list[PlannedFault]:
                                    f"namespace {ns} (grace period 0)"),
         "scenario-2": PlannedFault("scenario-2", "zone-drain",
                                    f"cordon and drain every node labelled topology.kubernetes.io/zone=zone-a, "
-                                   f"scale sentinel-brain in {ns} to 10; rollback uncordons and scales back"),
+                                   f"scale sentinel-brain in {ns} to 10; rollback uncordons and scales back; "
+                                   "where the target can stop machines (sandbox real nodes) also zone-outage: "
+                                   "every machine of zone-a stopped, restarted by the rollback"),
         "scenario-3": PlannedFault("scenario-3", "cluster-loss",
                                    f"switch to the DR environment (context {settings.dr_context or '(dr_context not set)'}, namespace "
                                    f"{settings.dr_namespace or ns}); production is not touched" if real else

@@ -21,7 +21,7 @@ import pytest
 
 from harness.chaos.runner import interrupt_on_sigterm
 from harness.config import Settings, load_settings
-from harness.drills.scenario import DrillScenario
+from harness.drills.scenario import NOT_RUN, DrillScenario
 from harness.errors import CheckFailed, DrillError, FaultNotConfirmed, TargetMissed
 from harness.evidence.allure_results import write_results_metadata
 from harness.evidence.provenance import git_sha, iso, local_tool_versions, utc_now
@@ -33,6 +33,7 @@ SCENARIO_KEY = pytest.StashKey[DrillScenario]()
 ERROR_KEY = pytest.StashKey[BaseException]()
 STEP_KEY = pytest.StashKey[str]()  # the step running now; removed when it returns
 RECORDS_KEY = pytest.StashKey[list[ScenarioRecord]]()
+NOT_RUN_KEY = pytest.StashKey[list[dict[str, str]]]()  # scenarios this target cannot run, with why
 META_KEY = pytest.StashKey[dict[str, Any]]()
 
 REPORTS_DIR = Path(os.environ.get("DRILL_REPORTS_DIR", "reports"))
@@ -57,7 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     for tag in DRILL_TAGS:
         config.addinivalue_line("markers", f"{tag}: drill selection tag")
+    config.addinivalue_line("markers", "hard-zone-failure: needs a target that can stop a zone's machines")
     config.stash[RECORDS_KEY] = []
+    config.stash[NOT_RUN_KEY] = []
     config.stash[META_KEY] = {"started_at": iso(utc_now())}
 
 
@@ -146,6 +149,10 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
     state.finish()
     state.record.name = scenario.name
     state.record.feature = feature.rel_filename
+    if NOT_RUN in state.record.details:  # skipped by a step: the target cannot inject this fault
+        request.config.stash[NOT_RUN_KEY].append({"name": scenario.name, "feature": feature.rel_filename,
+                                                  "reason": str(state.record.details[NOT_RUN])})
+        return
     error = request.node.stash.get(ERROR_KEY, None)
     unfinished = request.node.stash.get(STEP_KEY, None)
     if error is None and unfinished is not None:
@@ -172,6 +179,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     started: dict[str, Any] = session.config.stash[META_KEY]
     meta = {**started, "ended_at": iso(utc_now()), "exitstatus": int(exitstatus),
+            "not_run": session.config.stash.get(NOT_RUN_KEY, []),
             "selection": session.config.getoption("markexpr", "") or "all"}
     write_records(REPORTS_DIR / "drill-results.json", records, meta)
     results = session.config.getoption("allure_report_dir", None)
@@ -216,5 +224,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tr.write_line(f"           phase {phase['name']:<22} {phase['seconds']:>8.3f}s")
         if r.reason:
             tr.write_line(f"           reason: {r.reason}")
+    for skipped in config.stash.get(NOT_RUN_KEY, []):
+        tr.write_line(f"NOT RUN  {skipped['name']}  [{skipped['feature']}]")
+        tr.write_line(f"           reason: {skipped['reason']}")
     tr.write_line(f"records: {REPORTS_DIR / 'drill-results.json'}")
     tr.write_line(json.dumps({r.name: r.verdict.value for r in records}))

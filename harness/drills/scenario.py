@@ -23,6 +23,9 @@ from harness.measure.clock import Measurement, RecoveryClock
 
 log = logging.getLogger(__name__)
 
+#: the record detail a step sets when the target cannot run the scenario at all (it gets no verdict, only a line)
+NOT_RUN = "not_run"
+
 
 @dataclass
 class DrillScenario:

@@ -93,8 +93,19 @@ class Cluster:
         what: str | None = None,
     ) -> tuple[int, Obj]:
         """Like `request`, also returning the HTTP status (201 tells created from updated)."""
+        status, raw = self._exchange(method, path, query=query, body=body, content_type=content_type,
+                                     timeout=timeout, what=what, accept=JSON)
+        return status, (json.loads(raw) if raw else {})
+
+    def get_text(self, path: str, *, what: str | None = None, **query: Any) -> str:
+        """GET a plain-text endpoint (a pod's log)."""
+        return self._exchange("GET", path, query=query, what=what, accept="text/plain")[1].decode("utf-8", "replace")
+
+    def _exchange(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
+                  content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
+                  what: str | None = None, accept: str = JSON) -> tuple[int, bytes]:
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
-        headers = {"Accept": JSON, "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         method_, url, hdrs, body_, post = self.api.param_serialize(
             method=method,
             resource_path=path,
@@ -116,7 +127,7 @@ class Cluster:
         if not 200 <= resp.status <= 299:
             text = raw.decode("utf-8", "replace") if raw else ""
             raise self._api_error(resp.status, text, what or path, headers=resp.headers)
-        return resp.status, (json.loads(raw) if raw else {})
+        return resp.status, raw or b""
 
     def get(self, path: str, *, what: str | None = None, **query: Any) -> Obj:
         return self.request("GET", path, query=query, what=what)

@@ -101,6 +101,18 @@ def unschedulable_nodes(cluster: Cluster, zone: str) -> tuple[str, ...]:
     return tuple(sorted(n["metadata"]["name"] for n in nodes if (n.get("spec") or {}).get("unschedulable")))
 
 
+def not_ready_nodes(cluster: Cluster, zone: str) -> tuple[str, ...]:
+    """Nodes of `zone` whose Ready condition is not True (fault proof for a hard zone failure: the control
+    plane stopped hearing from them)."""
+    items = cluster.list_items(cluster_scoped("v1", "nodes"), labelSelector=f"{ZONE_LABEL}={zone}")
+
+    def ready(node: Obj) -> bool:
+        return any(c.get("type") == "Ready" and c.get("status") == "True"
+                   for c in (node.get("status") or {}).get("conditions") or [])
+
+    return tuple(sorted(n["metadata"]["name"] for n in items if not ready(n)))
+
+
 def _evictable(pod: Obj) -> bool:
     meta = pod["metadata"]
     if meta.get("deletionTimestamp"):

@@ -8,6 +8,10 @@ ClusterIP of a named Service in the namespace and cluster the config file names
 *now* (`repoint` rewrites it), through kube-proxy's rules on this host. So the
 health URL and the Redis URL a drill holds stay valid across scenarios 3 and 4.
 
+It also opens the inward doors: a port on the node network (the cluster DNS's
+host address) forwarded to a service the sandbox runs on 127.0.0.1 — the S3
+store, which the backup CronJobs' pods reach as an S3-compatible endpoint.
+
 Run as its own process: `python -m harness.sandbox.front --config <state>/front.json`.
 """
 
@@ -20,7 +24,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from harness.errors import DrillError
@@ -37,17 +43,28 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Inward:
+    """Pods reach a host service on 127.0.0.1:`to_port` at `address`:`port` (an address on the node network)."""
+
+    address: str
+    port: int
+    to_port: int
+
+
+@dataclass(frozen=True)
 class FrontConfig:
     kubeconfig: str
     context: str
     namespace: str
     routes: tuple[Route, ...] = field(default_factory=tuple)
+    inward: tuple[Inward, ...] = field(default_factory=tuple)
 
     @classmethod
     def load(cls, path: Path) -> FrontConfig:
         data = json.loads(path.read_text())
         return cls(data["kubeconfig"], data["context"], data["namespace"],
-                   tuple(Route(**r) for r in data.get("routes", [])))
+                   tuple(Route(**r) for r in data.get("routes", [])),
+                   tuple(Inward(**r) for r in data.get("inward", [])))
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
@@ -58,7 +75,7 @@ class FrontConfig:
 def repoint(path: Path, *, kubeconfig: Path, context: str, namespace: str) -> None:
     """Send new connections to another cluster or namespace; connections already open stay where they are."""
     config = FrontConfig.load(path)
-    FrontConfig(str(kubeconfig), context, namespace, config.routes).save(path)
+    FrontConfig(str(kubeconfig), context, namespace, config.routes, config.inward).save(path)
 
 
 class Resolver:
@@ -91,6 +108,10 @@ class Resolver:
         return hit[1], route.port
 
 
+def _local(port: int) -> tuple[str, int]:
+    return "127.0.0.1", port
+
+
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while data := await reader.read(65536):
@@ -105,10 +126,10 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             pass
 
 
-def _handler(resolver: Resolver, listen: int):  # type: ignore[no-untyped-def]
+def _handler(resolve: Callable[[], tuple[str, int]]):  # type: ignore[no-untyped-def]
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            host, port = await asyncio.to_thread(resolver.resolve, listen)
+            host, port = await asyncio.to_thread(resolve)
             upstream_reader, upstream_writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2.0)
         except (DrillError, OSError, StopIteration, TimeoutError, KeyError):
             writer.close()  # nothing to forward to: the client sees the connection closed, as with a dead LB target
@@ -121,7 +142,10 @@ def _handler(resolver: Resolver, listen: int):  # type: ignore[no-untyped-def]
 async def serve(path: Path) -> None:
     resolver = Resolver(path)
     config = FrontConfig.load(path)
-    servers = [await asyncio.start_server(_handler(resolver, r.listen), "127.0.0.1", r.listen) for r in config.routes]
+    servers = [await asyncio.start_server(_handler(partial(resolver.resolve, r.listen)), "127.0.0.1", r.listen)
+               for r in config.routes]
+    servers += [await asyncio.start_server(_handler(partial(_local, i.to_port)), i.address, i.port)
+                for i in config.inward]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -30,9 +30,9 @@ from harness.platform.stack import DEPLOY_DIR, deploy_stack
 from harness.polling import WaitTimedOut, poll
 from harness.redis_client import connect as redis_connect
 from harness.redis_process import RedisProcess, free_port
-from harness.sandbox import aws, node_pool, processes
+from harness.sandbox import aws, hostnet, node_pool, pipeline_jobs, processes
 from harness.sandbox import cluster as kwok
-from harness.sandbox.front import FrontConfig, Route
+from harness.sandbox.front import FrontConfig, Inward, Route
 from harness.sandbox.health import HealthConfig
 from harness.sandbox.images import image_ids
 from harness.sandbox.seed import seed
@@ -257,7 +257,8 @@ def _start_front(paths: SandboxPaths, config: FrontConfig, *, timeout: float) ->
     def listening() -> bool | None:
         if not processes.is_running(proc):
             raise SandboxError("the sandbox front door exited while starting", fix=f"see {paths.log('front')}")
-        return True if all(processes.port_listening(r.listen) for r in config.routes) else None
+        return True if (all(processes.port_listening(r.listen) for r in config.routes)
+                        and all(processes.port_listening(i.port, i.address) for i in config.inward)) else None
 
     poll(listening, timeout=timeout, interval=0.05)
 
@@ -294,20 +295,28 @@ def _start_real(paths: SandboxPaths, bins: Path, *, cluster_name: str, keys: int
             creating.kill()
         raise
     cluster = kwok.finish_create(creating, cluster_name, paths, timeout=timeout)
-    pool = node_pool.start_pool(cluster, paths, cluster_name=cluster_name, images=images, timeout=timeout)
-    kwok.create_redis_volume(cluster, paths, namespace=NAMESPACE, node=pool.nodes[0])
+    node_pool.start_pool(cluster, paths, cluster_name=cluster_name, images=images, timeout=timeout)
+    kwok.create_redis_volume(cluster, paths, namespace=NAMESPACE, node=node_pool.redis_node(paths))
     try:
         deploy_stack(cluster, objects, namespace=NAMESPACE, timeout=timeout)
     except WaitTimedOut as exc:
         raise SandboxError(f"the SENTINEL stack did not roll out on the real nodes: {exc.message}",
                            fix=f"see {paths.logs_dir}/kubelet-*.log") from None
     redis_port, health_port = free_port(), free_port()
-    _start_front(paths, FrontConfig(str(paths.kubeconfig), f"kwok-{cluster_name}", NAMESPACE, (
-        Route(redis_port, "redis", 6379), Route(health_port, "sentinel-gateway", GATEWAY_PORT))), timeout=timeout)
+    _start_front(paths, FrontConfig(
+        str(paths.kubeconfig), f"kwok-{cluster_name}", NAMESPACE,
+        (Route(redis_port, "redis", 6379), Route(health_port, "sentinel-gateway", GATEWAY_PORT)),
+        (Inward(hostnet.DNS_ADDRESS, moto_port, moto_port),)), timeout=timeout)
+    pipeline_jobs.deploy_pipeline(cluster, namespace=NAMESPACE, endpoint=pipeline_jobs.store_endpoint(moto_port),
+                                  region=REGION)
     _wait_serving(f"http://127.0.0.1:{health_port}/health", timeout=timeout, log=paths.log("front"))
-    if keys:
+    if keys:  # the store's first pipeline backup, written by the backup CronJob's own Job
         seed(redis_connect(f"redis://127.0.0.1:{redis_port}/0", password, timeout=10.0), keys=keys)
-        _first_backup(redis_port, password, endpoint)
+        try:
+            pipeline_jobs.run_backup_job(cluster, namespace=NAMESPACE, timeout=timeout)
+        except DrillError as exc:
+            raise SandboxError(f"the backup CronJob's first run failed: {exc.one_line()}",
+                               fix=f"see the Job's pod log and {paths.logs_dir}/kubelet-*.log") from None
     info = SandboxInfo(
         state_dir=paths.root, cluster_name=cluster_name, kubeconfig=paths.kubeconfig, context=f"kwok-{cluster_name}",
         namespace=NAMESPACE, api_server=cluster.server, redis_port=redis_port,

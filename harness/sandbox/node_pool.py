@@ -44,6 +44,43 @@ def pool_node_names(paths: SandboxPaths) -> tuple[str, ...]:
     return tuple(n.name for n in pool_nodes(paths))
 
 
+def redis_node(paths: SandboxPaths) -> str:
+    """The node whose disk holds Redis's volume: the last zone's, so that the zone scenario 2 fails by default
+    (the first) tests Brain's recovery rather than a single-zone Redis, which no Brain scaling brings back.
+    Drilling the Redis zone is still possible: scenario 2 then fails before its fault and says why."""
+    return pool_node_names(paths)[-1]
+
+
+def zone_cgroups(paths: SandboxPaths, zone: str) -> list[str]:
+    """The cgroups holding everything a zone's machines run: runtime, kubelet and every container."""
+    found = [n.cgroup for n in pool_nodes(paths) if n.zone == zone]
+    if not found:
+        raise SandboxError(f"no real node in zone {zone!r}", fix=f"use one of {', '.join(ZONES)}")
+    return found
+
+
+def stop_zone(paths: SandboxPaths, zone: str) -> list[str]:
+    """A hard zone failure: freeze every process of the zone's nodes at once (as if the machines stopped).
+
+    Heartbeats stop, so the control plane marks the nodes NotReady after its grace
+    period and evicts their pods by taint; nothing is cordoned or drained.
+    Returns the nodes stopped.
+    """
+    for cgroup in zone_cgroups(paths, zone):
+        nodes.freeze(cgroup, True)
+    return [n.name for n in pool_nodes(paths) if n.zone == zone]
+
+
+def restart_zone(paths: SandboxPaths, zone: str) -> list[str]:
+    """Give the zone's machines back (the rollback of `stop_zone`); returns the nodes that had been stopped."""
+    restarted = []
+    for node in (n for n in pool_nodes(paths) if n.zone == zone):
+        if nodes.is_frozen(node.cgroup):
+            nodes.freeze(node.cgroup, False)
+            restarted.append(node.name)
+    return restarted
+
+
 def _hostnet_file(paths: SandboxPaths) -> Path:
     return paths.root / "hostnet.json"
 

@@ -102,6 +102,25 @@ class Target(ABC):
                    describe=lambda: "no answer (restarting, or the password is not the one it loaded)")
         return answer[-1]
 
+    def why_no_hard_zone_failure(self) -> str | None:
+        """None when this target can stop a zone's machines outright (scenario 2's hard failure), else why not."""
+        return (f"target {self.name!r} has no power switch for a zone's machines (on a cloud that is the "
+                "provider's fault injection, e.g. an AWS FIS availability-zone power interruption)")
+
+    def stop_zone(self, zone: str) -> list[str]:
+        """Stop every machine of `zone` at once, kubelets and containers together; return the nodes stopped."""
+        raise ConfigError(f"cannot stop zone {zone}: {self.why_no_hard_zone_failure()}",
+                          fix="run scenario 2 with zone_failure: drain (DRILL_ZONE_FAILURE=drain)")
+
+    def restart_zone(self, zone: str) -> list[str]:
+        """Give back what `stop_zone` stopped (its rollback); return the nodes restarted."""
+        raise ConfigError(f"cannot restart zone {zone}: {self.why_no_hard_zone_failure()}",
+                          fix="run scenario 2 with zone_failure: drain (DRILL_ZONE_FAILURE=drain)")
+
+    def zone_cgroups(self, zone: str) -> list[str]:
+        """Where a stopped zone's machines can be restarted by `recover` after a crash (host cgroups; [] if none)."""
+        return []
+
     def aws(self) -> AwsAccess:
         """How this target's S3 and Route 53 are reached (boto3's chain unless an endpoint is configured)."""
         return AwsAccess(endpoint_url=self.settings.aws_endpoint_url)

@@ -1,7 +1,7 @@
 """The sandbox on real kubelet nodes as a Target: what differs when the stack's containers really run.
 
-Redis is the StatefulSet's own container with its data in a volume on a zone-a
-node, so its data plane is the runbook's Kubernetes file restore (scale 0 →
+Redis is the StatefulSet's own container with its data in a volume on the
+last zone's node, so its data plane is the runbook's Kubernetes file restore (scale 0 →
 copy into the volume through a helper pod → scale 1), exactly as on a real
 cluster. Losing the cluster stops the control plane *and* every node (their
 containers die with them) and wipes the volume; a new cluster is a new control
@@ -50,6 +50,19 @@ class RealNodeSandboxTarget(SandboxTarget):
     def nodes_description(self) -> str:
         return "sandbox real nodes: a kubelet + containerd per zone; Brain, Gateway and Redis run in containers"
 
+    def why_no_hard_zone_failure(self) -> str | None:
+        return None
+
+    def stop_zone(self, zone: str) -> list[str]:
+        require_destructive(self, f"stop every machine of zone {zone}")
+        return node_pool.stop_zone(self.paths, zone)
+
+    def restart_zone(self, zone: str) -> list[str]:
+        return node_pool.restart_zone(self.paths, zone)
+
+    def zone_cgroups(self, zone: str) -> list[str]:
+        return node_pool.zone_cgroups(self.paths, zone)
+
     def redis_data(self) -> RedisDataPlane:
         ops = ClusterRedisVolumeOps(self.cluster(), self.namespace, helper_image=images.REDIS,
                                     helper_pull_policy="Never")
@@ -77,9 +90,9 @@ class RealNodeSandboxTarget(SandboxTarget):
         why = node_pool.claim_host(self.paths)
         if why:
             raise SandboxError(f"cannot bring the nodes back: {why}", fix="stop the other sandbox, then rerun")
-        pool = node_pool.start_pool(cluster, self.paths, cluster_name=name, images=images.image_ids(), timeout=120)
+        node_pool.start_pool(cluster, self.paths, cluster_name=name, images=images.image_ids(), timeout=120)
         kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace, name=REDIS_VOLUME,
-                                 node=pool.nodes[0])
+                                 node=node_pool.redis_node(self.paths))
         objects = [o for o in on_real_nodes(stack_objects(redis_password="", namespace=self.info.namespace))
                    if o["kind"] != "Secret"]  # Secrets come back from the encrypted export
         deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120, wait=False)
@@ -95,9 +108,8 @@ class RealNodeSandboxTarget(SandboxTarget):
 
     def deploy_clean_namespace(self, namespace: str) -> Cluster:
         cluster = self.cluster()
-        pool_node = node_pool.pool_node_names(self.paths)[0]
         kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"{REDIS_VOLUME}-{namespace}",
-                                 node=pool_node)
+                                 node=node_pool.redis_node(self.paths))
         objects = [o for o in on_real_nodes(stack_objects(redis_password="", namespace=namespace))
                    if o["kind"] != "Secret"]  # fresh Secrets come from the rotation
         deploy_stack(cluster, objects, namespace=namespace, timeout=120, wait=False)

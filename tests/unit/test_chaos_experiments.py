@@ -16,8 +16,8 @@ from harness.errors import ConfigError
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.json"))
 
 
-def test_the_four_experiments_exist():
-    assert [p.stem for p in EXPERIMENTS] == ["cluster-loss", "compromise", "pod-kill", "zone-drain"]
+def test_the_five_experiments_exist():
+    assert [p.stem for p in EXPERIMENTS] == ["cluster-loss", "compromise", "pod-kill", "zone-drain", "zone-outage"]
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
@@ -46,9 +46,11 @@ def test_every_python_activity_names_a_function_that_exists():
 
 
 def test_our_activity_catalogue_is_exactly_the_published_one():
-    assert sorted(actions.__all__) == ["drain_zone", "finish_cluster_teardown", "lose_cluster", "uncordon_zone"]
+    assert sorted(actions.__all__) == ["drain_zone", "finish_cluster_teardown", "lose_cluster", "restart_zone",
+                                       "stop_zone", "uncordon_zone"]
     assert sorted(probes.__all__) == ["count_pods_in_zone", "deployment_is_available", "namespace_is_isolated",
-                                      "seconds_until_available", "seconds_until_healthy"]
+                                      "seconds_until_available", "seconds_until_evicted_from_zone",
+                                      "seconds_until_healthy", "seconds_until_zone_not_ready"]
 
 
 def test_a_malformed_experiment_is_a_config_error_naming_the_file(tmp_path: Path):

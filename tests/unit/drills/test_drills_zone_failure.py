@@ -22,7 +22,7 @@ def test_the_zone_is_cordoned_and_emptied_brain_scales_elsewhere_and_the_rollbac
                        if primary.zone_of(p["spec"]["nodeName"]) == "zone-a")
     assert in_zone_a
 
-    outcome = zone_failure.drain_zone_and_scale(drill, target, zone="zone-a", scale_to=10)
+    outcome = zone_failure.fail_zone_and_scale(drill, target, zone="zone-a", scale_to=10)
     zone_failure.confirm_zone_lost(drill, outcome, "zone-a")
     zone_failure.require_replicas_ready(drill, outcome, 10)
     zone_failure.require_none_in_zone(outcome, "zone-a")
@@ -49,7 +49,7 @@ def test_nodes_of_other_zones_are_never_cordoned(target, primary, new_drill):
         return original(method, path, **kw)
 
     primary.send = watching  # type: ignore[method-assign]
-    zone_failure.drain_zone_and_scale(drill, target, zone="zone-a", scale_to=6)
+    zone_failure.fail_zone_and_scale(drill, target, zone="zone-a", scale_to=6)
 
     assert sorted(set(seen)) == list(ZONE_A)
     assert {primary.objects[("nodes", "", n)]["metadata"]["labels"][ZONE_LABEL] for n in seen} == {"zone-a"}
@@ -62,7 +62,7 @@ def test_nodes_of_other_zones_are_never_cordoned(target, primary, new_drill):
 ])
 def test_a_step_naming_another_zone_than_the_drained_one_is_refused(target, new_drill, check):
     drill = new_drill(target)
-    outcome = zone_failure.drain_zone_and_scale(drill, target, zone="zone-a", scale_to=6)
+    outcome = zone_failure.fail_zone_and_scale(drill, target, zone="zone-a", scale_to=6)
 
     with pytest.raises(ConfigError, match="checks zone 'zone-b' but the drill drained 'zone-a'"):
         check(drill, outcome)
@@ -72,7 +72,7 @@ def test_a_step_naming_another_zone_than_the_drained_one_is_refused(target, new_
 def test_a_zone_without_nodes_fails_the_drain_and_the_fault_is_not_confirmed(target, primary, new_drill):
     drill = new_drill(target)
 
-    verdict, reason = verdict_of(lambda: zone_failure.drain_zone_and_scale(drill, target, zone="zone-x", scale_to=6))
+    verdict, reason = verdict_of(lambda: zone_failure.fail_zone_and_scale(drill, target, zone="zone-x", scale_to=6))
 
     assert verdict is Verdict.ERROR  # the drill cannot even observe the zone: nodes_in_zone finds none
     assert "no nodes labelled topology.kubernetes.io/zone=zone-x" in reason
@@ -83,7 +83,7 @@ def test_a_node_cordoned_before_the_drill_stays_cordoned_and_the_ledger_is_settl
     primary.request("PATCH", f"/api/v1/nodes/{ZONE_A[0]}", body={"spec": {"unschedulable": True}},
                     content_type="application/merge-patch+json")
     drill = new_drill(target)
-    outcome = zone_failure.drain_zone_and_scale(drill, target, zone="zone-a", scale_to=10)
+    outcome = zone_failure.fail_zone_and_scale(drill, target, zone="zone-a", scale_to=10)
     zone_failure.confirm_zone_lost(drill, outcome, "zone-a")
     zone_failure.require_rolled_back(outcome, "zone-a")
     assert primary.cordoned() == [ZONE_A[0]]
