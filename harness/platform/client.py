@@ -99,7 +99,7 @@ class Cluster:
 
     def get_text(self, path: str, *, what: str | None = None, **query: Any) -> str:
         """GET a plain-text endpoint (a pod's log)."""
-        return self._exchange("GET", path, query=query, what=what, accept="text/plain")[1].decode("utf-8", "replace")
+        return self._exchange("GET", path, query=query, what=what, accept="*/*")[1].decode("utf-8", "replace")
 
     def _exchange(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
                   content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
