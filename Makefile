@@ -16,7 +16,7 @@ PYTEST  := $(PY) -m pytest
 
 # run a drill, then always build the report and the evidence bundle; exit with the drill's code
 define run_drill
-	@rc=0; DRILL_SANDBOX_NODES=$${DRILL_SANDBOX_NODES:-$(if $(filter monthly quarterly,$(1)),auto,kwok)} $(DRILL) drill $(1) || rc=$$?; \
+	@rc=0; DRILL_SANDBOX_NODES=$${DRILL_SANDBOX_NODES:-auto} $(DRILL) drill $(1) || rc=$$?; \
 	$(MAKE) --no-print-directory evidence report || echo "evidence/report not built (see above)" >&2; \
 	echo "drill $(1) exited $$rc — report: reports/allure-report/index.html, evidence: reports/evidence/"; exit $$rc
 endef
@@ -54,15 +54,15 @@ test: setup sandbox-bin real-node-parts ## every test: unit, integration, sandbo
 drill: setup sandbox-bin real-node-parts ## the monthly DR drill (backup verification + failover) on the configured target, sandbox by default
 	$(call run_drill,monthly)
 
-# The monthly drill and scenario 3 run on real sandbox nodes when this machine can; scenarios 2 and 4 are not yet
-# adapted (docs/sandbox.md, "Real nodes"), so drill-all stays kwok-only unless DRILL_SANDBOX_NODES says otherwise.
+# Every drill runs on real sandbox nodes when this machine can (DRILL_SANDBOX_NODES=auto|real|kwok;
+# docs/sandbox.md, "Real nodes"), and on kwok-only nodes with one line saying why when it cannot.
 restore-test: setup sandbox-bin real-node-parts ## the quarterly full restore (scenario 3: complete cluster loss), timed against RTO/RPO
 	$(call run_drill,quarterly)
 
-drill-all: setup sandbox-bin ## every scenario (1–4), the monthly drill and the daily verification
+drill-all: setup sandbox-bin real-node-parts ## every scenario (1–4, scenario 2 drained and, on real nodes, stopped hard), the monthly drill and the daily verification
 	$(call run_drill,all)
 
-verify-backup: setup sandbox-bin ## the daily check: the newest backup verifies at every level and holds ≥ min keys
+verify-backup: setup sandbox-bin real-node-parts ## the daily check: the newest backup verifies at every level and holds ≥ min keys
 	$(call run_drill,daily)
 
 test-fast: setup ## unit tests only

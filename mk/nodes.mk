@@ -9,4 +9,4 @@ real-node-parts: ## what real sandbox nodes need (engine, images, node binaries)
 	rc=0; tools/docker-engine.sh ensure || rc=$$?; \
 	if [ $$rc = 3 ]; then echo "real nodes: no Docker engine here; the sandbox will be kwok-only"; exit 0; fi; \
 	[ $$rc = 0 ] || exit $$rc; \
-	$(MAKE) --no-print-directory node-bin images
+	$(MAKE) --no-print-directory -j2 --output-sync=target node-bin images  # Go builds beside image builds (CPU vs network)

@@ -165,4 +165,6 @@ for suite in "${SUITES[@]}"; do
   build_one "local/debian:${suite}|${ctx}|${ctx}/Dockerfile|local/debian:${suite}-minbase|"
 done
 for spec in "${BUILDS[@]}"; do build_one "${spec}"; done
+# a rebuilt image leaves its predecessor untagged (≈ 0.5 GB each for the project image): drop ours
+docker image prune -f --filter "label=${LABEL}" >/dev/null || true
 log "done"

@@ -89,6 +89,10 @@ class SandboxTarget(Target):
         why = f" ({self.info.nodes_note})" if self.info.nodes_note else ""
         return f"sandbox kwok nodes: simulated pods, Redis a host process, health a stub{why}"
 
+    def why_no_hard_zone_failure(self) -> str | None:
+        return ("the sandbox's nodes are kwok's simulation: no machine runs to be stopped "
+                "(real nodes can: `sentinel-drill sandbox up --nodes real`, DRILL_SANDBOX_NODES=real)")
+
     def aws(self) -> AwsAccess:
         """The sandbox's moto server, with its placeholder credentials (handed to each client, never exported)."""
         return sandbox_aws(self.info.s3_endpoint)
