@@ -152,7 +152,7 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
     if NOT_RUN in state.record.details:  # skipped by a step: the target cannot inject this fault
         request.config.stash[NOT_RUN_KEY].append({"name": scenario.name, "feature": feature.rel_filename,
                                                   "reason": str(state.record.details[NOT_RUN])})
-        return
+        return  # Allure shows it skipped, with the reason
     error = request.node.stash.get(ERROR_KEY, None)
     unfinished = request.node.stash.get(STEP_KEY, None)
     if error is None and unfinished is not None:
