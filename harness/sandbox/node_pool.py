@@ -187,10 +187,8 @@ def stop_pool(paths: SandboxPaths) -> list[str]:
     """Kill every node's processes (containers included), unmount, undo the host changes; returns what is left."""
     left: list[str] = []
     names = [*POOL_PROCESSES, *(f"network-policy-{n.zone}" for n in pool_nodes(paths))]
-    for name in names:
-        proc = processes.read_pidfile(paths.pidfile(name))
-        if proc is not None:
-            processes.terminate(proc, timeout=8.0)  # the policy enforcer removes its nftables table on SIGTERM
+    procs = [p for p in (processes.read_pidfile(paths.pidfile(name)) for name in names) if p is not None]
+    processes.terminate_all(procs, timeout=8.0)  # the policy enforcers remove their nftables tables on SIGTERM
     for node in pool_nodes(paths):
         nodes.delete_nftables_table(node)
         pids = nodes.kill_cgroup(node.cgroup)
