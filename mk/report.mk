@@ -2,7 +2,8 @@
 # Included by the Makefile (`-include mk/*.mk`); targets with `## ...` show in `make help`.
 
 # Tools are cached outside the repo, one directory per version, so a warm `make setup` is instant.
-DRILL_CACHE       ?= $(HOME)/.cache/sentinel-drill
+# SENTINEL_DRILL_CACHE (read by the build scripts and the harness too) moves every cache
+DRILL_CACHE       ?= $(or $(SENTINEL_DRILL_CACHE),$(HOME)/.cache/sentinel-drill)
 ALLURE_VERSION    ?= 2.46.1
 ALLURE_HOME       := $(DRILL_CACHE)/npm/allure-commandline-$(ALLURE_VERSION)
 ALLURE            := $(ALLURE_HOME)/node_modules/allure-commandline/dist/bin/allure
