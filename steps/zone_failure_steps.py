@@ -38,7 +38,7 @@ def rollback_uncordoned(zone_drain: zone_failure.ZoneDrainOutcome, zone: str) ->
 
 @given("the target can stop every machine of a zone")
 def zone_can_stop(drill: DrillScenario, drill_target: Target) -> None:
-    why = zone_failure.require_zone_can_stop(drill_target)
+    why = drill_target.why_no_hard_zone_failure()
     if why:
         drill.note(NOT_RUN, why)
         pytest.skip(f"not run on this target: {why}")

@@ -73,11 +73,6 @@ class ZoneDrainOutcome:
 EXPERIMENTS = {"drain": "zone-drain", "hard": "zone-outage"}
 
 
-def require_zone_can_stop(target: Target) -> str | None:
-    """None when the target can stop a zone's machines; else the reason (the hard scenario is not run)."""
-    return target.why_no_hard_zone_failure()
-
-
 def require_nothing_pinned(drill: DrillScenario, target: Target, zone: str) -> None:
     """Fail before the fault when losing `zone` would strand a pod with a volume only that zone can mount."""
     pinned = pods_pinned_to_zone(target.cluster(), namespace=target.namespace, zone=zone)

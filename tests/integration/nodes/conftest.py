@@ -8,15 +8,20 @@ would hide a broken setup.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.platform.client import Cluster, connect
 from harness.sandbox import SandboxInfo, hostnet, sandbox_down, sandbox_up
 from harness.sandbox.node_pool import why_no_real_nodes
+from harness.sandbox.state import REPO_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +43,20 @@ def real_sandbox(sandbox_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def real_cluster(real_sandbox: SandboxInfo) -> Cluster:
     return connect(real_sandbox.kubeconfig, real_sandbox.context)
+
+
+@pytest.fixture(scope="session")
+def real_drill(real_sandbox: SandboxInfo) -> Callable[[str, Path], tuple[str, dict[str, Any]]]:
+    """Run `sentinel-drill drill <selection>` on the real-node sandbox; (output, drill-results.json) of a run
+    that exited 0."""
+    def run(selection: str, reports: Path) -> tuple[str, dict[str, Any]]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
+        env.update(DRILL_SANDBOX_DIR=str(real_sandbox.state_dir), DRILL_REPORTS_DIR=str(reports))
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "drill", selection, "--results",
+                               str(reports / "allure-results")], cwd=REPO_ROOT, env=env, capture_output=True,
+                              text=True, timeout=900, check=False)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, output[-3000:]
+        return output, json.loads((reports / "drill-results.json").read_text())
+
+    return run

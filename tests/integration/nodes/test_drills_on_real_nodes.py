@@ -3,16 +3,10 @@ scenario 2 drains a zone and stops one hard, and the cluster notices by itself."
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 from harness.platform.client import Cluster, namespaced
 from harness.platform.nodes import not_ready_nodes
 from harness.platform.volumes import pods_pinned_to_zone
 from harness.sandbox import SandboxInfo
-from harness.sandbox.state import REPO_ROOT
 
 
 def _brain_containers(cluster: Cluster, namespace: str) -> set[str]:
@@ -21,32 +15,18 @@ def _brain_containers(cluster: Cluster, namespace: str) -> set[str]:
 
 
 def test_scenario_1_kills_real_processes_and_measures_real_traffic(real_sandbox: SandboxInfo, real_cluster: Cluster,
-                                                                    tmp_path) -> None:
+                                                                    real_drill, tmp_path) -> None:
     before = _brain_containers(real_cluster, real_sandbox.namespace)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
-    env.update(DRILL_SANDBOX_DIR=str(real_sandbox.state_dir), DRILL_REPORTS_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "drill", "scenario-1", "--results",
-                           str(tmp_path / "allure-results")], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-3000:]
+    output, results = real_drill("scenario-1", tmp_path)
     assert "ran on: sandbox real nodes" in output
-    results = json.loads((tmp_path / "drill-results.json").read_text())
     assert {s["verdict"] for s in results["scenarios"]} == {"PASS"}
     after = _brain_containers(real_cluster, real_sandbox.namespace)
     assert before and not (before & after)  # every Brain container was killed and replaced by a new one
 
 
-def test_scenario_2_drains_and_stops_a_zone_hard_and_the_evidence_says_which(real_sandbox: SandboxInfo,
-                                                                           real_cluster: Cluster, tmp_path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
-    env.update(DRILL_SANDBOX_DIR=str(real_sandbox.state_dir), DRILL_REPORTS_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "drill", "scenario-2", "--results",
-                           str(tmp_path / "allure-results")], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=900, check=False)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-3000:]
-    results = json.loads((tmp_path / "drill-results.json").read_text())
+def test_scenario_2_drains_and_stops_a_zone_hard_and_the_evidence_says_which(real_cluster: Cluster, real_drill,
+                                                                           tmp_path) -> None:
+    _, results = real_drill("scenario-2", tmp_path)
     by_kind = {s["details"]["zone_failure_kind"]: s for s in results["scenarios"]}
     assert set(by_kind) == {"drain", "hard"} and {s["verdict"] for s in by_kind.values()} == {"PASS"}
     hard = by_kind["hard"]["details"]
