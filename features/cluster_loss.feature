@@ -1,8 +1,10 @@
 @scenario-3 @quarterly
 Feature: Scenario 3 — complete cluster loss
   The cluster and the Redis data are gone. SENTINEL is deployed to a new cluster,
-  Secrets and ConfigMaps are restored from the encrypted export, Redis from the
-  newest verified backup, and DNS is pointed at the new load balancer. (The
+  Secrets and ConfigMaps are restored from the backup pipeline's newest encrypted
+  export (never one the drill took), Redis from the newest verified backup, a day
+  of audit logs is fetched from the archive and checked, and DNS is pointed at
+  the new load balancer. (The
   runbook restores Redis before the Secrets; running pods showed that cannot work:
   redis-0 reads its password from the sentinel-redis Secret and does not start
   without it.)
@@ -16,15 +18,16 @@ Feature: Scenario 3 — complete cluster loss
     And the target is healthy
     And the canary writer is writing to Redis
     And the drill has taken a backup of its own and verified it
-    And an encrypted export of the Secrets and ConfigMaps is in the backup store
+    And the newest pipeline export of the Secrets and ConfigMaps decrypts with the configured key
     And the availability prober is watching the health endpoint
 
   Scenario: Restore SENTINEL into a new cluster from backups
     When the cluster-loss experiment destroys the cluster and the Redis data
     Then the fault is confirmed: the old cluster's API and its Redis no longer answer
     When SENTINEL is deployed to a new cluster
-    And the Secrets and ConfigMaps are restored from the encrypted export
+    And the Secrets and ConfigMaps are restored from that export
     And Redis is restored from the newest verified backup
+    And the newest day of audit logs is fetched from the archive and matches its manifest
     And DNS is updated to the new load balancer
     Then the health endpoint answers healthy
     And the recovery is verified: the restored keys match the backup and the canary is readable

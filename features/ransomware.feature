@@ -19,6 +19,7 @@ Feature: Scenario 4 — ransomware or compromise
     When SENTINEL is deployed clean into a fresh namespace
     And every secret is rotated, the Redis password included
     And Redis is restored from the chosen backup
+    And the configuration backup exports the rotated Secrets
     Then the old Redis password is rejected with WRONGPASS and the new one works
     And the health endpoint answers healthy
     And the RTO is within the target, with every phase reported

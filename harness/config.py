@@ -27,9 +27,13 @@ from pydantic import (
 
 from harness.dns import same_record
 from harness.errors import ConfigError
+from harness.retention import LOG_TYPES, RUNBOOK_RETENTION, RetentionPolicy
 
 ENV_PREFIX = "DRILL_"
 CONFIG_ENV = "DRILL_CONFIG"
+#: the runbook's "Configuration Backup": Secrets sentinel-auth and sentinel-redis, ConfigMap sentinel-config
+CONFIG_SECRETS = ("sentinel-auth", "sentinel-redis")
+CONFIG_MAPS = ("sentinel-config",)
 
 
 class Settings(BaseModel):
@@ -47,6 +51,18 @@ class Settings(BaseModel):
         None, ge=1, description="object-lock retention for uploads (S3 buckets with object lock only)"
     )
     store_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "COMPLIANCE"
+    config_secrets: tuple[str, ...] = Field(CONFIG_SECRETS, description="Secrets the configuration backup exports")
+    config_maps: tuple[str, ...] = Field(CONFIG_MAPS, description="ConfigMaps the configuration backup exports")
+    log_store_url: str | None = Field(None, description="s3://bucket/prefix of the daily log archives")
+    log_retention: dict[str, RetentionPolicy] = Field(
+        default_factory=lambda: dict(RUNBOOK_RETENTION),
+        description="retention table per log type (days): hot_days, warm_days, cold_days; the runbook's by default")
+    prometheus_config_map: str = Field(
+        "prometheus-config", description="ConfigMap holding Prometheus's configuration ([namespace/]name)")
+    prometheus_config_key: str = Field("prometheus.yml", description="its key with the YAML")
+    coverage_window_hours: float = Field(48, gt=0, description="how far back `coverage` checks backup history")
+    backup_schedule_slack_seconds: float = Field(
+        300, ge=0, description="coverage: allowance for the hourly CronJob's start jitter before a gap counts")
     kubeconfig: str | None = None
     context: str | None = None
     namespace: str = "sentinel"
@@ -92,7 +108,7 @@ class Settings(BaseModel):
             raise ValueError("expected redis://host:port/db")
         return v
 
-    @field_validator("store_url")
+    @field_validator("store_url", "log_store_url")
     @classmethod
     def _store_scheme(cls, v: str | None) -> str | None:
         if v is None:
@@ -103,6 +119,14 @@ class Settings(BaseModel):
         if parts.scheme == "file" and parts.path.startswith("/"):
             return v
         raise ValueError("expected s3://bucket/prefix or file:///absolute/dir")
+
+    @field_validator("log_retention")
+    @classmethod
+    def _known_log_types(cls, v: dict[str, RetentionPolicy]) -> dict[str, RetentionPolicy]:
+        unknown = sorted(set(v) - set(LOG_TYPES))
+        if unknown:
+            raise ValueError(f"unknown log type {unknown[0]!r} (known: {', '.join(LOG_TYPES)})")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -160,6 +184,8 @@ def split_redis_url(url: str) -> tuple[str, str | None]:
 #: secrets: from the environment (or a URL's userinfo) only, never from the file or DRILL_*
 SECRET_FIELDS = {"redis_password": "REDIS_PASSWORD", "dr_redis_password": "DR_REDIS_PASSWORD"}
 _FIELD_NAMES = set(Settings.model_fields) - set(SECRET_FIELDS)
+#: settings given as comma-separated lists in DRILL_* variables
+_LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps"}
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -192,7 +218,7 @@ def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
         key = ENV_PREFIX + name.upper()
         if key in env and env[key] != "":
             value: Any = env[key]
-            if name == "allowed_targets":
+            if name in _LIST_FIELDS:
                 value = tuple(v.strip() for v in value.split(",") if v.strip())
             out[name] = value
     return out

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pytest_bdd import given, then, when
 
-from harness.drills import cluster_loss, recovery
+from harness.backup.config_export import ConfigExport
+from harness.drills import cluster_loss, configuration, recovery
 from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
 from harness.platform.redis_data import DataRestoreResult
-from harness.secrets import ConfigExport
 from harness.target import LossReport
 from harness.target.base import Target
 
 
-@given("an encrypted export of the Secrets and ConfigMaps is in the backup store", target_fixture="config_export")
-def config_exported(drill: DrillScenario, drill_target: Target) -> ConfigExport:
-    return cluster_loss.export_configuration(drill, drill_target)
+@given("the newest pipeline export of the Secrets and ConfigMaps decrypts with the configured key",
+       target_fixture="config_export")
+def pipeline_export_readable(drill: DrillScenario, drill_target: Target) -> ConfigExport:
+    return configuration.require_pipeline_export(drill, drill_target)
 
 
 @when("the cluster-loss experiment destroys the cluster and the Redis data", target_fixture="loss")
@@ -41,10 +42,16 @@ def restore_redis(drill: DrillScenario, drill_target: Target) -> DataRestoreResu
     return restored
 
 
-@when("the Secrets and ConfigMaps are restored from the encrypted export")
+@when("the Secrets and ConfigMaps are restored from that export")
 def restore_config(drill: DrillScenario, drill_target: Target, config_export: ConfigExport) -> None:
-    cluster_loss.restore_configuration(drill, drill_target, config_export)
+    configuration.restore_configuration(drill, drill_target, config_export)
     drill.clock.mark("secrets_restored")
+
+
+@when("the newest day of audit logs is fetched from the archive and matches its manifest")
+def restore_audit_logs(drill: DrillScenario, drill_target: Target) -> None:
+    cluster_loss.fetch_audit_logs(drill, drill_target)
+    drill.clock.mark("logs_restored")
 
 
 @when("DNS is updated to the new load balancer")

@@ -7,7 +7,7 @@ from typing import Any
 from pytest_bdd import given, then, when
 
 from harness.backup.verify import VerificationReport
-from harness.drills import ransomware, recovery
+from harness.drills import configuration, ransomware, recovery
 from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
 from harness.target.base import Target
@@ -63,3 +63,9 @@ def old_password_rejected(drill: DrillScenario, drill_target: Target, passwords:
 @then("the audit timeline is attached")
 def audit(drill: DrillScenario) -> None:
     ransomware.audit_timeline(drill)
+
+
+@when("the configuration backup exports the rotated Secrets")
+def config_backed_up(drill: DrillScenario, drill_target: Target) -> None:
+    configuration.back_up_rotated_configuration(drill, drill_target)
+    drill.clock.mark("config_backed_up")

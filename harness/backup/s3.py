@@ -7,6 +7,7 @@ retention. Every boto3/botocore failure becomes one line of the error tree.
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -173,6 +174,29 @@ class S3Store:
 
     def location(self, key: str) -> str:
         return f"s3://{self.bucket}/{join_key(self.prefix, key)}"
+
+    @property
+    def key_root(self) -> str:
+        """What every key of this store starts with in the bucket (lifecycle rules filter on it)."""
+        return f"{self.prefix}/" if self.prefix else ""
+
+    def lifecycle_rules(self) -> builtins.list[dict[str, Any]]:
+        """The bucket's lifecycle rules ([] when it has none)."""
+        try:
+            answer = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)
+        except Exception as exc:  # noqa: BLE001
+            if _code(exc) == "NoSuchLifecycleConfiguration":
+                return []
+            raise self._error(exc, f"read the lifecycle rules of bucket {self.bucket}") from None
+        return list(answer.get("Rules", []))
+
+    def put_lifecycle_rules(self, rules: builtins.list[dict[str, Any]]) -> None:
+        """Replace the bucket's lifecycle configuration with `rules`."""
+        try:
+            self.client.put_bucket_lifecycle_configuration(Bucket=self.bucket,
+                                                           LifecycleConfiguration={"Rules": rules})
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, f"set the lifecycle rules of bucket {self.bucket}") from None
 
     def child(self, sub: str) -> S3Store:
         return S3Store(

@@ -18,6 +18,7 @@ import click
 # command modules register themselves on `app` when imported
 from harness.cli import (
     backup_commands,  # noqa: F401
+    coverage_commands,  # noqa: F401
     drill_commands,  # noqa: F401
     evidence_commands,  # noqa: F401
     recover_commands,  # noqa: F401

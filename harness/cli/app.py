@@ -35,3 +35,22 @@ def settings_from(config: str | None, **overrides: Any) -> Settings:
 def emit_json(data: Any) -> None:
     """Print one JSON document on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+class DefaultCommandGroup(click.Group):
+    """A group that runs `default` when the first argument is not one of its subcommands.
+
+    Keeps `sentinel-drill backup --redis-url …` and `verify <id>` working (the
+    CronJobs and scripts call them so) while `backup config` and `verify logs`
+    are subcommands beside them.
+    """
+
+    def __init__(self, *args: Any, default: str, **kwargs: Any) -> None:
+        kwargs.setdefault("invoke_without_command", False)
+        super().__init__(*args, **kwargs)
+        self.default = default
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)

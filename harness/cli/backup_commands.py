@@ -24,7 +24,7 @@ from harness.backup import (
     verify_backup,
 )
 from harness.backup.verify import VerificationReport
-from harness.cli.app import app, config_option, emit_json, json_option, settings_from
+from harness.cli.app import DefaultCommandGroup, app, config_option, emit_json, json_option, settings_from
 from harness.config import Settings, redact_url, split_redis_url
 from harness.errors import ConfigError, StoreError, UsageError, VerificationFailed
 from harness.restore import restore_backup
@@ -57,13 +57,18 @@ def _echo(line: str) -> None:
     click.echo(line)
 
 
-@app.command("backup")
+@app.group("backup", cls=DefaultCommandGroup, default="redis")
+def backup_group() -> None:
+    """Take backups: Redis (the default: `backup --redis-url …`), `backup config`, `backup logs`."""
+
+
+@backup_group.command("redis")
 @config_option
 @click.option("--redis-url", default=None, help="redis://host:port/db to back up (DRILL_REDIS_URL); password from REDIS_PASSWORD.")
 @store_option
 @json_option
 def backup_command(config: str | None, redis_url: str | None, store_url: str | None, as_json: bool) -> None:
-    """Take a backup: BGSAVE, fetch the RDB, write its manifest, upload both. Prints the id last."""
+    """Back up Redis: BGSAVE, fetch the RDB, write its manifest, upload both. Prints the id last."""
     settings = settings_from(config, redis_url=redis_url, store_url=store_url)
     if not settings.redis_url:
         raise ConfigError("no Redis URL configured", fix="pass --redis-url or set DRILL_REDIS_URL")
@@ -131,7 +136,12 @@ def _print_report(report: VerificationReport) -> None:
     _echo("PASSED" if failed is None else f"FAILED at {failed.name}")
 
 
-@app.command("verify")
+@app.group("verify", cls=DefaultCommandGroup, default="backup")
+def verify_group() -> None:
+    """Verify a Redis backup (the default: `verify ID` / `verify --latest`) or a day of logs (`verify logs`)."""
+
+
+@verify_group.command("backup")
 @config_option
 @click.argument("backup_id", required=False)
 @latest_option

@@ -1,7 +1,8 @@
 """Scenario 3: the cluster and the Redis data are lost; restore into a new cluster, timed per phase.
 
-Clock: fault_injected → fault_confirmed → infra_ready → secrets_restored →
-data_restored → dns_updated → healthy → verified. RTO = verified −
+Clock: fault_injected → fault_confirmed → infra_ready → secrets_restored (from
+the pipeline's newest configuration export) → data_restored → logs_restored (a
+day of audit logs fetched and checked) → dns_updated → healthy → verified. RTO = verified −
 fault_injected. RPO = age of the pipeline's newest backup at the fault + the
 canary's measured loss (last acknowledged canary write − newest canary that
 survived the restore), so a dead backup job shows in the RPO however fresh the
@@ -12,11 +13,14 @@ reported beside the RPO.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from harness.backup.catalog import newest_backup
+from harness.backup.log_archive import LogDayCheck, archived_days, verify_log_day
 from harness.backup.manifest import PIPELINE
 from harness.drills.experiments import LOSE_CLUSTER, activity_output, run_for_drill
 from harness.drills.pipeline import GAP_MEASURE, BackupGap, backup_age_s, pipeline_gap
@@ -26,16 +30,7 @@ from harness.errors import DrillError, TargetMissed
 from harness.evidence.tables import REPORTED_ONLY
 from harness.measure.canary import CanaryReader, CanaryReport
 from harness.measure.clock import FAULT_INJECTED, Measurement
-from harness.secrets import ConfigExport, export_config, latest_export, restore_config, restored_mismatches
 from harness.target.base import LossReport, Target
-
-
-def export_configuration(drill: DrillScenario, target: Target) -> ConfigExport:
-    """Encrypt every Secret and ConfigMap of the namespace into the backup store."""
-    export = export_config(target.cluster(), target.store(), namespace=target.namespace,
-                           key=target.config_export_key())
-    drill.note("config_export", export.to_json())
-    return export
 
 
 def destroy_cluster(drill: DrillScenario, target: Target) -> LossReport:
@@ -66,22 +61,22 @@ def confirm_cluster_lost(drill: DrillScenario, target: Target, loss: LossReport)
     drill.confirm_fault(proof.confirmed, proof.what, proof.evidence)
 
 
-def restore_configuration(drill: DrillScenario, target: Target, export: ConfigExport) -> list[str]:
-    """Apply the newest export and check every restored object's data equals the exported one."""
-    store = target.store()
-    newest = latest_export(store)
-    if newest.export_id != export.export_id:
-        raise DrillError(f"newest export is {newest.export_id}, not the drill's {export.export_id}",
-                         fix="another export ran concurrently; rerun the drill")
-    cluster = target.cluster()
-    objects = restore_config(cluster, store, namespace=target.namespace, key=target.config_export_key())
-    names = [f"{o['kind']}/{o['metadata']['name']}" for o in objects]
-    wrong = restored_mismatches(cluster, objects, namespace=target.namespace)
-    drill.note("config_restored", {"objects": names, "mismatched": wrong})
-    if wrong or not names:
-        raise TargetMissed(f"configuration restore incomplete: mismatched {wrong}, restored {len(names)} objects",
-                           fix="check the export and the target namespace")
-    return names
+def fetch_audit_logs(drill: DrillScenario, target: Target) -> LogDayCheck:
+    """The newest archived day of audit logs fetched and checked file by file against its manifest."""
+    store = target.log_store()
+    days = archived_days(store, "audit")
+    if not days:
+        raise TargetMissed(f"no audit log archive in {store.url} to restore",
+                           fix="the daily log-archive CronJob has not run; see `sentinel-drill coverage`")
+    with tempfile.TemporaryDirectory(prefix="sentinel-audit-") as tmp:
+        check = verify_log_day(store, "audit", days[-1], restore_to=Path(tmp))
+        restored = sum(1 for p in Path(tmp).rglob("*") if p.is_file())
+    drill.note("audit_logs_restored", {**check.to_json(), "files_restored": restored})
+    if not check.passed or restored != check.files:
+        raise TargetMissed(f"audit logs of {days[-1].isoformat()} do not match their manifest: "
+                           f"{'; '.join(check.problems) or f'{restored} of {check.files} files restored'}",
+                           fix="restore the day from the bucket's previous object versions")
+    return check
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from harness.safety import destructive_allowed
 
 #: selection → the scenario tags it runs (see the features' tags)
 SELECTION_TAGS: dict[str, tuple[str, ...]] = {
-    "monthly": ("monthly", "scenario-1"),
+    "monthly": ("coverage", "monthly", "scenario-1"),
+    "coverage": ("coverage",),
     "quarterly": ("scenario-3",),
     "daily": ("daily",),
     "scenario-1": ("scenario-1",),
     "scenario-2": ("scenario-2",),
     "scenario-3": ("scenario-3",),
     "scenario-4": ("scenario-4",),
-    "all": ("scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily"),
+    "all": ("coverage", "scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily"),
 }
 
 

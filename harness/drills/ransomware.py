@@ -250,7 +250,7 @@ def require_password_rotated(drill: DrillScenario, target: Target, passwords: Ro
 
 
 AUDIT_PHASES = ("fault_injected", "fault_confirmed", "backups_scanned", "infra_ready", "secrets_rotated",
-                "data_restored", "healthy")
+                "data_restored", "config_backed_up", "healthy")
 
 
 def audit_timeline(drill: DrillScenario) -> list[dict[str, Any]]:
@@ -264,6 +264,9 @@ def audit_timeline(drill: DrillScenario) -> list[dict[str, Any]]:
         "infra_ready": f"clean namespace {details.get('clean_namespace')} deployed",
         "data_restored": f"Redis restored from {details.get('redis_restore', {}).get('backup_id')}",
         "secrets_rotated": f"{len(details.get('rotation', {}).get('rotated', []))} secret values rotated",
+        "config_backed_up": "configuration export "
+                            f"{(details.get('config_backup_after_rotation') or {}).get('export_id')} holds the "
+                            "rotated values",
         "healthy": "health endpoint answered 200",
     }
     timeline = [{"at": e.at.isoformat(), "event": e.name, "what": what.get(e.name, e.name)}

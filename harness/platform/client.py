@@ -204,6 +204,8 @@ def connect(
     the context does not exist. Nothing is sent to the server.
     """
     path = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG", "")
+    if not path and os.environ.get("KUBERNETES_SERVICE_HOST") and Path(IN_CLUSTER_TOKEN).is_file():
+        return _in_cluster(timeout=timeout, retries=retries)  # a CronJob's pod: its ServiceAccount
     if not path:
         raise ConfigError(
             "no kubeconfig configured for the target",
@@ -226,6 +228,23 @@ def connect(
     configuration.retries = retries
     api = k8s.ApiClient(configuration=configuration)
     return Cluster(api=api, server=api.configuration.host, kubeconfig=path, context=context, timeout=timeout)
+
+
+IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+def _in_cluster(*, timeout: float, retries: int) -> Cluster:
+    """The pod's own ServiceAccount (what kubectl does inside a pod without a kubeconfig)."""
+    configuration = k8s.Configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)
+    except ConfigException as exc:
+        raise ConfigError(f"the in-cluster ServiceAccount cannot be used: {exc}",
+                          fix="mount the ServiceAccount token (automountServiceAccountToken: true)") from None
+    configuration.retries = retries
+    api = k8s.ApiClient(configuration=configuration)
+    return Cluster(api=api, server=api.configuration.host, kubeconfig="(in-cluster)", context="in-cluster",
+                   timeout=timeout)
 
 
 def connect_settings(settings: Settings, *, timeout: float = 10.0) -> Cluster:

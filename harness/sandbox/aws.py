@@ -85,6 +85,15 @@ def create_bucket(endpoint: str, bucket: str) -> None:
         raise SandboxError(f"creating bucket {bucket} on {endpoint} failed: {exc}", fix="see the moto log") from None
 
 
+def create_plain_bucket(endpoint: str, bucket: str) -> None:
+    """A bucket without Object Lock (the log archive's: its lifecycle expires objects)."""
+    s3 = aws_client("s3", endpoint)
+    try:
+        s3.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    except botocore.exceptions.BotoCoreError as exc:
+        raise SandboxError(f"creating bucket {bucket} on {endpoint} failed: {exc}", fix="see the moto log") from None
+
+
 def create_dns(endpoint: str, *, zone_name: str, cluster: str) -> DnsRecord:
     """A hosted zone and the `sentinel.<zone>` CNAME → `lb-<cluster>.<zone>`."""
     zone_name = zone_name.rstrip(".") + "."

@@ -30,7 +30,7 @@ from harness.platform.stack import DEPLOY_DIR, deploy_stack
 from harness.polling import WaitTimedOut, poll
 from harness.redis_client import connect as redis_connect
 from harness.redis_process import RedisProcess, free_port
-from harness.sandbox import aws, hostnet, node_pool, pipeline_jobs, processes
+from harness.sandbox import aws, first_backups, hostnet, node_pool, pipeline_jobs, processes
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import FrontConfig, Inward, Route
 from harness.sandbox.health import HealthConfig
@@ -123,6 +123,8 @@ def _start_store_and_dns(paths: SandboxPaths, *, cluster_name: str, dns_zone: st
     aws.start_moto(paths, moto_port, timeout=timeout)
     endpoint = f"http://127.0.0.1:{moto_port}"
     aws.create_bucket(endpoint, BUCKET)
+    first_backups.create_log_bucket(endpoint)
+    first_backups.first_log_archives(paths, endpoint)
     return moto_port, endpoint, aws.create_dns(endpoint, zone_name=dns_zone, cluster=cluster_name)
 
 
@@ -228,6 +230,7 @@ def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: in
     except WaitTimedOut as exc:
         raise SandboxError(f"the SENTINEL stack did not roll out: {exc.message}",
                            fix=f"see {logs / 'kube-scheduler.log'} and {logs / 'kube-controller-manager.log'}") from None
+    first_backups.first_config_export(paths, cluster, endpoint, store_url=f"s3://{BUCKET}/", namespace=NAMESPACE)
 
     health_port = free_port()
     _start_health(paths, HealthConfig(
@@ -309,6 +312,7 @@ def _start_real(paths: SandboxPaths, bins: Path, *, cluster_name: str, keys: int
         (Inward(hostnet.DNS_ADDRESS, moto_port, moto_port),)), timeout=timeout)
     pipeline_jobs.deploy_pipeline(cluster, namespace=NAMESPACE, endpoint=pipeline_jobs.store_endpoint(moto_port),
                                   region=REGION)
+    first_backups.first_config_export(paths, cluster, endpoint, store_url=f"s3://{BUCKET}/", namespace=NAMESPACE)
     _wait_serving(f"http://127.0.0.1:{health_port}/health", timeout=timeout, log=paths.log("front"))
     if keys:  # the store's first pipeline backup, written by the backup CronJob's own Job
         seed(redis_connect(f"redis://127.0.0.1:{redis_port}/0", password, timeout=10.0), keys=keys)

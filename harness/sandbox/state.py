@@ -25,6 +25,7 @@ STATE_VERSION = 1
 DIR_ENV = "DRILL_SANDBOX_DIR"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "sentinel-backups"
+LOG_BUCKET = "sentinel-logs"
 REGION = "us-east-1"
 NAMESPACE = "sentinel"
 # moto accepts any credentials; these are moto's documented placeholders, not secrets
@@ -80,6 +81,16 @@ class SandboxPaths:
     @property
     def redis_password_file(self) -> Path:
         return self.secrets_dir / "redis-password"
+
+    @property
+    def config_key_file(self) -> Path:
+        """The Fernet key the sandbox's configuration exports are encrypted with (0600)."""
+        return self.secrets_dir / "config-export.key"
+
+    @property
+    def hot_logs_dir(self) -> Path:
+        """Where the sandbox's "log shipper" leaves the day's files before they are archived."""
+        return self.root / "logs-hot"
 
     @property
     def pids_dir(self) -> Path:
@@ -166,6 +177,14 @@ class SandboxInfo:
     def store_url(self) -> str:
         return f"s3://{self.bucket}/"
 
+    @property
+    def log_store_url(self) -> str:
+        return f"s3://{LOG_BUCKET}/"
+
+    @property
+    def config_key_file(self) -> Path:
+        return SandboxPaths(self.state_dir).config_key_file
+
     def redis_password(self) -> str:
         """The current Redis password (read from its 0600 file; rotation updates the file)."""
         return read_secret(self.redis_password_file)
@@ -177,6 +196,7 @@ class SandboxInfo:
             "redis_url": self.redis_url,
             "redis_password": self.redis_password(),
             "store_url": self.store_url,
+            "log_store_url": self.log_store_url,
             "kubeconfig": str(self.kubeconfig),
             "context": self.context,
             "namespace": self.namespace,
@@ -202,6 +222,7 @@ class SandboxInfo:
             "DRILL_NAMESPACE": self.namespace,
             "DRILL_REDIS_URL": self.redis_url,
             "DRILL_STORE_URL": self.store_url,
+            "DRILL_LOG_STORE_URL": self.log_store_url,
             "DRILL_HEALTH_URL": self.health_url,
             "DRILL_HOSTED_ZONE_ID": self.hosted_zone_id,
             "DRILL_DNS_RECORD_NAME": self.record_name,
@@ -212,12 +233,15 @@ class SandboxInfo:
         }
         if include_secrets:
             env["REDIS_PASSWORD"] = self.redis_password()
+            if self.config_key_file.exists():
+                env["DRILL_CONFIG_KEY"] = read_secret(self.config_key_file)
         return env
 
     def shell_exports(self) -> str:
         """`export` lines for `eval "$(sentinel-drill sandbox env)"`; the password is read from its file."""
         lines = [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
         lines.append(f'export REDIS_PASSWORD="$(cat {shlex.quote(str(self.redis_password_file))})"')
+        lines.append(f'export DRILL_CONFIG_KEY="$(cat {shlex.quote(str(self.config_key_file))})"')
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> dict[str, Any]:
@@ -226,6 +250,7 @@ class SandboxInfo:
             if isinstance(value, Path):
                 data[key] = str(value)
         data.update(redis_url=self.redis_url, health_url=self.health_url, store_url=self.store_url,
+                    log_store_url=self.log_store_url,
                     state_dir=str(self.state_dir))
         return data
 
@@ -242,7 +267,7 @@ _RUNTIME_FIELDS = ("pids", "running", "already_running", "rss_bytes")
 def save_state(paths: SandboxPaths, info: SandboxInfo) -> None:
     """Persist the static part of `info` to state.json (atomically)."""
     data = {k: v for k, v in info.to_json().items() if k not in _RUNTIME_FIELDS}
-    for derived in ("redis_url", "health_url", "store_url"):
+    for derived in ("redis_url", "health_url", "store_url", "log_store_url"):
         data.pop(derived, None)
     data["version"] = STATE_VERSION
     tmp = paths.state_file.with_suffix(".tmp")

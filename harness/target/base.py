@@ -131,6 +131,12 @@ class Target(ABC):
         return open_store(self.settings.store_url, retention_days=self.settings.store_retention_days,
                           lock_mode=self.settings.store_lock_mode, aws=self.aws())
 
+    def log_store(self) -> BackupStore:
+        """Where the daily log archives live (`log_store_url`), under the bucket's lifecycle rules."""
+        if not self.settings.log_store_url:
+            raise ConfigError("no log archive store configured for the target", fix="set DRILL_LOG_STORE_URL")
+        return open_store(self.settings.log_store_url, aws=self.aws())
+
     @abstractmethod
     def config_export_key(self) -> str:
         """The Fernet key the configuration export is encrypted with (never printed)."""

@@ -16,6 +16,7 @@ import os
 
 import redis
 
+from harness.backup.config_export import KEY_ENV
 from harness.config import Settings
 from harness.dns import same_record
 from harness.errors import ConfigError, DrillError
@@ -24,7 +25,6 @@ from harness.platform.manifests import delete_objects
 from harness.platform.redis_data import KubernetesRedisData, NetworkRedisData, RedisDataPlane
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.stack import deploy_stack, stack_in
-from harness.secrets import KEY_ENV
 from harness.target.base import LossProof, LossReport, Target
 
 DR_FIELDS = ("dr_context", "dr_redis_url", "dr_health_url", "dr_dns_record_name")

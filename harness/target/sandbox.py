@@ -31,8 +31,6 @@ from harness.sandbox.stack import stack_objects
 from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
 from harness.target.base import LossProof, LossReport, Target
 
-CONFIG_KEY_FILE = "config-export.key"
-
 
 def sandbox_settings(base: Settings, info: SandboxInfo) -> Settings:
     """`base` with the sandbox's coordinates filled in (targets, floors and timings stay the user's)."""
@@ -41,6 +39,7 @@ def sandbox_settings(base: Settings, info: SandboxInfo) -> Settings:
         "redis_url": info.redis_url,
         "redis_password": None,
         "store_url": info.store_url,
+        "log_store_url": info.log_store_url,
         "kubeconfig": str(info.kubeconfig),
         "context": info.context,
         "namespace": info.namespace,
@@ -98,10 +97,10 @@ class SandboxTarget(Target):
         return sandbox_aws(self.info.s3_endpoint)
 
     def config_export_key(self) -> str:
-        """The sandbox's Fernet key for configuration exports (created on first use, 0600)."""
-        path = self.paths.secrets_dir / CONFIG_KEY_FILE
+        """The sandbox's Fernet key for configuration exports (written at `sandbox up`, 0600)."""
+        path = self.info.config_key_file
         if not path.exists():
-            from harness.secrets import new_key
+            from harness.backup.config_export import new_key
 
             write_secret(path, new_key())
         return read_secret(path)

@@ -19,13 +19,13 @@ from typing import Any, cast
 
 from pydantic import SecretStr
 
+from harness.backup.config_export import new_key
 from harness.config import Settings
 from harness.drills.pytest_plugin import classify
 from harness.evidence.record import Verdict
 from harness.platform.client import Cluster
 from harness.platform.redis_data import NetworkRedisData, RedisDataPlane
 from harness.safety import require_destructive
-from harness.secrets import new_key
 from harness.target.base import LossProof, LossReport, Target
 from tests.fakes.cluster import FakeCluster
 

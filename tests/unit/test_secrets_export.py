@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from harness.backup.config_export import ConfigExport, latest_export, new_key, read_export
 from harness.backup.store import FileStore
 from harness.errors import CheckFailed, ConfigError, StoreError
-from harness.secrets import ConfigExport, latest_export, new_key, read_export
 
 OBJECTS = [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sentinel-redis"},
             "data": {"password": "czNjcjN0"}}]

@@ -60,7 +60,7 @@ class Staging:
 def _fernet_key(directory: Path) -> str:
     path = directory / "config-export.key"
     if not path.exists():
-        from harness.secrets import new_key
+        from harness.backup.config_export import new_key
 
         path.write_text(new_key())
     return path.read_text().strip()

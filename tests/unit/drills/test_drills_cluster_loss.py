@@ -7,7 +7,7 @@ import time
 
 from harness.backup.manifest import PIPELINE
 from harness.backup.take import take_backup
-from harness.drills import cluster_loss, pipeline, preconditions, recovery
+from harness.drills import cluster_loss, configuration, pipeline, preconditions, recovery
 from harness.evidence.record import Verdict
 from harness.platform.client import APPLY_PATCH
 from tests.fakes.target import BRAIN, verdict_of
@@ -41,13 +41,14 @@ def test_a_loss_the_target_cannot_prove_is_invalid(target, dr, new_drill):
     assert not drill.clock.has("fault_confirmed")
 
 
-def test_the_whole_restore_passes_with_rto_and_rpo_measured(redis_target, redis_server, primary, dr, new_drill, data):
-    target = redis_target
+def test_the_whole_restore_passes_with_rto_and_rpo_measured(make_target, redis_server, primary, dr, new_drill, data):
+    target = make_target(redis_server, config_secrets=("sentinel-redis",), config_maps=())
     data.seed(target.redis(), n=5)
     primary.request("PATCH", "/api/v1/namespaces/sentinel/secrets/sentinel-redis", content_type=APPLY_PATCH,
                     body={"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sentinel-redis"},
                           "data": {"password": "c2VjcmV0"}})
     take_backup(target.redis_url, target.store(), password=target.redis_password(), origin=PIPELINE)
+    assert configuration.take_config_backup(target).written  # the configuration pipeline's export
     time.sleep(1.1)  # point in time has 1 s resolution: the drill's backup must be the newer one
     drill = new_drill(target)
 
@@ -55,14 +56,14 @@ def test_the_whole_restore_passes_with_rto_and_rpo_measured(redis_target, redis_
     preconditions.require_healthy(drill, target, settle_s=1.0)
     preconditions.start_canary(drill, target)
     backup = recovery.take_verified_backup(drill, target)
-    export = cluster_loss.export_configuration(drill, target)
+    export = configuration.require_pipeline_export(drill, target)
     loss = cluster_loss.destroy_cluster(drill, target)
     cluster_loss.confirm_cluster_lost(drill, target, loss)
     target.provision_cluster()
     drill.clock.mark("infra_ready")
     restored = recovery.restore_redis_file(drill, target, recovery.newest_verified_backup(target))
     drill.clock.mark("data_restored")
-    cluster_loss.restore_configuration(drill, target, export)
+    configuration.restore_configuration(drill, target, export)
     drill.clock.mark("secrets_restored")
     recovery.wait_healthy(drill, target.health_url, deadline_s=5.0)
     drill.clock.mark("healthy")
@@ -76,6 +77,8 @@ def test_the_whole_restore_passes_with_rto_and_rpo_measured(redis_target, redis_
     assert drill.record.details["rpo"]["pipeline_backup_id"] != backup.backup.id
     assert [m for m, _ in primary.requests if m != "GET"] == ["PATCH"]  # only the test's own Secret: nothing after
     assert drill.record.details["redis_restore"]["backup_id"] == backup.backup.id
+    assert drill.record.details["config_restored"]["export_id"] == export.export_id
+    assert drill.record.details["config_export"]["drift_from_live"] == []
 
 
 def test_the_canary_stops_at_the_fault_so_no_write_lands_after_the_data_was_lost(redis_target, new_drill):
