@@ -7,19 +7,21 @@ sandbox's own key file on the sandbox); values are never printed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from harness.backup.log_archive import archive_logs, verify_log_day
+from harness.backup.store import BackupStore, open_store
 from harness.cli.app import app, config_option, emit_json, json_option, settings_from
 from harness.cli.backup_commands import backup_group, verify_group
 from harness.coverage import check_coverage
 from harness.drills.configuration import take_config_backup
 from harness.errors import CheckFailed, UsageError
 from harness.retention import LOG_TYPES
-from harness.target import open_target
+from harness.target import Target, open_target
 
 
 def _day(value: str | None) -> date:
@@ -36,6 +38,11 @@ day_option = click.option("--day", default=None, help="The day (YYYY-MM-DD, UTC)
 type_option = click.option("--type", "log_type", required=True, type=click.Choice(LOG_TYPES), help="Log type.")
 
 
+def _flag_store(target: Target, url: str | None, default: Callable[[], BackupStore]) -> BackupStore:
+    """--store wins over the target's configured store (the sandbox fills in its own otherwise)."""
+    return open_store(url, aws=target.aws()) if url else default()
+
+
 @backup_group.command("config")
 @config_option
 @click.option("--namespace", default=None, help="Namespace to export (DRILL_NAMESPACE; default sentinel).")
@@ -45,8 +52,8 @@ def backup_config_command(config: str | None, namespace: str | None, store_url: 
     """Export the configured Secrets and ConfigMaps, encrypted (DRILL_CONFIG_KEY), when they changed."""
     settings = settings_from(config, namespace=namespace, store_url=store_url)
     with open_target(settings, start_sandbox=False) as target:
-        outcome = take_config_backup(target)
-        where = target.store().url
+        store = _flag_store(target, store_url, target.store)
+        outcome = take_config_backup(target, store=store)
     if as_json:
         emit_json(outcome.to_json())
         return
@@ -54,7 +61,7 @@ def backup_config_command(config: str | None, namespace: str | None, store_url: 
         since = outcome.unchanged_since.export_id if outcome.unchanged_since else "-"
         click.echo(f"unchanged since export {since}: nothing written ({', '.join(outcome.objects)})")
         return
-    click.echo(f"exported {', '.join(outcome.objects)} encrypted to {where}{outcome.export.key}")
+    click.echo(f"exported {', '.join(outcome.objects)} encrypted to {store.location(outcome.export.key)}")
     click.echo(outcome.export.export_id)
 
 
@@ -70,7 +77,7 @@ def backup_logs_command(config: str | None, log_type: str, source: Path, day: st
     """Archive one day's log files of a type, with a manifest (files, sizes, sha256)."""
     settings = settings_from(config, log_store_url=store_url)
     with open_target(settings, start_sandbox=False) as target:
-        store = target.log_store()
+        store = _flag_store(target, store_url, target.log_store)
         manifest = archive_logs(source, log_type, _day(day), store)
     if as_json:
         emit_json(manifest.to_json())
@@ -90,7 +97,7 @@ def verify_logs_command(config: str | None, log_type: str, day: str | None, stor
     """Check a day's log archive against its manifest; exit 1 naming what differs."""
     settings = settings_from(config, log_store_url=store_url)
     with open_target(settings, start_sandbox=False) as target:
-        check = verify_log_day(target.log_store(), log_type, _day(day))
+        check = verify_log_day(_flag_store(target, store_url, target.log_store), log_type, _day(day))
     if as_json:
         emit_json(check.to_json())
     else:

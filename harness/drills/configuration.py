@@ -24,15 +24,16 @@ from harness.backup.config_export import (
     restored_mismatches,
 )
 from harness.backup.manifest import PIPELINE
+from harness.backup.store import BackupStore
 from harness.drills.scenario import DrillScenario
 from harness.errors import TargetMissed
 from harness.target.base import Target
 
 
-def take_config_backup(target: Target) -> ExportOutcome:
+def take_config_backup(target: Target, *, store: BackupStore | None = None) -> ExportOutcome:
     """`sentinel-drill backup config` against the target's current namespace (writes only on change)."""
     settings = target.settings
-    return backup_config(target.cluster(), target.store(), namespace=target.namespace,
+    return backup_config(target.cluster(), store or target.store(), namespace=target.namespace,
                          key=target.config_export_key(), secrets=settings.config_secrets,
                          config_maps=settings.config_maps)
 

@@ -24,16 +24,21 @@ REPO = Path(__file__).resolve().parents[2]
 CRONJOBS = REPO / "deploy" / "cronjobs"
 DOCKERFILE = REPO / "Dockerfile"
 EXPECTED = {
-    "redis-backup-cronjob.yaml": ("0 * * * *", ["backup", "--redis-url", "redis://redis.sentinel.svc:6379/0",
-                                                "--store", "s3://sentinel-backups/"]),
-    "backup-verify-cronjob.yaml": ("0 6 * * *", ["verify", "--latest", "--min-keys", "100"]),
+    "redis-backup-cronjob.yaml": ("0 * * * *", [["backup", "--redis-url", "redis://redis.sentinel.svc:6379/0",
+                                                 "--store", "s3://sentinel-backups/"]]),
+    "backup-verify-cronjob.yaml": ("0 6 * * *", [["verify", "--latest", "--min-keys", "100"]]),
+    "config-backup-cronjob.yaml": ("*/15 * * * *", [["backup", "config", "--store", "s3://sentinel-backups/"]]),
+    "log-archive-cronjob.yaml": ("30 0 * * *", [
+        ["backup", "logs", "--type", t, "--from", f"/logs/{t}", "--store", "s3://sentinel-logs/"]
+        for t in ("audit", "application", "access")]),
 }
 
 
 def _cronjob(name: str) -> dict[str, Any]:
     docs = [d for d in yaml.safe_load_all((CRONJOBS / name).read_text()) if d]
-    assert len(docs) == 1 and docs[0]["apiVersion"] == "batch/v1" and docs[0]["kind"] == "CronJob"
-    return docs[0]
+    (job,) = [d for d in docs if d["kind"] == "CronJob"]
+    assert job["apiVersion"] == "batch/v1"
+    return job
 
 
 def _dockerfile_uid() -> int:
@@ -51,25 +56,26 @@ def test_cronjob_runs_the_harness_on_schedule_without_overlap(name: str) -> None
     assert spec["schedule"] == schedule and spec["concurrencyPolicy"] == "Forbid"
     assert isinstance(spec["jobTemplate"]["spec"]["backoffLimit"], int)
     pod = spec["jobTemplate"]["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
-    assert container["args"] == args and "command" not in container, "the image's ENTRYPOINT is sentinel-drill"
-    assert container["image"].split("/")[-1].startswith("sentinel-drill:")
+    assert [c["args"] for c in pod["containers"]] == args
     assert pod["restartPolicy"] in ("Never", "OnFailure")
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == _dockerfile_uid()
-    assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    assert container["resources"]["requests"]["memory"] and container["resources"]["limits"]["memory"]
+    for container in pod["containers"]:
+        assert "command" not in container, "the image's ENTRYPOINT is sentinel-drill"
+        assert container["image"].split("/")[-1].startswith("sentinel-drill:")
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["resources"]["requests"]["memory"] and container["resources"]["limits"]["memory"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_no_secret_or_sleep_on_any_command_line(name: str) -> None:
-    container = _cronjob(name)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    argv = " ".join(container.get("command", []) + container["args"])
-    assert "sleep" not in argv and " -a " not in f" {argv} " and "password" not in argv.lower()
-    assert "$(" not in argv and "${" not in argv, "no shell expansion of secrets into argv"
-    for env in container["env"]:
-        if env["name"] in ("REDIS_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            assert "secretKeyRef" in env["valueFrom"] and "value" not in env
+    for container in _cronjob(name)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]:
+        argv = " ".join(container.get("command", []) + container["args"])
+        assert "sleep" not in argv and " -a " not in f" {argv} " and "password" not in argv.lower()
+        assert "$(" not in argv and "${" not in argv, "no shell expansion of secrets into argv"
+        for env in container["env"]:
+            if env["name"] in ("REDIS_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DRILL_CONFIG_KEY"):
+                assert "secretKeyRef" in env["valueFrom"] and "value" not in env
 
 
 def test_the_backup_job_reads_the_redis_password_from_the_sentinel_redis_secret() -> None:
@@ -80,12 +86,20 @@ def test_the_backup_job_reads_the_redis_password_from_the_sentinel_redis_secret(
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_flag_in_a_cronjob_exists_on_the_cli(name: str) -> None:
-    args = EXPECTED[name][1]
-    with click.Context(app) as ctx:
-        command = app.get_command(ctx, args[0])
-    assert command is not None, f"sentinel-drill has no {args[0]!r} command"
-    known = {opt for param in command.params for opt in getattr(param, "opts", [])}
-    assert {a for a in args[1:] if a.startswith("--")} <= known
+    for args in EXPECTED[name][1]:
+        command: Any = app
+        rest = list(args)
+        while isinstance(command, click.Group):  # `backup config`: the group, then its subcommand (or default)
+            with click.Context(command) as ctx:
+                sub = command.get_command(ctx, rest[0]) if rest and not rest[0].startswith("-") else None
+            if sub is None:
+                sub = command.get_command(ctx, getattr(command, "default", ""))
+            else:
+                rest = rest[1:]
+            assert sub is not None, f"sentinel-drill has no command for {args}"
+            command = sub
+        known = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert {a for a in rest if a.startswith("--")} <= known, args
 
 
 def test_the_kustomization_lists_every_manifest() -> None:
@@ -116,7 +130,9 @@ def test_the_api_server_accepts_the_cronjobs_in_a_dry_run(dry_run_cluster: Any) 
 
     applied = apply_manifests(dry_run_cluster, CRONJOBS, dry_run=True)
     assert {(a.kind, a.name) for a in applied} == {
-        ("Secret", "sentinel-backup-s3"), ("CronJob", "redis-backup"), ("CronJob", "backup-verify")}
+        ("Secret", "sentinel-backup-s3"), ("CronJob", "redis-backup"), ("CronJob", "backup-verify"),
+        ("ServiceAccount", "config-backup"), ("Role", "config-backup"), ("RoleBinding", "config-backup"),
+        ("CronJob", "config-backup"), ("CronJob", "log-archive")}
     assert all(a.dry_run for a in applied)
 
 
