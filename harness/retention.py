@@ -98,7 +98,8 @@ def _covering_rules(rules: Sequence[Mapping[str, Any]], prefix: str) -> list[Map
 def _days(value: int | None) -> str:
     if value is None:
         return "none"
-    years = f" ({value / 365:g} years)" if value >= 365 and value % 365 == 0 else ""
+    n = value // 365
+    years = f" ({n} year{'s' if n > 1 else ''})" if value >= 365 and value % 365 == 0 else ""
     return f"{value} days{years}"
 
 

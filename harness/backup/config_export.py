@@ -116,18 +116,18 @@ def export_config(cluster: Cluster, store: BackupStore, *, namespace: str, key: 
 
 
 def backup_config(cluster: Cluster, store: BackupStore, *, namespace: str, key: str,
-                  secrets: Sequence[str], config_maps: Sequence[str]) -> ExportOutcome:
-    """The pipeline's "on change" backup: export only when names or data differ from the newest pipeline export.
+                  secrets: Sequence[str], config_maps: Sequence[str], origin: Origin = PIPELINE) -> ExportOutcome:
+    """The "on change" backup: export only when names or data differ from the newest export of `origin`.
 
     A newest export whose digests were made with another key cannot be compared,
     so it counts as changed (the new export is readable with today's key).
     """
     objects = export_config_objects(cluster, namespace=namespace, secrets=secrets, config_maps=config_maps)
     names = tuple(describe(o) for o in objects)
-    newest = newest_export(store, origin=PIPELINE)
+    newest = newest_export(store, origin=origin)
     if newest is not None and newest.digests == data_digests(objects, key=key):
         return ExportOutcome(None, newest, names)
-    return ExportOutcome(_write(store, objects, namespace=namespace, key=key, origin=PIPELINE), newest, names)
+    return ExportOutcome(_write(store, objects, namespace=namespace, key=key, origin=origin), newest, names)
 
 
 def _write(store: BackupStore, objects: list[Obj], *, namespace: str, key: str, origin: Origin) -> ConfigExport:

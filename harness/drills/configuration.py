@@ -23,19 +23,20 @@ from harness.backup.config_export import (
     restore_export,
     restored_mismatches,
 )
-from harness.backup.manifest import PIPELINE
+from harness.backup.manifest import DRILL, PIPELINE, Origin
 from harness.backup.store import BackupStore
 from harness.drills.scenario import DrillScenario
 from harness.errors import TargetMissed
 from harness.target.base import Target
 
 
-def take_config_backup(target: Target, *, store: BackupStore | None = None) -> ExportOutcome:
+def take_config_backup(target: Target, *, store: BackupStore | None = None,
+                       origin: Origin = PIPELINE) -> ExportOutcome:
     """`sentinel-drill backup config` against the target's current namespace (writes only on change)."""
     settings = target.settings
     return backup_config(target.cluster(), store or target.store(), namespace=target.namespace,
                          key=target.config_export_key(), secrets=settings.config_secrets,
-                         config_maps=settings.config_maps)
+                         config_maps=settings.config_maps, origin=origin)
 
 
 def require_pipeline_export(drill: DrillScenario, target: Target) -> ConfigExport:
@@ -65,9 +66,16 @@ def restore_configuration(drill: DrillScenario, target: Target, export: ConfigEx
 
 
 def back_up_rotated_configuration(drill: DrillScenario, target: Target) -> ConfigExport:
-    """Scenario 4: the rotated Secrets exported, so the newest export no longer holds compromised values."""
-    outcome = take_config_backup(target)
+    """Scenario 4: the rotated Secrets exported, so the newest export no longer holds compromised values.
+
+    Where the recovery replaced production (the sandbox) this is the pipeline's export, as the CronJob
+    would write it within 15 minutes; where it ran in a parallel environment, production's
+    configuration is unchanged, so the export is the drill's and never stands in for the pipeline's.
+    """
+    origin = PIPELINE if target.recovery_replaces_production() else DRILL
+    outcome = take_config_backup(target, origin=origin)
     drill.note("config_backup_after_rotation", {"export_id": outcome.export.export_id if outcome.export else None,
+                                                "origin": origin, "namespace": target.namespace,
                                                 "objects": list(outcome.objects)})
     if outcome.export is None:
         raise TargetMissed("the configuration backup found nothing changed after the rotation",

@@ -131,6 +131,10 @@ class Target(ABC):
         return open_store(self.settings.store_url, retention_days=self.settings.store_retention_days,
                           lock_mode=self.settings.store_lock_mode, aws=self.aws())
 
+    def recovery_replaces_production(self) -> bool:
+        """Whether a scenario's recovery now *is* production (the sandbox), or ran in a parallel environment."""
+        return True
+
     def log_store(self) -> BackupStore:
         """Where the daily log archives live (`log_store_url`), under the bucket's lifecycle rules."""
         if not self.settings.log_store_url:

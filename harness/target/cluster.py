@@ -64,6 +64,10 @@ class ClusterTarget(Target):
     def in_recovery_environment(self) -> bool:
         return self.settings is not self.production
 
+    def recovery_replaces_production(self) -> bool:
+        """Scenarios 3 and 4 recover into the DR environment; production is never replaced."""
+        return not self.in_recovery_environment
+
     def redis_data(self) -> RedisDataPlane:
         """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network)."""
         if self.settings.redis_restore_method == "network":

@@ -30,10 +30,10 @@ def test_a_missing_or_disabled_rule_and_a_wrong_storage_class_are_named():
     rules[2]["Transitions"] = [{"Days": 7, "StorageClass": "STANDARD_IA"}]
     found = [m.describe() for m in retention_mismatches(rules[1:], RUNBOOK_RETENTION)]
     assert found == [
-        "audit logs: lifecycle rule for logs/audit/ expected transition to GLACIER at 90 days, expiration at "
-        "2555 days (7 years), actual no enabled rule",
-        "application logs: lifecycle rule for logs/application/ expected transition to GLACIER at 30 days, "
-        "expiration at 365 days (1 years), actual no enabled rule",
+        ("audit logs: lifecycle rule for logs/audit/ expected transition to GLACIER at 90 days, expiration at "
+        "2555 days (7 years), actual no enabled rule"),
+        ("application logs: lifecycle rule for logs/application/ expected transition to GLACIER at 30 days, "
+        "expiration at 365 days (1 year), actual no enabled rule"),
         "access logs: transition to Glacier expected 7 days, actual none",
     ]
 

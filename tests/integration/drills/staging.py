@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -101,7 +102,8 @@ def start_staging(sandbox: SandboxInfo, directory: Path) -> Iterator[Staging]:
     config = {
         "target": TARGET, "allowed_targets": [TARGET],
         "kubeconfig": str(sandbox.kubeconfig), "context": sandbox.context, "namespace": sandbox.namespace,
-        "redis_url": sandbox.redis_url, "store_url": sandbox.store_url, "health_url": sandbox.health_url,
+        "redis_url": sandbox.redis_url, "store_url": sandbox.store_url, "log_store_url": sandbox.log_store_url,
+        "health_url": sandbox.health_url,
         "hosted_zone_id": sandbox.hosted_zone_id, "dns_record_name": sandbox.record_name,
         "dr_context": sandbox.context, "dr_namespace": DR_NAMESPACE,
         "dr_redis_url": f"redis://127.0.0.1:{dr_redis.port}/0", "dr_health_url": health_url,
@@ -115,8 +117,14 @@ def start_staging(sandbox: SandboxInfo, directory: Path) -> Iterator[Staging]:
     pin = subprocess.run([sys.executable, "-m", "harness.cli", "target", "pin", "--config", str(config_file)],
                          check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert pin.returncode == 0, pin.stderr
+    staging = Staging(sandbox, config_file, dr_redis, health_url, dr_record)
+    # the user's configuration CronJob, with the user's key: its export is the one scenario 3 restores
+    exported = subprocess.run([sys.executable, "-m", "harness.cli", "backup", "config", "--config", str(config_file)],
+                              check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **staging.env()})
+    assert exported.returncode == 0, exported.stderr
     try:
-        yield Staging(sandbox, config_file, dr_redis, health_url, dr_record)
+        yield staging
     finally:
         processes.terminate(health_proc, timeout=5.0)
         dr_redis.stop()

@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
-ALL_SCENARIOS = {"scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily"}
+ALL_SCENARIOS = {"scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily", "coverage"}
 
 
 def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(all_drills):
@@ -17,7 +17,7 @@ def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(all_drill
 
     assert run.code == 0, run.output[-3000:]
     assert set(run.verdicts().values()) == {"PASS"}, run.verdicts()
-    assert len(run.verdicts()) == 7
+    assert len(run.verdicts()) == 11  # 7 scenarios + the 4 rows of backup coverage
     # kwok has no machine to stop: the hard zone failure is listed as not run, with the reason, and no verdict
     (not_run,) = run.results["meta"]["not_run"]
     assert not_run["name"].startswith("zone-a stops hard") and "kwok" in not_run["reason"]
@@ -35,8 +35,17 @@ def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(all_drill
     assert 0 < rpo["measured_s"] < 3600
     gap = next(m for m in scenario_3["measurements"] if m["name"] == "worst backup gap (48 h)")
     assert gap["ended_at"] == parts["fault_injected_at"] and gap["measured_s"] >= parts["pipeline_backup_age_at_fault_s"]
-    for tag in ("scenario-3", "scenario-4", "monthly"):
-        assert run.scenario(tag)["details"]["pipeline_backup"]["id"] == parts["pipeline_backup_id"], tag
+    coverage = [s["details"]["coverage"] for s in run.results["scenarios"] if "coverage" in s["tags"]]
+    assert [c["component"] for c in coverage] == ["Redis", "Configuration", "Logs", "Prometheus"]
+    assert all(c["verdict"] == "PASS" and not c["problems"] for c in coverage)
+    # scenario 3 restored the pipeline's configuration export and a day of audit logs; scenario 4 re-exported
+    assert scenario_3["details"]["config_restored"]["export_id"] == scenario_3["details"]["config_export"]["export_id"]
+    assert scenario_3["details"]["audit_logs_restored"]["passed"] and scenario_3["details"]["audit_logs_restored"]["files"]
+    assert {"secrets_restored", "logs_restored"} <= {e["name"] for e in scenario_3["timeline"]["events"]}
+    assert run.scenario("scenario-4")["details"]["config_backup_after_rotation"]["export_id"]
+    monthly_backup = next(s for s in run.results["scenarios"] if s["tags"] == ["monthly"])
+    for scenario in (run.scenario("scenario-3"), run.scenario("scenario-4"), monthly_backup):
+        assert scenario["details"]["pipeline_backup"]["id"] == parts["pipeline_backup_id"], scenario["name"]
     assert re.search(r"RTO\s+measured\s+\d+\.\d+s", run.output)
     assert re.search(r"RPO\s+measured\s+\d+\.\d+s", run.output)
     results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
