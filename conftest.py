@@ -8,4 +8,5 @@ pytest_plugins = [
     "steps.cluster_loss_steps",
     "steps.ransomware_steps",
     "steps.backup_steps",
+    "steps.smoke_steps",
 ]

@@ -11,13 +11,14 @@ from harness.safety import destructive_allowed
 #: selection → the scenario tags it runs (see the features' tags)
 SELECTION_TAGS: dict[str, tuple[str, ...]] = {
     "monthly": ("monthly", "scenario-1"),
-    "quarterly": ("scenario-3",),
+    "quarterly": ("scenario-3", "smoke"),  # the smoke runs after scenario 3: against the restored environment
     "daily": ("daily",),
     "scenario-1": ("scenario-1",),
     "scenario-2": ("scenario-2",),
     "scenario-3": ("scenario-3",),
     "scenario-4": ("scenario-4",),
-    "all": ("scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily"),
+    "smoke": ("smoke",),
+    "all": ("scenario-1", "scenario-2", "scenario-3", "smoke", "scenario-4", "monthly", "daily"),
 }
 
 

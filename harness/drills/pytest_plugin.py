@@ -37,7 +37,7 @@ NOT_RUN_KEY = pytest.StashKey[list[dict[str, str]]]()  # scenarios this target c
 META_KEY = pytest.StashKey[dict[str, Any]]()
 
 REPORTS_DIR = Path(os.environ.get("DRILL_REPORTS_DIR", "reports"))
-DRILL_TAGS = ("scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "quarterly", "daily")
+DRILL_TAGS = ("scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "quarterly", "daily", "smoke")
 
 
 def classify(exc: BaseException | None) -> tuple[Verdict, str]:
