@@ -9,4 +9,5 @@ pytest_plugins = [
     "steps.ransomware_steps",
     "steps.backup_steps",
     "steps.coverage_steps",
+    "steps.smoke_steps",
 ]

@@ -12,13 +12,14 @@ from harness.safety import destructive_allowed
 SELECTION_TAGS: dict[str, tuple[str, ...]] = {
     "monthly": ("coverage", "monthly", "scenario-1"),
     "coverage": ("coverage",),
-    "quarterly": ("scenario-3",),
+    "quarterly": ("scenario-3", "smoke"),  # the smoke runs after scenario 3: against the restored environment
     "daily": ("daily",),
     "scenario-1": ("scenario-1",),
     "scenario-2": ("scenario-2",),
     "scenario-3": ("scenario-3",),
     "scenario-4": ("scenario-4",),
-    "all": ("coverage", "scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily"),
+    "smoke": ("smoke",),
+    "all": ("coverage", "scenario-1", "scenario-2", "scenario-3", "smoke", "scenario-4", "monthly", "daily"),
 }
 
 

@@ -37,7 +37,8 @@ NOT_RUN_KEY = pytest.StashKey[list[dict[str, str]]]()  # scenarios this target c
 META_KEY = pytest.StashKey[dict[str, Any]]()
 
 REPORTS_DIR = Path(os.environ.get("DRILL_REPORTS_DIR", "reports"))
-DRILL_TAGS = ("scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "quarterly", "daily", "coverage")
+DRILL_TAGS = ("scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "quarterly", "daily", "coverage",
+              "smoke")
 
 
 def classify(exc: BaseException | None) -> tuple[Verdict, str]:
@@ -175,7 +176,7 @@ def _attach_to_allure(request: pytest.FixtureRequest, state: DrillScenario) -> N
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write the run's records and the Allure environment/categories (at the end: --clean-alluredir safe)."""
     records = session.config.stash.get(RECORDS_KEY, [])
-    if not records:
+    if not records and not session.config.stash.get(NOT_RUN_KEY, []):
         return
     started: dict[str, Any] = session.config.stash[META_KEY]
     meta = {**started, "ended_at": iso(utc_now()), "exitstatus": int(exitstatus),
@@ -205,7 +206,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     records = config.stash.get(RECORDS_KEY, [])
-    if not records:
+    if not records and not config.stash.get(NOT_RUN_KEY, []):  # a selection this target cannot run at all
         return
     tr = terminalreporter
     tr.section("drill verdicts")

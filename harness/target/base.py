@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -19,7 +20,12 @@ from harness.config import Settings
 from harness.errors import ConfigError
 from harness.platform.client import Cluster, connect
 from harness.platform.redis_data import RedisDataPlane
+from harness.platform.secret_values import secret_value
+from harness.redaction import register_secret
 from harness.redis_client import connect as redis_connect
+
+#: where SENTINEL keeps the Gateway's API keys (comma-separated), as deploy/gateway.yaml reads them
+GATEWAY_AUTH_SECRET, GATEWAY_API_KEYS = "sentinel-auth", "api-keys"
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,32 @@ class Target(ABC):
     def cluster(self) -> Cluster:
         """A client for the target's current cluster."""
         return connect(self.settings.kubeconfig, self.settings.context)
+
+    def why_no_gateway(self) -> str | None:
+        """None when a real Gateway serves requests at `gateway_url()`, else why not (the smoke test is NOT RUN)."""
+        return None
+
+    def gateway_url(self) -> str:
+        """The Gateway's base URL: the health URL without its `/health` path (both are the Gateway's)."""
+        url = urlsplit(self.health_url)
+        if not url.path.rstrip("/").endswith("/health"):
+            raise ConfigError(f"cannot tell the Gateway's URL from health URL {url.scheme}://{url.netloc}{url.path}: "
+                              "its path does not end in /health",
+                              fix="set DRILL_HEALTH_URL to the Gateway's /health (e.g. https://sentinel.example/health)")
+        base = url.path.rstrip("/").removesuffix("/health")
+        return urlunsplit((url.scheme, url.netloc, base, "", ""))
+
+    def gateway_api_key(self) -> str:
+        """The first API key of Secret sentinel-auth in the current cluster (registered for redaction)."""
+        keys = secret_value(self.cluster(), namespace=self.namespace, name=GATEWAY_AUTH_SECRET,
+                            key=GATEWAY_API_KEYS)
+        for key in keys.split(","):
+            register_secret(key.strip())
+        first = next((k.strip() for k in keys.split(",") if k.strip()), None)
+        if first is None:
+            raise ConfigError(f"secret {self.namespace}/{GATEWAY_AUTH_SECRET} key {GATEWAY_API_KEYS!r} holds no key",
+                              fix="put the Gateway's API keys, comma-separated, in it")
+        return first
 
     def redis_password(self) -> str | None:
         secret = self.settings.redis_password

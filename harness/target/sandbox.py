@@ -92,6 +92,9 @@ class SandboxTarget(Target):
         return ("the sandbox's nodes are kwok's simulation: no machine runs to be stopped "
                 "(real nodes can: `sentinel-drill sandbox up --nodes real`, DRILL_SANDBOX_NODES=real)")
 
+    def why_no_gateway(self) -> str | None:
+        return "kwok pods never run: no Gateway serves requests (its /health is the sandbox's stand-in)"
+
     def aws(self) -> AwsAccess:
         """The sandbox's moto server, with its placeholder credentials (handed to each client, never exported)."""
         return sandbox_aws(self.info.s3_endpoint)

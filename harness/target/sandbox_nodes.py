@@ -53,6 +53,9 @@ class RealNodeSandboxTarget(SandboxTarget):
     def why_no_hard_zone_failure(self) -> str | None:
         return None
 
+    def why_no_gateway(self) -> str | None:
+        return None
+
     def stop_zone(self, zone: str) -> list[str]:
         require_destructive(self, f"stop every machine of zone {zone}")
         return node_pool.stop_zone(self.paths, zone)
