@@ -8,6 +8,7 @@ from harness.backup.config_export import ConfigExport
 from harness.drills import cluster_loss, configuration, recovery
 from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
+from harness.drills.smoke import SmokeSeed
 from harness.platform.redis_data import DataRestoreResult
 from harness.target import LossReport
 from harness.target.base import Target
@@ -70,3 +71,13 @@ def recovery_verified(drill: DrillScenario, drill_target: Target, fresh_backup: 
 @then("the measured RPO is within the target and consistent with the backup's point in time")
 def rpo_within_target(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup) -> None:
     cluster_loss.require_rpo(drill, cluster_loss.measure_rpo(drill, drill_target, fresh_backup), fresh_backup)
+
+
+@given("a session and rate-limited requests are written through the Gateway", target_fixture="smoke_seed")
+def gateway_seeded(drill: DrillScenario, drill_target: Target) -> SmokeSeed | None:
+    return cluster_loss.seed_gateway(drill, drill_target)
+
+
+@then("the restored Gateway serves that session and the rate-limit counter kept its count")
+def restored_gateway_serves(drill: DrillScenario, drill_target: Target, smoke_seed: SmokeSeed | None) -> None:
+    cluster_loss.check_restored_gateway(drill, drill_target, smoke_seed)
