@@ -11,7 +11,7 @@ PYTEST  := $(PY) -m pytest
 
 -include mk/*.mk
 
-.PHONY: help setup sandbox-bin node-bin test test-fast drill drill-all restore-test verify-backup \
+.PHONY: help setup sandbox-bin node-bin test test-fast drill drill-all restore-test verify-backup coverage \
         sandbox-up sandbox-down sandbox-status bench lint clean
 
 # run a drill, then always build the report and the evidence bundle; exit with the drill's code
@@ -51,16 +51,19 @@ node-bin: ## build the real-node binaries (containerd, runc, kubelet, kube-proxy
 test: setup sandbox-bin real-node-parts ## every test: unit, integration, sandbox, and every drill scenario on the sandbox (what CI runs)
 	$(PYTEST) tests -p no:allure_pytest_bdd -m "not slow"
 
-drill: setup sandbox-bin real-node-parts ## the monthly DR drill (backup verification + failover) on the configured target, sandbox by default
+drill: setup sandbox-bin real-node-parts ## the monthly DR drill (backup coverage + backup verification + failover) on the configured target, sandbox by default
 	$(call run_drill,monthly)
 
 # Every drill runs on real sandbox nodes when this machine can (DRILL_SANDBOX_NODES=auto|real|kwok;
 # docs/sandbox.md, "Real nodes"), and on kwok-only nodes with one line saying why when it cannot.
-restore-test: setup sandbox-bin real-node-parts ## the quarterly full restore (scenario 3: complete cluster loss), timed against RTO/RPO
+restore-test: setup sandbox-bin real-node-parts ## the quarterly full restore (scenario 3: configuration, Redis, audit logs restored; Gateway smoke), timed against RTO/RPO
 	$(call run_drill,quarterly)
 
-drill-all: setup sandbox-bin real-node-parts ## every scenario (1–4, scenario 2 drained and, on real nodes, stopped hard), the monthly drill and the daily verification
+drill-all: setup sandbox-bin real-node-parts ## every scenario (coverage, 1–4 with scenario 2 drained and, on real nodes, stopped hard, smoke), monthly and daily
 	$(call run_drill,all)
+
+coverage: setup sandbox-bin real-node-parts ## backup coverage: every row of the runbook's "What to Back Up" checked (docs/coverage.md)
+	$(call run_drill,coverage)
 
 verify-backup: setup sandbox-bin real-node-parts ## the daily check: the newest backup verifies at every level and holds ≥ min keys
 	$(call run_drill,daily)

@@ -61,6 +61,9 @@ class Settings(BaseModel):
         "prometheus-config", description="ConfigMap holding Prometheus's configuration ([namespace/]name)")
     prometheus_config_key: str = Field("prometheus.yml", description="its key with the YAML")
     coverage_window_hours: float = Field(48, gt=0, description="how far back `coverage` checks backup history")
+    integration_smoke: bool = Field(
+        True, description="send the integration smoke's requests (sessions, rate limit) to the Gateway at the health "
+                          "URL; set false where that URL is not SENTINEL's Gateway (the smoke is then NOT RUN)")
     backup_schedule_slack_seconds: float = Field(
         300, ge=0, description="coverage: allowance for the hourly CronJob's start jitter before a gap counts")
     kubeconfig: str | None = None

@@ -80,6 +80,9 @@ class Target(ABC):
 
     def why_no_gateway(self) -> str | None:
         """None when a real Gateway serves requests at `gateway_url()`, else why not (the smoke test is NOT RUN)."""
+        if not self.settings.integration_smoke:
+            return (f"integration_smoke is false for target {self.name!r}: its health URL is not SENTINEL's "
+                    "Gateway, so there is no Gateway to send requests to")
         return None
 
     def gateway_url(self) -> str:

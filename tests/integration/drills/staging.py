@@ -109,6 +109,7 @@ def start_staging(sandbox: SandboxInfo, directory: Path) -> Iterator[Staging]:
         "dr_redis_url": f"redis://127.0.0.1:{dr_redis.port}/0", "dr_health_url": health_url,
         "dr_dns_record_name": dr_record, "load_balancer": f"lb-dr.{sandbox.hosted_zone_name}",
         "redis_restore_method": "network",
+        "integration_smoke": False,  # the stack runs on kwok here: its health URL is a stand-in, not the Gateway
         "rto_seconds": 120,  # recovery here takes seconds; a hang fails in minutes, not 15
     }
     config_file = directory / "staging.yaml"
