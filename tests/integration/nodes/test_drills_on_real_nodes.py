@@ -3,6 +3,8 @@ scenario 2 drains a zone and stops one hard, and the cluster notices by itself."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.platform.client import Cluster, namespaced
 from harness.platform.nodes import not_ready_nodes
 from harness.platform.volumes import pods_pinned_to_zone
@@ -41,3 +43,14 @@ def test_losing_the_zone_that_holds_redis_would_strand_it_and_the_drill_says_so(
     pinned = pods_pinned_to_zone(real_cluster, namespace=real_sandbox.namespace, zone="zone-c")
     assert [p.pod for p in pinned] == ["redis-0"]
     assert pods_pinned_to_zone(real_cluster, namespace=real_sandbox.namespace, zone="zone-a") == []
+
+
+def test_the_integration_smoke_and_backup_coverage_pass_on_running_software(real_drill, tmp_path: Path) -> None:
+    _, smoke = real_drill("smoke", tmp_path / "smoke")
+    assert {s["verdict"] for s in smoke["scenarios"]} == {"PASS"} and len(smoke["scenarios"]) == 2
+    assert smoke["meta"].get("not_run", []) == []
+    replicas = next(s for s in smoke["scenarios"] if "replica" in s["name"])["details"]["gateway_replicas"]
+    assert len(replicas) == 2  # both Gateway pods served the session from the one Redis
+
+    _, coverage = real_drill("coverage", tmp_path / "coverage")
+    assert [s["details"]["coverage"]["verdict"] for s in coverage["scenarios"]] == ["PASS"] * 4

@@ -26,6 +26,9 @@ def test_scenario_4_isolates_by_a_refused_connection_and_the_clean_namespace_ser
     assert isolation["connection_attempt"]["connected"] is False
     assert isolation["enforcement"].startswith("proven")
     assert record["details"]["clean_namespace"] != real_sandbox.namespace
+    # the rotated Secrets are the pipeline's newest export now: a later restore cannot bring the old ones back
+    assert record["details"]["config_backup_after_rotation"]["origin"] == "pipeline"
+    assert record["details"]["config_backup_after_rotation"]["export_id"]
 
 
 def test_scenario_3_restores_into_a_new_cluster_that_the_nodes_rejoin(real_drill, tmp_path: Path) -> None:
@@ -33,3 +36,11 @@ def test_scenario_3_restores_into_a_new_cluster_that_the_nodes_rejoin(real_drill
     phases = [p["name"] for p in record["timeline"]["phases"]]
     assert phases[:3] == ["fault_confirmed", "infra_ready", "secrets_restored"]  # Secrets before Redis
     assert record["details"]["redis_restore"]["keys"] > 1_000
+    # restored from the pipeline's export (scenario 4's, with the rotated values) and a day of audit logs
+    assert record["details"]["config_export"]["drift_from_live"] == []
+    assert record["details"]["config_restored"]["export_id"] == record["details"]["config_export"]["export_id"]
+    assert record["details"]["audit_logs_restored"]["passed"]
+    # the restored Gateway served the session written before the backup; the rate-limit counter kept its count
+    smoke = record["details"]["integration_smoke"]
+    assert smoke["counter_now"] == smoke["counter_seeded"] + 1 and smoke["session_served_by"]
+    assert {"logs_restored", "smoke_passed"} <= set(phases)
