@@ -114,8 +114,8 @@ def drill(selection: str, config: str | None, results_dir: Path, keyword: str | 
     settings = load_settings(config, overrides={"notify_url": notify_url})
     if dry_run:
         click.echo("\n".join(describe_plan(selection, settings)))
-        click.echo(f"notify      {redact_webhook(settings.notify_url) if settings.notify_url else '(not set)'}"
-                   " on FAIL, INVALID or ERROR")
+        click.echo(f"notify      {redact_webhook(settings.notify_url)} on FAIL, INVALID or ERROR"
+                   if settings.notify_url else "notify      (not set)")
         return
     env = dict(os.environ)
     if config:
