@@ -109,8 +109,8 @@ class Settings(BaseModel):
         DEFAULT_CONTACTS, description="the runbook's contacts table (role, responsibility, contact); the evidence "
                                       "names the Backup Owner and the DR Coordinator")
     notify_url: str | None = Field(
-        None, description="webhook a failed drill's summary is posted to (Slack-compatible); a secret: its token "
-                          "is in the URL, so it is shown redacted")
+        None, description="webhook a failed drill's summary is posted to (Slack-compatible); a secret (its token "
+                          "is in the URL): from DRILL_NOTIFY_URL or --notify only, shown redacted")
 
     @field_validator("contacts")
     @classmethod
@@ -228,6 +228,8 @@ def split_redis_url(url: str) -> tuple[str, str | None]:
 
 #: secrets: from the environment (or a URL's userinfo) only, never from the file or DRILL_*
 SECRET_FIELDS = {"redis_password": "REDIS_PASSWORD", "dr_redis_password": "DR_REDIS_PASSWORD"}
+#: secrets read through the DRILL_* mechanism (environment or flag), never from the file: a webhook URL holds a token
+SECRET_ENV_FIELDS = {"notify_url": "DRILL_NOTIFY_URL"}
 _FIELD_NAMES = set(Settings.model_fields) - set(SECRET_FIELDS)
 
 
@@ -242,7 +244,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid YAML{where}", fix="fix the YAML syntax")
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping of settings", fix="use key: value lines")
-    for field, env_name in SECRET_FIELDS.items():
+    for field, env_name in {**SECRET_FIELDS, **SECRET_ENV_FIELDS}.items():
         if field in raw:
             raise ConfigError(
                 f"config file {path} contains {field}",

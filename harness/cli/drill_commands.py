@@ -105,8 +105,9 @@ def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
 @click.option("--notify", "notify_url", envvar="DRILL_NOTIFY_URL", show_envvar=True, default=None, metavar="URL",
               help="Webhook (Slack-compatible) that gets a JSON summary when a scenario is FAIL, INVALID or ERROR, "
                    "or the run errors or is interrupted; a run that passes posts nothing. A failed post is reported "
-                   "on stderr and never changes the exit code. Default: notify_url from the config. Prefer the "
-                   "environment variable: a flag's value shows in the process list.")
+                   "on stderr and never changes the exit code. A secret (the token is in the URL): shown redacted, "
+                   "never read from the config file; prefer the environment variable, a flag shows in the "
+                   "process list.")
 def drill(selection: str, config: str | None, results_dir: Path, keyword: str | None, dry_run: bool,
           notify_url: str | None) -> None:
     """Run a drill (monthly by default) against the configured target, or the sandbox."""

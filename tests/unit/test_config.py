@@ -145,3 +145,11 @@ def test_the_webhook_url_is_a_secret_shown_redacted():
 def test_a_webhook_url_must_be_http():
     with pytest.raises(ConfigError, match="invalid setting notify_url"):
         load_settings(env={"DRILL_NOTIFY_URL": "file:///etc/passwd"})
+
+
+def test_a_webhook_url_in_the_file_is_refused_like_a_password(tmp_path):
+    path = tmp_path / "drill.yaml"
+    path.write_text("notify_url: https://hooks.slack.com/services/T/B/file-token\n")
+    with pytest.raises(ConfigError, match="contains notify_url") as exc:
+        load_settings(path, env={})
+    assert "DRILL_NOTIFY_URL" in (exc.value.fix or "")
