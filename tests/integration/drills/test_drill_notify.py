@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from harness.evidence.bundle import build_bundle
+from harness.evidence.verify import verify_bundle
+
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
 #: a fake Slack-style token in the webhook's path: it must appear nowhere in reports/ or on stderr
@@ -82,9 +85,18 @@ def test_a_failed_drill_posts_its_verdicts_to_the_webhook(run_drill, receiver: R
     assert payload["text"].startswith("DR drill daily on target sandbox: FAIL\n")
     assert "Backup Owner: platform-team@" in payload["text"]
     assert "notify: FAIL: notification delivered to http://127.0.0.1:" in run.stderr and "(HTTP 200)" in run.stderr
-    # the evidence names the contacts too
-    assert [c["role"] for c in run.results["meta"]["contacts"]][:2] == ["Backup Owner", "DR Coordinator"]
     _assert_no_leak(run)
+
+
+def test_the_evidence_of_a_drill_names_the_backup_owner_and_dr_coordinator(run_drill, tmp_path):
+    run = run_drill("daily", **FAIL_CHEAPLY)  # no --notify: the evidence names them all the same
+
+    assert [c["role"] for c in run.results["meta"]["contacts"]][:2] == ["Backup Owner", "DR Coordinator"]
+    bundle = build_bundle(run.allure_dir.parent / "drill-results.json", out_root=tmp_path / "evidence")
+    assert "| Backup Owner | Backup procedures | platform-team@ |" in (bundle / "summary.md").read_text()
+    assert "| DR Coordinator | DR drills, planning | sre-lead@ |" in (bundle / "summary.md").read_text()
+    assert verify_bundle(bundle).ok
+    assert "notify:" not in run.stderr
 
 
 def test_a_webhook_answering_500_is_reported_and_the_exit_code_stands(run_drill, receiver: Receiver):
