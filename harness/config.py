@@ -27,13 +27,34 @@ from pydantic import (
 
 from harness.dns import same_record
 from harness.errors import ConfigError
+from harness.redaction import register_secret
 from harness.retention import LOG_TYPES, RUNBOOK_RETENTION, RetentionPolicy
 
 ENV_PREFIX = "DRILL_"
+CONTACTS_FORM = ("give 'contacts' in the config file (or DRILL_CONTACTS) as a list of mappings "
+                 "with role, responsibility and contact, e.g. - {role: Backup Owner, contact: platform-team@}")
 CONFIG_ENV = "DRILL_CONFIG"
 #: the runbook's "Configuration Backup": Secrets sentinel-auth and sentinel-redis, ConfigMap sentinel-config
 CONFIG_SECRETS = ("sentinel-auth", "sentinel-redis")
 CONFIG_MAPS = ("sentinel-config",)
+
+
+class Contact(BaseModel):
+    """One row of the runbook's contacts table: who is told, and who the evidence names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: str = Field(min_length=1)
+    responsibility: str = ""
+    contact: str = Field(min_length=1)
+
+
+#: the runbook's "Contacts" table (sentinel-backup-and-dr.md)
+DEFAULT_CONTACTS = (
+    Contact(role="Backup Owner", responsibility="Backup procedures", contact="platform-team@"),
+    Contact(role="DR Coordinator", responsibility="DR drills, planning", contact="sre-lead@"),
+    Contact(role="Security", responsibility="Incident response", contact="security@"),
+)
 
 
 class Settings(BaseModel):
@@ -103,6 +124,32 @@ class Settings(BaseModel):
     dr_pinned_api_server: str | None = Field(
         None, description="API server URL of the DR cluster, when dr_kubeconfig/dr_context reach another one")
     dr_pinned_kube_system_uid: str | None = Field(None, description="the DR cluster's kube-system namespace UID")
+    contacts: tuple[Contact, ...] = Field(
+        DEFAULT_CONTACTS, description="the runbook's contacts table (role, responsibility, contact); the evidence "
+                                      "names the Backup Owner and the DR Coordinator")
+    notify_url: str | None = Field(
+        None, description="webhook a failed drill's summary is posted to (Slack-compatible); a secret (its token "
+                          "is in the URL): from DRILL_NOTIFY_URL or --notify only, shown redacted")
+
+    @field_validator("contacts")
+    @classmethod
+    def _unique_roles(cls, v: tuple[Contact, ...]) -> tuple[Contact, ...]:
+        roles = [c.role for c in v]
+        duplicated = sorted({r for r in roles if roles.count(r) > 1})
+        if duplicated:
+            raise ValueError(f"role {duplicated[0]!r} is listed twice")
+        return v
+
+    @field_validator("notify_url")
+    @classmethod
+    def _webhook_scheme(cls, v: str | None) -> str | None:
+        if v is not None and (urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc):
+            raise ValueError("expected an http(s):// webhook URL")
+        return v
+
+    def contact(self, role: str) -> Contact | None:
+        """The contacts row for `role` (e.g. "Backup Owner"), if the table has one."""
+        return next((c for c in self.contacts if c.role.casefold() == role.casefold()), None)
 
     @field_validator("redis_url", "dr_redis_url")
     @classmethod
@@ -156,7 +203,11 @@ class Settings(BaseModel):
 
         data = self.model_dump(mode="json")
         secrets = [v.get_secret_value() for v in (self.redis_password, self.dr_redis_password) if v]
-        return dict(Redactor.from_env(secrets).data(data))
+        secrets += webhook_secrets(self.notify_url)
+        redacted = dict(Redactor.from_env(secrets).data(data))
+        if self.notify_url:
+            redacted["notify_url"] = redact_webhook(self.notify_url)
+        return redacted
 
 
 def redact_url(url: str) -> str:
@@ -169,6 +220,24 @@ def redact_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     user = f"{parts.username}:***@" if parts.username else ":***@"
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+def redact_webhook(url: str) -> str:
+    """A webhook URL with its path and query (where Slack and others put the token) replaced by `***`."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, "/***" if parts.path.strip("/") or parts.query else "", "", ""))
+
+
+def webhook_secrets(url: str | None) -> list[str]:
+    """The spellings of a webhook URL to redact by value: the whole URL and its path + query (the token)."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    tail = urlunsplit(("", "", parts.path, parts.query, ""))
+    return [url, *([tail] if len(tail.strip("/")) >= 8 else [])]
 
 
 def split_redis_url(url: str) -> tuple[str, str | None]:
@@ -186,6 +255,8 @@ def split_redis_url(url: str) -> tuple[str, str | None]:
 
 #: secrets: from the environment (or a URL's userinfo) only, never from the file or DRILL_*
 SECRET_FIELDS = {"redis_password": "REDIS_PASSWORD", "dr_redis_password": "DR_REDIS_PASSWORD"}
+#: secrets read through the DRILL_* mechanism (environment or flag), never from the file: a webhook URL holds a token
+SECRET_ENV_FIELDS = {"notify_url": "DRILL_NOTIFY_URL"}
 _FIELD_NAMES = set(Settings.model_fields) - set(SECRET_FIELDS)
 #: settings given as comma-separated lists in DRILL_* variables
 _LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps"}
@@ -202,7 +273,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid YAML{where}", fix="fix the YAML syntax")
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping of settings", fix="use key: value lines")
-    for field, env_name in SECRET_FIELDS.items():
+    for field, env_name in {**SECRET_FIELDS, **SECRET_ENV_FIELDS}.items():
         if field in raw:
             raise ConfigError(
                 f"config file {path} contains {field}",
@@ -223,6 +294,11 @@ def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
             value: Any = env[key]
             if name in _LIST_FIELDS:
                 value = tuple(v.strip() for v in value.split(",") if v.strip())
+            elif name == "contacts":  # a YAML/JSON list of mappings, as in the file
+                try:
+                    value = yaml.safe_load(value)
+                except yaml.YAMLError:
+                    raise ConfigError(f"{key} is not valid YAML", fix=CONTACTS_FORM) from None
             out[name] = value
     return out
 
@@ -248,13 +324,17 @@ def load_settings(
         if password:
             data[field] = password
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
-        source = f"DRILL_{field.upper()} or '{field}' in the config file"
+        top = str(first["loc"][0]) if first["loc"] else field
+        source = f"DRILL_{top.upper()} or '{top}' in the config file"
         raise ConfigError(
             f"invalid setting {field}: {first['msg']}",
-            fix=f"set {source} to the expected form",
+            fix=CONTACTS_FORM if top == "contacts" else f"set {source} to the expected form",
         ) from None
+    for secret in webhook_secrets(settings.notify_url):  # kept out of every log, record and report from now on
+        register_secret(secret)
+    return settings
 

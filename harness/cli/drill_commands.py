@@ -10,14 +10,16 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from harness.cli.app import app, config_option
-from harness.config import load_settings
+from harness.config import Settings, load_settings, redact_webhook
 from harness.drills.plan import SELECTION_TAGS, describe_plan
 from harness.errors import UsageError
+from harness.evidence.notify import post_notification, summarize_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: selection → the pytest marker that picks its scenarios (None: every scenario)
@@ -37,6 +39,33 @@ def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] =
 
 
 INTERRUPTED = 130
+
+
+def _reports_dir(env: dict[str, str]) -> Path:
+    """Where the child pytest writes drill-results.json (its cwd is the repository root)."""
+    return REPO_ROOT / env.get("DRILL_REPORTS_DIR", "reports")
+
+
+def _ci_run_url(env: dict[str, str]) -> str | None:
+    """The CI run page (where the report is kept as an artifact), when running under GitHub Actions."""
+    parts = [env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
+
+
+def notify_after_run(url: str, settings: Settings, *, selection: str, exit_code: int, since: float,
+                     env: dict[str, str]) -> None:
+    """Post the run's summary to `url` when it did not pass; say on stderr what became of it (never raises)."""
+    reports = _reports_dir(env)
+    summary = summarize_run(
+        reports / "drill-results.json", since=since, exit_code=exit_code,
+        interrupted=exit_code in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM), selection=selection,
+        settings=settings, report=str(reports / "allure-report" / "index.html"), run_url=_ci_run_url(env))
+    if summary is None:
+        click.echo(f"notify: every scenario passed; nothing posted to {redact_webhook(url)}",
+                   err=True)
+        return
+    result = post_notification(url, summary)
+    click.echo(f"notify: {summary['verdict']}: {result.describe(url)}", err=True)
 
 
 def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
@@ -73,18 +102,31 @@ def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
               show_default=True, help="Allure results directory.")
 @click.option("-k", "keyword", default=None, help="Only scenarios matching this pytest -k expression.")
 @click.option("--dry-run", is_flag=True, help="Print the target and what each fault would hit; touch nothing.")
-def drill(selection: str, config: str | None, results_dir: Path, keyword: str | None, dry_run: bool) -> None:
+@click.option("--notify", "notify_url", envvar="DRILL_NOTIFY_URL", show_envvar=True, default=None, metavar="URL",
+              help="Webhook (Slack-compatible) that gets a JSON summary when a scenario is FAIL, INVALID or ERROR, "
+                   "or the run errors or is interrupted; a run that passes posts nothing. A failed post is reported "
+                   "on stderr and never changes the exit code. A secret (the token is in the URL): shown redacted, "
+                   "never read from the config file; prefer the environment variable, a flag shows in the "
+                   "process list.")
+def drill(selection: str, config: str | None, results_dir: Path, keyword: str | None, dry_run: bool,
+          notify_url: str | None) -> None:
     """Run a drill (monthly by default) against the configured target, or the sandbox."""
-    settings = load_settings(config)  # a bad config fails here with one line, before pytest starts
+    # a bad config fails here with one line, before pytest starts
+    settings = load_settings(config, overrides={"notify_url": notify_url})
     if dry_run:
         click.echo("\n".join(describe_plan(selection, settings)))
+        click.echo(f"notify      {redact_webhook(settings.notify_url)} on FAIL, INVALID or ERROR"
+                   if settings.notify_url else "notify      (not set)")
         return
     env = dict(os.environ)
     if config:
         env["DRILL_CONFIG"] = str(Path(config).resolve())
     extra = ("-k", keyword) if keyword else ()
     command = drill_command(selection, results_dir=results_dir.resolve(), extra=extra)
+    started = time.time()
     code = run_forwarding_signals(command, env=env)
+    if settings.notify_url:
+        notify_after_run(settings.notify_url, settings, selection=selection, exit_code=code, since=started, env=env)
     if code == 0:
         return
     if code in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):

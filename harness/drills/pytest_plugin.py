@@ -66,9 +66,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def drill_settings() -> Settings:
-    """Settings for the whole run (file < DRILL_* environment)."""
-    return load_settings()
+def drill_settings(request: pytest.FixtureRequest) -> Settings:
+    """Settings for the whole run (file < DRILL_* environment); the evidence names the run's contacts."""
+    settings = load_settings()
+    request.config.stash[META_KEY]["contacts"] = [c.model_dump() for c in settings.contacts]
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """The evidence bundle: one directory per drill run that an auditor can check offline.
 
 `reports/evidence/<run-id>/` holds `run.json` (verdicts, measured values,
-targets, times, operator, host, commit, config hash, tool versions), the
+targets, times, operator, host, commit, config hash, tool versions, the
+runbook's contacts), the
 journals, timelines and verification reports, `summary.md`, `metrics.prom`,
 `previous` (the hash chain) and `SHA256SUMS` (+ an optional HMAC). Every file
 is scrubbed of secrets before it is written, and the bundle appears under its
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "sentinel-drill/evidence/v1"
 #: meta keys that have a place of their own in run.json; the rest go under "extra"
 _META_KEYS = {"run_id", "target", "context", "namespace", "started_at", "ended_at", "settings", "config",
-              "versions", "git_sha", "operator", "host"}
+              "versions", "git_sha", "operator", "host", "contacts"}
 #: worst first: a breach outranks a broken harness, which outranks an unproven fault
 _VERDICT_ORDER = (Verdict.FAIL, Verdict.ERROR, Verdict.INVALID, Verdict.PASS)
 
@@ -233,6 +234,7 @@ def _fill(
         "config": config,
         "config_sha256": "",
         "tool_versions": {**provenance.local_tool_versions(), **dict(meta.get("versions") or {})},
+        "contacts": list(meta.get("contacts") or []),
         "scenarios": scenarios,
         "artifacts": run_files,
         "missing_artifacts": run_missing,

@@ -12,8 +12,18 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ") if value not in (None, "") else "—"
 
 
+def _contacts(contacts: Any) -> list[str]:
+    """The runbook's contacts table (Backup Owner, DR Coordinator, ...); nothing for bundles made without one."""
+    if not contacts:
+        return []
+    lines = ["## Contacts", "", "| role | responsibility | contact |", "|---|---|---|"]
+    lines += [f"| {_cell(c.get('role'))} | {_cell(c.get('responsibility'))} | {_cell(c.get('contact'))} |"
+              for c in contacts]
+    return [*lines, ""]
+
+
 def render_summary(run: Mapping[str, Any]) -> str:
-    """One header with provenance, then one section per scenario with targets, phases and controls."""
+    """One header with provenance and contacts, then one section per scenario with targets, phases and controls."""
     prev = run.get("previous") or {}
     lines = [
         f"# DR drill evidence — run {run.get('run_id')}",
@@ -33,6 +43,7 @@ def render_summary(run: Mapping[str, Any]) -> str:
         f"| Secrets redacted | {sum(r.get('count', 0) for r in run.get('redactions', []))} occurrence(s) |",
         "",
     ]
+    lines += _contacts(run.get("contacts"))
     for scenario in run.get("scenarios", []):
         lines += [
             f"## {scenario.get('name')} — {scenario.get('verdict')}",

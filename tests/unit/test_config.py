@@ -102,3 +102,54 @@ def test_url_helpers_hide_the_password():
     assert redact_url("redis://h:6379/0") == "redis://h:6379/0"
     assert split_redis_url("redis://default:secret@h:6379/2") == ("redis://h:6379/2", "secret")
     assert split_redis_url("redis://app:secret@h:6379/2") == ("redis://app@h:6379/2", "secret")
+
+
+def test_the_runbook_contacts_are_the_default_and_the_file_can_replace_them(tmp_path):
+    assert [(c.role, c.contact) for c in load_settings(env={}).contacts] == [
+        ("Backup Owner", "platform-team@"), ("DR Coordinator", "sre-lead@"), ("Security", "security@")]
+    path = tmp_path / "drill.yaml"
+    path.write_text("contacts:\n"
+                    "  - {role: Backup Owner, responsibility: Backups, contact: storage@example.com}\n"
+                    "  - {role: DR Coordinator, contact: dr@example.com}\n")
+    s = load_settings(path, env={})
+    assert s.contact("backup owner").contact == "storage@example.com"
+    assert s.contact("DR Coordinator").contact == "dr@example.com" and s.contact("Security") is None
+
+
+@pytest.mark.parametrize("text", [
+    "contacts: {role: Backup Owner}\n",  # a mapping, not a list
+    "contacts:\n  - {role: Backup Owner}\n",  # no contact
+    "contacts:\n  - {role: X, contact: a}\n  - {role: X, contact: b}\n",  # the same role twice
+    "contacts:\n  - {role: X, contact: a, phone: 1}\n",  # an unknown column
+])
+def test_a_malformed_contacts_table_is_a_config_error_naming_it(tmp_path, text):
+    path = tmp_path / "drill.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="invalid setting contacts") as exc:
+        load_settings(path, env={})
+    assert "role, responsibility and contact" in (exc.value.fix or "")
+
+
+def test_the_webhook_url_is_a_secret_shown_redacted():
+    from harness.redaction import redact_text
+
+    url = "https://hooks.slack.com/services/T000/B000/notify-token-in-path"
+    s = load_settings(env={"DRILL_NOTIFY_URL": url})
+    assert s.notify_url == url
+    assert s.redacted()["notify_url"] == "https://hooks.slack.com/***"
+    assert "notify-token-in-path" not in repr(s)
+    # registered with the redaction layer: gone from logs and reports, whole or as its path
+    assert "notify-token-in-path" not in redact_text(f"posting to {url} and /services/T000/B000/notify-token-in-path")
+
+
+def test_a_webhook_url_must_be_http():
+    with pytest.raises(ConfigError, match="invalid setting notify_url"):
+        load_settings(env={"DRILL_NOTIFY_URL": "file:///etc/passwd"})
+
+
+def test_a_webhook_url_in_the_file_is_refused_like_a_password(tmp_path):
+    path = tmp_path / "drill.yaml"
+    path.write_text("notify_url: https://hooks.slack.com/services/T/B/file-token\n")
+    with pytest.raises(ConfigError, match="contains notify_url") as exc:
+        load_settings(path, env={})
+    assert "DRILL_NOTIFY_URL" in (exc.value.fix or "")

@@ -56,6 +56,8 @@ def drill_results(tmp_path: Path) -> Path:
         "settings": {"target": "sandbox", "rto_seconds": 900, "redis_password": "***",
                      "redis_url": f"redis://:{PASSWORD}@127.0.0.1:6379/0"},
         "versions": {"redis": "7.0.15", "kubernetes": "v1.36.3"},
+        "contacts": [{"role": "Backup Owner", "responsibility": "Backup procedures", "contact": "platform-team@"},
+                     {"role": "DR Coordinator", "responsibility": "DR drills, planning", "contact": "sre-lead@"}],
     })
     return path
 
@@ -92,6 +94,26 @@ def test_the_bundle_holds_what_an_auditor_needs(bundle: Path) -> None:
     summary = (bundle / "summary.md").read_text()
     assert "| RTO | 900.000 | 41.200 | 858.800 | met |" in summary
     assert "| RTO | 1.000 | 12.300 | -11.300 | BREACHED |" in summary
+
+
+def test_the_evidence_names_the_backup_owner_and_the_dr_coordinator(bundle: Path) -> None:
+    run = json.loads((bundle / "run.json").read_text())
+    assert [(c["role"], c["contact"]) for c in run["contacts"]] == [
+        ("Backup Owner", "platform-team@"), ("DR Coordinator", "sre-lead@")]
+    summary = (bundle / "summary.md").read_text()
+    assert "## Contacts" in summary
+    assert "| Backup Owner | Backup procedures | platform-team@ |" in summary
+    assert "| DR Coordinator | DR drills, planning | sre-lead@ |" in summary
+    assert verify_bundle(bundle, env={}).ok
+
+
+def test_a_bundle_of_records_without_contacts_renders_and_verifies_as_before(tmp_path: Path,
+                                                                             env: dict[str, str]) -> None:
+    meta, records = read_records(drill_results(tmp_path))
+    meta.pop("contacts")
+    bundle = build_bundle(records, out_root=tmp_path / "ev", meta={**meta, "run_id": "old"}, env=env)
+    assert "Contacts" not in (bundle / "summary.md").read_text()
+    assert verify_bundle(bundle, env={}).ok
 
 
 def test_no_secret_reaches_the_output_and_the_redaction_is_recorded(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ class DrillRun:
     output: str
     results: dict[str, Any]
     allure_dir: Path
+    stderr: str = ""
 
     def verdicts(self) -> dict[str, str]:
         return {s["name"]: s["verdict"] for s in self.results.get("scenarios", [])}
@@ -56,7 +57,7 @@ def run_drill(drill_sandbox: SandboxInfo, tmp_path_factory: pytest.TempPathFacto
         )
         results_file = reports / "drill-results.json"
         results = json.loads(results_file.read_text()) if results_file.exists() else {}
-        return DrillRun(proc.returncode, proc.stdout + proc.stderr, results, allure_dir)
+        return DrillRun(proc.returncode, proc.stdout + proc.stderr, results, allure_dir, proc.stderr)
 
     return run
 
