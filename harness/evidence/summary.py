@@ -62,6 +62,7 @@ def render_summary(run: Mapping[str, Any]) -> str:
         if phases:
             lines += ["", "| phase | seconds |", "|---|---:|"]
             lines += [f"| {_cell(name)} | {seconds:.3f} |" for name, seconds in phases]
+        lines += _coverage_lines((scenario.get("details") or {}).get("coverage"))
         availability = scenario.get("availability") or {}
         if "availability" in availability:
             lines += ["", (f"Availability {availability['availability']} · longest outage "
@@ -71,3 +72,14 @@ def render_summary(run: Mapping[str, Any]) -> str:
         if scenario.get("files"):
             lines += ["Files: " + ", ".join(f"`{f}`" for f in scenario["files"]), ""]
     return "\n".join(lines)
+
+
+def _coverage_lines(row: Mapping[str, Any] | None) -> list[str]:
+    """A backup-coverage row: what is backed up, what was checked, every problem, what cannot be checked here."""
+    if not row:
+        return []
+    lines = ["", f"Backup coverage — **{_cell(row.get('component'))}: {_cell(row.get('verdict'))}**", "",
+             f"- backed up: {_cell(row.get('backed_up'))}", f"- checked: {_cell(row.get('summary'))}"]
+    lines += [f"- problem: {_cell(p)}" for p in row.get("problems", [])]
+    lines += [f"- not checkable from here: {_cell(n)}" for n in row.get("not_checked", [])]
+    return lines

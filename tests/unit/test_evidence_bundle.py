@@ -257,3 +257,17 @@ def test_cli_bundle_then_verify_exit_codes(tmp_path: Path, monkeypatch: pytest.M
     assert main(["evidence", "verify", str(out / "cli-run")]) == 1
     assert "altered: metrics.prom" in capsys.readouterr().err
     assert main(["evidence", "verify", str(tmp_path)]) == 1
+
+
+def test_a_backup_coverage_row_is_in_the_summary_with_its_problems_and_limits() -> None:
+    from harness.evidence.summary import render_summary
+
+    row = {"component": "Logs", "verdict": "FAIL", "backed_up": "daily archive + manifest per type",
+           "summary": "lifecycle differs from the retention table",
+           "problems": ["retention: audit logs: expiration expected 2555 days (7 years), actual 30 days"],
+           "not_checked": ["the hot (local) tier"]}
+    text = render_summary({"run_id": "r", "verdict": "FAIL", "scenarios": [
+        {"name": "Logs — the retention table is enforced", "verdict": "FAIL", "details": {"coverage": row}}]})
+    assert "Backup coverage — **Logs: FAIL**" in text
+    assert "- problem: retention: audit logs: expiration expected 2555 days (7 years), actual 30 days" in text
+    assert "- not checkable from here: the hot (local) tier" in text
