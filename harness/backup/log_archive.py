@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backup.store import BackupStore
+from harness.digests import sha256_file
 from harness.errors import CheckFailed, StoreError, UsageError
 from harness.retention import LOG_TYPES
 
@@ -125,14 +126,6 @@ def files_of_day(source: Path, day: date) -> list[Path]:
                   key=lambda p: p.relative_to(source).as_posix())
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def archive_logs(source: Path, log_type: str, day: date, store: BackupStore) -> LogManifest:
     """Tar the day's files of `log_type` from `source`, upload the archive, then its manifest."""
     require_log_type(log_type)
@@ -140,7 +133,7 @@ def archive_logs(source: Path, log_type: str, day: date, store: BackupStore) -> 
     if not paths:
         raise CheckFailed(f"no {log_type} log files for {day.isoformat()} in {source}",
                           fix="check that the log shipper writes there, or pass --day")
-    files = tuple(LogFile(p.relative_to(source).as_posix(), p.stat().st_size, _sha256_file(p)) for p in paths)
+    files = tuple(LogFile(p.relative_to(source).as_posix(), p.stat().st_size, sha256_file(p)) for p in paths)
     with tempfile.TemporaryDirectory(prefix="sentinel-logs-") as tmp:
         tar_path = Path(tmp) / "day.tar.gz"
         with tarfile.open(tar_path, "w:gz") as tar:
@@ -151,7 +144,7 @@ def archive_logs(source: Path, log_type: str, day: date, store: BackupStore) -> 
                 with path.open("rb") as fh:
                     tar.addfile(info, fh)
         key = archive_key(log_type, day)
-        manifest = LogManifest(log_type, day, files, key, _sha256_file(tar_path), tar_path.stat().st_size,
+        manifest = LogManifest(log_type, day, files, key, sha256_file(tar_path), tar_path.stat().st_size,
                                datetime.now(UTC))
         store.put_file(key, tar_path)
     store.put_bytes(manifest_key(log_type, day), json.dumps(manifest.to_json(), indent=2).encode())
@@ -180,7 +173,7 @@ def verify_log_day(store: BackupStore, log_type: str, day: date, *, restore_to: 
     with tempfile.TemporaryDirectory(prefix="sentinel-logs-") as tmp:
         tar_path = Path(tmp) / "day.tar.gz"
         store.get_file(manifest.archive_key, tar_path)
-        if _sha256_file(tar_path) != manifest.archive_sha256:
+        if sha256_file(tar_path) != manifest.archive_sha256:
             problems.append(f"archive {manifest.archive_key} sha256 differs from its manifest")
         expected = {f.name: f for f in manifest.files}
         seen: set[str] = set()

@@ -15,6 +15,8 @@ import os
 import re
 from pathlib import Path
 
+from harness.digests import sha256_file
+
 SUMS = "SHA256SUMS"
 SIGNATURE = "SHA256SUMS.hmac"
 PREVIOUS = "previous"
@@ -26,14 +28,6 @@ UNLISTED = frozenset({SUMS, SIGNATURE})
 
 _SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](\S(?:.*\S)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._/+\-@]+$")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def bundle_files(bundle: Path) -> list[str]:

@@ -7,7 +7,6 @@ let `head -c` end the stream instead, then check the sha256 the pod reports.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import shlex
 import tarfile
@@ -187,9 +186,3 @@ def upload_file(
     return result.stdout.decode().split()[0] if result.stdout.strip() else ""
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

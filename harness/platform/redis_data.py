@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from harness.digests import sha256_file
 from harness.errors import DrillError, RestoreRefused
-from harness.platform.pod_exec import sha256_file
 
 
 @dataclass(frozen=True)

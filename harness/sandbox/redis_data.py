@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.digests import sha256_file
 from harness.errors import DrillError
-from harness.platform.pod_exec import sha256_file
 from harness.platform.redis_data import DataRestoreResult, RestorePhases, check_rdb_source
 from harness.redis_process import RedisProcess
 
