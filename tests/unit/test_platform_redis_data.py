@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.digests import sha256_file
 from harness.errors import DrillError, RestoreRefused
-from harness.platform.pod_exec import sha256_file
 from harness.platform.redis_data import KubernetesRedisData
 
 
