@@ -27,9 +27,10 @@ pytestmark = pytest.mark.integration
 IMAGES = Path(__file__).resolve().parents[2] / "deploy" / "images"
 
 
-def get(url: str) -> tuple[int, dict[str, object]]:
+def get(url: str, *, api_key: str | None = None) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, headers={"X-API-Key": api_key} if api_key else {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
+        with urllib.request.urlopen(request, timeout=5) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
@@ -72,17 +73,18 @@ def test_gateway_is_healthy_only_while_brain_and_redis_answer(service, redis_fac
     redis = redis_factory()
     brain, brain_proc = service("brain")
     gateway, _ = service("gateway", BRAIN_URL=brain, REDIS_HOST="127.0.0.1", REDIS_PORT=str(redis.port),
-                         REDIS_PASSWORD=data.target_password)
+                         REDIS_PASSWORD=data.target_password, API_KEYS="sk-test-1,sk-test-2")
     assert get(brain + "/health") == (200, {"status": "ok"})
     assert get(gateway + "/health") == (200, {"status": "ok", "brain": "ok", "redis": "ok"})
-    code, body = get(gateway + "/?text=hello+sentinel")
+    assert get(gateway + "/?text=hello+sentinel")[0] == 401  # the API paths need a key; /health does not
+    code, body = get(gateway + "/?text=hello+sentinel", api_key="sk-test-2")
     assert code == 200 and body["brain"]["words"] == 2
 
     brain_proc.send_signal(signal.SIGTERM)
     brain_proc.wait(timeout=5)
     code, body = get(gateway + "/health")
     assert code == 503 and "brain unreachable" in body["reasons"][0]
-    assert get(gateway + "/")[0] == 502
+    assert get(gateway + "/", api_key="sk-test-1")[0] == 502
 
     redis.stop()
     code, body = get(gateway + "/health")
@@ -124,7 +126,8 @@ def test_images_serve_read_only_as_uid_10001():
         gateway = client.containers.run("sentinel/gateway:sandbox", detach=True, read_only=True,
                                         network=network.name, ports={"8080/tcp": ("127.0.0.1",)},
                                         environment={"BRAIN_URL": f"http://{brain.name}:8000",
-                                                     "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1"})
+                                                     "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1",
+                                                     "API_KEYS": "sk-test"})
         containers.append(gateway)
         gateway.reload()
         port = gateway.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
@@ -136,8 +139,11 @@ def test_images_serve_read_only_as_uid_10001():
             except OSError:
                 assert time.monotonic() < deadline, gateway.logs()[-500:]
                 time.sleep(0.1)
+        # one reason only, Redis's: Brain answered the Gateway through its container name
         assert code == 503 and body["reasons"] == [body["reasons"][0]] and "redis at 127.0.0.1:1" in body["reasons"][0]
-        assert get(f"http://127.0.0.1:{port}/?text=a")[0] == 200  # Brain answers through its name
+        # the rate limit counts in Redis, so without Redis the API fails closed
+        code, body = get(f"http://127.0.0.1:{port}/?text=a", api_key="sk-test")
+        assert code == 503 and body["error"] == "redis unavailable"
         assert brain.exec_run("id -u").output.strip() == b"10001"
         started = time.monotonic()
         gateway.stop(timeout=5)
