@@ -58,7 +58,8 @@ def redis_row(store: BackupStore, settings: Settings, *, now: datetime) -> Cover
     worst = worst_gap(points, now=now, window=window)
     worst_s = worst.seconds if worst else 0.0
     in_window = [e for e in series if e.point_in_time >= since]
-    summary = (f"{len(in_window)} pipeline backups in {settings.coverage_window_hours:g} h, newest {age:.0f}s old; "
+    summary = (f"{len(in_window)} pipeline backup{'' if len(in_window) == 1 else 's'} in "
+               f"{settings.coverage_window_hours:g} h, newest {age:.0f}s old; "
                f"worst-case RPO {worst_s:.0f}s (target {settings.rpo_seconds:.0f}s, "
                f"+{settings.backup_schedule_slack_seconds:.0f}s for the CronJob's start)")
     return _redis(summary, problems, {
