@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
 from harness.backup import layout
@@ -31,14 +31,19 @@ class BackupEntry:
     size: int | None
     has_manifest: bool
     has_verify_record: bool
+    stored_at: datetime | None = None
+    time_problem: str | None = None
 
     @property
     def complete(self) -> bool:
-        """An RDB plus, for the new layout, its manifest (rdb is uploaded first, manifest last)."""
-        return self.rdb_key is not None and (self.layout == "legacy" or self.has_manifest)
+        """An RDB plus, for the new layout, its manifest (rdb is uploaded first, manifest last), honestly dated."""
+        return (self.rdb_key is not None and (self.layout == "legacy" or self.has_manifest)
+                and self.time_problem is None)
 
     @property
     def state(self) -> str:
+        if self.time_problem:
+            return f"refused: {self.time_problem}"
         if self.rdb_key is None:
             return "broken (manifest without RDB)"
         if self.layout == "manifest" and not self.has_manifest:
@@ -46,8 +51,35 @@ class BackupEntry:
         return "legacy, no manifest" if self.layout == "legacy" else "ok"
 
 
+#: how far a key's point in time may run ahead of the store's own clock (backup host vs store clock skew)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def time_problem(point_in_time: datetime, stored_at: datetime | None, *, now: datetime) -> str | None:
+    """Why a backup's claimed point in time cannot be trusted, or None.
+
+    The point in time comes from the key name, which whoever writes the store chooses; the
+    store's own timestamp does not. A backup cannot be taken after the store received it,
+    nor in the future: such an object would otherwise win "latest" (an attacker's way to
+    have a planted backup restored). Older keys than their upload are normal (uploads take
+    time; stores get migrated) and pass.
+    """
+    if point_in_time > now + CLOCK_SKEW:
+        return f"its key claims {point_in_time.isoformat()}, in the future"
+    if stored_at is not None and point_in_time > stored_at + CLOCK_SKEW:
+        return (f"its key claims {point_in_time.isoformat()} but the store received it at "
+                f"{stored_at.isoformat()}")
+    return None
+
+
 def list_backups(store: BackupStore) -> list[BackupEntry]:
-    """Every backup under `redis/` in the store, oldest first; unrelated keys are ignored."""
+    """Every backup under `redis/` in the store, oldest first; unrelated keys are ignored.
+
+    Each entry's point in time (from its key) is cross-checked with the store's timestamp of
+    its RDB; a backup dated after it was stored, or in the future, is not complete (`state`
+    says why) and so is never chosen as the newest.
+    """
+    now = datetime.now(UTC)
     found: dict[str, dict[str, object]] = {}
     for obj in store.list(layout.REDIS_PREFIX):
         info = layout.parse_key(obj.key)
@@ -58,15 +90,19 @@ def list_backups(store: BackupStore) -> list[BackupEntry]:
     entries = []
     for backup_id, slot in found.items():
         rdb = slot.get("rdb")
+        point_in_time = layout.point_in_time_of(backup_id)
+        stored_at = rdb.modified if rdb is not None else None  # type: ignore[attr-defined]
         entries.append(
             BackupEntry(
                 id=backup_id,
                 layout=slot["layout"],  # type: ignore[arg-type]
-                point_in_time=layout.point_in_time_of(backup_id),
+                point_in_time=point_in_time,
                 rdb_key=rdb.key if rdb is not None else None,  # type: ignore[attr-defined]
                 size=rdb.size if rdb is not None else None,  # type: ignore[attr-defined]
                 has_manifest="manifest" in slot,
                 has_verify_record="verify" in slot,
+                stored_at=stored_at,
+                time_problem=time_problem(point_in_time, stored_at, now=now),
             )
         )
     return sorted(entries, key=lambda e: (e.point_in_time, e.id))

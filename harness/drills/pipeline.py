@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from harness.backup.catalog import BackupEntry, backup_series, newest_backup
+from harness.backup.catalog import BackupEntry, backup_series, list_backups, newest_backup
 from harness.backup.manifest import PIPELINE
 from harness.backup.s3 import S3Store, s3_error
 from harness.backup.store import BackupStore, join_key
@@ -89,6 +89,7 @@ class PipelineBackup:
     verification: str
     lock: str
     worst_gap: BackupGap | None
+    refused: tuple[str, ...] = ()
 
     @property
     def age_s(self) -> float:
@@ -98,7 +99,8 @@ class PipelineBackup:
         return {"id": self.id, "point_in_time": self.point_in_time.isoformat(),
                 "checked_at": self.checked_at.isoformat(), "age_s": round(self.age_s, 3),
                 "verification": self.verification, "lock": self.lock,
-                "worst_gap_48h": self.worst_gap.to_json() if self.worst_gap else None}
+                "worst_gap_48h": self.worst_gap.to_json() if self.worst_gap else None,
+                "refused": list(self.refused)}
 
 
 def check_pipeline_backup(store: BackupStore, settings: Settings, *, now: datetime | None = None) -> PipelineBackup:
@@ -109,10 +111,12 @@ def check_pipeline_backup(store: BackupStore, settings: Settings, *, now: dateti
     VerificationFailed (its verification failed), each naming the backup.
     """
     now = now or datetime.now(UTC)
+    refused = tuple(f"{e.id}: {e.time_problem}" for e in list_backups(store) if e.time_problem)
     entry = newest_backup(store, origin=PIPELINE)
     if entry is None:
+        also = f"; refused: {'; '.join(refused)}" if refused else ""
         raise PipelineBackupUnfit(f"refused before any fault: no backup written by the backup pipeline in {store.url} "
-                                  "(a drill's own backups do not count)", fix=_FIX_PIPELINE)
+                                  f"(a drill's own backups do not count){also}", fix=_FIX_PIPELINE)
     age = backup_age_s(entry.point_in_time, now)
     if age > settings.rpo_seconds:
         raise PipelineBackupUnfit(
@@ -121,7 +125,8 @@ def check_pipeline_backup(store: BackupStore, settings: Settings, *, now: dateti
             f"{settings.rpo_seconds:.0f}s", fix=_FIX_PIPELINE)
     lock = _require_locked(store, entry, settings, now)
     verification = _require_verified(store, entry, min_keys=settings.min_keys)
-    return PipelineBackup(entry.id, entry.point_in_time, now, verification, lock, pipeline_gap(store, now=now))
+    return PipelineBackup(entry.id, entry.point_in_time, now, verification, lock, pipeline_gap(store, now=now),
+                          refused)
 
 
 def _require_verified(store: BackupStore, entry: BackupEntry, *, min_keys: int) -> str:

@@ -160,6 +160,10 @@ def restore_backup(
     entry = find_backup(store, backup_id)
     if entry.rdb_key is None:
         raise RestoreRefused(f"backup {backup_id} has no RDB in the store", fix="restore another backup")
+    if entry.time_problem:
+        raise RestoreRefused(f"backup {backup_id} is refused: {entry.time_problem}",
+                             fix="a backup dated after the store received it was planted or mis-named; "
+                                 "restore another backup and investigate who wrote it")
     target = connect(target_url, target_password)
     target_version = target_redis_version(target)
     if entry.has_manifest:  # fail fast, before the download; the file's own header is checked again below
