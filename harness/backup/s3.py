@@ -127,22 +127,28 @@ class S3Store:
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"upload {self.location(key)}") from None
 
-    def get_file(self, key: str, path: Path) -> None:
+    def get_file(self, key: str, path: Path, *, version_id: str | None = None) -> str | None:
+        """Download `key`, pinned to one object version: `version_id`, else the current one as HEAD saw it,
+        so an object overwritten during the download cannot be mixed in."""
         try:
-            size = self._size(key)
-            with transfer_progress(f"download {key}", size) as advance:
-                self.client.download_file(self.bucket, join_key(self.prefix, key), str(path), Callback=advance)
+            head = self._head(key, version_id)
+            pinned = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
+            extra = {"VersionId": pinned} if pinned else None
+            with transfer_progress(f"download {key}", int(head["ContentLength"])) as advance:
+                self.client.download_file(self.bucket, join_key(self.prefix, key), str(path), Callback=advance,
+                                          ExtraArgs=extra)
         except StoreError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"download {self.location(key)}") from None
+        return pinned  # type: ignore[no-any-return]
 
-    def _size(self, key: str) -> int:
+    def _head(self, key: str, version_id: str | None = None) -> dict[str, Any]:
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=join_key(self.prefix, key))
+            extra = {"VersionId": version_id} if version_id else {}
+            return self.client.head_object(Bucket=self.bucket, Key=join_key(self.prefix, key), **extra)  # type: ignore[no-any-return]
         except Exception as exc:  # noqa: BLE001
-            raise self._error(exc, f"read {self.location(key)}") from None
-        return int(head["ContentLength"])
+            raise self._error(exc, f"read {self.location(key)}" + (f" version {version_id}" if version_id else "")) from None
 
     def get_bytes(self, key: str) -> bytes:
         try:

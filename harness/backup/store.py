@@ -48,8 +48,10 @@ class BackupStore(Protocol):
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
-    def get_file(self, key: str, path: Path) -> None:
-        """Download `key` to `path`; StoreError when it does not exist."""
+    def get_file(self, key: str, path: Path, *, version_id: str | None = None) -> str | None:
+        """Download `key` (that version, when given) to `path`; return the version downloaded (None: unversioned).
+
+        StoreError when it does not exist."""
 
     def get_bytes(self, key: str) -> bytes: ...
 
@@ -150,8 +152,11 @@ class FileStore:
     def put_bytes(self, key: str, data: bytes) -> None:
         self._write(key, lambda out: out.write(data))
 
-    def get_file(self, key: str, path: Path) -> None:
+    def get_file(self, key: str, path: Path, *, version_id: str | None = None) -> str | None:
         self.check()
+        if version_id is not None:
+            raise StoreError(f"{self.location(key)}: a file store keeps no object versions (asked for {version_id})",
+                             fix="verify the backup again in this store")
         src = self._path(key)
         if not src.is_file():
             raise StoreError(f"{self.location(key)} does not exist", fix="list backups with `sentinel-drill backups`")
@@ -161,6 +166,7 @@ class FileStore:
             while chunk := fin.read(_CHUNK):
                 out.write(chunk)
                 advance(len(chunk))
+        return None
 
     def get_bytes(self, key: str) -> bytes:
         self.check()

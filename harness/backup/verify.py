@@ -61,6 +61,7 @@ class VerificationReport:
     size: int | None
     min_keys: int
     verified_at: datetime
+    version_id: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -80,6 +81,7 @@ class VerificationReport:
             "passed": self.passed,
             "failed_check": failed.name if failed else None,
             "sha256": self.sha256,
+            "version_id": self.version_id,
             "size": self.size,
             "min_keys": self.min_keys,
             "verified_at": self.verified_at.isoformat(),
@@ -97,6 +99,7 @@ class VerifyRecord:
     failed_check: str | None
     sha256: str | None
     verified_at: str
+    version_id: str | None = None
 
 
 class _Failed(Exception):
@@ -139,10 +142,11 @@ def verify_backup(
     results: list[CheckResult] = []
     sha256: str | None = None
     size: int | None = None
+    version_id: str | None = None
     with tempfile.TemporaryDirectory(prefix="drill-verify-", dir=work_dir) as tmp, ExitStack() as stack:
         rdb = Path(tmp) / "backup.rdb"
         if entry.rdb_key is not None:
-            store.get_file(entry.rdb_key, rdb)
+            version_id = store.get_file(entry.rdb_key, rdb)
             size, sha256 = file_digest(rdb)
         state = _State(rdb, manifest, legacy, min_keys, stack)
         steps: list[tuple[str, Callable[[_State], str]]] = [
@@ -176,6 +180,7 @@ def verify_backup(
         size=size,
         min_keys=min_keys,
         verified_at=datetime.now(UTC),
+        version_id=version_id,
     )
     if record:
         store.put_bytes(layout.verify_key(backup_id), json.dumps(report.to_json(), indent=2).encode() + b"\n")
@@ -195,6 +200,7 @@ def read_verify_record(store: BackupStore, backup_id: str) -> VerifyRecord | Non
             failed_check=data.get("failed_check"),
             sha256=data.get("sha256"),
             verified_at=str(data.get("verified_at", "")),
+            version_id=data.get("version_id"),
         )
     except (ValueError, KeyError, TypeError):
         return VerifyRecord(backup_id, False, "unreadable verify record", None, "")

@@ -76,18 +76,19 @@ class RestoreResult:
         }
 
 
-def _verification_gate(store: BackupStore, entry: BackupEntry, *, force: bool) -> tuple[str | None, str | None]:
-    """(sha256 the verifier saw, why we are forcing) or RestoreRefused."""
+def _verification_gate(store: BackupStore, entry: BackupEntry, *,
+                       force: bool) -> tuple[str | None, str | None, str | None]:
+    """(sha256 the verifier saw, the object version it verified, why we are forcing) or RestoreRefused."""
     record = read_verify_record(store, entry.id)
     if record is not None and record.passed:
-        return record.sha256, None
+        return record.sha256, record.version_id, None
     if record is None:
         why = f"backup {entry.id} has never been verified"
     else:
         why = f"backup {entry.id} failed verification ({record.failed_check or 'unknown check'})"
     if not force:
         raise RestoreRefused(why, fix=f"run `sentinel-drill verify {entry.id}` first, or pass --force to override")
-    return None, why
+    return None, None, why
 
 
 def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: str | None, *,
@@ -170,7 +171,7 @@ def restore_backup(
         manifest = read_manifest(store, entry.id)
         check_rdb_loadable(manifest.rdb_version, target_version, backup=entry.id, target=shown,
                            written_by=manifest.redis_version or None)
-    verified_sha, force_reason = _verification_gate(store, entry, force=force)
+    verified_sha, verified_version, force_reason = _verification_gate(store, entry, force=force)
     _refuse_non_empty(_total_keys(target), shown, replace=replace)
     if strategy == "file" and managed is None:
         managed = find_managed(target, target_url, password=target_password)
@@ -178,7 +179,7 @@ def restore_backup(
         _refuse_aof(target, shown)
     with tempfile.TemporaryDirectory(prefix="drill-restore-", dir=work_dir) as tmp, ExitStack() as stack:
         rdb, previous = Path(tmp) / "backup.rdb", Path(tmp) / "target-before.rdb"
-        store.get_file(entry.rdb_key, rdb)
+        store.get_file(entry.rdb_key, rdb, version_id=verified_version)  # the very object that was verified
         _preflight(store, entry, rdb, verified_sha, target_version=target_version, target=shown)
         try:  # both strategies: a file redis-server cannot load never gets near the target
             scratch = stack.enter_context(loaded_scratch(rdb))

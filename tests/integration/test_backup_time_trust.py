@@ -72,3 +72,29 @@ def test_the_clock_rule_allows_skew_and_late_uploads_but_not_a_time_after_the_st
     assert time_problem(stored + timedelta(minutes=4), stored, now=now) is None  # clock skew
     assert "but the store received it at" in (time_problem(stored + timedelta(minutes=30), stored, now=now) or "")
     assert "in the future" in (time_problem(now + timedelta(hours=2), None, now=now) or "")
+
+
+def test_a_backup_overwritten_after_verification_is_not_the_version_restored(aws_env, s3, bucket, source,
+                                                                               redis_factory, data):
+    from harness.backup import verify_backup
+    from harness.backup.verify import read_verify_record
+
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    store = open_store(f"s3://{bucket}/pinned")
+    data.seed(source.client(), n=150)
+    verified = take_backup(source.url, store, password=data.source_password)
+    report = verify_backup(store, verified.id, min_keys=100)
+    assert report.passed and report.version_id
+    assert read_verify_record(store, verified.id).version_id == report.version_id  # type: ignore[union-attr]
+
+    source.client().flushall()  # the attacker's RDB: a valid file holding other data, under the same key
+    source.client().set("planted", "by the attacker")
+    other = take_backup(source.url, open_store(f"s3://{bucket}/elsewhere"), password=data.source_password)
+    store.put_bytes(rdb_key(verified.id), open_store(f"s3://{bucket}/elsewhere").get_bytes(rdb_key(other.id)))
+
+    target = redis_factory()
+    result = restore_backup(store, verified.id, target_url=target.url, target_password=target.password)
+
+    client = target.client()
+    assert result.keys_restored == client.dbsize() >= 150
+    assert client.get("planted") is None  # the version verified was restored, not the one written after
