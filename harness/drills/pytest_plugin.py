@@ -24,6 +24,7 @@ from harness.config import Settings, load_settings
 from harness.drills.scenario import NOT_RUN, DrillScenario
 from harness.errors import CheckFailed, DrillError, FaultNotConfirmed, TargetMissed
 from harness.evidence.allure_results import write_results_metadata
+from harness.evidence.junit import render_junit
 from harness.evidence.provenance import git_sha, iso, local_tool_versions, utc_now
 from harness.evidence.record import ScenarioRecord, Verdict, write_records
 from harness.redaction import install_log_redaction, redact_text, redact_tree
@@ -185,6 +186,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "not_run": session.config.stash.get(NOT_RUN_KEY, []),
             "selection": session.config.getoption("markexpr", "") or "all"}
     write_records(REPORTS_DIR / "drill-results.json", records, meta)
+    (REPORTS_DIR / "junit.xml").write_text(render_junit(records, meta=meta), encoding="utf-8")
     results = session.config.getoption("allure_report_dir", None)
     if results and Path(results).is_dir():
         redact_tree(Path(results))  # allure-pytest-bdd writes failure messages and traces from the exceptions
