@@ -82,6 +82,9 @@ class Settings(BaseModel):
         "prometheus-config", description="ConfigMap holding Prometheus's configuration ([namespace/]name)")
     prometheus_config_key: str = Field("prometheus.yml", description="its key with the YAML")
     coverage_window_hours: float = Field(48, gt=0, description="how far back `coverage` checks backup history")
+    verifier_public_keys: tuple[str, ...] = Field(
+        (), description="Ed25519 public keys (base64) whose signature makes a verification record trusted; "
+                        "when set, restore and the preflight verify again rather than trust an unsigned record")
     integration_smoke: bool = Field(
         True, description="send the integration smoke's requests (sessions, rate limit) to the Gateway at the health "
                           "URL; set false where that URL is not SENTINEL's Gateway (the smoke is then NOT RUN)")
@@ -259,7 +262,7 @@ SECRET_FIELDS = {"redis_password": "REDIS_PASSWORD", "dr_redis_password": "DR_RE
 SECRET_ENV_FIELDS = {"notify_url": "DRILL_NOTIFY_URL"}
 _FIELD_NAMES = set(Settings.model_fields) - set(SECRET_FIELDS)
 #: settings given as comma-separated lists in DRILL_* variables
-_LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps"}
+_LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps", "verifier_public_keys"}
 
 
 def _read_file(path: Path) -> dict[str, Any]:

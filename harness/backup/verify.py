@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from harness.backup.store import BackupStore
 from harness.errors import ConnectionFailed, DrillError, StoreError
 from harness.redaction import child_environment
 from harness.redis_process import RedisLoadFailed, ScratchRedis
+from harness.signing import record_trust, sign_record, signer_from_env
 
 CHECKS = ("header", "checksum", "rdb_check", "load", "key_count", "sample_digests", "canary")
 LEGACY_SKIP = "skipped (legacy, no manifest)"
@@ -100,6 +101,7 @@ class VerifyRecord:
     sha256: str | None
     verified_at: str
     version_id: str | None = None
+    trust: str = "not required (no verifier key configured)"
 
 
 class _Failed(Exception):
@@ -183,24 +185,37 @@ def verify_backup(
         version_id=version_id,
     )
     if record:
-        store.put_bytes(layout.verify_key(backup_id), json.dumps(report.to_json(), indent=2).encode() + b"\n")
+        body = report.to_json()
+        signer = signer_from_env()  # the verification job's key; never the backup job's
+        if signer is not None:
+            body = sign_record(body, signer)
+        store.put_bytes(layout.verify_key(backup_id), json.dumps(body, indent=2).encode() + b"\n")
     return report
 
 
-def read_verify_record(store: BackupStore, backup_id: str) -> VerifyRecord | None:
-    """The stored verification outcome, None when the backup was never verified."""
+def read_verify_record(store: BackupStore, backup_id: str, *,
+                       trusted_keys: Sequence[str] = ()) -> VerifyRecord | None:
+    """The stored verification outcome, None when the backup was never verified.
+
+    With `trusted_keys` (the verifier public keys of the configuration) a record counts as
+    passed only when one of them signed it; otherwise its `failed_check` says why it is
+    not trusted, and callers verify again.
+    """
     key = layout.verify_key(backup_id)
     if not store.exists(key):
         return None
     try:
         data = json.loads(store.get_bytes(key))
+        trusted, trust = record_trust(data, trusted_keys) if trusted_keys else (True, VerifyRecord.trust)
+        passed = data["passed"] is True and data["backup_id"] == backup_id
         return VerifyRecord(
             backup_id=str(data["backup_id"]),
-            passed=data["passed"] is True and data["backup_id"] == backup_id,
-            failed_check=data.get("failed_check"),
+            passed=passed and trusted,
+            failed_check=data.get("failed_check") if trusted else f"{UNTRUSTED}: {trust}",
             sha256=data.get("sha256"),
             verified_at=str(data.get("verified_at", "")),
             version_id=data.get("version_id"),
+            trust=trust,
         )
     except (ValueError, KeyError, TypeError):
         return VerifyRecord(backup_id, False, "unreadable verify record", None, "")
@@ -329,3 +344,16 @@ def _canary(state: _State) -> str:
         raise _Failed(f"canary {high} (the manifest's high-water mark) is not in the loaded data")
     return f"canary {high} present"
 
+
+
+UNTRUSTED = "untrusted record"
+
+
+def trusted_outcome(store: BackupStore, backup_id: str, *, trusted_keys: Sequence[str],
+                    min_keys: int = 0) -> tuple[VerifyRecord | None, VerificationReport | None]:
+    """The record if it can be trusted; where it cannot (verifier keys configured, record unsigned or
+    signed by another key), the backup verified again now (nothing written) instead."""
+    record = read_verify_record(store, backup_id, trusted_keys=trusted_keys)
+    if record is not None and not record.passed and (record.failed_check or "").startswith(UNTRUSTED):
+        return record, verify_backup(store, backup_id, min_keys=min_keys, record=False)
+    return record, None

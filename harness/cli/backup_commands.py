@@ -198,7 +198,8 @@ def restore_command(
     """Restore a verified backup into --to; refuses unverified backups and non-empty targets."""
     if not to_url.startswith(("redis://", "rediss://")):
         raise UsageError(f"--to {redact_url(to_url)!r} is not a redis:// URL", fix="use --to redis://host:port/db")
-    store = _store(settings_from(config, store_url=store_url))
+    settings = settings_from(config, store_url=store_url)
+    store = _store(settings)
     resolved = _resolve_id(store, backup_id, latest)
     password = target_password(to_url)
     clean_url, _ = split_redis_url(to_url)
@@ -210,6 +211,7 @@ def restore_command(
         strategy="file" if strategy == "file" else "network",
         replace=replace,
         force=force,
+        trusted_keys=settings.verifier_public_keys,
     )
     if as_json:
         emit_json(result.to_json())

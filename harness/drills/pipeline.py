@@ -20,7 +20,7 @@ from harness.backup.catalog import BackupEntry, backup_series, list_backups, new
 from harness.backup.manifest import PIPELINE
 from harness.backup.s3 import S3Store, s3_error
 from harness.backup.store import BackupStore, join_key
-from harness.backup.verify import read_verify_record, verify_backup
+from harness.backup.verify import UNTRUSTED, read_verify_record, verify_backup
 from harness.config import Settings
 from harness.drills.scenario import DrillScenario
 from harness.errors import PipelineBackupUnfit, VerificationFailed
@@ -124,21 +124,28 @@ def check_pipeline_backup(store: BackupStore, settings: Settings, *, now: dateti
             f"{entry.point_in_time.isoformat()}) is {age:.1f}s old, older than the RPO target "
             f"{settings.rpo_seconds:.0f}s", fix=_FIX_PIPELINE)
     lock = _require_locked(store, entry, settings, now)
-    verification = _require_verified(store, entry, min_keys=settings.min_keys)
+    verification = _require_verified(store, entry, min_keys=settings.min_keys,
+                                     trusted_keys=settings.verifier_public_keys)
     return PipelineBackup(entry.id, entry.point_in_time, now, verification, lock, pipeline_gap(store, now=now),
                           refused)
 
 
-def _require_verified(store: BackupStore, entry: BackupEntry, *, min_keys: int) -> str:
-    """The pipeline's verification record, or a verification run now; VerificationFailed when it failed."""
-    record = read_verify_record(store, entry.id) if entry.has_verify_record else None
+def _require_verified(store: BackupStore, entry: BackupEntry, *, min_keys: int,
+                      trusted_keys: Sequence[str] = ()) -> str:
+    """The pipeline's verification record, or a verification run now; VerificationFailed when it failed.
+
+    With verifier keys configured, a record none of them signed is not trusted: verified now instead.
+    """
+    record = read_verify_record(store, entry.id, trusted_keys=trusted_keys) if entry.has_verify_record else None
     if record is not None and record.passed:
-        return f"passing verification record of {record.verified_at}"
-    if record is None:
+        return f"passing verification record of {record.verified_at} ({record.trust})"
+    untrusted = record is not None and (record.failed_check or "").startswith(UNTRUSTED)
+    if record is None or untrusted:
         report = verify_backup(store, entry.id, min_keys=min_keys)
         failed = report.failed_check
         if report.passed:
-            return f"verified by the drill at {report.verified_at.isoformat()} (no record from the pipeline)"
+            why = f"its record is not trusted: {record.trust}" if record is not None else "no record from the pipeline"
+            return f"verified by the drill at {report.verified_at.isoformat()} ({why})"
         reason = f"check {failed.name}: {failed.reason}" if failed else "not every level passed"
     else:
         reason = f"its verification record says check {record.failed_check} failed"

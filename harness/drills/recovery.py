@@ -7,6 +7,7 @@ did; the scenario marks its clock around them.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from harness.backup.manifest import DRILL, Manifest
 from harness.backup.rdb import file_digest
 from harness.backup.store import BackupStore
 from harness.backup.take import BackupResult, take_backup
-from harness.backup.verify import VerificationReport, read_verify_record, verify_backup
+from harness.backup.verify import VerificationReport, trusted_outcome, verify_backup
 from harness.dns import DnsChange, point_record, resolve_record
 from harness.drills.scenario import DrillScenario
 from harness.errors import RestoreRefused, TargetMissed, VerificationFailed
@@ -72,20 +73,30 @@ def restore_redis_file(drill: DrillScenario, target: Target, backup_id: str, *,
     refusing anything not verified there."""
     store = store or target.store()
     entry = find_backup(store, backup_id)
-    record = read_verify_record(store, backup_id)
-    if record is None or not record.passed or entry.rdb_key is None:
-        raise RestoreRefused(f"backup {backup_id} is not verified (record: {record})",
-                             fix="verify it first; a drill never restores an unverified backup")
+    sha256, version_id = _trusted_verification(store, backup_id, target.settings.verifier_public_keys)
+    if entry.rdb_key is None:
+        raise RestoreRefused(f"backup {backup_id} has no RDB", fix="a drill never restores an unverified backup")
     with tempfile.TemporaryDirectory(prefix="drill-restore-") as tmp:
         rdb = Path(tmp) / "backup.rdb"
-        store.get_file(entry.rdb_key, rdb)
+        store.get_file(entry.rdb_key, rdb, version_id=version_id)
         _, sha = file_digest(rdb)
-        if sha != record.sha256:
+        if sha != sha256:
             raise RestoreRefused(f"backup {backup_id} changed since it was verified (sha256 {sha[:12]}…)",
                                  fix="the store was altered; scan the backups again")
         result: DataRestoreResult = target.redis_data().restore_rdb(rdb)
     drill.note("redis_restore", {"backup_id": backup_id, **result.to_json()})
     return result
+
+
+def _trusted_verification(store: BackupStore, backup_id: str, trusted_keys: Sequence[str]) -> tuple[str, str | None]:
+    """(sha256, object version) of a passing verification: the record if trusted, else the backup verified again."""
+    record, again = trusted_outcome(store, backup_id, trusted_keys=trusted_keys)
+    if again is not None and again.passed and again.sha256:
+        return again.sha256, again.version_id
+    if again is None and record is not None and record.passed and record.sha256:
+        return record.sha256, record.version_id
+    raise RestoreRefused(f"backup {backup_id} is not verified (record: {record})",
+                         fix="verify it first; a drill never restores an unverified backup")
 
 
 def update_dns(drill: DrillScenario, target: Target) -> DnsChange:
@@ -113,9 +124,12 @@ def wait_healthy(drill: DrillScenario, url: str, *, deadline_s: float) -> float:
 def newest_verified_backup(target: Target) -> str:
     """Id of the newest backup whose verification record passed (RestoreRefused when none)."""
     store = target.store()
+    keys = target.settings.verifier_public_keys
     for entry in sorted(list_backups(store), key=lambda e: e.point_in_time, reverse=True):
-        record = read_verify_record(store, entry.id) if entry.has_verify_record else None
-        if record is not None and record.passed:
+        if not entry.has_verify_record or not entry.complete:
+            continue
+        record, again = trusted_outcome(store, entry.id, trusted_keys=keys)
+        if (again.passed if again is not None else record is not None and record.passed):
             return entry.id
     raise RestoreRefused(f"no verified backup in {store.url}", fix="take and verify a backup first")
 

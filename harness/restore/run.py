@@ -13,10 +13,11 @@ harness-managed server and restart it).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from harness.backup.dataset import keyspace, loaded_scratch
 from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
 from harness.backup.take import take_backup
-from harness.backup.verify import rdb_check_problem, read_verify_record
+from harness.backup.verify import rdb_check_problem, trusted_outcome
 from harness.config import redact_url, split_redis_url
 from harness.errors import RestoreRefused, UsageError
 from harness.redis_client import connect
@@ -76,10 +77,21 @@ class RestoreResult:
         }
 
 
-def _verification_gate(store: BackupStore, entry: BackupEntry, *,
-                       force: bool) -> tuple[str | None, str | None, str | None]:
-    """(sha256 the verifier saw, the object version it verified, why we are forcing) or RestoreRefused."""
-    record = read_verify_record(store, entry.id)
+def _verification_gate(store: BackupStore, entry: BackupEntry, *, force: bool,
+                       trusted_keys: Sequence[str] = ()) -> tuple[str | None, str | None, str | None]:
+    """(sha256 the verifier saw, the object version it verified, why we are forcing) or RestoreRefused.
+
+    A record the configured verifier keys did not sign is not trusted: the backup is verified again now.
+    """
+    record, again = trusted_outcome(store, entry.id, trusted_keys=trusted_keys)
+    if again is not None:
+        if again.passed:
+            log.warning("verification record of %s not trusted (%s): verified again now", entry.id, record.trust
+                        if record else "-")
+            return again.sha256, again.version_id, None
+        failed = again.failed_check
+        record = None if record is None else dataclasses.replace(record, failed_check=f"{record.failed_check}; verified again: "
+                                                     f"failed at {failed.name if failed else '?'}")
     if record is not None and record.passed:
         return record.sha256, record.version_id, None
     if record is None:
@@ -132,6 +144,7 @@ def restore_backup(
     managed: ManagedRedis | None = None,
     replace: bool = False,
     force: bool = False,
+    trusted_keys: Sequence[str] = (),
     snapshot_store: BackupStore | None = None,
     work_dir: Path | None = None,
     before_write: Callable[[], object] | None = None,
@@ -171,7 +184,8 @@ def restore_backup(
         manifest = read_manifest(store, entry.id)
         check_rdb_loadable(manifest.rdb_version, target_version, backup=entry.id, target=shown,
                            written_by=manifest.redis_version or None)
-    verified_sha, verified_version, force_reason = _verification_gate(store, entry, force=force)
+    verified_sha, verified_version, force_reason = _verification_gate(store, entry, force=force,
+                                                                      trusted_keys=trusted_keys)
     _refuse_non_empty(_total_keys(target), shown, replace=replace)
     if strategy == "file" and managed is None:
         managed = find_managed(target, target_url, password=target_password)
