@@ -79,7 +79,8 @@ def _tree_bytes(path: Path) -> int:
 
 def _run_allure(binary: Path, args: list[str], env: Mapping[str, str]) -> float:
     started = time.monotonic()
-    run_env = child_environment({"ALLURE_NO_ANALYTICS": "true"}, env=env)
+    # Java decodes argv by the locale: under POSIX the report name's "—" would arrive as "???"
+    run_env = child_environment({"ALLURE_NO_ANALYTICS": "true", "LC_ALL": "C.UTF-8"}, env=env)
     try:
         out = subprocess.run([str(binary), *args], capture_output=True, text=True, env=run_env,
                              timeout=GENERATE_TIMEOUT_S, check=False)
