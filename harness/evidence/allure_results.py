@@ -22,6 +22,7 @@ from typing import Any
 
 import allure
 
+from harness.evidence.label import evidence_label, labelled
 from harness.evidence.naming import github_anchor, scenario_key
 from harness.evidence.record import ScenarioRecord
 from harness.evidence.tables import measurement, target_rows, targets_html, timeline_text
@@ -232,7 +233,7 @@ def executor_info(env: Mapping[str, str], *, git_sha: str, target: str) -> dict[
             "url": server,
             "buildName": f"{env.get('GITHUB_WORKFLOW', 'drill')} #{number}",
             "buildUrl": run_url,
-            "reportName": f"sentinel-drill — {target}",
+            "reportName": labelled(f"sentinel-drill — {target}", evidence_label(target)),
         }
         if number.isdigit():
             info["buildOrder"] = int(number)
@@ -241,7 +242,7 @@ def executor_info(env: Mapping[str, str], *, git_sha: str, target: str) -> dict[
         "name": f"sentinel-drill on {socket.gethostname()}",
         "type": "local",
         "buildName": f"{target} drill at {git_sha[:12] or 'unknown commit'}",
-        "reportName": f"sentinel-drill — {target}",
+        "reportName": labelled(f"sentinel-drill — {target}", evidence_label(target)),
     }
 
 
@@ -268,6 +269,7 @@ def write_results_metadata(
     results_dir.mkdir(parents=True, exist_ok=True)
     values: dict[str, Any] = {
         "target": target,
+        "label": evidence_label(target),
         "kubernetes.context": context,
         "namespace": namespace,
         "git.sha": git_sha,

@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.evidence import integrity, provenance
+from harness.evidence.label import evidence_label
 from harness.evidence.metrics import render_metrics
 from harness.evidence.naming import scenario_key, slug
 from harness.evidence.record import ScenarioRecord, Verdict, read_records
@@ -225,6 +226,7 @@ def _fill(
         "ended_at": meta.get("ended_at") or (max(ended) if ended else provenance.iso(created)),
         "verdict": overall_verdict([s["verdict"] for s in scenarios]),
         "target": target,
+        "label": evidence_label(target),
         "context": meta.get("context"),
         "namespace": meta.get("namespace"),
         "operator": meta.get("operator") or provenance.operator(env),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import CheckFailed, ConfigError
+from harness.evidence.label import evidence_label, labelled
 from harness.redaction import child_environment
 
 #: the npm package version `make allure-cli` installs (keep in step with mk/report.mk)
@@ -77,7 +79,8 @@ def _tree_bytes(path: Path) -> int:
 
 def _run_allure(binary: Path, args: list[str], env: Mapping[str, str]) -> float:
     started = time.monotonic()
-    run_env = child_environment({"ALLURE_NO_ANALYTICS": "true"}, env=env)
+    # Java decodes argv by the locale: under POSIX the report name's "—" would arrive as "???"
+    run_env = child_environment({"ALLURE_NO_ANALYTICS": "true", "LC_ALL": "C.UTF-8"}, env=env)
     try:
         out = subprocess.run([str(binary), *args], capture_output=True, text=True, env=run_env,
                              timeout=GENERATE_TIMEOUT_S, check=False)
@@ -89,6 +92,24 @@ def _run_allure(binary: Path, args: list[str], env: Mapping[str, str]) -> float:
         raise CheckFailed(f"allure generate failed (exit {out.returncode}): {' | '.join(tail)}",
                           fix="check the results directory; run the command by hand with -v")
     return time.monotonic() - started
+
+
+def results_target(results_dir: Path) -> str | None:
+    """The `target` the results' environment.properties names (written by the drill), or None."""
+    path = Path(results_dir) / "environment.properties"
+    if not path.is_file():
+        return None
+    for line in path.read_text(encoding="latin-1").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "target":
+            value = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), value)
+            return re.sub(r"\\(.)", r"\1", value).strip() or None
+    return None
+
+
+def report_name(results_dir: Path) -> str:
+    """The report's title: labelled when the results come from the sandbox or do not say where they ran."""
+    return labelled(REPORT_NAME, evidence_label(results_target(results_dir)))
 
 
 def carry_history(results_dir: Path, report_dir: Path, kept_history: Path) -> None:
@@ -126,7 +147,7 @@ def build_report(
                           fix="run the drill first (pytest with --alluredir) or pass --results")
     binary = allure_binary(env)
     carry_history(results_dir, report_dir, kept_history)
-    common = [str(results_dir), "--clean", "--name", REPORT_NAME]
+    common = [str(results_dir), "--clean", "--name", report_name(results_dir)]
     generate_s = _run_allure(binary, ["generate", *common, "-o", str(report_dir)], env)
     if (report_dir / "history").is_dir():
         if kept_history.exists():

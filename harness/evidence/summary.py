@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.evidence.label import labelled
 from harness.evidence.tables import fmt_seconds, phase_rows, target_rows
 
 
@@ -25,10 +26,13 @@ def _contacts(contacts: Any) -> list[str]:
 def render_summary(run: Mapping[str, Any]) -> str:
     """One header with provenance and contacts, then one section per scenario with targets, phases and controls."""
     prev = run.get("previous") or {}
+    # from run.json, not derived here: a bundle made before labels existed must re-render as it was written
+    label = run.get("label")
+    verdict = run.get("verdict")
     lines = [
-        f"# DR drill evidence — run {run.get('run_id')}",
+        labelled(f"# DR drill evidence — run {run.get('run_id')}", label),
         "",
-        f"**Overall verdict: {run.get('verdict')}**",
+        f"**{labelled(f'Overall verdict: {verdict}', label)}**",
         "",
         "| | |",
         "|---|---|",

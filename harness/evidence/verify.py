@@ -18,6 +18,7 @@ from typing import Any
 from harness.errors import CheckFailed, UsageError
 from harness.evidence import integrity, provenance
 from harness.evidence.bundle import SCHEMA
+from harness.evidence.label import evidence_label
 from harness.evidence.metrics import render_metrics
 from harness.evidence.summary import render_summary
 
@@ -77,6 +78,9 @@ def _check_run(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None:
         found.problems.append(f"run.json: run_id {run.get('run_id')!r} does not match directory {bundle.name!r}")
     if provenance.config_sha256(run.get("config") or {}) != run.get("config_sha256"):
         found.problems.append("run.json: config_sha256 does not match its config")
+    if "label" in run and run["label"] != evidence_label(run.get("target")):
+        found.problems.append(f"run.json: label {run['label']!r} is not the one target {run.get('target')!r} "
+                              f"carries ({evidence_label(run.get('target'))!r})")
     if run.get("schema") != SCHEMA:
         found.notes.append(f"run.json schema {run.get('schema')!r} is not {SCHEMA!r}: rendered files not compared")
         return

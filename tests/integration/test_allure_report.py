@@ -226,6 +226,9 @@ def test_report_lists_every_scenario_with_attachments_categories_and_trend(
     assert environment["target"] == ["sandbox"] and environment["redis.version"] == ["7.0.15"]
     summary = json.loads((report / "widgets" / "summary.json").read_text())
     assert summary["statistic"]["total"] == 6 and summary["statistic"]["passed"] == 1
+    # the synthetic drill ran on the sandbox: the report's title says it is no production evidence
+    assert summary["reportName"] == "sentinel-drill DR evidence — SANDBOX — not evidence of production recovery"
+    assert environment["label"] == ["SANDBOX — not evidence of production recovery"]
 
     assert first.single_file and first.single_file.is_file() and first.single_file_bytes
     for root in (results, report, first.single_file.parent):

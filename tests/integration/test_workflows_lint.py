@@ -89,3 +89,64 @@ def test_actionlint_really_checks(tmp_path: Path) -> None:
     out = subprocess.run([str(_actionlint()), "-no-color", str(broken)], capture_output=True, text=True,
                          timeout=120, check=False)
     assert out.returncode == 1 and "no-such-input" in out.stdout
+
+
+def test_ci_runs_the_ci_entry_point_on_every_push_and_pull_request() -> None:
+    workflow = _load("ci.yml")
+    assert set(workflow["on"]) == {"push", "pull_request"}
+    assert workflow["on"]["push"] is None and workflow["on"]["pull_request"] is None, "no branch filter"
+    (job,) = workflow["jobs"].values()
+    assert str(job["runs-on"]).startswith("ubuntu-")
+    runs = [s["run"].strip() for s in job["steps"] if "run" in s]
+    assert runs == [".ci/run"], "CI must call .ci/run (make test), not a copy of it that can drift"
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("name", ["quarterly-restore.yml", "monthly-drill.yml"])
+def test_scheduled_workflows_take_the_target_from_the_repository_variable(name: str) -> None:
+    workflow = _load(name)
+    (job,) = workflow["jobs"].values()
+    assert "vars.DRILL_CONFIG" in job["with"]["config"]
+    assert job["with"]["sandbox"] == "${{ inputs.sandbox == true }}", "false on schedule (no inputs)"
+    sandbox = workflow["on"]["workflow_dispatch"]["inputs"]["sandbox"]
+    assert sandbox["type"] == "boolean" and sandbox["default"] is False, "the sandbox only on purpose"
+
+
+def _guard_job() -> dict[Any, Any]:
+    workflow = _load("drill-run.yml")
+    assert workflow["jobs"]["drill"]["needs"] == "require-target", "the drill waits for the target check"
+    guard: dict[Any, Any] = workflow["jobs"]["require-target"]
+    return guard
+
+
+def _run_step(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-e", "-c", script], env={"PATH": os.environ["PATH"], **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_the_drill_stops_first_when_no_target_is_configured(tmp_path: Path) -> None:
+    first = _guard_job()["steps"][0]["run"]
+    refused = _run_step(first, {"DRILL_CONFIG": "", "SANDBOX": "false"}, tmp_path)
+    assert refused.returncode == 1
+    assert refused.stdout.startswith("::error::no drill target configured: set the repository variable DRILL_CONFIG")
+    configured = _run_step(first, {"DRILL_CONFIG": "deploy/drill/production.yaml", "SANDBOX": "false"}, tmp_path)
+    assert configured.returncode == 0 and "::error::" not in configured.stdout
+    sandbox = _run_step(first, {"DRILL_CONFIG": "", "SANDBOX": "true"}, tmp_path)
+    assert sandbox.returncode == 0
+    assert "::warning::sandbox run on purpose" in sandbox.stdout and "SANDBOX — not evidence" in sandbox.stdout
+
+
+@pytest.mark.parametrize(("content", "ok", "says"), [
+    (None, False, "is not a file in this repository"),
+    ("namespace: sentinel\n", False, "sandbox (the default)"),
+    ("target: sandbox\n", False, "names target 'sandbox'"),
+    ("target: \"production\"  # the real one\nnamespace: sentinel\n", True, "drill target: production"),
+])
+def test_the_settings_file_must_exist_and_name_a_real_target(tmp_path: Path, content: str | None, ok: bool,
+                                                            says: str) -> None:
+    (check,) = [s["run"] for s in _guard_job()["steps"][1:] if "run" in s]
+    if content is not None:
+        (tmp_path / "drill.yaml").write_text(content)
+    out = _run_step(check, {"DRILL_CONFIG": "drill.yaml", "SANDBOX": "false"}, tmp_path)
+    assert (out.returncode == 0) is ok, out.stdout + out.stderr
+    assert says in out.stdout and (("::error::" in out.stdout) is not ok)
