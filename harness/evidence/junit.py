@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from harness.evidence.label import evidence_label, labelled
 from harness.evidence.record import ScenarioRecord, Verdict
 from harness.evidence.tables import target_rows
 from harness.redaction import Redactor
@@ -72,7 +73,7 @@ def render_junit(records: Sequence[ScenarioRecord], *, meta: Mapping[str, Any]) 
     errors = sum(r.verdict is Verdict.ERROR for r in records)
     durations = [_duration_s(r) for r in records]
     suite = ET.Element("testsuite", {
-        "name": clean.text(f"sentinel-drill {target}"),
+        "name": clean.text(labelled(f"sentinel-drill {target}", evidence_label(meta.get("target")))),
         "tests": str(len(records) + len(not_run)),
         "failures": str(failures),
         "errors": str(errors),

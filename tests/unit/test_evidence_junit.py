@@ -44,7 +44,7 @@ def test_one_case_per_scenario_with_its_verdict_and_counts() -> None:
     suite, cases = _cases(render_junit(RECORDS, meta=META))
 
     assert suite.tag == "testsuite"
-    assert suite.get("name") == "sentinel-drill sandbox"
+    assert suite.get("name") == "sentinel-drill sandbox — SANDBOX — not evidence of production recovery"
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("5", "2", "1", "1")
     assert suite.get("timestamp") == META["started_at"]
     assert sorted(cases) == sorted([r.name for r in RECORDS] + ["Zone goes dark"])
