@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
 from pytest_bdd import given, parsers, then, when
 
 from harness.drills import smoke
-from harness.drills.scenario import NOT_RUN, DrillScenario
+from harness.drills.scenario import DrillScenario
 from harness.target.base import Target
 
 
 @given("a Gateway serves requests on the target", target_fixture="gateway")
 def gateway_serves(drill: DrillScenario, drill_target: Target) -> smoke.Gateway:
-    why = drill_target.why_no_gateway()
-    if why:
-        drill.note(NOT_RUN, why)
-        pytest.skip(f"not run on this target: {why}")
+    drill.not_run_if(drill_target.why_no_gateway())
     return smoke.Gateway.of(drill_target)
 
 

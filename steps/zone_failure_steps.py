@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from pytest_bdd import given, parsers, then, when
 
 from harness.drills import zone_failure
-from harness.drills.scenario import NOT_RUN, DrillScenario
+from harness.drills.scenario import DrillScenario
 from harness.target.base import Target
 
 
@@ -38,10 +37,7 @@ def rollback_uncordoned(zone_drain: zone_failure.ZoneDrainOutcome, zone: str) ->
 
 @given("the target can stop every machine of a zone")
 def zone_can_stop(drill: DrillScenario, drill_target: Target) -> None:
-    why = drill_target.why_no_hard_zone_failure()
-    if why:
-        drill.note(NOT_RUN, why)
-        pytest.skip(f"not run on this target: {why}")
+    drill.not_run_if(drill_target.why_no_hard_zone_failure())
 
 
 @when(parsers.parse('the zone-outage experiment stops every machine of "{zone}" and scales Brain to {replicas:d} '

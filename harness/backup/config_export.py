@@ -108,13 +108,6 @@ def data_digests(objects: Iterable[Obj], *, key: str) -> dict[str, str]:
     return {describe(o): data_digest(o, key=key) for o in objects}
 
 
-def export_config(cluster: Cluster, store: BackupStore, *, namespace: str, key: str,
-                  secrets: Sequence[str], config_maps: Sequence[str], origin: Origin = PIPELINE) -> ConfigExport:
-    """Export the named Secrets and ConfigMaps (["*"] = all), encrypt them and store the ciphertext."""
-    objects = export_config_objects(cluster, namespace=namespace, secrets=secrets, config_maps=config_maps)
-    return _write(store, objects, namespace=namespace, key=key, origin=origin)
-
-
 def backup_config(cluster: Cluster, store: BackupStore, *, namespace: str, key: str,
                   secrets: Sequence[str], config_maps: Sequence[str], origin: Origin = PIPELINE) -> ExportOutcome:
     """The "on change" backup: export only when names or data differ from the newest export of `origin`.
@@ -217,19 +210,16 @@ def restored_mismatches(cluster: Cluster, objects: list[Obj], *, namespace: str)
     return wrong
 
 
-def live_objects(cluster: Cluster, *, namespace: str, secrets: Sequence[str],
-                 config_maps: Sequence[str]) -> tuple[list[Obj], list[str]]:
-    """The named objects as the namespace holds them now, and the names it does not hold."""
+def live_objects(cluster: Cluster, *, namespace: str, secrets: Sequence[str], config_maps: Sequence[str]) -> list[Obj]:
+    """The named objects as the namespace holds them now; a missing one is simply absent (`drift` names it)."""
     found: list[Obj] = []
-    missing: list[str] = []
-    for kind, names in (("Secret", secrets), ("ConfigMap", config_maps)):
+    for kind, names in (("secrets", secrets), ("config_maps", config_maps)):
         for name in names:
             try:
-                found += export_config_objects(cluster, namespace=namespace,
-                                               **{"secrets" if kind == "Secret" else "config_maps": [name]})
+                found += export_config_objects(cluster, namespace=namespace, **{kind: [name]})
             except ObjectNotFound:
-                missing.append(f"{kind}/{name}")
-    return found, missing
+                continue
+    return found
 
 
 def drift(exported: Sequence[Obj], live: Sequence[Obj], *, key: str) -> list[str]:

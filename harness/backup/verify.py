@@ -91,6 +91,10 @@ class VerificationReport:
         }
 
 
+#: a record's trust where no verifier public key is configured (records are believed, as before signatures)
+NO_KEYS_CONFIGURED = "not required (no verifier key configured)"
+
+
 @dataclass(frozen=True)
 class VerifyRecord:
     """What restore needs from `<id>.verify.json`."""
@@ -101,7 +105,7 @@ class VerifyRecord:
     sha256: str | None
     verified_at: str
     version_id: str | None = None
-    trust: str = "not required (no verifier key configured)"
+    trust: str = NO_KEYS_CONFIGURED
 
 
 class _Failed(Exception):
@@ -206,7 +210,7 @@ def read_verify_record(store: BackupStore, backup_id: str, *,
         return None
     try:
         data = json.loads(store.get_bytes(key))
-        trusted, trust = record_trust(data, trusted_keys) if trusted_keys else (True, VerifyRecord.trust)
+        trusted, trust = record_trust(data, trusted_keys) if trusted_keys else (True, NO_KEYS_CONFIGURED)
         passed = data["passed"] is True and data["backup_id"] == backup_id
         return VerifyRecord(
             backup_id=str(data["backup_id"]),
@@ -349,11 +353,41 @@ def _canary(state: _State) -> str:
 UNTRUSTED = "untrusted record"
 
 
-def trusted_outcome(store: BackupStore, backup_id: str, *, trusted_keys: Sequence[str],
-                    min_keys: int = 0) -> tuple[VerifyRecord | None, VerificationReport | None]:
+@dataclass(frozen=True)
+class TrustedVerification:
+    """What a restore may rely on: the stored record, or (when that record is untrusted) a verification run now."""
+
+    record: VerifyRecord | None
+    again: VerificationReport | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.again.passed if self.again is not None else self.record is not None and self.record.passed
+
+    @property
+    def sha256(self) -> str | None:
+        return self.again.sha256 if self.again is not None else self.record.sha256 if self.record else None
+
+    @property
+    def version_id(self) -> str | None:
+        return self.again.version_id if self.again is not None else self.record.version_id if self.record else None
+
+    def why_not(self) -> str:
+        """Why it does not pass, as the rest of "backup <id> …"."""
+        if self.record is None:
+            return "has never been verified"
+        failed = self.record.failed_check or "unknown check"
+        if self.again is not None:
+            check = self.again.failed_check
+            failed += f"; verified again: failed at {check.name if check else '?'}"
+        return f"failed verification ({failed})"
+
+
+def trusted_verification(store: BackupStore, backup_id: str, *, trusted_keys: Sequence[str],
+                         min_keys: int = 0) -> TrustedVerification:
     """The record if it can be trusted; where it cannot (verifier keys configured, record unsigned or
     signed by another key), the backup verified again now (nothing written) instead."""
     record = read_verify_record(store, backup_id, trusted_keys=trusted_keys)
     if record is not None and not record.passed and (record.failed_check or "").startswith(UNTRUSTED):
-        return record, verify_backup(store, backup_id, min_keys=min_keys, record=False)
-    return record, None
+        return TrustedVerification(record, verify_backup(store, backup_id, min_keys=min_keys, record=False))
+    return TrustedVerification(record)

@@ -92,7 +92,7 @@ def config_row(target: Target) -> CoverageRow:
     except CheckFailed as exc:
         return row("Configuration", backed_up, f"newest export {export.export_id} cannot be read", [exc.message],
                    not_checked=not_checked, details={"export_id": export.export_id})
-    live, _missing = live_objects(target.cluster(), namespace=target.namespace, secrets=settings.config_secrets,
+    live = live_objects(target.cluster(), namespace=target.namespace, secrets=settings.config_secrets,
                                   config_maps=settings.config_maps)
     changed = drift(exported, live, key=key)
     summary = (f"export {export.export_id} ({len(exported)} objects) decrypts; "

@@ -44,7 +44,7 @@ def require_pipeline_export(drill: DrillScenario, target: Target) -> ConfigExpor
     store, key, settings = target.store(), target.config_export_key(), target.settings
     export = latest_export(store, origin=PIPELINE)
     exported = read_export(store, export, key=key)
-    live, _ = live_objects(target.cluster(), namespace=target.namespace, secrets=settings.config_secrets,
+    live = live_objects(target.cluster(), namespace=target.namespace, secrets=settings.config_secrets,
                            config_maps=settings.config_maps)
     drill.note("config_export", {**export.to_json(), "digests": None,
                                  "drift_from_live": drift(exported, live, key=key)})

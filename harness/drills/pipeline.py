@@ -20,7 +20,7 @@ from harness.backup.catalog import BackupEntry, backup_series, list_backups, new
 from harness.backup.manifest import PIPELINE
 from harness.backup.s3 import S3Store, s3_error
 from harness.backup.store import BackupStore, join_key
-from harness.backup.verify import UNTRUSTED, read_verify_record, verify_backup
+from harness.backup.verify import trusted_verification, verify_backup
 from harness.config import Settings
 from harness.drills.scenario import DrillScenario
 from harness.errors import PipelineBackupUnfit, VerificationFailed
@@ -136,12 +136,13 @@ def _require_verified(store: BackupStore, entry: BackupEntry, *, min_keys: int,
 
     With verifier keys configured, a record none of them signed is not trusted: verified now instead.
     """
-    record = read_verify_record(store, entry.id, trusted_keys=trusted_keys) if entry.has_verify_record else None
-    if record is not None and record.passed:
+    verification = trusted_verification(store, entry.id, trusted_keys=trusted_keys, min_keys=min_keys)
+    record = verification.record
+    if verification.passed and verification.again is None and record is not None:
         return f"passing verification record of {record.verified_at} ({record.trust})"
-    untrusted = record is not None and (record.failed_check or "").startswith(UNTRUSTED)
-    if record is None or untrusted:
-        report = verify_backup(store, entry.id, min_keys=min_keys)
+    if record is None or verification.again is not None:
+        # never verified: verify now and keep the record; untrusted record: the run just made, nothing written
+        report = verification.again or verify_backup(store, entry.id, min_keys=min_keys)
         failed = report.failed_check
         if report.passed:
             why = f"its record is not trusted: {record.trust}" if record is not None else "no record from the pipeline"

@@ -17,7 +17,7 @@ from harness.backup.manifest import DRILL, Manifest
 from harness.backup.rdb import file_digest
 from harness.backup.store import BackupStore
 from harness.backup.take import BackupResult, take_backup
-from harness.backup.verify import VerificationReport, trusted_outcome, verify_backup
+from harness.backup.verify import VerificationReport, trusted_verification, verify_backup
 from harness.dns import DnsChange, point_record, resolve_record
 from harness.drills.scenario import DrillScenario
 from harness.errors import RestoreRefused, TargetMissed, VerificationFailed
@@ -90,12 +90,10 @@ def restore_redis_file(drill: DrillScenario, target: Target, backup_id: str, *,
 
 def _trusted_verification(store: BackupStore, backup_id: str, trusted_keys: Sequence[str]) -> tuple[str, str | None]:
     """(sha256, object version) of a passing verification: the record if trusted, else the backup verified again."""
-    record, again = trusted_outcome(store, backup_id, trusted_keys=trusted_keys)
-    if again is not None and again.passed and again.sha256:
-        return again.sha256, again.version_id
-    if again is None and record is not None and record.passed and record.sha256:
-        return record.sha256, record.version_id
-    raise RestoreRefused(f"backup {backup_id} is not verified (record: {record})",
+    verification = trusted_verification(store, backup_id, trusted_keys=trusted_keys)
+    if verification.passed and verification.sha256:
+        return verification.sha256, verification.version_id
+    raise RestoreRefused(f"backup {backup_id} is not verified ({verification.why_not()})",
                          fix="verify it first; a drill never restores an unverified backup")
 
 
@@ -128,8 +126,7 @@ def newest_verified_backup(target: Target) -> str:
     for entry in sorted(list_backups(store), key=lambda e: e.point_in_time, reverse=True):
         if not entry.has_verify_record or not entry.complete:
             continue
-        record, again = trusted_outcome(store, entry.id, trusted_keys=keys)
-        if (again.passed if again is not None else record is not None and record.passed):
+        if trusted_verification(store, entry.id, trusted_keys=keys).passed:
             return entry.id
     raise RestoreRefused(f"no verified backup in {store.url}", fix="take and verify a backup first")
 

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.config import Settings
 from harness.errors import FaultNotConfirmed, TargetMissed
 from harness.evidence.record import ScenarioRecord
@@ -67,6 +69,12 @@ class DrillScenario:
         report = self.prober.report(since, until)
         self.record.availability = report.to_json()
         return report
+
+    def not_run_if(self, why: str | None) -> None:
+        """Where the target cannot run this scenario (`why`), record it as NOT RUN, with the reason, and skip it."""
+        if why:
+            self.note(NOT_RUN, why)
+            pytest.skip(f"not run on this target: {why}")
 
     def note(self, key: str, value: Any) -> None:
         """Keep a detail for the evidence (what was hit, which backup, ...)."""

@@ -13,7 +13,6 @@ harness-managed server and restart it).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import tempfile
 import time
@@ -32,7 +31,7 @@ from harness.backup.dataset import keyspace, loaded_scratch
 from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
 from harness.backup.take import take_backup
-from harness.backup.verify import rdb_check_problem, trusted_outcome
+from harness.backup.verify import rdb_check_problem, trusted_verification
 from harness.config import redact_url, split_redis_url
 from harness.errors import RestoreRefused, UsageError
 from harness.redis_client import connect
@@ -83,21 +82,13 @@ def _verification_gate(store: BackupStore, entry: BackupEntry, *, force: bool,
 
     A record the configured verifier keys did not sign is not trusted: the backup is verified again now.
     """
-    record, again = trusted_outcome(store, entry.id, trusted_keys=trusted_keys)
-    if again is not None:
-        if again.passed:
-            log.warning("verification record of %s not trusted (%s): verified again now", entry.id, record.trust
-                        if record else "-")
-            return again.sha256, again.version_id, None
-        failed = again.failed_check
-        record = None if record is None else dataclasses.replace(record, failed_check=f"{record.failed_check}; verified again: "
-                                                     f"failed at {failed.name if failed else '?'}")
-    if record is not None and record.passed:
-        return record.sha256, record.version_id, None
-    if record is None:
-        why = f"backup {entry.id} has never been verified"
-    else:
-        why = f"backup {entry.id} failed verification ({record.failed_check or 'unknown check'})"
+    verification = trusted_verification(store, entry.id, trusted_keys=trusted_keys)
+    if verification.passed:
+        if verification.again is not None and verification.record is not None:
+            log.warning("verification record of %s not trusted (%s): verified again now", entry.id,
+                        verification.record.trust)
+        return verification.sha256, verification.version_id, None
+    why = f"backup {entry.id} {verification.why_not()}"
     if not force:
         raise RestoreRefused(why, fix=f"run `sentinel-drill verify {entry.id}` first, or pass --force to override")
     return None, None, why

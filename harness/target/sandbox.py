@@ -27,6 +27,7 @@ from harness.safety import require_destructive
 from harness.sandbox import SandboxInfo, processes, repoint_health
 from harness.sandbox import cluster as kwok
 from harness.sandbox.aws import sandbox_aws
+from harness.sandbox.first_backups import config_key
 from harness.sandbox.stack import stack_objects
 from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
 from harness.target.base import LossProof, LossReport, Target
@@ -101,12 +102,7 @@ class SandboxTarget(Target):
 
     def config_export_key(self) -> str:
         """The sandbox's Fernet key for configuration exports (written at `sandbox up`, 0600)."""
-        path = self.info.config_key_file
-        if not path.exists():
-            from harness.backup.config_export import new_key
-
-            write_secret(path, new_key())
-        return read_secret(path)
+        return config_key(self.paths)
 
     def redis_data(self) -> RedisDataPlane:
         return self.info.redis_data()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.backup.catalog import latest_backup, read_manifest
-from harness.backup.config_export import export_config, list_exports, new_key
+from harness.backup.config_export import backup_config, list_exports, new_key
 from harness.backup.layout import manifest_key, new_backup_id, rdb_key
 from harness.backup.log_archive import archive_logs
 from harness.backup.manifest import PIPELINE
@@ -123,8 +123,8 @@ def test_the_audit_expiration_changed_to_30_days_is_reported_with_both_values(ta
 
 
 def test_an_export_made_with_another_key_is_not_decryptable(target: SandboxTarget, cluster: Cluster) -> None:
-    export_config(cluster, target.store(), namespace=target.namespace, key=new_key(),
-                  secrets=CONFIG_SECRETS, config_maps=CONFIG_MAPS, origin=PIPELINE)
+    assert backup_config(cluster, target.store(), namespace=target.namespace, key=new_key(),
+                         secrets=CONFIG_SECRETS, config_maps=CONFIG_MAPS).written
     try:
         found = config_row(target)
     finally:
