@@ -9,6 +9,7 @@ clients it opens instead of exporting them into the process.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,3 +35,13 @@ class AwsAccess:
 
 #: boto3's defaults for everything
 DEFAULT_ACCESS = AwsAccess()
+
+
+def s3_client(env: Mapping[str, str] | None = None) -> Any:
+    """A boto3 S3 client from the environment alone (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL honoured):
+    for the evidence store, which an auditor reaches without any drill settings."""
+    import boto3
+
+    env = os.environ if env is None else env
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
+    return boto3.client("s3", endpoint_url=endpoint)

@@ -85,6 +85,11 @@ class Settings(BaseModel):
     verifier_public_keys: tuple[str, ...] = Field(
         (), description="Ed25519 public keys (base64) whose signature makes a verification record trusted; "
                         "when set, restore and the preflight verify again rather than trust an unsigned record")
+    evidence_public_keys: tuple[str, ...] = Field(
+        (), description="Ed25519 public keys (base64) of the pipeline's evidence signing key: `evidence verify` "
+                        "then requires every bundle and chain head to carry a valid signature by one of them")
+    evidence_retention_days: int = Field(
+        365, ge=1, description="object-lock retention of uploaded evidence bundles and chain heads (days)")
     integration_smoke: bool = Field(
         True, description="send the integration smoke's requests (sessions, rate limit) to the Gateway at the health "
                           "URL; set false where that URL is not SENTINEL's Gateway (the smoke is then NOT RUN)")
@@ -262,7 +267,7 @@ SECRET_FIELDS = {"redis_password": "REDIS_PASSWORD", "dr_redis_password": "DR_RE
 SECRET_ENV_FIELDS = {"notify_url": "DRILL_NOTIFY_URL"}
 _FIELD_NAMES = set(Settings.model_fields) - set(SECRET_FIELDS)
 #: settings given as comma-separated lists in DRILL_* variables
-_LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps", "verifier_public_keys"}
+_LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps", "verifier_public_keys", "evidence_public_keys"}
 
 
 def _read_file(path: Path) -> dict[str, Any]:

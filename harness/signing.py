@@ -56,28 +56,29 @@ def generate_keypair() -> KeyPair:
     return KeyPair(pem, public_key_text(private.public_key()))
 
 
-def load_private_key(pem: str) -> Ed25519PrivateKey:
+def load_private_key(pem: str, *, env_name: str = VERIFIER_KEY_ENV) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError):
-        raise ConfigError(f"{VERIFIER_KEY_ENV} is not a PEM private key",
+        raise ConfigError(f"{env_name} is not a PEM private key",
                           fix="use the .key file `sentinel-drill keys generate` wrote") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"{VERIFIER_KEY_ENV} is not an Ed25519 key", fix="generate one with `sentinel-drill keys generate`")
+        raise ConfigError(f"{env_name} is not an Ed25519 key", fix="generate one with `sentinel-drill keys generate`")
     return key
 
 
-def signer_from_env(env: Mapping[str, str] | None = None) -> Ed25519PrivateKey | None:
-    """The verifier's key when this process is the verification job (None elsewhere)."""
-    pem = (os.environ if env is None else env).get(VERIFIER_KEY_ENV, "")
-    return load_private_key(pem) if pem.strip() else None
+def signer_from_env(env: Mapping[str, str] | None = None, *,
+                    env_name: str = VERIFIER_KEY_ENV) -> Ed25519PrivateKey | None:
+    """The private key in `env_name` when this process is the one that signs (None elsewhere)."""
+    pem = (os.environ if env is None else env).get(env_name, "")
+    return load_private_key(pem, env_name=env_name) if pem.strip() else None
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:
     try:
         return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
     except (ValueError, TypeError):
-        raise ConfigError(f"verifier public key {text[:12]}… is not a base64 Ed25519 key",
+        raise ConfigError(f"public key {text[:12]}… is not a base64 Ed25519 key",
                           fix="copy the .pub file `sentinel-drill keys generate` wrote") from None
 
 
@@ -88,25 +89,34 @@ def _canonical(record: Mapping[str, Any]) -> bytes:
 
 def sign_record(record: Mapping[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
     """`record` with a `signature` field: the key's id and the Ed25519 signature of the rest."""
-    public = public_key_text(key.public_key())
-    signature = base64.b64encode(key.sign(_canonical(record))).decode()
-    return {**record, SIGNATURE_FIELD: {"key_id": key_id(public), "ed25519": signature}}
+    return {**record, SIGNATURE_FIELD: sign_bytes(_canonical(record), key)}
 
 
-def record_trust(record: Mapping[str, Any], trusted: Iterable[str]) -> tuple[bool, str]:
-    """(trusted?, why): a valid signature by one of the `trusted` public keys (base64)."""
-    signature = record.get(SIGNATURE_FIELD)
+def sign_bytes(data: bytes, key: Ed25519PrivateKey) -> dict[str, str]:
+    """{key_id, ed25519}: a detached signature of `data` naming its key."""
+    return {"key_id": key_id(public_key_text(key.public_key())),
+            "ed25519": base64.b64encode(key.sign(data)).decode()}
+
+
+def signature_trust(data: bytes, signature: object, trusted: Iterable[str], *,
+                    role: str = "verifier", what: str = "the record") -> tuple[bool, str]:
+    """(trusted?, why): `signature` ({key_id, ed25519}) is valid over `data` by one of the `trusted` keys."""
     if not isinstance(signature, Mapping) or not signature.get("ed25519"):
         return False, "unsigned"
     keys = {key_id(k): k for k in trusted}
     public = keys.get(str(signature.get("key_id")))
     if public is None:
-        return False, f"signed by key {signature.get('key_id')}, which is not a configured verifier key"
+        return False, f"signed by key {signature.get('key_id')}, which is not a configured {role} key"
     try:
-        load_public_key(public).verify(base64.b64decode(str(signature["ed25519"])), _canonical(record))
+        load_public_key(public).verify(base64.b64decode(str(signature["ed25519"])), data)
     except (InvalidSignature, ValueError):
-        return False, f"the signature by key {signature.get('key_id')} does not match the record"
-    return True, f"signed by verifier key {signature.get('key_id')}"
+        return False, f"the signature by key {signature.get('key_id')} does not match {what}"
+    return True, f"signed by {role} key {signature.get('key_id')}"
+
+
+def record_trust(record: Mapping[str, Any], trusted: Iterable[str]) -> tuple[bool, str]:
+    """(trusted?, why): a valid signature by one of the `trusted` public keys (base64)."""
+    return signature_trust(_canonical(record), record.get(SIGNATURE_FIELD), trusted)
 
 
 def write_keypair(directory: Path, name: str) -> KeyPair:

@@ -8,8 +8,10 @@ from typing import get_args
 import click
 
 from harness.cli.app import app, config_option, emit_json, json_option, settings_from
-from harness.errors import CheckFailed, ConfigError
+from harness.errors import CheckFailed, ConfigError, UsageError
 from harness.evidence.bundle import build_bundle
+from harness.evidence.chain import ChainReport
+from harness.evidence.chain_store import verify_chain_at
 from harness.evidence.report import build_report
 from harness.evidence.trend import write_trend
 from harness.evidence.upload import DEFAULT_RETAIN_DAYS, LockMode, UploadResult, upload_bundle
@@ -22,8 +24,9 @@ EVIDENCE_ROOT = Path("reports/evidence")
 
 store_option = click.option("--store", "store", default=None,
                             help="s3://bucket/prefix or file:///dir (default: store_url from the settings).")
-retain_option = click.option("--retain-days", type=click.IntRange(min=1), default=DEFAULT_RETAIN_DAYS,
-                             show_default=True, help="Object-lock retention when the bucket has object lock.")
+retain_option = click.option("--retain-days", type=click.IntRange(min=1), default=None,
+                             help="Object-lock retention of the bundle and its chain head when the bucket has object "
+                                  f"lock (default: evidence_retention_days, {DEFAULT_RETAIN_DAYS}).")
 lock_option = click.option("--lock-mode", type=click.Choice(get_args(LockMode)), default=None,
                            help="Object-lock mode (default: the bucket's default retention mode, else GOVERNANCE).")
 
@@ -67,12 +70,24 @@ def _store_url(store: str | None, config: str | None) -> str:
     return url
 
 
+def _upload(bundle: Path, store: str | None, retain_days: int | None, lock_mode: LockMode | None,
+            config: str | None) -> UploadResult:
+    settings = settings_from(config)
+    return upload_bundle(bundle, store or _store_url(None, config),
+                         retain_days=retain_days or settings.evidence_retention_days, lock_mode=lock_mode,
+                         trusted_keys=settings.evidence_public_keys)
+
+
 def _echo_upload(result: UploadResult) -> None:
     if result.already_present:
         click.echo(f"uploaded: already present, identical: {result.location}")
         return
     lock = f"object lock {result.lock_mode} until {result.retain_until}" if result.locked else "no object lock"
     click.echo(f"uploaded: {result.objects} objects ({result.bytes} bytes) to {result.location} ({lock})")
+    if result.head:
+        click.echo(f"chain head: {result.head}")
+    if result.fork_warning:
+        click.echo(f"warning: {result.fork_warning}", err=True)
 
 
 @evidence.command("bundle")
@@ -90,12 +105,11 @@ def _echo_upload(result: UploadResult) -> None:
 @config_option
 @json_option
 def bundle_command(results: Path, out: Path, artifacts: tuple[Path, ...], run_id: str | None, upload: bool,
-                   store: str | None, retain_days: int, lock_mode: LockMode | None, config: str | None,
+                   store: str | None, retain_days: int | None, lock_mode: LockMode | None, config: str | None,
                    as_json: bool) -> None:
     """Build reports/evidence/<run-id>/ from a drill-results.json."""
     path = build_bundle(results, out_root=out, artifacts=list(artifacts), meta={"run_id": run_id} if run_id else None)
-    uploaded = upload_bundle(path, _store_url(store, config), retain_days=retain_days,
-                             lock_mode=lock_mode) if upload else None
+    uploaded = _upload(path, store, retain_days, lock_mode, config) if upload else None
     if as_json:
         emit_json({"bundle": str(path), "upload": uploaded.to_json() if uploaded else None})
         return
@@ -104,12 +118,58 @@ def bundle_command(results: Path, out: Path, artifacts: tuple[Path, ...], run_id
         _echo_upload(uploaded)
 
 
+public_key_option = click.option(
+    "--public-key", "public_keys", multiple=True, metavar="BASE64",
+    help="A trusted evidence public key (repeatable; default: evidence_public_keys / DRILL_EVIDENCE_PUBLIC_KEYS). "
+         "With one, every bundle must carry a valid signature by it.")
+
+
+def _trusted(public_keys: tuple[str, ...], config: str | None) -> tuple[str, ...]:
+    return public_keys or settings_from(config).evidence_public_keys
+
+
+def _echo_chain(report: ChainReport) -> None:
+    click.echo(f"chain: {report.location} — {len(report.bundles)} bundle(s)")
+    for status in report.bundles:
+        number = f"#{status.sequence}" if status.sequence is not None else "#?"
+        click.echo(f"  {number:>4} {status.run_id}  {'ok' if status.ok else 'FAILED'}  signature: {status.signature}")
+    click.echo(f"chain head: {report.head}")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+
+
 @evidence.command("verify")
-@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("bundle", required=False, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--chain", "chain", default=None, metavar="DIR|s3://bucket/prefix",
+              help="Verify every bundle and every link from the first to the newest, against the store's locked "
+                   "chain heads: names each deleted, reordered, edited or forked bundle.")
+@public_key_option
+@config_option
 @json_option
-def verify_command(bundle: Path, as_json: bool) -> None:
-    """Recompute a bundle's hashes, chain link and signature (exit 1 naming what changed)."""
-    report = verify_bundle(bundle)
+def verify_command(bundle: Path | None, chain: str | None, public_keys: tuple[str, ...], config: str | None,
+                   as_json: bool) -> None:
+    """Recompute a bundle's hashes, chain link and signature — or a whole chain's (exit 1 naming what changed)."""
+    if (bundle is None) == (chain is None):
+        raise UsageError("give either a BUNDLE directory or --chain DIR|s3://bucket/prefix",
+                         fix="e.g. `evidence verify reports/evidence/<run-id>` or `evidence verify --chain reports/evidence`")
+    trusted = _trusted(public_keys, config)
+    if chain is not None:
+        chain_report = verify_chain_at(chain, trusted=trusted)
+        if as_json:
+            emit_json(chain_report.to_json())
+        else:
+            _echo_chain(chain_report)
+        if not chain_report.ok:
+            raise CheckFailed(f"evidence chain {chain_report.location} failed verification: "
+                              f"{chain_report.problems[0]}", fix="do not trust this chain; every problem is listed above")
+        if not as_json:
+            click.echo(f"ok: chain {chain_report.location}: {len(chain_report.bundles)} bundle(s) intact and linked "
+                       "first to newest")
+        return
+    assert bundle is not None
+    report = verify_bundle(bundle, trusted_keys=trusted)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -132,10 +192,10 @@ def verify_command(bundle: Path, as_json: bool) -> None:
 @lock_option
 @config_option
 @json_option
-def upload_command(bundle: Path, store: str | None, retain_days: int, lock_mode: LockMode | None,
+def upload_command(bundle: Path, store: str | None, retain_days: int | None, lock_mode: LockMode | None,
                    config: str | None, as_json: bool) -> None:
     """Verify a bundle and store it under <store>/evidence/<run-id>/ (object-locked when enabled)."""
-    result = upload_bundle(bundle, _store_url(store, config), retain_days=retain_days, lock_mode=lock_mode)
+    result = _upload(bundle, store, retain_days, lock_mode, config)
     if as_json:
         emit_json(result.to_json())
     else:

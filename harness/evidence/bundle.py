@@ -4,7 +4,8 @@
 targets, times, operator, host, commit, config hash, tool versions, the
 runbook's contacts), the
 journals, timelines and verification reports, `summary.md`, `metrics.prom`,
-`previous` (the hash chain) and `SHA256SUMS` (+ an optional HMAC). Every file
+`previous` (the hash chain) and `SHA256SUMS` (+ its Ed25519 signature when the
+pipeline's evidence key is set). Every file
 is scrubbed of secrets before it is written, and the bundle appears under its
 final name only once it is complete.
 """
@@ -22,15 +23,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from harness.errors import UsageError
 from harness.evidence import integrity, provenance
 from harness.evidence.label import evidence_label
+from harness.evidence.links import chain_tip, read_links
 from harness.evidence.metrics import render_metrics
 from harness.evidence.naming import scenario_key, slug
 from harness.evidence.record import ScenarioRecord, Verdict, read_records
 from harness.evidence.summary import render_summary
 from harness.evidence.tables import target_rows, targets_csv, timeline_text
 from harness.redaction import Redactor
+from harness.signing import key_id, public_key_text, signer_from_env
 
 log = logging.getLogger(__name__)
 
@@ -98,23 +103,12 @@ def _json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
 
 
-def find_previous(out_root: Path, *, exclude: str) -> tuple[str, str] | None:
-    """(run_id, sha256 of its SHA256SUMS) of the newest complete bundle in `out_root`, if any."""
-    candidates: list[tuple[str, str]] = []
-    if not out_root.is_dir():
+def find_previous(out_root: Path, *, exclude: str) -> tuple[str, str, int] | None:
+    """(run_id, sha256 of its SHA256SUMS, sequence) of the chain's tip in `out_root`, if any bundle is there."""
+    tip = chain_tip(read_links(out_root, exclude=exclude))
+    if tip is None:
         return None
-    for child in out_root.iterdir():
-        if child.name.startswith(".") or child.name == exclude or not (child / integrity.SUMS).is_file():
-            continue
-        try:
-            created = str(json.loads((child / integrity.RUN_JSON).read_text()).get("created_at", ""))
-        except (OSError, ValueError):
-            created = ""
-        candidates.append((created, child.name))
-    if not candidates:
-        return None
-    _, run_id = max(candidates)
-    return run_id, integrity.sha256_file(out_root / run_id / integrity.SUMS)
+    return tip.run_id, tip.sums_sha256, tip.sequence or 0
 
 
 def _scenario_files(writer: _Writer, record: ScenarioRecord, folder: str) -> tuple[list[str], list[str]]:
@@ -142,15 +136,16 @@ def build_bundle(
     artifacts: Sequence[Path] = (),
     meta: Mapping[str, Any] | None = None,
     secrets_to_scrub: Sequence[str] = (),
-    hmac_key: str | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> Path:
     """Build `out_root/<run-id>/` from a drill-results.json (or records) and return its path.
 
     `meta` overrides the file's meta (run_id, target, context, namespace,
-    started_at, ended_at, settings, versions, git_sha, operator, host). The HMAC
-    key defaults to DRILL_EVIDENCE_HMAC_KEY and is never written. Raises
+    started_at, ended_at, settings, versions, git_sha, operator, host). The
+    signing key defaults to DRILL_EVIDENCE_SIGNING_KEY (PEM), whose text is
+    scrubbed like a password. The bundle follows the chain's tip in `out_root`. Raises
     UsageError if the run id already has a bundle, SafetyRefused if a binary
     artifact holds a secret.
     """
@@ -160,8 +155,10 @@ def build_bundle(
         meta = {**file_meta, **(meta or {})}
     else:
         scenario_records, meta = list(records), dict(meta or {})
-    hmac_key = hmac_key if hmac_key is not None else (env.get(integrity.HMAC_KEY_ENV) or None)
-    scrubber = Redactor.from_env([*secrets_to_scrub, *([hmac_key] if hmac_key else [])], env=env)
+    if signing_key is None:
+        signing_key = signer_from_env(env, env_name=integrity.SIGNING_KEY_ENV)
+    pem = env.get(integrity.SIGNING_KEY_ENV, "").strip()
+    scrubber = Redactor.from_env([*secrets_to_scrub, *([pem] if pem else [])], env=env)
     created = now or provenance.utc_now()
     target = str(meta.get("target") or "unknown")
     run_id = _safe_component(str(meta.get("run_id") or f"{created:%Y%m%dT%H%M%SZ}-{slug(target, max_length=30)}"))
@@ -174,7 +171,7 @@ def build_bundle(
     try:
         _fill(building, writer=_Writer(building, scrubber), records=scenario_records, artifacts=artifacts,
               meta=meta, run_id=run_id, created=created, target=target, env=env,
-              previous=find_previous(out_root, exclude=run_id), hmac_key=hmac_key)
+              previous=find_previous(out_root, exclude=run_id), signing_key=signing_key)
         building.rename(final)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
@@ -193,8 +190,8 @@ def _fill(
     created: datetime,
     target: str,
     env: Mapping[str, str],
-    previous: tuple[str, str] | None,
-    hmac_key: str | None,
+    previous: tuple[str, str, int] | None,
+    signing_key: Ed25519PrivateKey | None,
 ) -> None:
     scenarios: list[dict[str, Any]] = []
     cases: set[str] = set()
@@ -214,7 +211,7 @@ def _fill(
             run_files += writer.copy_in(Path(artifact), "artifacts")
         else:
             run_missing.append(str(artifact))
-    writer.put(integrity.PREVIOUS, integrity.format_previous(*(previous or (None, None))))
+    writer.put(integrity.PREVIOUS, integrity.format_previous(*(previous[:2] if previous else (None, None))))
     config = dict(meta.get("settings") or meta.get("config") or {})
     started = [s["started_at"] for s in scenarios if s.get("started_at")]
     ended = [s["ended_at"] for s in scenarios if s.get("ended_at")]
@@ -241,7 +238,9 @@ def _fill(
         "artifacts": run_files,
         "missing_artifacts": run_missing,
         "previous": {"run_id": previous[0], "sha256": previous[1]} if previous else None,
-        "signed": bool(hmac_key),
+        "sequence": (previous[2] + 1) if previous else 1,
+        "signed": signing_key is not None,
+        "signing_key_id": key_id(public_key_text(signing_key.public_key())) if signing_key else None,
         "extra": {k: v for k, v in meta.items() if k not in _META_KEYS},
         "redactions": writer.redactions,
     }
@@ -256,5 +255,5 @@ def _fill(
     writer.put("metrics.prom", render_metrics(run))
     sums = integrity.render_sums(root)
     (root / integrity.SUMS).write_text(sums)
-    if hmac_key:
-        (root / integrity.SIGNATURE).write_text(integrity.sign(sums.encode(), hmac_key) + "\n")
+    if signing_key is not None:
+        (root / integrity.SIGNATURE).write_text(integrity.signature_text(sums.encode(), signing_key))

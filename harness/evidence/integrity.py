@@ -1,30 +1,40 @@
-"""Tamper evidence for a bundle: SHA256SUMS, the hash chain to the previous bundle, an HMAC.
+"""Tamper evidence for a bundle: SHA256SUMS, the hash chain to the previous bundle, a signature.
 
 `SHA256SUMS` is in `sha256sum` format (`sha256sum -c SHA256SUMS` works inside a
 bundle). `previous` holds the sha256 of the previous bundle's SHA256SUMS in the
 same format relative to the bundles' parent directory, so editing an old
-bundle breaks the next one's link. The optional `SHA256SUMS.hmac` is an
-HMAC-SHA256 over SHA256SUMS with a key only the pipeline holds.
+bundle breaks the next one's link. `SHA256SUMS.sig` is an Ed25519 signature
+over SHA256SUMS by the pipeline's evidence key: asymmetric, so an auditor who
+checks it with the public key cannot forge one (the HMAC it replaces could).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness.digests import sha256_file
+from harness.signing import sign_bytes
 
 SUMS = "SHA256SUMS"
-SIGNATURE = "SHA256SUMS.hmac"
+SIGNATURE = "SHA256SUMS.sig"
+#: the HMAC signature of bundles made before Ed25519; listed so old bundles still verify, never trusted
+LEGACY_HMAC = "SHA256SUMS.hmac"
 PREVIOUS = "previous"
 RUN_JSON = "run.json"
-HMAC_KEY_ENV = "DRILL_EVIDENCE_HMAC_KEY"
+#: the pipeline's evidence signing key (PEM); never the verifier's key, never written anywhere
+SIGNING_KEY_ENV = "DRILL_EVIDENCE_SIGNING_KEY"
+#: the public keys an auditor trusts (base64, comma-separated), when not given as settings or flags
+PUBLIC_KEYS_ENV = "DRILL_EVIDENCE_PUBLIC_KEYS"
 NO_PREVIOUS = "none (first bundle in this chain)\n"
-#: files SHA256SUMS does not list (itself and the signature over it)
-UNLISTED = frozenset({SUMS, SIGNATURE})
+#: files SHA256SUMS does not list (itself and the signatures over it)
+UNLISTED = frozenset({SUMS, SIGNATURE, LEGACY_HMAC})
 
 _SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](\S(?:.*\S)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._/+\-@]+$")
@@ -60,13 +70,22 @@ def parse_sums(text: str) -> tuple[dict[str, str], list[str]]:
     return sums, bad
 
 
-def sign(sums: bytes, key: str) -> str:
-    """HMAC-SHA256 of the SHA256SUMS bytes, hex."""
-    return hmac.new(key.encode(), sums, hashlib.sha256).hexdigest()
+def signature_text(sums: bytes, key: Ed25519PrivateKey) -> str:
+    """The `SHA256SUMS.sig` file: {key_id, ed25519} over the SHA256SUMS bytes, JSON."""
+    return json.dumps(sign_bytes(sums, key), sort_keys=True) + "\n"
 
 
-def signature_matches(sums: bytes, key: str, signature_text: str) -> bool:
-    return hmac.compare_digest(sign(sums, key), signature_text.strip())
+def read_signature(text: str) -> Mapping[str, Any] | None:
+    """The signature mapping from a `SHA256SUMS.sig` file; None when it is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def trusted_keys_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(k.strip() for k in env.get(PUBLIC_KEYS_ENV, "").split(",") if k.strip())
 
 
 def format_previous(run_id: str | None, sums_sha256: str | None) -> str:

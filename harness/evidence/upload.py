@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from harness.errors import AuthFailed, CheckFailed, ConfigError, ConnectionFailed, StoreError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from harness.aws import s3_client
+from harness.backup.s3 import s3_error
+from harness.errors import CheckFailed, ConfigError, StoreError
 from harness.evidence import integrity
+from harness.evidence.chain_store import copy_head, head_body, head_name
+from harness.evidence.links import HEADS_DIR, BundleLink, read_link
 from harness.evidence.verify import verify_bundle
+from harness.signing import signer_from_env
 
 LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 DEFAULT_RETAIN_DAYS = 365
@@ -39,43 +45,45 @@ class UploadResult:
     lock_mode: str | None = None
     retain_until: str | None = None
     already_present: bool = False
+    head: str | None = None  # the chain head written beside the bundle
+    fork_warning: str | None = None  # the bundle does not follow the store's newest head
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def s3_client(env: Mapping[str, str] | None = None) -> Any:
-    """A boto3 S3 client honouring AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
-    import boto3
-
-    env = os.environ if env is None else env
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
-    return boto3.client("s3", endpoint_url=endpoint)
-
-
 def _files(bundle: Path) -> list[str]:
     """Every file of the bundle, SHA256SUMS last."""
     names = integrity.bundle_files(bundle)
-    if (bundle / integrity.SIGNATURE).is_file():
-        names.append(integrity.SIGNATURE)
+    names += [n for n in (integrity.SIGNATURE, integrity.LEGACY_HMAC) if (bundle / n).is_file()]
     return names + [integrity.SUMS]
 
 
-def _s3_failure(exc: Exception, *, what: str, bucket: str) -> Exception:
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+def _newest_head(client: Any, bucket: str, heads_prefix: str) -> str | None:
+    """The run id of the newest chain head already in the store (heads sort by sequence)."""
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=heads_prefix)
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    except Exception as exc:  # noqa: BLE001 - mapped to the error tree
+        raise _s3_failure(exc, what=f"list the chain heads under {heads_prefix}", bucket=bucket, client=client) from None
+    if not keys:
+        return None
+    return max(keys).rsplit("/", 1)[-1].split("-", 1)[1].removesuffix(".json")
 
-    if isinstance(exc, NoCredentialsError):
-        return AuthFailed(f"cannot {what}: no AWS credentials", fix="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile")
-    if isinstance(exc, EndpointConnectionError):
-        return ConnectionFailed(f"cannot {what}: S3 endpoint unreachable ({exc})", fix="check AWS_ENDPOINT_URL and the network")
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("NoSuchBucket", "404"):
-            return StoreError(f"cannot {what}: bucket {bucket} does not exist", fix="create it or fix --store")
-        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return AuthFailed(f"cannot {what}: S3 refused our credentials ({code})", fix="check the credentials' policy")
-        return StoreError(f"cannot {what}: S3 answered {code}: {exc}", fix="check the bucket and its policy")
-    return exc
+
+def _fork_warning(link: BundleLink, newest_head: str | None) -> str | None:
+    """Say so when the stored chain's newest bundle is not the one this bundle follows."""
+    follows = link.previous[0] if link.previous else None
+    if newest_head is None or follows == newest_head:
+        return None
+    return (f"{link.run_id} follows {follows or 'nothing (a first bundle)'}, but the store's newest chain head is "
+            f"{newest_head}: the stored chain now forks (`evidence verify --chain` will report it); build bundles "
+            "where the previous one is present")
+
+
+def _s3_failure(exc: Exception, *, what: str, bucket: str, client: Any = None) -> Exception:
+    endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None) or "(boto3 default)"
+    return s3_error(exc, what=what, bucket=bucket, endpoint=endpoint)
 
 
 def _lock_settings(client: Any, bucket: str, mode: LockMode | None) -> tuple[bool, str | None]:
@@ -86,7 +94,8 @@ def _lock_settings(client: Any, bucket: str, mode: LockMode | None) -> tuple[boo
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ObjectLockConfigurationNotFoundError":
             return False, None
-        raise _s3_failure(exc, what="read the bucket's object lock configuration", bucket=bucket) from None
+        raise _s3_failure(exc, what="read the bucket's object lock configuration", bucket=bucket,
+                          client=client) from None
     if conf.get("ObjectLockEnabled") != "Enabled":
         return False, None
     default = conf.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
@@ -101,25 +110,34 @@ def upload_bundle(
     lock_mode: LockMode | None = None,
     client: Any = None,
     now: datetime | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
+    trusted_keys: Sequence[str] | None = None,
 ) -> UploadResult:
-    """Verify the bundle, then store it under `<store>/evidence/<run-id>/`.
+    """Verify the bundle, store it under `<store>/evidence/<run-id>/`, then write its chain head.
 
-    Refuses (CheckFailed) a bundle that does not verify; StoreError when another
-    bundle with the same run id but different contents is already stored.
+    The head (evidence/_heads/) is locked like the bundle and signed with the
+    evidence key (default DRILL_EVIDENCE_SIGNING_KEY) when there is one. Refuses
+    (CheckFailed) a bundle that does not verify; StoreError when another bundle
+    with the same run id but different contents is already stored.
     """
     bundle = Path(bundle)
-    report = verify_bundle(bundle)
+    if signing_key is None:
+        signing_key = signer_from_env(env_name=integrity.SIGNING_KEY_ENV)
+    report = verify_bundle(bundle, trusted_keys=trusted_keys)
     if not report.ok:
         raise CheckFailed(f"refusing to upload {bundle}: {report.problems[0]}", fix="rebuild the bundle")
     parts = urlsplit(store_url)
     prefix = "/".join(p for p in (parts.path.strip("/"), "evidence", bundle.name) if p)
     if parts.scheme == "file":
-        return _copy_to_dir(bundle, Path(parts.path) / "evidence" / bundle.name)
+        return _copy_to_dir(bundle, Path(parts.path) / "evidence" / bundle.name,
+                            head=head_body(read_link(bundle), uploaded_at=now or datetime.now(UTC),
+                                           signing_key=signing_key))
     if parts.scheme != "s3" or not parts.netloc:
         raise ConfigError(f"store URL {store_url!r} is not s3://bucket/prefix or file:///dir", fix="fix --store")
     bucket = parts.netloc
     client = client or s3_client()
     sums_key = f"{prefix}/{integrity.SUMS}"
+    heads_prefix = f"{prefix.rsplit('/', 1)[0]}/{HEADS_DIR}/"
     location = f"s3://{bucket}/{prefix}/"
     ours = (bundle / integrity.SUMS).read_bytes()
     try:
@@ -127,7 +145,7 @@ def upload_bundle(
     except Exception as exc:  # noqa: BLE001 - mapped below; "not there yet" is the normal case
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         if code not in ("NoSuchKey", "404"):
-            raise _s3_failure(exc, what=f"read {location}", bucket=bucket) from None
+            raise _s3_failure(exc, what=f"read {location}", bucket=bucket, client=client) from None
         stored = None
     if stored is not None:
         if stored == ours:
@@ -148,12 +166,21 @@ def upload_bundle(
                               ChecksumAlgorithm="SHA256", Metadata={"sha256": hashlib.sha256(body).hexdigest()},
                               **extra)
         except Exception as exc:  # noqa: BLE001 - mapped to the error tree
-            raise _s3_failure(exc, what=f"upload {rel} to {location}", bucket=bucket) from None
+            raise _s3_failure(exc, what=f"upload {rel} to {location}", bucket=bucket, client=client) from None
+    follows = _newest_head(client, bucket, heads_prefix)
+    link = read_link(bundle)
+    head_key = f"{heads_prefix}{head_name(link)}"
+    try:
+        client.put_object(Bucket=bucket, Key=head_key, ContentType="application/json", ChecksumAlgorithm="SHA256",
+                          Body=head_body(link, uploaded_at=now or datetime.now(UTC), signing_key=signing_key), **extra)
+    except Exception as exc:  # noqa: BLE001 - mapped to the error tree
+        raise _s3_failure(exc, what=f"write the chain head {head_key}", bucket=bucket, client=client) from None
     return UploadResult(location, len(names), total, locked, mode if locked else None,
-                        until.isoformat() if locked else None)
+                        until.isoformat() if locked else None, head=f"s3://{bucket}/{head_key}",
+                        fork_warning=_fork_warning(link, follows))
 
 
-def _copy_to_dir(bundle: Path, dest: Path) -> UploadResult:
+def _copy_to_dir(bundle: Path, dest: Path, *, head: bytes) -> UploadResult:
     if (dest / integrity.SUMS).is_file():
         if (dest / integrity.SUMS).read_bytes() == (bundle / integrity.SUMS).read_bytes():
             return UploadResult(dest.as_uri() + "/", 0, 0, locked=False, already_present=True)
@@ -166,4 +193,7 @@ def _copy_to_dir(bundle: Path, dest: Path) -> UploadResult:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(bundle / rel, dest / rel)
         total += (bundle / rel).stat().st_size
-    return UploadResult(dest.as_uri() + "/", len(names), total, locked=False)
+    link = read_link(bundle)
+    copy_head(dest.parent, link, head)
+    return UploadResult(dest.as_uri() + "/", len(names), total, locked=False,
+                        head=(dest.parent / HEADS_DIR / head_name(link)).as_uri())

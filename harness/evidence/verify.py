@@ -3,14 +3,15 @@
 Checks, in order: every file against SHA256SUMS (altered, missing, extra), the
 run document (run id, config hash, summary.md and metrics.prom re-rendered from
 it), the chain link to the previous bundle when it sits in the same parent
-directory, and the HMAC when a key is given.
+directory, and the Ed25519 signature against the configured public keys.
+`chain.py` checks a whole directory of bundles, first to newest.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from harness.evidence.bundle import SCHEMA
 from harness.evidence.label import evidence_label
 from harness.evidence.metrics import render_metrics
 from harness.evidence.summary import render_summary
+from harness.signing import signature_trust
 
 
 @dataclass(frozen=True)
@@ -125,42 +127,54 @@ def _check_chain(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None
         found.chain = f"links to {run_id} (intact)"
 
 
-def _check_signature(bundle: Path, run: Mapping[str, Any], key: str | None, found: _Findings) -> None:
-    signature = bundle / integrity.SIGNATURE
-    if run.get("signed") and not signature.is_file():
-        found.problems.append(f"missing: {integrity.SIGNATURE} (run.json says the bundle was signed)")
-        found.signature = "missing"
-        return
-    if not signature.is_file():
-        if key:
-            found.problems.append(
-                f"not signed: no {integrity.SIGNATURE}, but {integrity.HMAC_KEY_ENV} is set, so the bundle "
-                "cannot be authenticated"
-            )
+def _check_signature(bundle: Path, run: Mapping[str, Any], trusted: Sequence[str], found: _Findings) -> None:
+    """The Ed25519 signature over SHA256SUMS, judged against the auditor's configured public keys."""
+    if (bundle / integrity.LEGACY_HMAC).is_file():
+        found.notes.append(f"{integrity.LEGACY_HMAC}: an HMAC from before Ed25519 signatures; not checked "
+                           "(whoever can check it can forge it)")
+    path = bundle / integrity.SIGNATURE
+    if not path.is_file():
+        if run.get("signed"):
+            found.problems.append(f"stripped signature: {integrity.SIGNATURE} is missing, but run.json says "
+                                  f"the bundle was signed (key {run.get('signing_key_id')})")
+            found.signature = "missing (stripped)"
+        elif trusted:
+            found.problems.append(f"not signed: no {integrity.SIGNATURE}, but evidence public keys are configured, "
+                                  "so the bundle cannot be authenticated")
             found.signature = "absent"
         else:
             found.signature = "unsigned"
         return
-    if not key:
-        found.notes.append(f"the bundle is signed, but {integrity.HMAC_KEY_ENV} is not set: signature not checked")
-        found.signature = "present, not checked (no key)"
+    signature = integrity.read_signature(path.read_text(errors="replace"))
+    if signature is None:
+        found.problems.append(f"signature: {integrity.SIGNATURE} is not a signature file")
+        found.signature = "INVALID"
         return
-    sums = (bundle / integrity.SUMS).read_bytes()
-    if integrity.signature_matches(sums, key, signature.read_text()):
-        found.signature = "valid"
+    if not trusted:
+        found.notes.append(f"signed by key {signature.get('key_id')}, but no evidence public key is configured "
+                           f"({integrity.PUBLIC_KEYS_ENV} or evidence_public_keys): signature not checked")
+        found.signature = "present, not checked (no public key)"
+        return
+    ok, why = signature_trust((bundle / integrity.SUMS).read_bytes(), signature, trusted,
+                              role="evidence", what="SHA256SUMS")
+    if ok:
+        found.signature = f"valid ({why})"
     else:
-        found.problems.append(f"signature: {integrity.SIGNATURE} does not match SHA256SUMS under the given key")
+        found.problems.append(f"signature: {why}")
         found.signature = "INVALID"
 
 
-def verify_bundle(bundle: Path, *, hmac_key: str | None = None, env: Mapping[str, str] | None = None) -> VerifyReport:
+def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+                  link: bool = True) -> VerifyReport:
     """Recompute the bundle's hashes, run document, chain link and signature.
 
-    The key defaults to DRILL_EVIDENCE_HMAC_KEY. Raises UsageError when `bundle`
-    is not a bundle; returns a report whose `problems` are empty when intact.
+    `trusted_keys` (base64 Ed25519 public keys) default to DRILL_EVIDENCE_PUBLIC_KEYS;
+    with none, a signature is reported but not checked. `link=False` leaves the
+    link to the previous bundle to the whole-chain check. Raises UsageError when
+    `bundle` is not a bundle; returns a report whose `problems` are empty when intact.
     """
     env = os.environ if env is None else env
-    key = hmac_key if hmac_key is not None else (env.get(integrity.HMAC_KEY_ENV) or None)
+    trusted = tuple(trusted_keys) if trusted_keys is not None else integrity.trusted_keys_from_env(env)
     bundle = Path(bundle)
     if not bundle.is_dir():
         raise UsageError(f"{bundle} is not a directory", fix="pass an evidence bundle directory")
@@ -177,6 +191,7 @@ def verify_bundle(bundle: Path, *, hmac_key: str | None = None, env: Mapping[str
             found.problems.append("run.json is not readable JSON")
     if run:
         _check_run(bundle, run, found)
-    _check_chain(bundle, run, found)
-    _check_signature(bundle, run, key, found)
+    if link:
+        _check_chain(bundle, run, found)
+    _check_signature(bundle, run, trusted, found)
     return VerifyReport(bundle, checked, tuple(found.problems), tuple(found.notes), found.chain, found.signature)

@@ -11,11 +11,12 @@ from typing import Any
 import boto3
 import pytest
 
+from harness.aws import s3_client
 from harness.cli import main
 from harness.errors import CheckFailed, StoreError
 from harness.evidence.bundle import build_bundle
 from harness.evidence.record import ScenarioRecord
-from harness.evidence.upload import s3_client, upload_bundle
+from harness.evidence.upload import upload_bundle
 from harness.evidence.verify import verify_bundle
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> dict[str, str]
            "AWS_DEFAULT_REGION": "us-east-1"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("DRILL_EVIDENCE_HMAC_KEY", raising=False)
+    monkeypatch.delenv("DRILL_EVIDENCE_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("DRILL_EVIDENCE_PUBLIC_KEYS", raising=False)
     return env
 
 
@@ -122,3 +124,61 @@ def test_cli_bundle_with_upload(tmp_path: Path, aws_env: dict[str, str], capsys:
     assert "object lock GOVERNANCE" in capsys.readouterr().out
     head = boto3.client("s3").head_object(Bucket="evidence-cli", Key="evidence/cli-1/SHA256SUMS")
     assert head["ObjectLockMode"] == "GOVERNANCE"
+
+
+def _signed_chain(root: Path, key_pem: str, runs: int) -> list[Path]:
+    from harness.signing import load_private_key
+
+    key = load_private_key(key_pem)
+    record = ScenarioRecord(name="Backup verification", feature="Monthly DR drill", tags=("monthly",),
+                            measurements=[{"name": "RTO", "target_s": 900, "measured_s": 10.0, "met": True}])
+    return [build_bundle([record], out_root=root, meta={"run_id": f"run-{n}", "target": "staging"}, env={},
+                         signing_key=key, now=datetime(2026, 6, n, tzinfo=UTC)) for n in range(1, runs + 1)]
+
+
+def test_the_stored_chain_verifies_against_its_locked_heads_and_names_what_changed_in_the_store(
+    tmp_path: Path, aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from harness.signing import generate_keypair, load_private_key
+
+    client = _bucket("evidence-chain", locked=True)
+    pair = generate_keypair()
+    for bundle in _signed_chain(tmp_path / "evidence", pair.private_pem, 3):
+        result = upload_bundle(bundle, "s3://evidence-chain/drills", retain_days=1, trusted_keys=[pair.public],
+                               signing_key=load_private_key(pair.private_pem))
+        assert result.head == f"s3://evidence-chain/drills/evidence/_heads/0000000{bundle.name[-1]}-{bundle.name}.json"
+        assert result.fork_warning is None
+    head_key = "drills/evidence/_heads/00000003-run-3.json"
+    head = client.head_object(Bucket="evidence-chain", Key=head_key)
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    version = head["VersionId"]
+    with pytest.raises(ClientError):  # the locked head cannot be removed
+        client.delete_object(Bucket="evidence-chain", Key=head_key, VersionId=version)
+
+    chain = ["evidence", "verify", "--chain", "s3://evidence-chain/drills", "--public-key", pair.public]
+    assert main(chain) == 0
+    out = capsys.readouterr().out
+    assert "chain head: newest locked head #3 is run-3, locked until" in out and "ok: chain" in out
+
+    client.put_object(Bucket="evidence-chain", Key="drills/evidence/run-1/summary.md", Body=b"# all green\n")
+    for item in client.list_objects_v2(Bucket="evidence-chain", Prefix="drills/evidence/run-3/")["Contents"]:
+        client.delete_object(Bucket="evidence-chain", Key=item["Key"])  # a delete marker over each
+    assert main(chain) == 1
+    err = capsys.readouterr().err
+    assert ("problem: edited: s3://evidence-chain/drills/evidence/run-1/summary.md has 2 versions in the store: "
+            "it was replaced after upload") in err
+    assert "problem: run-1: altered: summary.md does not match its sha256 in SHA256SUMS" in err
+    assert "problem: deleted: s3://evidence-chain/drills/evidence/run-3/run.json is hidden by a delete marker" in err
+    assert ("problem: deleted: bundle run-3 (#3) is recorded by the locked chain head 00000003-run-3.json but is "
+            "not in the chain") in err
+
+
+def test_an_upload_that_forks_the_stored_chain_is_stored_and_warned_about(tmp_path: Path,
+                                                                          aws_env: dict[str, str]) -> None:
+    _bucket("evidence-fork", locked=False)
+    for bundle in (_bundle(tmp_path / "a", run_id="run-1"), _bundle(tmp_path / "b", run_id="run-2")):
+        result = upload_bundle(bundle, "s3://evidence-fork")
+    assert result.fork_warning is not None and result.fork_warning.startswith(
+        "run-2 follows nothing (a first bundle), but the store's newest chain head is run-1")

@@ -15,9 +15,11 @@ from harness.evidence.bundle import build_bundle, overall_verdict
 from harness.evidence.record import ScenarioRecord, Verdict, read_records, write_records
 from harness.evidence.verify import verify_bundle
 from harness.measure.clock import RecoveryClock
+from harness.signing import generate_keypair
 
 PASSWORD = 'pl4nted-S3cret"/pw'
-HMAC_KEY = "evidence-hmac-key-for-tests"
+EVIDENCE_KEY = generate_keypair()
+OTHER_KEY = generate_keypair()
 T0 = datetime(2026, 1, 1, 5, 0, tzinfo=UTC)
 
 
@@ -117,13 +119,14 @@ def test_a_bundle_of_records_without_contacts_renders_and_verifies_as_before(tmp
 
 
 def test_no_secret_reaches_the_output_and_the_redaction_is_recorded(tmp_path: Path) -> None:
-    env = {"REDIS_PASSWORD": PASSWORD, integrity.HMAC_KEY_ENV: HMAC_KEY}
+    env = {"REDIS_PASSWORD": PASSWORD, integrity.SIGNING_KEY_ENV: EVIDENCE_KEY.private_pem}
     out = tmp_path / "evidence"
     build_bundle(drill_results(tmp_path), out_root=out, env=env, secrets_to_scrub=["extra-secret-value"])
     for path in out.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
-            for secret in (PASSWORD, json.dumps(PASSWORD)[1:-1], "pl4nted-S3cret%22%2Fpw", HMAC_KEY):
+            for secret in (PASSWORD, json.dumps(PASSWORD)[1:-1], "pl4nted-S3cret%22%2Fpw",
+                           EVIDENCE_KEY.private_pem.splitlines()[1]):
                 assert secret.encode() not in data, f"{secret!r} leaked into {path}"
     run = json.loads(next(out.glob("*/run.json")).read_text())
     assert {r["file"] for r in run["redactions"]} >= {"run.json"}
@@ -205,21 +208,30 @@ def test_a_previous_bundle_absent_from_the_directory_is_a_note_not_a_failure(
     assert report.ok and "not present" in report.chain and report.notes
 
 
-def test_hmac_signature_is_checked_when_a_key_is_set(tmp_path: Path) -> None:
-    env = {"REDIS_PASSWORD": PASSWORD, integrity.HMAC_KEY_ENV: HMAC_KEY}
+def test_an_ed25519_signature_is_checked_against_the_configured_public_keys(tmp_path: Path) -> None:
+    env = {"REDIS_PASSWORD": PASSWORD, integrity.SIGNING_KEY_ENV: EVIDENCE_KEY.private_pem}
     signed = build_bundle(drill_results(tmp_path), out_root=tmp_path / "ev", env=env)
-    assert (signed / integrity.SIGNATURE).is_file()
-    assert verify_bundle(signed, env=env).signature == "valid"
+    assert json.loads((signed / integrity.RUN_JSON).read_text())["signing_key_id"] == EVIDENCE_KEY.key_id
+    assert verify_bundle(signed, trusted_keys=[EVIDENCE_KEY.public]).signature.startswith("valid")
     unkeyed = verify_bundle(signed, env={})
-    assert unkeyed.ok and any("not set" in n for n in unkeyed.notes)
-    wrong = verify_bundle(signed, env={integrity.HMAC_KEY_ENV: "another-key"})
-    assert not wrong.ok and wrong.problems[0].startswith("signature:")
+    assert unkeyed.ok and any("no evidence public key is configured" in n for n in unkeyed.notes)
+    other = verify_bundle(signed, trusted_keys=[OTHER_KEY.public])
+    assert not other.ok and "not a configured evidence key" in other.problems[0]
     (signed / integrity.SIGNATURE).unlink()
-    assert verify_bundle(signed, env={}).problems[0].startswith(f"missing: {integrity.SIGNATURE}")
+    assert verify_bundle(signed, env={}).problems[0].startswith(f"stripped signature: {integrity.SIGNATURE}")
 
 
-def test_an_unsigned_bundle_fails_when_the_auditor_holds_a_key(bundle: Path) -> None:
-    report = verify_bundle(bundle, env={integrity.HMAC_KEY_ENV: HMAC_KEY})
+def test_an_edit_with_regenerated_sums_breaks_the_signature(tmp_path: Path) -> None:
+    env = {"REDIS_PASSWORD": PASSWORD, integrity.SIGNING_KEY_ENV: EVIDENCE_KEY.private_pem}
+    signed = build_bundle(drill_results(tmp_path), out_root=tmp_path / "ev", env=env)
+    (signed / "metrics.prom").write_text("# edited\n")
+    (signed / integrity.SUMS).write_text(integrity.render_sums(signed))
+    report = verify_bundle(signed, trusted_keys=[EVIDENCE_KEY.public])
+    assert f"signature: the signature by key {EVIDENCE_KEY.key_id} does not match SHA256SUMS" in report.problems
+
+
+def test_an_unsigned_bundle_fails_when_the_auditor_holds_a_public_key(bundle: Path) -> None:
+    report = verify_bundle(bundle, trusted_keys=[EVIDENCE_KEY.public])
     assert not report.ok and report.problems[0].startswith("not signed")
 
 
@@ -247,7 +259,7 @@ def test_the_run_verdict_is_the_worst_scenario_verdict(verdicts: list[str], expe
 def test_cli_bundle_then_verify_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("REDIS_PASSWORD", PASSWORD)
-    monkeypatch.delenv(integrity.HMAC_KEY_ENV, raising=False)
+    monkeypatch.delenv(integrity.SIGNING_KEY_ENV, raising=False)
     out = tmp_path / "evidence"
     assert main(["evidence", "bundle", "--results", str(drill_results(tmp_path)), "--out", str(out),
                  "--run-id", "cli-run"]) == 0
