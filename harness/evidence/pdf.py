@@ -20,7 +20,16 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
-from reportlab.platypus import Flowable, Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from harness.errors import CheckFailed, UsageError
 from harness.evidence import integrity
@@ -65,18 +74,18 @@ def _table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
 def _identity_section(run: Mapping[str, Any]) -> list[Flowable]:
     prev = run.get("previous") or {}
     versions = ", ".join(f"{k} {v}" for k, v in sorted((run.get("tool_versions") or {}).items()))
-    rows = [["", ""], ["Run id", run.get("run_id")], ["Target", run.get("target")],
+    rows: list[list[Any]] = [["Run id", run.get("run_id")], ["Target", run.get("target")],
             ["Context / namespace", f"{run.get('context') or '—'} / {run.get('namespace') or '—'}"],
             ["Operator", run.get("operator")], ["Host", run.get("host")],
             ["Git commit", f"{run.get('git_sha') or '—'}{' (modified work tree)' if run.get('git_dirty') else ''}"],
             ["Started (UTC)", run.get("started_at")], ["Ended (UTC)", run.get("ended_at")],
             ["Config sha256", run.get("config_sha256")], ["Tool versions", versions],
             ["Previous bundle", f"{prev.get('run_id') or '—'} (SHA256SUMS sha256 {prev.get('sha256') or '—'})"]]
-    return [Paragraph("Run identity", _STYLES["Heading2"]), _table(rows[1:], [4 * cm, 13 * cm])]
+    return [Paragraph("Run identity", _STYLES["Heading2"]), _table(rows, [4 * cm, 13 * cm])]
 
 
 def _scenario_section(scenario: Mapping[str, Any], label: str | None) -> list[Flowable]:
-    name = scenario_name(dict(scenario))
+    name = str(scenario.get("name") or scenario_name(dict(scenario)))
     parts: list[Flowable] = [Paragraph(escape(f"{name} — {scenario.get('verdict')}"), _STYLES["Heading3"]),
                              _p(labelled(f"Verdict: {scenario.get('verdict')}", label),
                                 _LABEL if label else _BODY)]
@@ -101,7 +110,7 @@ def _trend_section(bundle: Path, evidence_root: Path) -> list[Flowable]:
     runs = len({p.run_id for p in points})
     parts: list[Flowable] = [Paragraph("Trend over the evidence chain", _STYLES["Heading2"]),
                              _p(f"{runs} run(s) in {evidence_root}, up to and including this one.")]
-    for (_case, _measure), items in series_by_scenario(points).items():
+    for items in series_by_scenario(points).values():
         parts += [_image(measure_chart(items, "png")), Spacer(1, 6)]
     return parts
 
