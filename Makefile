@@ -14,22 +14,28 @@ PYTEST  := $(PY) -m pytest
 .PHONY: help setup sandbox-bin node-bin test test-fast drill drill-all restore-test verify-backup coverage \
         sandbox-up sandbox-down sandbox-status bench lint clean
 
-# run a drill, then always build the report and the evidence bundle; exit with the drill's code
+# run a drill, then always build the evidence bundle + its PDF and the report; exit with the drill's code,
+# or 1 when the drill passed but its evidence (bundle or PDF) was not built: a pass without evidence is no proof
 define run_drill
 	@rc=0; DRILL_SANDBOX_NODES=$${DRILL_SANDBOX_NODES:-auto} $(DRILL) drill $(1) || rc=$$?; \
-	$(MAKE) --no-print-directory evidence report || echo "evidence/report not built (see above)" >&2; \
-	echo "drill $(1) exited $$rc — report: reports/allure-report/index.html, evidence: reports/evidence/"; exit $$rc
+	$(MAKE) --no-print-directory evidence || { echo "evidence bundle/PDF not built (see above)" >&2; [ $$rc -ne 0 ] || rc=1; }; \
+	$(MAKE) --no-print-directory report || echo "report not built (see above)" >&2; \
+	echo "drill $(1) exited $$rc — report: reports/allure-report/index.html, evidence: reports/evidence/, PDF: reports/evidence-pdf/"; exit $$rc
 endef
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(STAMP) ## install what is missing: redis-server/redis-tools (apt), the venv (editable)
+setup: $(STAMP) ## install what is missing: redis-server/redis-tools and poppler-utils (apt), the venv (editable)
 $(STAMP): pyproject.toml
 	@command -v redis-server >/dev/null && command -v redis-check-rdb >/dev/null || { \
 	  echo "installing redis-server + redis-tools (apt)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; }
+	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || { \
+	  echo "installing poppler-utils (apt; the PDF tests render and read the evidence PDF)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

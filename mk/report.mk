@@ -31,7 +31,7 @@ $(ALLURE):
 report: setup ## build the HTML report (reports/allure-report + a single file), trends carried between runs
 	$(DRILL) report --results reports/allure-results --out reports/allure-report
 
-evidence: setup ## build the evidence bundle reports/evidence/<run-id>/ from reports/drill-results.json
+evidence: setup ## build the evidence bundle reports/evidence/<run-id>/ from reports/drill-results.json, and its PDF in reports/evidence-pdf/
 	$(DRILL) evidence bundle --results reports/drill-results.json --out reports/evidence
 
 evidence-verify: setup ## verify every evidence bundle under reports/evidence (hashes, chain, HMAC)

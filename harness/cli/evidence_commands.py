@@ -1,4 +1,4 @@
-"""report / evidence bundle / evidence verify / evidence upload commands."""
+"""report / evidence bundle / evidence verify / evidence upload / evidence pdf commands."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from harness.errors import CheckFailed, ConfigError, UsageError
 from harness.evidence.bundle import build_bundle
 from harness.evidence.chain import ChainReport
 from harness.evidence.chain_store import verify_chain_at
+from harness.evidence.pdf import build_pdf
 from harness.evidence.report import build_report
 from harness.evidence.trend import write_trend
 from harness.evidence.upload import DEFAULT_RETAIN_DAYS, LockMode, UploadResult, upload_bundle
@@ -60,7 +61,7 @@ def report_command(results: Path, out: Path, single_file: bool, evidence_root: P
 
 @app.group("evidence")
 def evidence() -> None:
-    """Tamper-evident evidence bundles: build, verify, upload."""
+    """Tamper-evident evidence bundles: build, verify, upload, and the auditor's PDF."""
 
 
 def _store_url(store: str | None, config: str | None) -> str:
@@ -99,21 +100,29 @@ def _echo_upload(result: UploadResult) -> None:
               help="Extra file or directory to include (repeatable).")
 @click.option("--run-id", "run_id", default=None, help="Run id (default: from the results, else time + target).")
 @click.option("--upload", "upload", is_flag=True, help="Also upload the bundle to the store.")
+@click.option("--pdf/--no-pdf", "pdf", default=True, show_default=True,
+              help="Also write the auditor's PDF to reports/evidence-pdf/<run-id>.pdf (outside the bundle).")
 @store_option
 @retain_option
 @lock_option
 @config_option
 @json_option
 def bundle_command(results: Path, out: Path, artifacts: tuple[Path, ...], run_id: str | None, upload: bool,
-                   store: str | None, retain_days: int | None, lock_mode: LockMode | None, config: str | None,
-                   as_json: bool) -> None:
+                   pdf: bool, store: str | None, retain_days: int | None, lock_mode: LockMode | None,
+                   config: str | None, as_json: bool) -> None:
     """Build reports/evidence/<run-id>/ from a drill-results.json."""
     path = build_bundle(results, out_root=out, artifacts=list(artifacts), meta={"run_id": run_id} if run_id else None)
+    if not as_json:
+        # said before the PDF is drawn, so a PDF failure cannot hide that the bundle exists
+        click.echo(f"bundle: {path}")
+    pdf_path = build_pdf(path) if pdf else None
     uploaded = _upload(path, store, retain_days, lock_mode, config) if upload else None
     if as_json:
-        emit_json({"bundle": str(path), "upload": uploaded.to_json() if uploaded else None})
+        emit_json({"bundle": str(path), "pdf": str(pdf_path) if pdf_path else None,
+                   "upload": uploaded.to_json() if uploaded else None})
         return
-    click.echo(f"bundle: {path}")
+    if pdf_path:
+        click.echo(f"pdf: {pdf_path}")
     if uploaded:
         _echo_upload(uploaded)
 
@@ -200,3 +209,19 @@ def upload_command(bundle: Path, store: str | None, retain_days: int | None, loc
         emit_json(result.to_json())
     else:
         _echo_upload(result)
+
+
+@evidence.command("pdf")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The PDF to write (default: reports/evidence-pdf/<run-id>.pdf; never inside the bundle).")
+@click.option("--evidence-root", "evidence_root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Bundles the trend is drawn from (default: the bundle's parent directory).")
+@json_option
+def pdf_command(bundle: Path, out: Path | None, evidence_root: Path | None, as_json: bool) -> None:
+    """Write the auditor's PDF of a bundle: identity, verdicts, RTO/RPO vs targets, phases, trend, integrity."""
+    path = build_pdf(bundle, out, evidence_root=evidence_root)
+    if as_json:
+        emit_json({"bundle": str(bundle), "pdf": str(path), "bytes": path.stat().st_size})
+        return
+    click.echo(f"pdf: {path} ({path.stat().st_size / 1e3:.0f} kB)")
