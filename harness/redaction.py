@@ -3,7 +3,7 @@
 Secrets are recognised two ways. By *name*: an environment variable or a
 field called like a password, secret, token, credential or key
 (`REDIS_PASSWORD`, `DR_REDIS_PASSWORD`, `DRILL_CONFIG_KEY`,
-`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `DRILL_EVIDENCE_HMAC_KEY`, ...).
+`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `DRILL_EVIDENCE_SIGNING_KEY`, ...).
 By *value*: every value held by such a variable, every value registered at run
 time (rotated passwords, newly generated Secret values), and any password in
 a URL's userinfo or `?password=` query. Logs (a logging filter), chaostoolkit

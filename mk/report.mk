@@ -32,11 +32,10 @@ report: setup ## build the HTML report (reports/allure-report + a single file), 
 	$(DRILL) report --results reports/allure-results --out reports/allure-report
 
 evidence: setup ## build the evidence bundle reports/evidence/<run-id>/ from reports/drill-results.json, and its PDF in reports/evidence-pdf/
-	$(DRILL) evidence bundle --results reports/drill-results.json --out reports/evidence
+	$(DRILL) evidence bundle --results reports/drill-results.json --out reports/evidence $(if $(RUN_ID),--run-id $(RUN_ID))
 
-evidence-verify: setup ## verify every evidence bundle under reports/evidence (hashes, chain, HMAC)
-	@set -e; found=0; for b in reports/evidence/*/; do [ -f "$$b/SHA256SUMS" ] || continue; found=1; \
-	  $(DRILL) evidence verify "$$b"; done; [ $$found = 1 ] || echo "no bundles under reports/evidence"
+evidence-verify: setup ## verify the whole chain under reports/evidence: every bundle, every link, the signatures
+	$(DRILL) evidence verify --chain reports/evidence
 
 actionlint: $(ACTIONLINT) ## build actionlint from its Go module (cached per version)
 $(ACTIONLINT):

@@ -72,7 +72,12 @@ def test_reports_and_evidence_are_uploaded_even_when_the_drill_fails() -> None:
     drill_index = next(i for i, s in enumerate(steps) if s.get("name") == "Run the drill")
     assert "continue-on-error" not in steps[drill_index], "a breach must fail the job"
     assert any("make setup" in r for r in runs) and any("make report" in r for r in runs)
-    assert any("evidence bundle" in r for r in runs) and any("evidence verify" in r for r in runs)
+    # the drill target's own `make evidence` builds the bundle under the workflow's RUN_ID; the steps after verify it
+    # and, once stored, the whole chain in the store against its locked heads
+    assert "RUN_ID" in _load("drill-run.yml")["jobs"]["drill"]["env"]
+    assert "--run-id $(RUN_ID)" in (REPO / "mk" / "report.mk").read_text()
+    assert any('evidence verify "reports/evidence/$RUN_ID"' in r for r in runs)
+    assert any('evidence verify --chain "$EVIDENCE_STORE"' in r for r in runs)
     for step in steps[drill_index + 1:]:
         assert step.get("if") in ("always()", "${{ !cancelled() }}") or str(step.get("if", "")).startswith(
             "${{ !cancelled()"), step.get("name")

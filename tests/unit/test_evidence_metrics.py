@@ -106,6 +106,6 @@ def test_scrubber_refuses_a_binary_holding_a_secret_and_passes_other_binaries() 
 
 
 def test_scrubber_from_env_ignores_empty_and_too_short_values() -> None:
-    scrubber = Redactor.from_env(["abc", "long-enough"], env={"REDIS_PASSWORD": "", "DRILL_EVIDENCE_HMAC_KEY": "k3y-value"})
+    scrubber = Redactor.from_env(["abc", "long-enough"], env={"REDIS_PASSWORD": "", "DRILL_EVIDENCE_SIGNING_KEY": "k3y-value"})
     learned = registered_secrets()  # values other tests rotated stay redacted for the whole process
     assert tuple(s for s in scrubber.secrets if s not in learned) == ("k3y-value", "long-enough")

@@ -23,7 +23,7 @@ SECRETS = {
     "DRILL_CONFIG_KEY": "fernet-key-3333",
     "AWS_SECRET_ACCESS_KEY": "aws-secret-4444",
     "AWS_SESSION_TOKEN": "aws-session-5555",
-    "DRILL_EVIDENCE_HMAC_KEY": "hmac-key-6666",
+    "DRILL_EVIDENCE_SIGNING_KEY": "signing-key-6666",
 }
 
 

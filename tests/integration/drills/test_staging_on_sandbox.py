@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from harness.sandbox import SandboxInfo
+from harness.signing import generate_keypair
 from tests.integration.drills.conftest import DrillRun
 from tests.integration.drills.staging import (
     DR_NAMESPACE,
@@ -61,7 +62,7 @@ def run_staging(staging: Staging, selection: str, reports: Path, *args: str, **e
 
 #: secrets a user's shell holds beside the drill's own (moto accepts any AWS credentials)
 EXTRA_SECRETS = {"AWS_SECRET_ACCESS_KEY": f"aws-{secrets.token_hex(8)}", "AWS_SESSION_TOKEN": f"tok-{secrets.token_hex(8)}",
-                 "DRILL_EVIDENCE_HMAC_KEY": f"hmac-{secrets.token_hex(8)}"}
+                 "DRILL_EVIDENCE_SIGNING_KEY": generate_keypair().private_pem}
 HEALTH_TOKEN = f"health-{secrets.token_hex(8)}"
 
 

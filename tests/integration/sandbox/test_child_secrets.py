@@ -19,7 +19,7 @@ from harness.sandbox import sandbox_down, sandbox_up
 from harness.sandbox.state import SandboxPaths, owned_processes
 
 SECRET_VARS = ("REDIS_PASSWORD", "DR_REDIS_PASSWORD", "DRILL_CONFIG_KEY", "AWS_SECRET_ACCESS_KEY",
-               "AWS_SESSION_TOKEN", "DRILL_EVIDENCE_HMAC_KEY", "SOME_SERVICE_TOKEN")
+               "AWS_SESSION_TOKEN", "DRILL_EVIDENCE_SIGNING_KEY", "SOME_SERVICE_TOKEN")
 
 
 @pytest.fixture
