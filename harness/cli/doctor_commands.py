@@ -47,5 +47,5 @@ def doctor(config: str | None, as_json: bool, scenarios: tuple[str, ...]) -> Non
         emit_json(report.to_json())
     else:
         render(report, Console(width=max(Console().width, 160)))
-    if not report.all_can_run:
-        raise click.exceptions.Exit(1)
+    if report.exit_code:
+        raise click.exceptions.Exit(report.exit_code)

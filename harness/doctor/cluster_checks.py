@@ -25,7 +25,9 @@ def needing(scenarios: tuple[str, ...]) -> dict[Need, tuple[str, ...]]:
     for scenario in scenarios:
         for need in SCENARIO_NEEDS[scenario]:
             users[need].append(scenario)
-    return {need: tuple(names) for need, names in sorted(users.items())}
+    order = {"namespace": 0, "dr_namespace": 1, "cluster": 2}
+    return {need: tuple(names) for need, names in sorted(
+        users.items(), key=lambda item: (order[item[0].scope], item[0].resource_path, item[0].group, item[0].verb))}
 
 
 def dr_cluster(target: Target) -> Cluster:

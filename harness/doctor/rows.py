@@ -44,6 +44,11 @@ class DoctorReport:
     def all_can_run(self) -> bool:
         return all(v.can_run for v in self.verdicts())
 
+    @property
+    def exit_code(self) -> int:
+        """The CLI's answer: 0 when every selected scenario can run, 1 otherwise."""
+        return 0 if self.all_can_run else 1
+
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "ok": self.all_can_run,
                 "rows": [{**asdict(r), "blocks": list(r.blocks)} for r in self.rows],
