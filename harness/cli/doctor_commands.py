@@ -18,11 +18,11 @@ from harness.target import open_target
 def render(report: DoctorReport, console: Console) -> None:
     """The rows, then the scenario verdicts, as two rich tables."""
     rows = Table(title=f"sentinel-drill doctor — target {report.target}", show_lines=False)
-    for column in ("setting", "checked", "result"):
+    for column in ("setting", "checked", "result", "blocks"):
         rows.add_column(column, overflow="fold")
     for row in report.rows:
         mark = "[green]ok[/green]" if row.ok else "[red]FAIL[/red]"
-        rows.add_row(row.setting, row.checked, f"{mark} {row.result}")
+        rows.add_row(row.setting, row.checked, f"{mark} {row.result}", ", ".join(row.blocks))
     console.print(rows)
     verdicts = Table(title="scenarios")
     verdicts.add_column("scenario")

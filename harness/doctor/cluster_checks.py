@@ -113,7 +113,7 @@ def permission_rows(target: Target, cluster: Cluster, scenarios: tuple[str, ...]
         except DrillError as exc:
             rows.append(Row(setting, need.describe(namespace), False, exc.one_line(), users))
             continue
-        result = "allowed" if ok else "DENIED" + (f" ({reason})" if reason else "") + f" — needed by {', '.join(users)}"
+        result = "allowed" if ok else "DENIED" + (f" ({reason})" if reason else "")
         rows.append(Row(setting, need.describe(namespace), ok, result, () if ok else users))
     return dr_rows + rows
 

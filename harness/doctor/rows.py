@@ -37,7 +37,7 @@ class DoctorReport:
     scenarios: tuple[str, ...] = field(default=())
 
     def verdicts(self) -> tuple[Verdict, ...]:
-        return tuple(Verdict(s, tuple(f"{r.setting}: {r.result}" for r in self.rows if not r.ok and s in r.blocks))
+        return tuple(Verdict(s, tuple(f"{r.checked}: {r.result}" for r in self.rows if not r.ok and s in r.blocks))
                      for s in self.scenarios)
 
     @property
