@@ -77,6 +77,9 @@ verify-backup: setup sandbox-bin real-node-parts ## the daily check: the newest 
 test-fast: setup ## unit tests only
 	$(PYTEST) tests/unit -p no:allure_pytest_bdd
 
+doctor: setup ## read-only preflight of the configured target (DRILL_CONFIG): every setting and RBAC verb checked, scenario × can run (docs/doctor.md)
+	$(DRILL) doctor
+
 sandbox-up: setup sandbox-bin real-node-parts ## start the local sandbox target (kwok cluster, Redis, moto, health endpoint)
 	$(DRILL) sandbox up
 

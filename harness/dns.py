@@ -79,3 +79,20 @@ def resolve_record(zone_id: str, name: str, *, aws: AwsAccess = DEFAULT_ACCESS) 
         if same_record(rrset["Name"], name) and rrset.get("ResourceRecords"):
             return str(rrset["ResourceRecords"][0]["Value"])
     return None
+
+
+def read_record(zone_id: str | None, name: str | None, *, aws: AwsAccess = DEFAULT_ACCESS) -> str:
+    """Read the zone and `name`'s record without changing them: "zone Z (example.com.): name → value" (`doctor`)."""
+    if not zone_id or not name:
+        raise ConfigError("no DNS zone/record configured", fix="set DRILL_HOSTED_ZONE_ID and DRILL_DNS_RECORD_NAME")
+    client = _route53(aws)
+    try:
+        zone = client.get_hosted_zone(Id=zone_id)["HostedZone"]["Name"]
+        value = resolve_record(zone_id, name, aws=aws)
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise ConnectionFailed(f"cannot reach Route 53: {exc}", fix="check AWS_ENDPOINT_URL / network") from None
+    except (botocore.exceptions.ClientError, botocore.exceptions.NoCredentialsError) as exc:
+        raise StoreError(f"Route 53 refused reading zone {zone_id} / record {name}: {exc}",
+                         fix="check the hosted zone id and the credentials' route53:GetHostedZone and "
+                         "route53:ListResourceRecordSets permissions") from None
+    return f"zone {zone_id} ({zone}) readable; {fqdn(name)} → {value or '(no CNAME yet: the recovery creates it)'}"

@@ -82,6 +82,21 @@ class S3Store:
                 fix="create the bucket with object lock enabled, or unset store_retention_days",
             )
 
+    def protection(self) -> tuple[str, str]:
+        """(versioning, object lock) as the bucket reports them, e.g. ("Enabled", "not enabled"); read-only."""
+        try:
+            versioning = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status") or "never enabled"
+        except Exception as exc:  # noqa: BLE001 - mapped to the error tree
+            raise self._error(exc, f"read versioning of bucket {self.bucket}") from None
+        try:
+            conf = self.client.get_object_lock_configuration(Bucket=self.bucket)
+            lock = conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") or "not enabled"
+        except Exception as exc:  # noqa: BLE001
+            if _code(exc) != "ObjectLockConfigurationNotFoundError":
+                raise self._error(exc, f"read object lock of {self.bucket}") from None
+            lock = "not enabled"
+        return str(versioning), str(lock)
+
     def _extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"ChecksumAlgorithm": "SHA256"}
         if self.retention_days:

@@ -19,6 +19,7 @@ import click
 from harness.cli import (
     backup_commands,  # noqa: F401
     coverage_commands,  # noqa: F401
+    doctor_commands,  # noqa: F401
     drill_commands,  # noqa: F401
     evidence_commands,  # noqa: F401
     keys_commands,  # noqa: F401

@@ -78,6 +78,10 @@ class Target(ABC):
         """A client for the target's current cluster."""
         return connect(self.settings.kubeconfig, self.settings.context)
 
+    def why_no_pin_needed(self) -> str | None:
+        """None when faults need the cluster identity pinned in the config (harness.safety), else why not."""
+        return None
+
     def why_no_gateway(self) -> str | None:
         """None when a real Gateway serves requests at `gateway_url()`, else why not (the smoke test is NOT RUN)."""
         if not self.settings.integration_smoke:

@@ -93,6 +93,9 @@ class SandboxTarget(Target):
         return ("the sandbox's nodes are kwok's simulation: no machine runs to be stopped "
                 "(real nodes can: `sentinel-drill sandbox up --nodes real`, DRILL_SANDBOX_NODES=real)")
 
+    def why_no_pin_needed(self) -> str | None:
+        return "the sandbox is its own recorded cluster (its kubeconfig comes from its state dir)"
+
     def why_no_gateway(self) -> str | None:
         return "kwok pods never run: no Gateway serves requests (its /health is the sandbox's stand-in)"
 
