@@ -61,3 +61,23 @@ def test_no_other_cronjob_references_the_verifier_secrets() -> None:
         names = {name for name, _, _ in _secret_refs(cronjob)}
         assert not names & {VERIFIER_KEY_SECRET, VERIFIER_S3_SECRET}, cronjob["metadata"]["name"]
         assert "DRILL_VERIFIER_KEY" not in _env(cronjob), cronjob["metadata"]["name"]
+
+
+def test_the_sandbox_fills_the_verifier_secrets_for_the_verify_cronjob_only() -> None:
+    import base64
+
+    from harness.sandbox.pipeline_jobs import pipeline_objects
+    from harness.signing import generate_keypair, load_private_key
+
+    pair = generate_keypair()
+    objects = pipeline_objects("sandbox-ns", endpoint="http://10.0.0.1:5000", region="us-east-1",
+                               verifier_key_pem=pair.private_pem)
+    secrets = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "Secret"}
+    assert set(secrets) == {"sentinel-backup-s3", VERIFIER_KEY_SECRET, VERIFIER_S3_SECRET}
+    pem = base64.b64decode(secrets[VERIFIER_KEY_SECRET]["ed25519.key"]).decode()
+    assert load_private_key(pem).public_key() is not None and pem == pair.private_pem
+    assert secrets[VERIFIER_S3_SECRET]["secret-access-key"] != secrets["sentinel-backup-s3"]["secret-access-key"]
+    jobs = {o["metadata"]["name"]: o for o in objects if o["kind"] == "CronJob"}
+    backup_refs = {n for n, _, _ in _secret_refs(jobs["redis-backup"])}
+    assert "sentinel-backup-s3" in backup_refs and not backup_refs & {VERIFIER_KEY_SECRET, VERIFIER_S3_SECRET}
+    assert {n for n, _, _ in _secret_refs(jobs[VERIFY_CRONJOB])} == {VERIFIER_KEY_SECRET, VERIFIER_S3_SECRET}
