@@ -75,6 +75,9 @@ def time_problem(point_in_time: datetime, stored_at: datetime | None, *, now: da
 def list_backups(store: BackupStore) -> list[BackupEntry]:
     """Every backup under `redis/` in the store, oldest first; unrelated keys are ignored.
 
+    Verification records are found under `verifications/redis/` (and, written before that
+    prefix, beside the backup); a record whose backup is not in the store is no backup.
+
     Each entry's point in time (from its key) is cross-checked with the store's timestamp of
     its RDB; a backup dated after it was stored, or in the future, is not complete (`state`
     says why) and so is never chosen as the newest.
@@ -87,6 +90,10 @@ def list_backups(store: BackupStore) -> list[BackupEntry]:
             continue
         slot = found.setdefault(info.backup_id, {"layout": info.layout})
         slot[info.kind] = obj
+    for obj in store.list(layout.VERIFY_RECORDS_PREFIX):
+        info = layout.parse_key(obj.key)
+        if info is not None and info.kind == "verify" and info.backup_id in found:
+            found[info.backup_id]["verify"] = obj
     entries = []
     for backup_id, slot in found.items():
         rdb = slot.get("rdb")

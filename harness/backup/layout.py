@@ -1,9 +1,14 @@
 """Where backups live in a store: ids, object keys and the runbook's legacy names.
 
-New backups: `redis/YYYY/MM/DD/<id>.rdb` + `<id>.manifest.json` (+ `<id>.verify.json`
-once verified), with ids like `20261126T061500Z-1a2b3c` that sort by point in time.
-Legacy backups from the runbook's CronJob: `redis/YYYYMMDD-HHMM.rdb`, no manifest,
-point in time taken from the name (the CronJob's `date` runs in UTC).
+New backups: `redis/YYYY/MM/DD/<id>.rdb` + `<id>.manifest.json`, with ids like
+`20261126T061500Z-1a2b3c` that sort by point in time. Legacy backups from the
+runbook's CronJob: `redis/YYYYMMDD-HHMM.rdb`, no manifest, point in time taken from
+the name (the CronJob's `date` runs in UTC).
+
+Verification records live apart, under `verifications/redis/YYYY/MM/DD/<id>.verify.json`
+(both layouts): a prefix the backup job's credentials may not write (deploy/iam/), so
+whoever holds those cannot plant a "passed". Records written before that change sit
+beside their backup (`legacy_verify_key`); readers still find them there.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from typing import Literal
 from harness.errors import UsageError
 
 REDIS_PREFIX = "redis/"
+#: where verification records live; the backup job's IAM policy denies writes here (deploy/iam/backup-writer.json)
+VERIFICATIONS_PREFIX = "verifications/"
+VERIFY_RECORDS_PREFIX = f"{VERIFICATIONS_PREFIX}{REDIS_PREFIX}"
 SNAPSHOTS_PREFIX = "snapshots"
 
 Layout = Literal["manifest", "legacy"]
@@ -28,6 +36,9 @@ _NEW_KEY_RE = re.compile(
     r"^redis/(\d{4})/(\d{2})/(\d{2})/(\d{8}T\d{6}Z-[0-9a-f]{6})\.(rdb|manifest\.json|verify\.json)$"
 )
 _LEGACY_KEY_RE = re.compile(r"^redis/(\d{8}-\d{4})\.(rdb|verify\.json)$")
+_RECORD_KEY_RE = re.compile(
+    r"^verifications/redis/(\d{4})/(\d{2})/(\d{2})/(\d{8}T\d{6}Z-[0-9a-f]{6}|\d{8}-\d{4})\.verify\.json$"
+)
 _SUFFIX_KIND: dict[str, Kind] = {"rdb": "rdb", "manifest.json": "manifest", "verify.json": "verify"}
 
 
@@ -83,11 +94,31 @@ def manifest_key(backup_id: str) -> str:
 
 
 def verify_key(backup_id: str) -> str:
+    """Where a backup's verification record is written: under VERIFICATIONS_PREFIX, dated like the backup."""
+    layout_of(backup_id)  # UsageError for a malformed id
+    return f"{VERIFY_RECORDS_PREFIX}{backup_id[0:4]}/{backup_id[4:6]}/{backup_id[6:8]}/{backup_id}.verify.json"
+
+
+def legacy_verify_key(backup_id: str) -> str:
+    """Where records written before VERIFICATIONS_PREFIX existed sit: beside the backup (read-only fallback)."""
     return f"{_dir(backup_id)}{backup_id}.verify.json"
 
 
 def parse_key(key: str) -> KeyInfo | None:
-    """Classify a store key (relative to the store root); None for keys that are not ours."""
+    """Classify a store key (relative to the store root); None for keys that are not ours.
+
+    Both a record under VERIFICATIONS_PREFIX and an old one beside its backup are kind "verify".
+    """
+    m = _RECORD_KEY_RE.match(key)
+    if m:
+        year, month, day, backup_id = m.groups()
+        if backup_id[:8] != f"{year}{month}{day}":
+            return None
+        try:
+            point_in_time_of(backup_id)
+        except ValueError:
+            return None
+        return KeyInfo(backup_id, "verify", layout_of(backup_id))
     m = _NEW_KEY_RE.match(key)
     if m:
         year, month, day, backup_id, suffix = m.groups()

@@ -3,7 +3,8 @@
 header → checksum → rdb_check → load → key_count → sample_digests → canary.
 Checks after a failure are reported as "not run"; checks that need a manifest
 are "skipped (legacy, no manifest)" for the runbook's old backups. The outcome
-is written next to the backup as `<id>.verify.json`, which restore requires.
+is written as `verifications/redis/YYYY/MM/DD/<id>.verify.json` (layout.verify_key), a
+prefix only the verifier's credentials may write; restore requires it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from harness.backup.dataset import canary_present, db_client, decode_key, key_di
 from harness.backup.manifest import Manifest
 from harness.backup.rdb import HeaderInvalid, file_digest, read_header
 from harness.backup.store import BackupStore
-from harness.errors import ConnectionFailed, DrillError, StoreError
+from harness.errors import AuthFailed, ConnectionFailed, DrillError, StoreError
 from harness.redaction import child_environment
 from harness.redis_process import RedisLoadFailed, ScratchRedis
 from harness.signing import record_trust, sign_record, signer_from_env
@@ -106,6 +107,7 @@ class VerifyRecord:
     verified_at: str
     version_id: str | None = None
     trust: str = NO_KEYS_CONFIGURED
+    key: str = ""
 
 
 class _Failed(Exception):
@@ -129,10 +131,11 @@ class _State:
 def verify_backup(
     store: BackupStore, backup_id: str, *, min_keys: int, work_dir: Path | None = None, record: bool = True
 ) -> VerificationReport:
-    """Run every level against the backup `backup_id`; write `<id>.verify.json` when `record`.
+    """Run every level against the backup `backup_id`; write its record (layout.verify_key) when `record`.
 
     Returns the report (check `.passed`); raises only for store or harness errors
-    (StoreError, ConnectionFailed, AuthFailed, DrillError), never for a bad backup.
+    (StoreError, ConnectionFailed, AuthFailed, DrillError), never for a bad backup. Credentials that
+    may not write under `verifications/` (the backup job's) raise AuthFailed naming the policy.
     """
     entry = find_backup(store, backup_id)
     legacy = entry.layout == "legacy"
@@ -193,8 +196,20 @@ def verify_backup(
         signer = signer_from_env()  # the verification job's key; never the backup job's
         if signer is not None:
             body = sign_record(body, signer)
-        store.put_bytes(layout.verify_key(backup_id), json.dumps(body, indent=2).encode() + b"\n")
+        _write_record(store, layout.verify_key(backup_id), json.dumps(body, indent=2).encode() + b"\n")
     return report
+
+
+def _write_record(store: BackupStore, key: str, data: bytes) -> None:
+    try:
+        store.put_bytes(key, data)
+    except AuthFailed as exc:
+        raise AuthFailed(
+            f"cannot write the verification record {store.location(key)}: the store refused these credentials "
+            f"under {layout.VERIFICATIONS_PREFIX} ({exc.message})",
+            fix="run verify with the verifier's credentials (deploy/iam/backup-verifier.json); the backup "
+                "job's (deploy/iam/backup-writer.json) may not write verifications/ by design",
+        ) from None
 
 
 def read_verify_record(store: BackupStore, backup_id: str, *,
@@ -203,14 +218,20 @@ def read_verify_record(store: BackupStore, backup_id: str, *,
 
     With `trusted_keys` (the verifier public keys of the configuration) a record counts as
     passed only when one of them signed it; otherwise its `failed_check` says why it is
-    not trusted, and callers verify again.
+    not trusted, and callers verify again. The record is read from `verifications/`, else
+    from beside the backup (written before that prefix; same signature rule, `trust` says so).
     """
     key = layout.verify_key(backup_id)
+    where = ""
     if not store.exists(key):
-        return None
+        key = layout.legacy_verify_key(backup_id)
+        if not store.exists(key):
+            return None
+        where = f" (read from the old location {key}, beside the backup)"
     try:
         data = json.loads(store.get_bytes(key))
         trusted, trust = record_trust(data, trusted_keys) if trusted_keys else (True, NO_KEYS_CONFIGURED)
+        trust += where
         passed = data["passed"] is True and data["backup_id"] == backup_id
         return VerifyRecord(
             backup_id=str(data["backup_id"]),
@@ -220,9 +241,10 @@ def read_verify_record(store: BackupStore, backup_id: str, *,
             verified_at=str(data.get("verified_at", "")),
             version_id=data.get("version_id"),
             trust=trust,
+            key=key,
         )
     except (ValueError, KeyError, TypeError):
-        return VerifyRecord(backup_id, False, "unreadable verify record", None, "")
+        return VerifyRecord(backup_id, False, f"unreadable verify record {key}", None, "", key=key)
 
 
 def _missing_rdb(state: _State) -> str:

@@ -52,6 +52,7 @@ from harness.sandbox.state import (
     save_state,
     write_secret,
 )
+from harness.signing import generate_keypair
 
 GATEWAY_PORT = 80  # deploy/gateway.yaml's Service port
 STOP_ORDER = ("front", "health", "moto", "redis")  # ours; the control plane goes through kwokctl first
@@ -311,7 +312,7 @@ def _start_real(paths: SandboxPaths, bins: Path, *, cluster_name: str, keys: int
         (Route(redis_port, "redis", 6379), Route(health_port, "sentinel-gateway", GATEWAY_PORT)),
         (Inward(hostnet.DNS_ADDRESS, moto_port, moto_port),)), timeout=timeout)
     pipeline_jobs.deploy_pipeline(cluster, namespace=NAMESPACE, endpoint=pipeline_jobs.store_endpoint(moto_port),
-                                  region=REGION)
+                                  region=REGION, verifier_key_pem=_verifier_key(paths))
     first_backups.first_config_export(paths, cluster, endpoint, store_url=f"s3://{BUCKET}/", namespace=NAMESPACE)
     _wait_serving(f"http://127.0.0.1:{health_port}/health", timeout=timeout, log=paths.log("front"))
     if keys:  # the store's first pipeline backup, written by the backup CronJob's own Job
@@ -332,6 +333,15 @@ def _start_real(paths: SandboxPaths, bins: Path, *, cluster_name: str, keys: int
     )
     save_state(paths, info)
     return info
+
+
+def _verifier_key(paths: SandboxPaths) -> str:
+    """A fresh verifier key pair for this sandbox: the private key for the verify CronJob's Secret, the public
+    key beside it for the sandbox's settings (`verifier_public_keys`)."""
+    pair = generate_keypair()
+    write_secret(paths.verifier_key_file, pair.private_pem.strip())
+    paths.verifier_public_file.write_text(pair.public + "\n")
+    return pair.private_pem
 
 
 def _teardown(paths: SandboxPaths) -> DownResult:

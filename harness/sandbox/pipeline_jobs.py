@@ -6,7 +6,9 @@ pods reach moto through the front's inward door on the node network, named in th
 Secret `sentinel-backup-s3` as the endpoint URL, as an S3-compatible store would
 be in production. `sandbox up` runs the backup CronJob once, so the newest
 pipeline backup a drill measures was written by the pipeline's own Job, not by
-the harness on the host.
+the harness on the host. The verify CronJob gets its own Secrets, as in production:
+the sandbox's verifier key (generated per sandbox; its public key is in the sandbox's
+settings) and its own S3 credentials.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ CRONJOBS_DIR = DEPLOY_DIR / "cronjobs"
 BACKUP_CRONJOB = "redis-backup"
 VERIFY_CRONJOB = "backup-verify"
 STORE_SECRET = "sentinel-backup-s3"
+VERIFIER_KEY_SECRET = "sentinel-backup-verifier-key"
+VERIFIER_STORE_SECRET = "sentinel-backup-verifier-s3"
 
 
 def store_endpoint(moto_port: int) -> str:
@@ -32,17 +36,24 @@ def store_endpoint(moto_port: int) -> str:
     return f"http://{hostnet.DNS_ADDRESS}:{moto_port}"
 
 
-def pipeline_objects(namespace: str, *, endpoint: str, region: str) -> list[Obj]:
-    """deploy/cronjobs/ for the sandbox: the store Secret filled (throwaway moto credentials), the local image."""
-    values = {"access-key-id": "sandbox", "secret-access-key": secrets.token_urlsafe(24), "region": region,
-              "endpoint-url": endpoint}
+def _store_values(endpoint: str, region: str) -> dict[str, str]:
+    return {"access-key-id": "sandbox", "secret-access-key": secrets.token_urlsafe(24), "region": region,
+            "endpoint-url": endpoint}
+
+
+def pipeline_objects(namespace: str, *, endpoint: str, region: str, verifier_key_pem: str) -> list[Obj]:
+    """deploy/cronjobs/ for the sandbox: the store Secrets filled (throwaway moto credentials), the verifier's
+    key in its Secret, the local image."""
+    filled = {STORE_SECRET: _store_values(endpoint, region), VERIFIER_STORE_SECRET: _store_values(endpoint, region),
+              VERIFIER_KEY_SECRET: {"ed25519.key": verifier_key_pem}}
     # the configuration export and the log archive are run by the host harness at `sandbox up` (their
     # CronJobs need an in-cluster API route and the log shipper's volume, which the sandbox does not have)
     objects = [copy.deepcopy(o) for o in load_manifests(CRONJOBS_DIR)
-               if o["metadata"]["name"] in (STORE_SECRET, BACKUP_CRONJOB, VERIFY_CRONJOB)]
+               if o["metadata"]["name"] in (*filled, BACKUP_CRONJOB, VERIFY_CRONJOB)]
     for obj in objects:
         obj["metadata"]["namespace"] = namespace
-        if obj["kind"] == "Secret" and obj["metadata"]["name"] == STORE_SECRET:
+        if obj["kind"] == "Secret":
+            values = filled[obj["metadata"]["name"]]
             obj["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
         if obj["kind"] == "CronJob":
             pod = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
@@ -52,8 +63,9 @@ def pipeline_objects(namespace: str, *, endpoint: str, region: str) -> list[Obj]
     return objects
 
 
-def deploy_pipeline(cluster: Cluster, *, namespace: str, endpoint: str, region: str) -> None:
-    apply_objects(cluster, pipeline_objects(namespace, endpoint=endpoint, region=region))
+def deploy_pipeline(cluster: Cluster, *, namespace: str, endpoint: str, region: str, verifier_key_pem: str) -> None:
+    apply_objects(cluster, pipeline_objects(namespace, endpoint=endpoint, region=region,
+                                            verifier_key_pem=verifier_key_pem))
 
 
 def run_backup_job(cluster: Cluster, *, namespace: str, timeout: float = 180.0) -> JobRun:

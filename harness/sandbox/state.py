@@ -88,6 +88,16 @@ class SandboxPaths:
         return self.secrets_dir / "config-export.key"
 
     @property
+    def verifier_key_file(self) -> Path:
+        """The sandbox's verifier private key (PEM, 0600): only the verify CronJob's Secret gets it."""
+        return self.secrets_dir / "verifier.key"
+
+    @property
+    def verifier_public_file(self) -> Path:
+        """Its public key: the sandbox's `verifier_public_keys` (absent: no key, records are not checked)."""
+        return self.secrets_dir / "verifier.pub"
+
+    @property
     def hot_logs_dir(self) -> Path:
         """Where the sandbox's "log shipper" leaves the day's files before they are archived."""
         return self.root / "logs-hot"
@@ -204,6 +214,9 @@ class SandboxInfo:
             "hosted_zone_id": self.hosted_zone_id,
             "dns_record_name": self.record_name,
         }
+        verifier = SandboxPaths(self.state_dir).verifier_public_file
+        if verifier.exists():  # the sandbox's verify CronJob signs its records with the matching key
+            data["verifier_public_keys"] = (verifier.read_text().strip(),)
         data.update(overrides)
         return Settings(**data)
 

@@ -44,7 +44,7 @@ def test_legacy_backup_verifies_with_manifest_levels_skipped(legacy_store, sourc
     assert status["sample_digests"] == ("skipped", "skipped (legacy, no manifest)")
     assert status["canary"] == ("skipped", "skipped (legacy, no manifest)")
     assert status["key_count"][0] == "passed" and str(source.client().dbsize()) in status["key_count"][1]
-    assert legacy_store.exists(f"redis/{LEGACY_ID}.verify.json")
+    assert legacy_store.exists(f"verifications/redis/2024/12/14/{LEGACY_ID}.verify.json")
 
 
 def test_legacy_backup_below_min_keys_fails_key_count(legacy_store, cli, store_url):

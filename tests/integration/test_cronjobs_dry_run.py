@@ -131,6 +131,7 @@ def test_the_api_server_accepts_the_cronjobs_in_a_dry_run(dry_run_cluster: Any) 
     applied = apply_manifests(dry_run_cluster, CRONJOBS, dry_run=True)
     assert {(a.kind, a.name) for a in applied} == {
         ("Secret", "sentinel-backup-s3"), ("CronJob", "redis-backup"), ("CronJob", "backup-verify"),
+        ("Secret", "sentinel-backup-verifier-key"), ("Secret", "sentinel-backup-verifier-s3"),
         ("ServiceAccount", "config-backup"), ("Role", "config-backup"), ("RoleBinding", "config-backup"),
         ("CronJob", "config-backup"), ("CronJob", "log-archive")}
     assert all(a.dry_run for a in applied)

@@ -12,7 +12,8 @@ import json
 import pytest
 
 from harness.backup import open_store, take_backup, verify_backup
-from harness.backup.layout import rdb_key, verify_key
+from harness.backup.catalog import find_backup
+from harness.backup.layout import legacy_verify_key, rdb_key, verify_key
 from harness.backup.verify import read_verify_record
 from harness.config import Settings
 from harness.drills.pipeline import check_pipeline_backup
@@ -80,3 +81,32 @@ def test_a_record_signed_by_another_key_is_not_trusted_but_an_intact_backup_veri
     assert result.keys_restored == target.client().dbsize() >= 150
     found = check_pipeline_backup(store, Settings(min_keys=100, verifier_public_keys=(verifier.public,)))
     assert "its record is not trusted: signed by key" in found.verification
+
+
+def test_a_record_at_the_old_location_beside_the_backup_is_read_but_trusted_only_if_signed(
+        aws_env, bucket, source, data, verifier, monkeypatch):  # type: ignore[no-untyped-def]
+    data.seed(source.client(), n=150)
+    store = open_store(f"s3://{bucket}/old-location")
+    backup = take_backup(source.url, store, password=data.source_password)
+    assert verify_backup(store, backup.id, min_keys=100).passed
+    signed = store.get_bytes(verify_key(backup.id))
+    store.client.delete_object(Bucket=store.bucket, Key=f"{store.key_root}{verify_key(backup.id)}")
+    store.put_bytes(legacy_verify_key(backup.id), signed)  # as written before verifications/ existed
+
+    record = read_verify_record(store, backup.id, trusted_keys=(verifier.public,))
+    assert record is not None and record.passed and record.key == legacy_verify_key(backup.id)
+    assert record.trust == (f"signed by verifier key {verifier.key_id} "
+                            f"(read from the old location {legacy_verify_key(backup.id)}, beside the backup)")
+    assert find_backup(store, backup.id).has_verify_record
+
+    unsigned = json.loads(signed)
+    unsigned.pop("signature")
+    store.put_bytes(legacy_verify_key(backup.id), json.dumps(unsigned).encode())
+    record = read_verify_record(store, backup.id, trusted_keys=(verifier.public,))
+    assert record is not None and not record.passed
+    assert record.failed_check == ("untrusted record: unsigned "
+                                   f"(read from the old location {legacy_verify_key(backup.id)}, beside the backup)")
+
+    monkeypatch.delenv(VERIFIER_KEY_ENV)
+    assert verify_backup(store, backup.id, min_keys=100).passed  # a new run writes under verifications/
+    assert store.exists(verify_key(backup.id)) and verify_key(backup.id).startswith("verifications/redis/")

@@ -28,13 +28,21 @@ def test_new_layout_keys_live_under_a_dated_prefix():
     backup_id = "20261126T061500Z-1a2b3c"
     assert layout.rdb_key(backup_id) == "redis/2026/11/26/20261126T061500Z-1a2b3c.rdb"
     assert layout.manifest_key(backup_id) == "redis/2026/11/26/20261126T061500Z-1a2b3c.manifest.json"
-    assert layout.verify_key(backup_id) == "redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json"
+    assert layout.verify_key(backup_id) == "verifications/redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json"
+    assert layout.legacy_verify_key(backup_id) == "redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json"
+
+
+def test_verification_records_live_outside_the_prefix_the_backup_job_writes():
+    for backup_id in ("20261126T061500Z-1a2b3c", "20241214-1200"):
+        key = layout.verify_key(backup_id)
+        assert key.startswith(layout.VERIFICATIONS_PREFIX) and not key.startswith(layout.REDIS_PREFIX)
 
 
 def test_legacy_keys_follow_the_runbook():
     assert layout.layout_of("20241214-1200") == "legacy"
     assert layout.rdb_key("20241214-1200") == "redis/20241214-1200.rdb"
-    assert layout.verify_key("20241214-1200") == "redis/20241214-1200.verify.json"
+    assert layout.verify_key("20241214-1200") == "verifications/redis/2024/12/14/20241214-1200.verify.json"
+    assert layout.legacy_verify_key("20241214-1200") == "redis/20241214-1200.verify.json"
     assert layout.point_in_time_of("20241214-1200") == datetime(2024, 12, 14, 12, 0, tzinfo=UTC)
     with pytest.raises(UsageError):
         layout.manifest_key("20241214-1200")
@@ -48,6 +56,9 @@ def test_legacy_keys_follow_the_runbook():
         ("redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json", ("20261126T061500Z-1a2b3c", "verify", "manifest")),
         ("redis/20241214-1200.rdb", ("20241214-1200", "rdb", "legacy")),
         ("redis/20241214-1200.verify.json", ("20241214-1200", "verify", "legacy")),
+        ("verifications/redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json",
+         ("20261126T061500Z-1a2b3c", "verify", "manifest")),
+        ("verifications/redis/2024/12/14/20241214-1200.verify.json", ("20241214-1200", "verify", "legacy")),
     ],
 )
 def test_keys_are_classified(key, expected):
@@ -64,6 +75,9 @@ def test_keys_are_classified(key, expected):
         "redis/20241214-1200.manifest.json",  # legacy backups have no manifest
         "snapshots/redis/2026/11/26/20261126T061500Z-1a2b3c.rdb",
         "redis/2026/11/26/20261126T061500Z-1A2B3C.rdb",
+        "verifications/redis/2026/11/27/20261126T061500Z-1a2b3c.verify.json",  # date path disagrees with the id
+        "verifications/redis/2026/11/26/20261126T061500Z-1a2b3c.rdb",  # only records live there
+        "verifications/redis/20241214-1200.verify.json",  # records are always dated
     ],
 )
 def test_foreign_keys_are_ignored(key):
