@@ -10,6 +10,7 @@ prefix only the verifier's credentials may write; restore requires it.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -31,11 +32,13 @@ from harness.backup.store import BackupStore
 from harness.errors import AuthFailed, ConnectionFailed, DrillError, StoreError
 from harness.redaction import child_environment
 from harness.redis_process import RedisLoadFailed, ScratchRedis
-from harness.signing import record_trust, sign_record, signer_from_env
+from harness.signing import SIGNATURE_FIELD, record_trust, sign_record, signer_from_env
 
 CHECKS = ("header", "checksum", "rdb_check", "load", "key_count", "sample_digests", "canary")
 LEGACY_SKIP = "skipped (legacy, no manifest)"
 Status = Literal["passed", "failed", "skipped", "not run"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -196,8 +199,21 @@ def verify_backup(
         signer = signer_from_env()  # the verification job's key; never the backup job's
         if signer is not None:
             body = sign_record(body, signer)
-        _write_record(store, layout.verify_key(backup_id), json.dumps(body, indent=2).encode() + b"\n")
+        if signer is None and _signed_record_exists(store, layout.verify_key(backup_id)):
+            log.info("kept the signed verification record of %s: an unsigned one never replaces it", backup_id)
+        else:
+            _write_record(store, layout.verify_key(backup_id), json.dumps(body, indent=2).encode() + b"\n")
     return report
+
+
+def _signed_record_exists(store: BackupStore, key: str) -> bool:
+    """A drill verifying again without the verifier's key must not turn a signed record into an unsigned one."""
+    if not store.exists(key):
+        return False
+    try:
+        return isinstance(json.loads(store.get_bytes(key)).get(SIGNATURE_FIELD), dict)
+    except (ValueError, AttributeError):
+        return False
 
 
 def _write_record(store: BackupStore, key: str, data: bytes) -> None:

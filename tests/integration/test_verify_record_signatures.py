@@ -110,3 +110,15 @@ def test_a_record_at_the_old_location_beside_the_backup_is_read_but_trusted_only
     monkeypatch.delenv(VERIFIER_KEY_ENV)
     assert verify_backup(store, backup.id, min_keys=100).passed  # a new run writes under verifications/
     assert store.exists(verify_key(backup.id)) and verify_key(backup.id).startswith("verifications/redis/")
+
+
+def test_a_drill_verifying_again_without_the_key_keeps_the_signed_record(
+        aws_env, bucket, source, data, verifier, monkeypatch):  # type: ignore[no-untyped-def]
+    data.seed(source.client(), n=150)
+    store = open_store(f"s3://{bucket}/kept")
+    backup = take_backup(source.url, store, password=data.source_password)
+    verify_backup(store, backup.id, min_keys=100)  # the verification job, with the verifier's key
+    monkeypatch.delenv(VERIFIER_KEY_ENV)
+    assert verify_backup(store, backup.id, min_keys=100).passed  # a drill, without it
+    record = read_verify_record(store, backup.id, trusted_keys=(verifier.public,))
+    assert record is not None and record.passed and record.trust == f"signed by verifier key {verifier.key_id}"
