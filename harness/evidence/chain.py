@@ -159,8 +159,10 @@ def _check_heads(links: Mapping[str, BundleLink], heads: Sequence[ChainHead] | N
             found.problems.append(f"edited: bundle {head.run_id} differs from the locked chain head {head.name} "
                                   f"(SHA256SUMS sha256 {bundle.sums_sha256[:16]}…, head recorded "
                                   f"{head.sums_sha256[:16]}…)")
-        if not head.locked_until:
-            found.notes.append(f"chain head {head.name} is not object-locked: it proves less than a locked one")
+    unlocked = [head.name for head in heads if not head.locked_until]
+    if unlocked:
+        found.notes.append(f"{len(unlocked)} of {len(heads)} chain head(s) are not object-locked (a file:// store or "
+                           "a bucket without object lock): they can be rewritten with the bundles")
     newest = max(heads, key=lambda h: h.sequence)
     lock = f", locked until {newest.locked_until}" if newest.locked_until else ", not locked"
     later = [link.run_id for link in links.values() if (link.sequence or 0) > newest.sequence]

@@ -108,13 +108,17 @@ def fetch_chain(client: Any, bucket: str, prefix: str, dest: Path, *, trusted: t
         raise s3_error(exc, what=f"list s3://{bucket}/{root_key}", bucket=bucket,
                        endpoint=getattr(client.meta, "endpoint_url", None) or "(boto3 default)") from None
     counts: dict[str, int] = {}
+    hidden: dict[str, list[str]] = {}  # per bundle directory: the keys behind a current delete marker
     for page in versions:
         for version in page.get("Versions", []):
             counts[version["Key"]] = counts.get(version["Key"], 0) + 1
         for marker in page.get("DeleteMarkers", []):
             if marker.get("IsLatest"):
-                fetched.problems.append(f"deleted: s3://{bucket}/{marker['Key']} is hidden by a delete marker "
-                                        "(an earlier version still exists)")
+                directory = marker["Key"][len(root_key):].split("/", 1)[0]
+                hidden.setdefault(directory, []).append(marker["Key"])
+    for directory, keys in sorted(hidden.items()):
+        fetched.problems.append(f"deleted: s3://{bucket}/{root_key}{directory}/ — {len(keys)} object(s) hidden by "
+                                "delete markers (earlier versions still exist)")
     for key, count in sorted(counts.items()):
         if count > 1:
             fetched.problems.append(f"edited: s3://{bucket}/{key} has {count} versions in the store: it was "
