@@ -1,6 +1,7 @@
 # sentinel-drill as a container: the harness CLI plus Debian's redis-tools (redis-check-rdb,
 # redis-cli) and redis-server (scratch servers for verification and network restores).
-# Used by deploy/cronjobs (hourly backup, daily verification). Runs as uid 10001, never root.
+# Used by deploy/cronjobs (hourly backup, daily verification) and deploy/drill-job (the drill as a Job).
+# Runs as uid 10001, never root.
 #
 #   docker build -t sentinel-drill:0.1.0 .      (or `make images`, which builds the base first)
 #   docker run --rm -e REDIS_PASSWORD -e DRILL_STORE_URL=s3://sentinel-backups/ sentinel-drill:0.1.0 verify --latest
@@ -38,9 +39,16 @@ RUN apt-get update \
  && groupadd --system --gid 10001 drill \
  && useradd --system --uid 10001 --gid drill --home-dir /home/drill --create-home --shell /usr/sbin/nologin drill
 COPY --from=build /opt/sentinel-drill /opt/sentinel-drill
+# the drills themselves, for `sentinel-drill drill` as an in-cluster Job (deploy/drill-job/): read-only here;
+# the drill runs in its working directory (a scratch volume) and writes reports/ there
+COPY pyproject.toml conftest.py /opt/sentinel-drill/drills/
+COPY features /opt/sentinel-drill/drills/features
+COPY steps /opt/sentinel-drill/drills/steps
+COPY experiments /opt/sentinel-drill/drills/experiments
 ENV PATH=/opt/sentinel-drill/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    DRILL_HOME=/opt/sentinel-drill/drills \
     HOME=/home/drill
 WORKDIR /home/drill
 USER 10001:10001

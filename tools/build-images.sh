@@ -125,7 +125,8 @@ base_context() {
 inputs_hash() {
   local context="$1" dockerfile="$2" suite="$3" args="$4" files
   if [[ "${context}" == "." ]]; then
-    files="$({ echo pyproject.toml; echo README.md; find harness -type f -name '*.py'; } | sort)"
+    files="$({ echo pyproject.toml; echo README.md; echo conftest.py; find harness steps -type f -name '*.py'
+               find features experiments -type f; } | sort)"
   else
     files="$(find "${context}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' | sort)"
   fi

@@ -11,14 +11,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
 from harness.cli.app import app, config_option
+from harness.cli.evidence_commands import write_evidence
 from harness.config import Settings, load_settings, redact_webhook
 from harness.drills.plan import SELECTION_TAGS, describe_plan
-from harness.errors import UsageError
+from harness.errors import DrillError, UsageError
 from harness.evidence.notify import post_notification, summarize_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,11 +28,33 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SELECTIONS: dict[str, str | None] = {name: (None if name == "all" else name) for name in SELECTION_TAGS}
 
 
-def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] = ()) -> list[str]:
+#: where the features, steps and experiments live when the harness is installed rather than checked out (the image)
+HOME_ENV = "DRILL_HOME"
+
+
+def drill_home(env: Mapping[str, str]) -> Path:
+    """The directory holding features/, steps/, experiments/ and conftest.py: DRILL_HOME, else this checkout."""
+    home = Path(env[HOME_ENV]) if env.get(HOME_ENV) else REPO_ROOT
+    if not (home / "features").is_dir() or not (home / "conftest.py").is_file():
+        raise UsageError(f"no drill features under {home}", fix=f"run from a checkout, or set {HOME_ENV} to a "
+                         "directory with features/, steps/, experiments/ and conftest.py (the image sets it)")
+    return home
+
+
+def drill_workdir(env: Mapping[str, str]) -> Path:
+    """Where the drill runs and writes reports/: the checkout itself, or (with DRILL_HOME) the current directory,
+    because an installed home is read-only (in the image, the Job's working directory is a scratch volume)."""
+    return Path.cwd() if env.get(HOME_ENV) else REPO_ROOT
+
+
+def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] = (),
+                  env: Mapping[str, str] | None = None) -> list[str]:
     """The pytest command line for a selection (features with allure-pytest-bdd, plain allure off)."""
     if selection not in SELECTIONS:
         raise UsageError(f"unknown drill {selection!r}", fix=f"choose one of {', '.join(SELECTIONS)}")
-    cmd = [sys.executable, "-m", "pytest", str(REPO_ROOT / "features"), "-p", "no:allure_pytest",
+    home = drill_home(os.environ if env is None else env)
+    cmd = [sys.executable, "-m", "pytest", str(home / "features"), "--rootdir", str(home),
+           "-c", str(home / "pyproject.toml"), "-p", "no:allure_pytest",
            "--alluredir", str(results_dir), "--clean-alluredir", "-o", "console_output_style=classic", "-rA", *extra]
     marker = SELECTIONS[selection]
     if marker:
@@ -41,9 +65,9 @@ def drill_command(selection: str, *, results_dir: Path, extra: tuple[str, ...] =
 INTERRUPTED = 130
 
 
-def _reports_dir(env: dict[str, str]) -> Path:
-    """Where the child pytest writes drill-results.json (its cwd is the repository root)."""
-    return REPO_ROOT / env.get("DRILL_REPORTS_DIR", "reports")
+def _reports_dir(env: Mapping[str, str]) -> Path:
+    """Where the child pytest writes drill-results.json (relative to its working directory)."""
+    return drill_workdir(env) / env.get("DRILL_REPORTS_DIR", "reports")
 
 
 def _ci_run_url(env: dict[str, str]) -> str | None:
@@ -78,7 +102,7 @@ def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
     interrupt would cut short the rollbacks the first one started. The child
     turns SIGTERM into the same interrupt as Ctrl-C.
     """
-    child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, process_group=0)
+    child = subprocess.Popen(command, cwd=drill_workdir(env), env=env, process_group=0)
     received: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
@@ -95,6 +119,17 @@ def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
     return INTERRUPTED if received else code
 
 
+def _evidence_after_run(code: int, *, env: Mapping[str, str], config: str | None, upload: bool) -> int:
+    """Write (and upload) the evidence of the run that just ended; a pass without evidence is no proof (exit 1)."""
+    reports = _reports_dir(env)
+    try:
+        write_evidence(reports / "drill-results.json", reports / "evidence", pdf=True, upload=upload, config=config)
+    except DrillError as exc:
+        click.echo(f"error: evidence not written: {exc.one_line()}", err=True)
+        return 1 if code == 0 else code
+    return code
+
+
 @app.command()
 @click.argument("selection", default="monthly", type=click.Choice(list(SELECTIONS)))
 @config_option
@@ -108,8 +143,13 @@ def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
                    "on stderr and never changes the exit code. A secret (the token is in the URL): shown redacted, "
                    "never read from the config file; prefer the environment variable, a flag shows in the "
                    "process list.")
+@click.option("--evidence", "evidence", is_flag=True,
+              help="After the run, build the evidence bundle (reports/evidence/<run-id>/) and its PDF, as the make "
+                   "targets do; for runs without make (the in-cluster Job, deploy/drill-job/).")
+@click.option("--upload-evidence", "upload_evidence", is_flag=True,
+              help="Also upload the bundle and its locked chain head to the store (store_url); implies --evidence.")
 def drill(selection: str, config: str | None, results_dir: Path, keyword: str | None, dry_run: bool,
-          notify_url: str | None) -> None:
+          notify_url: str | None, evidence: bool, upload_evidence: bool) -> None:
     """Run a drill (monthly by default) against the configured target, or the sandbox."""
     # a bad config fails here with one line, before pytest starts
     settings = load_settings(config, overrides={"notify_url": notify_url})
@@ -127,6 +167,8 @@ def drill(selection: str, config: str | None, results_dir: Path, keyword: str | 
     code = run_forwarding_signals(command, env=env)
     if settings.notify_url:
         notify_after_run(settings.notify_url, settings, selection=selection, exit_code=code, since=started, env=env)
+    if (evidence or upload_evidence) and code not in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):
+        code = _evidence_after_run(code, env=env, config=config, upload=upload_evidence)
     if code == 0:
         return
     if code in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
@@ -111,20 +112,35 @@ def bundle_command(results: Path, out: Path, artifacts: tuple[Path, ...], run_id
                    pdf: bool, store: str | None, retain_days: int | None, lock_mode: LockMode | None,
                    config: str | None, as_json: bool) -> None:
     """Build reports/evidence/<run-id>/ from a drill-results.json."""
+    written = write_evidence(results, out, artifacts=artifacts, run_id=run_id, pdf=pdf, upload=upload, store=store,
+                             retain_days=retain_days, lock_mode=lock_mode, config=config, say=not as_json)
+    if as_json:
+        emit_json({"bundle": str(written.bundle), "pdf": str(written.pdf) if written.pdf else None,
+                   "upload": written.upload.to_json() if written.upload else None})
+
+
+@dataclass(frozen=True)
+class WrittenEvidence:
+    bundle: Path
+    pdf: Path | None
+    upload: UploadResult | None
+
+
+def write_evidence(results: Path, out: Path, *, artifacts: tuple[Path, ...] = (), run_id: str | None = None,
+                   pdf: bool = True, upload: bool = False, store: str | None = None, retain_days: int | None = None,
+                   lock_mode: LockMode | None = None, config: str | None = None, say: bool = True) -> WrittenEvidence:
+    """The bundle, then its PDF (reports/evidence-pdf/), then the upload: each said as soon as it exists,
+    so a later failure cannot hide what was already written."""
     path = build_bundle(results, out_root=out, artifacts=list(artifacts), meta={"run_id": run_id} if run_id else None)
-    if not as_json:
-        # said before the PDF is drawn, so a PDF failure cannot hide that the bundle exists
+    if say:
         click.echo(f"bundle: {path}")
     pdf_path = build_pdf(path) if pdf else None
-    uploaded = _upload(path, store, retain_days, lock_mode, config) if upload else None
-    if as_json:
-        emit_json({"bundle": str(path), "pdf": str(pdf_path) if pdf_path else None,
-                   "upload": uploaded.to_json() if uploaded else None})
-        return
-    if pdf_path:
+    if say and pdf_path:
         click.echo(f"pdf: {pdf_path}")
-    if uploaded:
+    uploaded = _upload(path, store, retain_days, lock_mode, config) if upload else None
+    if say and uploaded:
         _echo_upload(uploaded)
+    return WrittenEvidence(path, pdf_path, uploaded)
 
 
 public_key_option = click.option(

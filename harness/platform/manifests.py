@@ -43,10 +43,17 @@ class AppliedObject:
 def load_manifests(path: str | Path) -> list[Obj]:
     """Objects from a YAML file (multi-document) or a directory with a kustomization.yaml.
 
-    Only the kustomization's `resources` list (files, in order) is honoured; a
-    directory without kustomization.yaml loads its *.yaml files in name order.
+    Only the kustomization's `resources` list (files and directories, in order) is
+    honoured; a directory without kustomization.yaml loads its *.yaml files in name order.
     """
     path = Path(path)
+    if path.is_dir():
+        kustomization = path / "kustomization.yaml"
+        if kustomization.is_file():
+            resources = (yaml.safe_load(kustomization.read_text()) or {}).get("resources") or []
+            nested = [path / r for r in resources if (path / r).is_dir()]
+            if nested:  # e.g. `- ../rbac`: that directory's own objects, in place
+                return [obj for r in resources for obj in load_manifests(path / r)]
     if path.is_dir():
         kustomization = path / "kustomization.yaml"
         if kustomization.is_file():
