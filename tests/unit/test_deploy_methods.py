@@ -131,3 +131,15 @@ def test_settings_choose_the_method_and_name_what_is_missing() -> None:
         Settings(deploy_method="helm")
     with pytest.raises(ConfigError, match="deploy_method kustomize needs deploy_dir"):
         Settings(deploy_method="kustomize")
+
+
+def test_doctor_has_one_row_for_the_deploy_method(tmp_path: Path) -> None:
+    from harness.doctor.service_checks import deploy_method_row
+    from harness.target.cluster import ClusterTarget
+
+    ok = deploy_method_row(ClusterTarget(Settings(target="staging")), ("scenario-1", "scenario-3"))
+    assert ok.ok and "deploy_method reference" in ok.checked and "Deployment" in ok.result
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: only}\n")
+    wrong = deploy_method_row(ClusterTarget(Settings(target="staging", deploy_method="manifests",
+                                                     deploy_dir=str(tmp_path))), ("scenario-1", "scenario-3"))
+    assert not wrong.ok and "Deployment/sentinel-brain" in wrong.result and wrong.blocks == ("scenario-3",)
