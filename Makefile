@@ -11,7 +11,7 @@ PYTEST  := $(PY) -m pytest
 
 -include mk/*.mk
 
-.PHONY: help setup sandbox-bin node-bin test test-fast drill drill-all restore-test verify-backup coverage \
+.PHONY: help setup sandbox-bin helm-bin node-bin test test-fast drill drill-all restore-test verify-backup coverage \
         sandbox-up sandbox-down sandbox-status bench lint clean
 
 # run a drill, then always build the evidence bundle + its PDF and the report; exit with the drill's code,
@@ -41,8 +41,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-sandbox-bin: ## build the sandbox control plane (etcd, kube-*, kubectl, kwok) from Go modules, cached per version
+sandbox-bin: helm-bin ## build the sandbox control plane (etcd, kube-*, kubectl, kwok) from Go modules, cached per version
 	tools/build-sandbox-bin.sh
+
+helm-bin: ## build helm (deploy_method: helm, deploy/chart's test) from its Go module, cached per version (~3 min cold)
+	tools/build-helm-bin.sh
 
 NODE_APT := gcc libseccomp-dev containernetworking-plugins iptables nftables conntrack iproute2
 node-bin: ## build the real-node binaries (containerd, runc, kubelet, kube-proxy, kube-network-policies) from Go modules; apt: CNI plugins, nftables, iptables, conntrack, libseccomp-dev

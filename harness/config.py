@@ -119,6 +119,20 @@ class Settings(BaseModel):
     isolation_probe_image: str | None = Field(
         None, description="image with sh + nc (e.g. busybox); set where the CNI enforces NetworkPolicy, so "
                           "scenario 4 proves the isolation with a connection attempt, not only by its spec")
+    deploy_method: Literal["reference", "helm", "kustomize", "manifests"] = Field(
+        "reference", description="how scenarios 3 and 4 deploy SENTINEL into the new environment / clean namespace: "
+                                 "reference (this repository's deploy/), helm (helm_chart), kustomize or manifests "
+                                 "(deploy_dir); rendered to objects, then server-side applied (docs/deploy-methods.md)")
+    helm_chart: str | None = Field(
+        None, description="deploy_method helm: a chart directory or archive (relative to the working directory), "
+                          "or repo/chart of a repository `helm repo add` knows")
+    helm_chart_version: str | None = Field(None, description="deploy_method helm: the chart version (--version)")
+    helm_values: tuple[str, ...] = Field((), description="deploy_method helm: values files, in order (-f); "
+                                                           "never secret values: Secrets come from the export")
+    helm_release: str = Field("sentinel", min_length=1, description="deploy_method helm: the release name")
+    deploy_dir: str | None = Field(
+        None, description="deploy_method kustomize (a kustomization directory) or manifests (a directory of YAML "
+                          "files, or one with a kustomization.yaml resources list)")
     state_dir: str = Field("reports/state", description="the run's state: the undo ledger `recover` replays")
     min_keys: int = Field(100, ge=0)
     dbsize_tolerance: float = Field(0.05, ge=0, le=1, description="monthly drill: restored keys vs DBSIZE")
@@ -198,6 +212,10 @@ class Settings(BaseModel):
                 self.dr_dns_record_name, self.dns_record_name):
             raise ConfigError(f"dr_dns_record_name {self.dr_dns_record_name!r} is production's record",
                               fix="give the drill its own record (e.g. dr-drill.sentinel.example.com)")
+        needs = {"helm": "helm_chart", "kustomize": "deploy_dir", "manifests": "deploy_dir"}.get(self.deploy_method)
+        if needs and not getattr(self, needs):
+            raise ConfigError(f"deploy_method {self.deploy_method} needs {needs}",
+                              fix=f"set {needs} in the config file, or deploy_method: reference")
         return self
 
     def __repr_args__(self) -> Any:
@@ -267,7 +285,8 @@ SECRET_FIELDS = {"redis_password": "REDIS_PASSWORD", "dr_redis_password": "DR_RE
 SECRET_ENV_FIELDS = {"notify_url": "DRILL_NOTIFY_URL"}
 _FIELD_NAMES = set(Settings.model_fields) - set(SECRET_FIELDS)
 #: settings given as comma-separated lists in DRILL_* variables
-_LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps", "verifier_public_keys", "evidence_public_keys"}
+_LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps", "verifier_public_keys", "evidence_public_keys",
+                "helm_values"}
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -33,6 +33,7 @@ def loss_confirmed(drill: DrillScenario, drill_target: Target, loss: LossReport)
 @when("SENTINEL is deployed to a new cluster")
 def deploy_new_cluster(drill: DrillScenario, drill_target: Target) -> None:
     drill_target.provision_cluster()
+    drill.note("deploy", drill_target.last_deploy)  # which deploy method, and what it applied
     drill.clock.mark("infra_ready")
 
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from harness.doctor.cluster_checks import api_rows, permission_rows
 from harness.doctor.permissions import SCENARIO_NEEDS, SCENARIOS, Need
 from harness.doctor.rows import DoctorReport, Row, Verdict
-from harness.doctor.service_checks import backup_age_row, dns_row, health_row, redis_row, store_rows
+from harness.doctor.service_checks import (
+    backup_age_row,
+    deploy_method_row,
+    dns_row,
+    health_row,
+    redis_row,
+    store_rows,
+)
 from harness.target.base import Target
 
 __all__ = ["SCENARIOS", "SCENARIO_NEEDS", "DoctorReport", "Need", "Row", "Verdict", "run_doctor"]
@@ -26,4 +33,5 @@ def run_doctor(target: Target, scenarios: tuple[str, ...] = SCENARIOS) -> Doctor
     rows.append(backup_age_row(target, scenarios))
     rows.append(dns_row(target, scenarios))
     rows.append(health_row(target, scenarios))
+    rows.append(deploy_method_row(target, scenarios))
     return DoctorReport(target.name, tuple(rows), scenarios)

@@ -115,3 +115,20 @@ def health_row(target: Target, scenarios: tuple[str, ...], *, timeout: float = 5
     except (urllib.error.URLError, OSError) as exc:
         return Row("health_url", f"GET {url}", False, f"no answer ({exc.__class__.__name__})", scenarios)
     return Row("health_url", f"GET {url}", True, f"HTTP {status}")
+
+
+def deploy_method_row(target: Target, scenarios: tuple[str, ...]) -> Row:
+    """The configured deploy method renders (helm template / kustomize build / reading YAML; nothing applied)."""
+    blocks = _only(scenarios, RESTORING)
+    source = target.stack_source()
+    checked = f"deploy_method {source.method} renders {source.describe()['source']}"
+    try:
+        objects = source.render(target.settings.dr_namespace or target.namespace)
+    except DrillError as exc:
+        return Row("deploy_method", checked, False, exc.one_line(), blocks)
+    kinds = sorted({o["kind"] for o in objects})
+    missing = [w for w in ("Deployment/sentinel-brain", "Deployment/sentinel-gateway", "StatefulSet/redis")
+               if w not in {f"{o['kind']}/{o['metadata']['name']}" for o in objects}]
+    if missing:
+        return Row("deploy_method", checked, False, f"renders no {', '.join(missing)}", blocks)
+    return Row("deploy_method", checked, True, f"{len(objects)} objects ({', '.join(kinds)})")

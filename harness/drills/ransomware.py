@@ -186,6 +186,7 @@ def deploy_clean(drill: DrillScenario, target: Target) -> str:
     drill.on_finish(target.end_recovery)  # on a real target: tear the DR environment down afterwards
     target.deploy_clean_namespace(fresh)
     drill.note("clean_namespace", target.namespace)
+    drill.note("deploy", target.last_deploy)  # which method (reference, manifests, kustomize, helm) and what it applied
     drill.clock.mark("infra_ready")
     return old
 

@@ -39,7 +39,7 @@ def deploy_stack(cluster: Cluster, objects: list[Obj], *, namespace: str, timeou
 
     `wait=False` only applies: pods that read a Secret restored later cannot start before it exists.
     """
-    apply_objects(cluster, objects)
+    apply_objects(cluster, objects, namespace=namespace)  # a chart may leave metadata.namespace unset
     if wait:
         wait_for_stack(cluster, namespace=namespace, timeout=timeout)
 

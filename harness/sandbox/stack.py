@@ -37,6 +37,14 @@ def stack_objects(
 
     Callers that restore Secrets from a backup drop the Secret objects from the list.
     """
+    return with_sandbox_values(stack_in(namespace, deploy_dir), redis_password=redis_password,
+                               ready_delay=ready_delay, ready_jitter=ready_jitter)
+
+
+def with_sandbox_values(objects: list[Obj], *, redis_password: str = "", ready_delay: str = "1s",
+                        ready_jitter: str = "2s") -> list[Obj]:
+    """`objects` (whatever the deploy method rendered) with fresh sandbox-only Secret values and kwok readiness
+    delays; Secrets already left out stay out."""
     generated = {
         "sentinel-redis": {"password": redis_password},
         "sentinel-auth": {
@@ -44,7 +52,6 @@ def stack_objects(
             "jwt-secret": secrets.token_urlsafe(48),
         },
     }
-    objects = stack_in(namespace, deploy_dir)
     for obj in objects:
         meta = obj["metadata"]
         if obj["kind"] == "Secret" and meta["name"] in generated:

@@ -18,7 +18,8 @@ from harness.aws import AwsAccess
 from harness.backup.store import BackupStore, open_store
 from harness.config import Settings
 from harness.errors import ConfigError
-from harness.platform.client import Cluster, connect
+from harness.platform.client import Cluster, Obj, connect
+from harness.platform.deploy_methods import StackSource, deploy_record, stack_source
 from harness.platform.redis_data import RedisDataPlane
 from harness.platform.secret_values import secret_value
 from harness.redaction import register_secret
@@ -52,6 +53,20 @@ class Target(ABC):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        #: what the last clean deploy rendered (method, source, objects, their managed-by), for the record
+        self.last_deploy: dict[str, Any] | None = None
+
+    def stack_source(self) -> StackSource:
+        """The configured deploy method (reference stack, manifests, kustomize or Helm chart)."""
+        return stack_source(self.settings)
+
+    def stack_for_deploy(self, namespace: str) -> list[Obj]:
+        """SENTINEL's objects for `namespace` by the configured method, without Secrets (the export or the
+        rotation brings those); remembered in `last_deploy`."""
+        source = self.stack_source()
+        objects = [o for o in source.render(namespace) if o["kind"] != "Secret"]
+        self.last_deploy = deploy_record(source, objects)
+        return objects
 
     @property
     def name(self) -> str:

@@ -24,7 +24,7 @@ from harness.platform.client import Cluster, ObjectNotFound, namespaced
 from harness.platform.manifests import delete_objects
 from harness.platform.redis_data import KubernetesRedisData, NetworkRedisData, RedisDataPlane
 from harness.platform.redis_volume import ClusterRedisVolumeOps
-from harness.platform.stack import deploy_stack, stack_in
+from harness.platform.stack import deploy_stack
 from harness.target.base import LossProof, LossReport, Target
 
 DR_FIELDS = ("dr_context", "dr_redis_url", "dr_health_url", "dr_dns_record_name")
@@ -121,7 +121,7 @@ class ClusterTarget(Target):
     def provision_cluster(self) -> Cluster:
         """The stack applied to the DR environment; its pods start once the export's Secrets are restored."""
         cluster = self.cluster()
-        deploy_stack(cluster, stack_in(self.namespace, with_secrets=False), namespace=self.namespace, wait=False)
+        deploy_stack(cluster, self.stack_for_deploy(self.namespace), namespace=self.namespace, wait=False)
         return cluster
 
     def deploy_clean_namespace(self, namespace: str) -> Cluster:
@@ -137,7 +137,7 @@ class ClusterTarget(Target):
         """Tear the DR environment down and point the target at production again (idempotent)."""
         if not self.in_recovery_environment:
             return []
-        stack = [o for o in stack_in(self.namespace, with_secrets=True) if o["kind"] != "Namespace"]
+        stack = [o for o in self.stack_source().render(self.namespace) if o["kind"] != "Namespace"]
         removed = delete_objects(self.cluster(), stack, namespace=self.namespace)  # the namespace itself stays
         client = self.redis()
         client.flushall()

@@ -28,7 +28,7 @@ from harness.sandbox import SandboxInfo, processes, repoint_health
 from harness.sandbox import cluster as kwok
 from harness.sandbox.aws import sandbox_aws
 from harness.sandbox.first_backups import config_key
-from harness.sandbox.stack import stack_objects
+from harness.sandbox.stack import with_sandbox_values
 from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
 from harness.target.base import LossProof, LossReport, Target
 
@@ -152,8 +152,7 @@ class SandboxTarget(Target):
         cluster = kwok.finish_create(creating, name, self.paths, timeout=120)
         kwok.create_nodes(cluster, timeout=120)
         kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace)
-        objects = [o for o in stack_objects(redis_password="", namespace=self.info.namespace)
-                   if o["kind"] != "Secret"]  # Secrets come back from the encrypted export
+        objects = with_sandbox_values(self.stack_for_deploy(self.info.namespace))  # Secrets: from the export
         deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120)
         self._adopt(replace(self.info, cluster_name=name, context=f"kwok-{name}", api_server=cluster.server,
                             ports={**{k: v for k, v in self.info.ports.items() if "/" not in k},
@@ -163,8 +162,7 @@ class SandboxTarget(Target):
     def deploy_clean_namespace(self, namespace: str) -> Cluster:
         cluster = self.cluster()
         kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"sandbox-redis-data-{namespace}")
-        objects = [o for o in stack_objects(redis_password="", namespace=namespace)
-                   if o["kind"] != "Secret"]  # fresh Secrets come from the rotation
+        objects = with_sandbox_values(self.stack_for_deploy(namespace))  # fresh Secrets come from the rotation
         deploy_stack(cluster, objects, namespace=namespace, timeout=120)
         self._adopt(replace(self.info, namespace=namespace))
         return cluster

@@ -24,7 +24,7 @@ from harness.safety import require_destructive
 from harness.sandbox import SandboxInfo, images, node_pool
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import repoint
-from harness.sandbox.stack import on_real_nodes, stack_objects
+from harness.sandbox.stack import on_real_nodes, with_sandbox_values
 from harness.sandbox.state import SandboxError, save_state, write_secret
 from harness.target.base import LossReport
 from harness.target.sandbox import SandboxTarget
@@ -96,8 +96,8 @@ class RealNodeSandboxTarget(SandboxTarget):
         node_pool.start_pool(cluster, self.paths, cluster_name=name, images=images.image_ids(), timeout=120)
         kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace, name=REDIS_VOLUME,
                                  node=node_pool.redis_node(self.paths))
-        objects = [o for o in on_real_nodes(stack_objects(redis_password="", namespace=self.info.namespace))
-                   if o["kind"] != "Secret"]  # Secrets come back from the encrypted export
+        # Secrets come back from the encrypted export
+        objects = on_real_nodes(with_sandbox_values(self.stack_for_deploy(self.info.namespace)))
         deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120, wait=False)
         node_pool.restart_dns(self.paths, context=f"kwok-{name}")
         self._adopt(replace(self.info, cluster_name=name, context=f"kwok-{name}", api_server=cluster.server,
@@ -113,8 +113,8 @@ class RealNodeSandboxTarget(SandboxTarget):
         cluster = self.cluster()
         kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"{REDIS_VOLUME}-{namespace}",
                                  node=node_pool.redis_node(self.paths))
-        objects = [o for o in on_real_nodes(stack_objects(redis_password="", namespace=namespace))
-                   if o["kind"] != "Secret"]  # fresh Secrets come from the rotation
+        # fresh Secrets come from the rotation
+        objects = on_real_nodes(with_sandbox_values(self.stack_for_deploy(namespace)))
         deploy_stack(cluster, objects, namespace=namespace, timeout=120, wait=False)
         self._adopt(replace(self.info, namespace=namespace))
         return cluster

@@ -130,3 +130,21 @@ def test_scenarios_1_2_and_the_monthly_drill_pass_through_the_cluster_target(
     verdicts = run.verdicts()
     assert run.code == 0, f"{dump_results(run.results)}\n{run.output[-4000:]}"
     assert len(verdicts) >= 5 and set(verdicts.values()) == {"PASS"}, dump_results(run.results)
+
+
+def test_scenario_3_deploys_the_new_environment_through_the_helm_chart(staging: Staging, tmp_path: Path) -> None:
+    """`deploy_method: helm`: the DR environment is what `helm template` of deploy/chart renders, applied server-side."""
+    import yaml
+
+    config = yaml.safe_load(staging.config_file.read_text())
+    config.update(deploy_method="helm", helm_chart="deploy/chart", helm_release="sentinel-dr-drill")
+    helm_config = tmp_path / "staging-helm.yaml"
+    helm_config.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = run_staging(staging, "all", tmp_path, "-k", "cluster", DRILL_CONFIG=str(helm_config))
+    assert run.code == 0, f"{dump_results(run.results)}\n{run.output[-4000:]}"
+    assert set(run.verdicts().values()) == {"PASS"}, dump_results(run.results)
+    deploy = run.scenario("scenario-3")["details"]["deploy"]
+    assert (deploy["method"], deploy["source"], deploy["release"]) == ("helm", "deploy/chart", "sentinel-dr-drill")
+    assert deploy["managed_by"] == ["Helm"]
+    assert {"Deployment/sentinel-brain", "Deployment/sentinel-gateway", "StatefulSet/redis"} <= set(deploy["objects"])
+    assert not any(o.startswith("Secret/") for o in deploy["objects"])  # Secrets come from the export
