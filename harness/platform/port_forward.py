@@ -186,10 +186,27 @@ class PortForwardListener:
         self.last_error: str | None = None
         self._thread = threading.Thread(target=self._accept, name=f"port-forward {address.describe()}", daemon=True)
 
-    def check(self) -> None:
-        """Resolve the pod and open (and close) one stream now, so a wrong URL or missing RBAC fails here, in one line."""
+    def check(self, timeout: float = 10.0) -> None:
+        """Resolve the pod and send one PING through one stream now, so a wrong URL, missing RBAC or a port
+        nothing listens on fails here, in one line (any reply will do: -NOAUTH proves the path too)."""
+        ns = self.address.namespace
         pod, port = pod_port(self.cluster, self.address)
-        open_stream(self.api, namespace=self.address.namespace, pod=pod, port=port).close()
+        forward = open_stream(self.api, namespace=ns, pod=pod, port=port)
+        try:
+            sock = forward.socket(port)
+            sock.settimeout(timeout)
+            try:
+                sock.sendall(b"PING\r\n")
+                reply = sock.recv(64)
+            except OSError:
+                reply = b""
+            if not reply:
+                error = str(forward.error(port) or "the stream closed without a reply").splitlines()[0][:200]
+                raise ConnectionFailed(f"port-forward to pod {ns}/{pod}:{port} carries no data: {error}",
+                                       fix=f"check that the pod's container runs and listens on {port} "
+                                       f"(`kubectl port-forward -n {ns} pod/{pod} {port}` shows the same)")
+        finally:
+            forward.close()
 
     def start(self) -> PortForwardListener:
         self._thread.start()
@@ -198,7 +215,8 @@ class PortForwardListener:
     def close(self) -> None:
         self.closed.set()
         self.server.close()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def _accept(self) -> None:
         while not self.closed.is_set():
