@@ -65,7 +65,8 @@ class Settings(BaseModel):
     target: str = Field("sandbox", description="name of the target; 'sandbox' is the local one")
     rpo_seconds: float = Field(3600, ge=0, description="recovery point objective")
     rto_seconds: float = Field(900, ge=0, description="recovery time objective")
-    redis_url: str | None = Field(None, description="redis://host:port/db of the production Redis")
+    redis_url: str | None = Field(None, description="redis://host:port/db of the production Redis, or "
+                                     "k8s://NAMESPACE/NAME:PORT through a port-forward")
     redis_password: SecretStr | None = Field(None, description="from REDIS_PASSWORD only")
     store_url: str | None = Field(None, description="s3://bucket/prefix or file:///abs/dir")
     store_retention_days: int | None = Field(
@@ -176,8 +177,15 @@ class Settings(BaseModel):
     @field_validator("redis_url", "dr_redis_url")
     @classmethod
     def _redis_scheme(cls, v: str | None) -> str | None:
-        if v is not None and urlsplit(v).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("expected redis://host:port/db")
+        if v is not None and urlsplit(v).scheme == "k8s":  # reached through a port-forward (platform/port_forward)
+            from harness.platform.port_forward import parse_k8s_url
+
+            try:
+                parse_k8s_url(v)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
+        elif v is not None and urlsplit(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("expected redis://host:port/db or k8s://NAMESPACE/NAME:PORT")
         return v
 
     @field_validator("store_url", "log_store_url")

@@ -27,6 +27,8 @@ from harness.backup.verify import VerificationReport
 from harness.cli.app import DefaultCommandGroup, app, config_option, emit_json, json_option, settings_from
 from harness.config import Settings, redact_url, split_redis_url
 from harness.errors import ConfigError, StoreError, UsageError, VerificationFailed
+from harness.platform.client import connect_settings
+from harness.platform.port_forward import forwarded_redis
 from harness.restore import restore_backup
 
 TARGET_PASSWORD_ENV = "DRILL_TARGET_REDIS_PASSWORD"
@@ -74,7 +76,8 @@ def backup_command(config: str | None, redis_url: str | None, store_url: str | N
         raise ConfigError("no Redis URL configured", fix="pass --redis-url or set DRILL_REDIS_URL")
     store = _store(settings)
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    result = take_backup(settings.redis_url, store, password=password)
+    with forwarded_redis(settings.redis_url, lambda: connect_settings(settings)) as reachable:
+        result = take_backup(reachable, store, password=password)
     if as_json:
         emit_json(result.to_json())
         return
@@ -178,7 +181,8 @@ def target_password(to_url: str) -> str | None:
 @config_option
 @click.argument("backup_id", required=False)
 @latest_option
-@click.option("--to", "to_url", required=True, help="redis://host:port/db to restore into.")
+@click.option("--to", "to_url", required=True,
+              help="redis://host:port/db to restore into (or k8s://NAMESPACE/NAME:PORT through a port-forward).")
 @store_option
 @click.option("--strategy", type=click.Choice(["network", "file"]), default="network", show_default=True)
 @click.option("--replace", is_flag=True, help="Allow a non-empty target (snapshotted into the store first).")
@@ -196,23 +200,25 @@ def restore_command(
     as_json: bool,
 ) -> None:
     """Restore a verified backup into --to; refuses unverified backups and non-empty targets."""
-    if not to_url.startswith(("redis://", "rediss://")):
-        raise UsageError(f"--to {redact_url(to_url)!r} is not a redis:// URL", fix="use --to redis://host:port/db")
+    if not to_url.startswith(("redis://", "rediss://", "k8s://")):
+        raise UsageError(f"--to {redact_url(to_url)!r} is not a redis:// URL",
+                         fix="use --to redis://host:port/db (or k8s://NAMESPACE/NAME:PORT)")
     settings = settings_from(config, store_url=store_url)
     store = _store(settings)
     resolved = _resolve_id(store, backup_id, latest)
     password = target_password(to_url)
     clean_url, _ = split_redis_url(to_url)
-    result = restore_backup(
-        store,
-        resolved,
-        target_url=clean_url,
-        target_password=password,
-        strategy="file" if strategy == "file" else "network",
-        replace=replace,
-        force=force,
-        trusted_keys=settings.verifier_public_keys,
-    )
+    with forwarded_redis(clean_url, lambda: connect_settings(settings)) as reachable:
+        result = restore_backup(
+            store,
+            resolved,
+            target_url=reachable,
+            target_password=password,
+            strategy="file" if strategy == "file" else "network",
+            replace=replace,
+            force=force,
+            trusted_keys=settings.verifier_public_keys,
+        )
     if as_json:
         emit_json(result.to_json())
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from harness.config import Settings
-from harness.doctor.permissions import SCENARIO_NEEDS, Need
+from harness.doctor.permissions import SCENARIO_NEEDS, Need, scenario_needs
 from harness.doctor.rows import Row
 from harness.errors import DrillError
 from harness.platform.client import Cluster, connect
@@ -19,11 +19,11 @@ from harness.target.base import Target
 REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
-def needing(scenarios: tuple[str, ...]) -> dict[Need, tuple[str, ...]]:
-    """Each need of the selected scenarios → the scenarios that need it."""
+def needing(scenarios: tuple[str, ...], settings: Settings) -> dict[Need, tuple[str, ...]]:
+    """Each need of the selected scenarios (with `settings`' Redis URLs) → the scenarios that need it."""
     users: dict[Need, list[str]] = defaultdict(list)
     for scenario in scenarios:
-        for need in SCENARIO_NEEDS[scenario]:
+        for need in scenario_needs(scenario, settings):
             users[need].append(scenario)
     order = {"namespace": 0, "dr_namespace": 1, "cluster": 2}
     return {need: tuple(names) for need, names in sorted(
@@ -101,7 +101,7 @@ def permission_rows(target: Target, cluster: Cluster, scenarios: tuple[str, ...]
     else:
         dr_rows = []
     rows: list[Row] = []
-    for need, users in needing(scenarios).items():
+    for need, users in needing(scenarios, settings).items():
         namespace = namespace_for(need, settings)
         on = dr if need.scope == "dr_namespace" else cluster
         if on is None:

@@ -7,7 +7,7 @@ their namespace; scenarios 3 and 4 server-side apply the stack into the DR
 namespace (an apply PATCH that creates needs `create` too), restore Redis through
 a helper pod (create, exec, delete; the StatefulSet scaled through /scale) and
 tear it down again; scenario 4 also isolates production with a NetworkPolicy and
-rotates the DR namespace's Secrets. deploy/rbac/ grants exactly this table
+rotates the DR namespace's Secrets; a k8s:// Redis URL adds pods/portforward. deploy/rbac/ grants exactly this table
 (tests/unit/test_rbac_manifests.py holds the two together).
 """
 
@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from harness.config import Settings
+from harness.platform.port_forward import is_k8s_url
 
 #: where a need applies: production's namespace, the DR namespace, or the whole cluster (ClusterRole)
 NamespaceSetting = Literal["namespace", "dr_namespace", "cluster"]
@@ -99,6 +102,23 @@ SCENARIO_NEEDS: dict[str, tuple[Need, ...]] = {
     })),
 }
 
+#: only with a k8s:// redis_url (dr_redis_url for the DR namespace): harness/platform/port_forward.py opens a
+#: websocket port-forward, a GET that must also be allowed create; every scenario's canary writes to Redis
+PORT_FORWARD: dict[NamespaceSetting, tuple[Need, ...]] = {
+    scope: tuple(_needs(scope, "", "pods", "get create", "portforward")) for scope in ("namespace", "dr_namespace")}
+_RECOVERING_IN_DR = ("scenario-3", "scenario-4")
+
+
+def scenario_needs(scenario: str, settings: Settings) -> tuple[Need, ...]:
+    """SCENARIO_NEEDS[scenario] plus pods/portforward where the configured Redis URL is k8s://."""
+    extra: list[Need] = []
+    if is_k8s_url(settings.redis_url):
+        extra += PORT_FORWARD["namespace"]
+    if scenario in _RECOVERING_IN_DR and is_k8s_url(settings.dr_redis_url):
+        extra += PORT_FORWARD["dr_namespace"]
+    return tuple(sorted({*SCENARIO_NEEDS[scenario], *extra}))
+
+
 #: asked of the API by `doctor` itself; granted to the ServiceAccount by its ClusterRole
 SELF_REVIEW = Need("authorization.k8s.io", "selfsubjectaccessreviews", "", "create", "cluster")
 
@@ -107,4 +127,6 @@ READ_VERBS = frozenset({"get", "list", "watch"})
 
 
 def all_needs() -> frozenset[Need]:
-    return frozenset(n for needs in SCENARIO_NEEDS.values() for n in needs) | {SELF_REVIEW}
+    """Everything any configuration needs (deploy/rbac/ grants it: drop pods/portforward if Redis is redis://)."""
+    return (frozenset(n for needs in SCENARIO_NEEDS.values() for n in needs) | {SELF_REVIEW}
+            | {n for needs in PORT_FORWARD.values() for n in needs})

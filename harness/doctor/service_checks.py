@@ -32,7 +32,7 @@ def _only(selected: tuple[str, ...], needed_by: tuple[str, ...]) -> tuple[str, .
 def redis_row(target: Target, scenarios: tuple[str, ...]) -> Row:
     """PING with the configured password; a rejected password is named as such."""
     try:
-        url = target.redis_url
+        url = target.settings.redis_url or target.redis_url  # as configured: a k8s:// URL, not its forward
         target.redis().ping()
     except AuthFailed as exc:
         return Row("redis_url / REDIS_PASSWORD", "Redis PING with the configured password", False,

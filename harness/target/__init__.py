@@ -23,7 +23,11 @@ def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[T
     if settings.target != "sandbox":
         from harness.target.cluster import ClusterTarget
 
-        yield ClusterTarget(settings)
+        target = ClusterTarget(settings)
+        try:
+            yield target
+        finally:
+            target.release_redis_forwards()
         return
     from harness.sandbox import sandbox_down, sandbox_status, sandbox_up
     from harness.sandbox.state import SandboxError
@@ -40,8 +44,10 @@ def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[T
         if info.nodes_note:
             print(f"sentinel-drill: {info.nodes_note}", file=sys.stderr)
         started = True
+    sandbox = (RealNodeSandboxTarget if info.nodes == "real" else SandboxTarget)(settings, info)
     try:
-        yield (RealNodeSandboxTarget if info.nodes == "real" else SandboxTarget)(settings, info)
+        yield sandbox
     finally:
+        sandbox.release_redis_forwards()
         if started:
             sandbox_down(state_dir)

@@ -8,6 +8,7 @@ is rotated — it is a method here with one implementation per kind of target.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +21,7 @@ from harness.config import Settings
 from harness.errors import ConfigError
 from harness.platform.client import Cluster, Obj, connect
 from harness.platform.deploy_methods import StackSource, deploy_record, stack_source
+from harness.platform.port_forward import forwarded_redis
 from harness.platform.redis_data import RedisDataPlane
 from harness.platform.secret_values import secret_value
 from harness.redaction import register_secret
@@ -53,6 +55,8 @@ class Target(ABC):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._redis_forwards = ExitStack()
+        self._forwarded: dict[tuple[str, str | None, str | None], str] = {}
         #: what the last clean deploy rendered (method, source, objects, their managed-by), for the record
         self.last_deploy: dict[str, Any] | None = None
 
@@ -84,10 +88,24 @@ class Target(ABC):
 
     @property
     def redis_url(self) -> str:
-        """The current Redis's URL (no password in it: that comes from `redis_password`)."""
-        if not self.settings.redis_url:
+        """The URL a client reaches the current Redis at (no password in it: that comes from `redis_password`).
+
+        A `k8s://` redis_url is port-forwarded through this target's own kubeconfig/context
+        (harness.platform.port_forward) and this is the forward's local redis:// URL; the forward
+        stays open until `release_redis_forwards` (open_target calls it on exit).
+        """
+        configured = self.settings.redis_url
+        if not configured:
             raise ConfigError("no Redis URL configured for the target", fix="set DRILL_REDIS_URL")
-        return self.settings.redis_url
+        key = (configured, self.settings.kubeconfig, self.settings.context)  # the DR environment may reuse the URL
+        if key not in self._forwarded:
+            self._forwarded[key] = self._redis_forwards.enter_context(forwarded_redis(configured, self.cluster))
+        return self._forwarded[key]
+
+    def release_redis_forwards(self) -> None:
+        """Close the port-forwards `redis_url` opened (idempotent)."""
+        self._forwarded.clear()
+        self._redis_forwards.close()
 
     def cluster(self) -> Cluster:
         """A client for the target's current cluster."""
