@@ -19,7 +19,9 @@ VERIFY_CRONJOB = "backup-verify"
 
 
 def _cronjobs() -> list[dict[str, Any]]:
-    docs = (d for f in sorted(DEPLOY.rglob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d)
+    # every manifest under deploy/, except the Helm chart's templates (Go templates, not YAML until rendered)
+    files = [f for f in sorted(DEPLOY.rglob("*.yaml")) if "templates" not in f.relative_to(DEPLOY).parts]
+    docs = (d for f in files for d in yaml.safe_load_all(f.read_text()) if d)
     return [d for d in docs if d.get("kind") == "CronJob"]
 
 
