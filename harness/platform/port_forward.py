@@ -214,6 +214,10 @@ class PortForwardListener:
 
     def close(self) -> None:
         self.closed.set()
+        try:  # wakes the thread blocked in accept(); close() alone leaves Linux accepting on the port
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.server.close()
         if self._thread.is_alive():
             self._thread.join(timeout=5)

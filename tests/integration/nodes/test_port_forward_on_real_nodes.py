@@ -34,7 +34,8 @@ def _redis_runs_in_a_container(cluster: Cluster, namespace: str) -> None:
 def test_backup_verify_and_restore_through_a_k8s_url(real_sandbox: SandboxInfo, real_cluster: Cluster,
                                                      tmp_path: Path) -> None:
     _redis_runs_in_a_container(real_cluster, real_sandbox.namespace)
-    password = real_sandbox.redis_password
+    password = real_sandbox.redis_password()
+    (tmp_path / "store").mkdir()
     store = open_store(f"file://{tmp_path / 'store'}")
     with forwarded_redis(f"k8s://{real_sandbox.namespace}/svc/redis:6379", lambda: real_cluster) as url:
         assert url.startswith("redis://127.0.0.1:")
@@ -58,10 +59,10 @@ def test_a_cluster_target_with_a_k8s_redis_url_reaches_redis_by_pod_name_and_rel
     settings = load_settings(env={"DRILL_TARGET": "real-node-staging", "DRILL_KUBECONFIG": str(real_sandbox.kubeconfig),
                                   "DRILL_CONTEXT": real_sandbox.context, "DRILL_NAMESPACE": real_sandbox.namespace,
                                   "DRILL_REDIS_URL": f"k8s://{real_sandbox.namespace}/pod/redis-0:6379",
-                                  "REDIS_PASSWORD": real_sandbox.redis_password})
+                                  "REDIS_PASSWORD": real_sandbox.redis_password()})
     with open_target(settings) as target:
         url = target.redis_url
         assert target.redis().dbsize() > 0
         assert target.redis_url == url  # one forward per URL and context for the target's lifetime
     with pytest.raises(ConnectionFailed):  # the listener is gone with the target
-        redis_connect(url, real_sandbox.redis_password, timeout=1.0)
+        redis_connect(url, real_sandbox.redis_password(), timeout=1.0)
