@@ -10,7 +10,6 @@ encrypted export or the rotation, never from the rendered objects' data.
 
 from __future__ import annotations
 
-import copy
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ import yaml
 from harness.config import Settings
 from harness.errors import ConfigError
 from harness.platform.client import Obj
-from harness.platform.stack import DEPLOY_DIR, stack_in
+from harness.platform.stack import DEPLOY_DIR, place_in, stack_in
 from harness.platform.tool_bins import helm_command, kustomize_command
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -37,21 +36,6 @@ class StackSource(Protocol):
     def render(self, namespace: str) -> list[Obj]: ...
 
     def describe(self) -> dict[str, Any]: ...
-
-
-def place_in(objects: list[Obj], namespace: str) -> list[Obj]:
-    """Copies moved to `namespace`: Namespace objects renamed (one added if none), namespaced ones re-pointed."""
-    placed = []
-    for obj in (copy.deepcopy(o) for o in objects):
-        meta = obj["metadata"]
-        if obj["kind"] == "Namespace":
-            meta["name"] = namespace
-        elif "namespace" in meta:
-            meta["namespace"] = namespace
-        placed.append(obj)
-    if not any(o["kind"] == "Namespace" for o in placed):
-        placed.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    return placed
 
 
 def parse_objects(text: str, *, what: str) -> list[Obj]:
@@ -106,7 +90,7 @@ class ManifestsStack:
     method: str = "manifests"
 
     def render(self, namespace: str) -> list[Obj]:
-        return place_in(stack_in(namespace, self.directory), namespace)
+        return stack_in(namespace, self.directory)
 
     def describe(self) -> dict[str, Any]:
         return {"method": self.method, "source": str(self.directory)}

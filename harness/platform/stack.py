@@ -18,19 +18,24 @@ DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
 WORKLOADS = (("Deployment", "sentinel-brain"), ("Deployment", "sentinel-gateway"), ("StatefulSet", "redis"))
 
 
-def stack_in(namespace: str, deploy_dir: Path = DEPLOY_DIR, *, with_secrets: bool = True) -> list[Obj]:
-    """deploy/'s objects moved to `namespace` (the files are not touched); Secrets left out on request."""
-    objects = []
-    for obj in (copy.deepcopy(o) for o in load_manifests(deploy_dir)):
-        if obj["kind"] == "Secret" and not with_secrets:
-            continue
+def place_in(objects: list[Obj], namespace: str) -> list[Obj]:
+    """Copies moved to `namespace`: Namespace objects renamed (one added if none), namespaced ones re-pointed."""
+    placed = []
+    for obj in (copy.deepcopy(o) for o in objects):
         meta = obj["metadata"]
         if obj["kind"] == "Namespace":
             meta["name"] = namespace
         elif "namespace" in meta:
             meta["namespace"] = namespace
-        objects.append(obj)
-    return objects
+        placed.append(obj)
+    if not any(o["kind"] == "Namespace" for o in placed):
+        placed.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    return placed
+
+
+def stack_in(namespace: str, deploy_dir: Path = DEPLOY_DIR, *, with_secrets: bool = True) -> list[Obj]:
+    """deploy/'s objects moved to `namespace` (the files are not touched); Secrets left out on request."""
+    return [o for o in place_in(load_manifests(deploy_dir), namespace) if with_secrets or o["kind"] != "Secret"]
 
 
 def deploy_stack(cluster: Cluster, objects: list[Obj], *, namespace: str, timeout: float = 120.0,

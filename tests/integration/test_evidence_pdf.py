@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,20 +21,10 @@ from harness.evidence.label import SANDBOX_LABEL
 from harness.evidence.pdf import build_pdf
 from harness.evidence.record import ScenarioRecord, Verdict, write_records
 from harness.evidence.verify import verify_bundle
-from harness.measure.clock import RecoveryClock
+from tests.evidence_records import T0, recovery_timeline
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None,
                                 reason="poppler-utils (pdftoppm, pdftotext) is not installed: run `make setup`")
-T0 = datetime(2026, 1, 1, 5, 0, tzinfo=UTC)
-
-
-def _timeline() -> dict[str, object]:
-    now = [0.0]
-    clock = RecoveryClock(monotonic=lambda: now[0], utcnow=lambda: T0 + timedelta(seconds=now[0]))
-    for name, at in [("fault_injected", 0.0), ("fault_confirmed", 1.5), ("data_restored", 20.0), ("verified", 41.2)]:
-        now[0] = at
-        clock.mark(name)
-    return clock.to_json()
 
 
 def _results(tmp_path: Path, *, target: str, rto: float) -> Path:
@@ -43,7 +33,7 @@ def _results(tmp_path: Path, *, target: str, rto: float) -> Path:
         tags=("scenario-3", "quarterly"), started_at=T0.isoformat(), ended_at=(T0 + timedelta(minutes=1)).isoformat(),
         measurements=[{"name": "RTO", "target_s": 900, "measured_s": rto, "margin_s": 900 - rto, "met": True},
                       {"name": "RPO", "target_s": 3600, "measured_s": 95.0, "margin_s": 3505.0, "met": True}],
-        timeline=_timeline())
+        timeline=recovery_timeline())
     breached = ScenarioRecord(
         name="Brain pods are killed", feature="Scenario 1 — pod failure", tags=("scenario-1",),
         verdict=Verdict.FAIL, reason="RTO measured 12.3s vs target 1s: BREACHED by 11.3s",

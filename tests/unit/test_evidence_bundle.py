@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,22 +14,12 @@ from harness.evidence import integrity
 from harness.evidence.bundle import build_bundle, overall_verdict
 from harness.evidence.record import ScenarioRecord, Verdict, read_records, write_records
 from harness.evidence.verify import verify_bundle
-from harness.measure.clock import RecoveryClock
 from harness.signing import generate_keypair
+from tests.evidence_records import T0, recovery_timeline
 
 PASSWORD = 'pl4nted-S3cret"/pw'
 EVIDENCE_KEY = generate_keypair()
 OTHER_KEY = generate_keypair()
-T0 = datetime(2026, 1, 1, 5, 0, tzinfo=UTC)
-
-
-def _timeline() -> dict[str, object]:
-    now = [0.0]
-    clock = RecoveryClock(monotonic=lambda: now[0], utcnow=lambda: T0 + timedelta(seconds=now[0]))
-    for name, at in [("fault_injected", 0.0), ("fault_confirmed", 1.5), ("data_restored", 20.0), ("verified", 41.2)]:
-        now[0] = at
-        clock.mark(name)
-    return clock.to_json()
 
 
 def drill_results(tmp_path: Path) -> Path:
@@ -43,7 +33,7 @@ def drill_results(tmp_path: Path) -> Path:
             {"name": "RTO", "target_s": 900, "measured_s": 41.2, "margin_s": 858.8, "met": True},
             {"name": "RPO", "target_s": 3600, "measured_s": 95.0, "margin_s": 3505.0, "met": True},
         ],
-        timeline=_timeline(), availability={"availability": 0.93, "longest_outage_s": 39.8, "interval_s": 0.2},
+        timeline=recovery_timeline(), availability={"availability": 0.93, "longest_outage_s": 39.8, "interval_s": 0.2},
         canary={"lost_count": 3}, verification={"backup_id": "b1", "levels": {"checksum": "ok"}},
         artifacts=[str(journal)],
     )

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from harness.cli import main
 from harness.config import Settings
@@ -21,6 +20,7 @@ from harness.platform.manifests import apply_objects, delete_objects, load_manif
 from harness.polling import wait_until
 from harness.sandbox import SandboxInfo
 from harness.target.sandbox import SandboxTarget
+from tests.kubeconfigs import token_kubeconfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 RBAC = Path(__file__).resolve().parents[3] / "deploy" / "rbac"
@@ -80,23 +80,6 @@ def _create_namespace(cluster: Cluster, name: str) -> None:
             raise
 
 
-def _token_kubeconfig(cluster: Cluster, sandbox: SandboxInfo, path: Path) -> Path:
-    """A kubeconfig for the sentinel-drill ServiceAccount: the sandbox's server and CA, a TokenRequest token."""
-    review = cluster.request("POST", "/api/v1/namespaces/sentinel-drill/serviceaccounts/sentinel-drill/token",
-                             body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                                   "spec": {"expirationSeconds": 900}})
-    admin = yaml.safe_load(sandbox.kubeconfig.read_text())
-    context = next(c["context"] for c in admin["contexts"] if c["name"] == sandbox.context)
-    server = next(c["cluster"] for c in admin["clusters"] if c["name"] == context["cluster"])
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "drill-sa",
-        "clusters": [{"name": "sandbox", "cluster": server}],
-        "users": [{"name": "sentinel-drill", "user": {"token": review["status"]["token"]}}],
-        "contexts": [{"name": "drill-sa", "context": {"cluster": "sandbox", "user": "sentinel-drill"}}]}))
-    path.chmod(0o600)
-    return path
-
-
 @pytest.fixture
 def restricted_kubeconfig(cluster: Cluster, sandbox: SandboxInfo, tmp_path: Path) -> Iterator[Path]:
     """deploy/rbac/ applied to the sandbox (plus the DR namespace it names); removed afterwards."""
@@ -104,7 +87,8 @@ def restricted_kubeconfig(cluster: Cluster, sandbox: SandboxInfo, tmp_path: Path
     _create_namespace(cluster, DR_NAMESPACE)
     try:
         apply_objects(cluster, objects)
-        yield _token_kubeconfig(cluster, sandbox, tmp_path / "drill-sa.kubeconfig")
+        yield token_kubeconfig(cluster, sandbox, namespace="sentinel-drill", account="sentinel-drill",
+                              path=tmp_path / "drill-sa.kubeconfig", context="drill-sa")
     finally:
         delete_objects(cluster, objects)
         cluster.request("DELETE", "/api/v1/namespaces/" + DR_NAMESPACE)

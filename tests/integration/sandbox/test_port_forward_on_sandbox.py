@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from harness.errors import AuthFailed, ConnectionFailed
 from harness.platform.client import Cluster, ObjectNotFound, connect, namespaced
 from harness.platform.port_forward import forwarded_redis, parse_k8s_url, pod_port
 from harness.sandbox import SandboxInfo
+from tests.kubeconfigs import token_kubeconfig
 
 ROLE = "port-forward-test"
 
@@ -74,23 +74,6 @@ def test_a_service_with_no_ready_pod_is_named(cluster: Cluster, sandbox: Sandbox
         cluster.request("DELETE", namespaced("v1", "services", sandbox.namespace, "pf-empty"))
 
 
-def _token_kubeconfig(cluster: Cluster, sandbox: SandboxInfo, account: str, path: Path) -> Path:
-    """A kubeconfig for ServiceAccount `account` of the sandbox namespace (a TokenRequest token)."""
-    review = cluster.request("POST", namespaced("v1", "serviceaccounts", sandbox.namespace, account) + "/token",
-                             body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                                   "spec": {"expirationSeconds": 600}})
-    admin = yaml.safe_load(sandbox.kubeconfig.read_text())
-    context = next(c["context"] for c in admin["contexts"] if c["name"] == sandbox.context)
-    server = next(c["cluster"] for c in admin["clusters"] if c["name"] == context["cluster"])
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
-        "clusters": [{"name": "sandbox", "cluster": server}],
-        "users": [{"name": account, "user": {"token": review["status"]["token"]}}],
-        "contexts": [{"name": "sa", "context": {"cluster": "sandbox", "user": account}}]}))
-    path.chmod(0o600)
-    return path
-
-
 @pytest.fixture
 def reader_without_port_forward(cluster: Cluster, sandbox: SandboxInfo, tmp_path: Path) -> Iterator[Cluster]:
     """A ServiceAccount that may read pods, Services and EndpointSlices but not create pods/portforward."""
@@ -107,7 +90,8 @@ def reader_without_port_forward(cluster: Cluster, sandbox: SandboxInfo, tmp_path
     for group_version, plural, body in objects:
         cluster.request("POST", namespaced(group_version, plural, ns), body=body)
     try:
-        yield connect(_token_kubeconfig(cluster, sandbox, ROLE, tmp_path / "sa.kubeconfig"), "sa")
+        yield connect(token_kubeconfig(cluster, sandbox, namespace=sandbox.namespace, account=ROLE,
+                                        path=tmp_path / "sa.kubeconfig", seconds=600), "sa")
     finally:
         for group_version, plural, body in reversed(objects):
             cluster.request("DELETE", namespaced(group_version, plural, ns, body["metadata"]["name"]))
