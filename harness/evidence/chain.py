@@ -153,10 +153,10 @@ def _check_heads(links: Mapping[str, BundleLink], heads: Sequence[ChainHead] | N
             found.problems.append(f"chain head {head.name}: {head.trust_problem}")
         bundle = links.get(head.run_id)
         if bundle is None:
-            found.problems.append(f"deleted: bundle {head.run_id} (#{head.sequence}) is recorded by the locked chain "
+            found.problems.append(f"deleted: bundle {head.run_id} (#{head.sequence}) is recorded by the chain "
                                   f"head {head.name} but is not in the chain")
         elif bundle.sums_sha256 != head.sums_sha256:
-            found.problems.append(f"edited: bundle {head.run_id} differs from the locked chain head {head.name} "
+            found.problems.append(f"edited: bundle {head.run_id} differs from the chain head {head.name} "
                                   f"(SHA256SUMS sha256 {bundle.sums_sha256[:16]}…, head recorded "
                                   f"{head.sums_sha256[:16]}…)")
     unlocked = [head.name for head in heads if not head.locked_until]

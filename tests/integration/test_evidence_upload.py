@@ -172,7 +172,7 @@ def test_the_stored_chain_verifies_against_its_locked_heads_and_names_what_chang
     assert "problem: run-1: altered: summary.md does not match its sha256 in SHA256SUMS" in err
     assert ("problem: deleted: s3://evidence-chain/drills/evidence/run-3/ — 7 object(s) hidden by delete markers "
             "(earlier versions still exist)") in err
-    assert ("problem: deleted: bundle run-3 (#3) is recorded by the locked chain head 00000003-run-3.json but is "
+    assert ("problem: deleted: bundle run-3 (#3) is recorded by the chain head 00000003-run-3.json but is "
             "not in the chain") in err
 
 

@@ -170,11 +170,11 @@ def test_the_locked_heads_catch_a_consistent_rewrite_and_a_deleted_newest_bundle
     _relink(stored / "run-4", stored / "run-3")
     assert verify_chain(stored, trusted_keys=[]).ok
     problems = verify_chain(stored, trusted_keys=[], heads=read_local_heads(stored, trusted=())).problems
-    assert any(p.startswith("edited: bundle run-3 differs from the locked chain head 00000003-run-3.json")
+    assert any(p.startswith("edited: bundle run-3 differs from the chain head 00000003-run-3.json")
                for p in problems)
     shutil.rmtree(stored / "run-4")
     problems = verify_chain(stored, trusted_keys=[], heads=read_local_heads(stored, trusted=())).problems
-    assert "deleted: bundle run-4 (#4) is recorded by the locked chain head 00000004-run-4.json but is not in " \
+    assert "deleted: bundle run-4 (#4) is recorded by the chain head 00000004-run-4.json but is not in " \
            "the chain" in problems
 
 
