@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import redis
 
@@ -101,7 +101,7 @@ def _large(i: int) -> Iterator[bytes]:
         yield resp(b"ZADD", b"board:%d" % i, *members)
 
 
-def write_seed(out: BinaryIO, size: Size, *, scale: float = 1.0) -> int:
+def write_seed(out: IO[bytes], size: Size, *, scale: float = 1.0) -> int:
     """Write the dataset's commands to `out` in batches; return the number of keys."""
     keys = max(10, int(size.keys * scale))
     make = _large if size.large else _small
@@ -164,7 +164,7 @@ def write_restore_resp(server: RedisProcess, dest: Path, *, batch: int = 1000) -
                 payload, pttl = answers[2 * n], int(answers[2 * n + 1])
                 if payload is None or pttl == -2:
                     continue
-                chunk.append(resp(b"RESTORE", key, b"%d" % max(pttl, 0), payload))
+                chunk.append(resp(b"RESTORE", key if isinstance(key, bytes) else key.encode(), b"%d" % max(pttl, 0), payload))
             data = b"".join(chunk)
             out.write(data)
             keys += len(chunk)

@@ -74,9 +74,9 @@ def markdown(doc: dict[str, Any]) -> str:
     """The table: figure, floor, ratio, peak RSS, then the targets with met / not met."""
     facts = doc["dataset"]
     lines = [
-        f"Bench `{doc['size']}` — {facts['keys']:,} keys, RDB {facts['rdb_bytes'] / 1e6:.1f} MB, "
-        f"{doc['runs']} run(s) per step (median, min–max); {doc['machine']['cores']} cores "
-        f"({doc['machine']['note']}), Redis {doc['machine']['redis']}, Python {doc['machine']['python']}",
+        (f"Bench `{doc['size']}` — {facts['keys']:,} keys, RDB {facts['rdb_bytes'] / 1e6:.1f} MB, "
+         f"{doc['runs']} run(s) per step (median, min–max); {doc['machine']['cores']} cores "
+         f"({doc['machine']['note']}), Redis {doc['machine']['redis']}, Python {doc['machine']['python']}"),
         "",
         "| figure | harness | floor | ratio | peak RSS |",
         "|---|---|---|---|---|",

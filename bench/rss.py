@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 INTERVAL_S = 0.05
 METHOD = "VmRSS of the bench process (the harness runs in it) sampled every 50 ms from /proc/self/status; " \
@@ -33,7 +34,7 @@ class PeakRss:
             if self._stop.wait(INTERVAL_S):
                 return
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> Self:
         self.mib = rss_mib()
         self._thread.start()
         return self

@@ -12,7 +12,7 @@ from harness.measure import AvailabilityProber, RecoveryClock
 
 
 class _Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         up = getattr(self.server, "up", True)
         self.send_response(200 if up else 503)
         self.send_header("Content-Length", "0")

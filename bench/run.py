@@ -12,6 +12,7 @@ import argparse
 import os
 import platform
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +126,8 @@ class Runner:
         phases: list[dict[str, float]] = []
         for rep in range(self.runs):
             store = open_store(f"s3://{self.bucket}/bench/run{rep}", aws=sandbox_aws(self.endpoint))
-            seconds, result, peak = self.timed("backup", rep, lambda s=store: take_backup(
-                self.source.url, s, password=self.source.password, work_dir=self.work))
+            seconds, result, peak = self.timed("backup", rep, partial(
+                take_backup, self.source.url, store, password=self.source.password, work_dir=self.work))
             fig.runs.append(seconds)
             fig.peak_rss_mib = max(fig.peak_rss_mib, peak)
             phases.append(result.phases)
@@ -180,7 +182,7 @@ class Runner:
             stream = Figure("network restore: DUMP/RESTORE stream only", "redis-cli --pipe of RESTORE commands")
             for rep in range(self.runs):
                 self.target.client().flushall()
-                seconds, result, peak = self.timed("network restore", rep, lambda: self._restore("network"))
+                seconds, _, peak = self.timed("network restore", rep, lambda: self._restore("network"))
                 whole.runs.append(seconds)
                 whole.peak_rss_mib = max(whole.peak_rss_mib, peak)
                 self.target.client().flushall()
@@ -238,8 +240,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "all_targets_met": all(t.met for t in targets)}
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(143)  # unwinds through every `finally`: no redis-server or moto is left behind
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     doc = run(args)
     json_path, md_path = write(doc, args.out, doc["stamp"])
     print(markdown(doc))
