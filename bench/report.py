@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.rss import PeakRss
+
 
 def spread(runs: list[float]) -> dict[str, float]:
     """Median and min/max of a step's repetitions."""
@@ -23,7 +25,14 @@ class Figure:
     runs: list[float] = field(default_factory=list)
     floor_runs: list[float] = field(default_factory=list)
     peak_rss_mib: float = 0.0
+    rss_start_mib: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, seconds: float, peak: PeakRss) -> None:
+        """One run of the harness: its time, and its memory (the highest peak; the lowest start)."""
+        self.runs.append(seconds)
+        self.peak_rss_mib = max(self.peak_rss_mib, peak.mib)
+        self.rss_start_mib = min(self.rss_start_mib or peak.start_mib, peak.start_mib)
 
     @property
     def ratio(self) -> float:
@@ -33,7 +42,8 @@ class Figure:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "unit": "s", **_rounded(spread(self.runs)), "runs": _r(self.runs),
                 "floor": {"name": self.floor_name, **_rounded(spread(self.floor_runs)), "runs": _r(self.floor_runs)},
-                "ratio": round(self.ratio, 3), "peak_rss_mib": round(self.peak_rss_mib, 1), **self.extra}
+                "ratio": round(self.ratio, 3), "peak_rss_mib": round(self.peak_rss_mib, 1),
+                "rss_start_mib": round(self.rss_start_mib, 1), **self.extra}
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ def markdown(doc: dict[str, Any]) -> str:
         rate = f" · {f['keys_per_s']:,.0f} keys/s · {f['mb_per_s']:.0f} MB/s" if "keys_per_s" in f else ""
         floor = f["floor"]
         lines.append(f"| {f['name']} | {_s(f)}{rate} | {floor['name']}: {_s(floor)} | {f['ratio']:.2f} × "
-                     f"| {f['peak_rss_mib']:.0f} MiB |")
+                     f"| {f['peak_rss_mib']:.0f} MiB (from {f['rss_start_mib']:.0f}) |")
     rto = doc["rto"]
     lines.append(f"| RTO clock | outage {rto['outage_s']:.1f} s measured {rto['measured_s']['median']:.2f} s "
                  f"(error ≤ {rto['error_s']['max']:.2f} s, probe every {rto['probe_interval_s']} s) | — | — | — |")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 INTERVAL_S = 0.05
-METHOD = "VmRSS of the bench process (the harness runs in it) sampled every 50 ms from /proc/self/status; " \
-         "child processes (redis-server, redis-check-rdb, moto) are not counted"
+METHOD = ("VmRSS of the bench process (the harness runs in it) sampled every 50 ms from /proc/self/status, "
+          "after gc + malloc_trim so earlier steps' freed memory is returned first; peak_rss_mib is absolute "
+          "(the bench's own ≈ 100 MiB of imports included), rss_start_mib what it was when the step began; "
+          "child processes (redis-server, redis-check-rdb, moto) are not counted")
 
 
 def rss_mib() -> float:
@@ -20,11 +24,20 @@ def rss_mib() -> float:
     return 0.0
 
 
+def release_free_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS, so a step's peak is not an earlier step's residue."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class PeakRss:
     """`with PeakRss() as peak: ...` then `peak.mib`: the highest sample taken while the block ran."""
 
     def __init__(self) -> None:
-        self.mib = 0.0
+        self.mib = self.start_mib = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
 
@@ -35,7 +48,8 @@ class PeakRss:
                 return
 
     def __enter__(self) -> Self:
-        self.mib = rss_mib()
+        release_free_memory()
+        self.start_mib = self.mib = rss_mib()
         self._thread.start()
         return self
 

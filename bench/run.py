@@ -94,8 +94,8 @@ class Runner:
         self.source.stop()
         self.target.stop()
 
-    def timed(self, step: str, rep: int, fn: Callable[[], Any]) -> tuple[float, Any, float]:
-        """(seconds, result, peak RSS MiB) of one harness run; the first is profiled under --profile."""
+    def timed(self, step: str, rep: int, fn: Callable[[], Any]) -> tuple[float, Any, PeakRss]:
+        """(seconds, result, peak RSS) of one harness run; the first is profiled under --profile."""
         with ExitStack() as stack:
             if self.args.profile and rep == 0:
                 from pyinstrument import Profiler
@@ -107,7 +107,7 @@ class Runner:
                 t = time.monotonic()
                 result = fn()
                 seconds = time.monotonic() - t
-        return seconds, result, peak.mib
+        return seconds, result, peak
 
     def _save_profile(self, step: str, profiler: Any) -> None:
         path = self.args.out / f"{self.stamp}-{step.replace(' ', '-')}.profile.txt"
@@ -128,8 +128,7 @@ class Runner:
             store = open_store(f"s3://{self.bucket}/bench/run{rep}", aws=sandbox_aws(self.endpoint))
             seconds, result, peak = self.timed("backup", rep, partial(
                 take_backup, self.source.url, store, password=self.source.password, work_dir=self.work))
-            fig.runs.append(seconds)
-            fig.peak_rss_mib = max(fig.peak_rss_mib, peak)
+            fig.record(seconds, peak)
             phases.append(result.phases)
             if self.store is not None:
                 floors.purge(self.s3, self.bucket, self.store.url.split("/", 3)[3])
@@ -149,8 +148,7 @@ class Runner:
                 self.store, self.backup_id, min_keys=self.keys, work_dir=self.work))  # type: ignore[arg-type]
             if not report.passed:
                 raise RuntimeError(f"verify failed at {report.failed_check}")
-            fig.runs.append(seconds)
-            fig.peak_rss_mib = max(fig.peak_rss_mib, peak)
+            fig.record(seconds, peak)
             checks.append({c.name: c.seconds for c in report.checks})
             load_runs.append(floors.load_seconds(self.floor_rdb))
         fig.floor_runs = list(load_runs)
@@ -168,8 +166,7 @@ class Runner:
         for rep in range(self.runs):
             self.target.client().flushall()
             seconds, result, peak = self.timed("file restore", rep, lambda: self._restore("file"))
-            fig.runs.append(seconds)
-            fig.peak_rss_mib = max(fig.peak_rss_mib, peak)
+            fig.record(seconds, peak)
             fig.extra["keys_restored"] = result.keys_restored
         fig.floor_runs = list(load_runs)
         return fig
@@ -183,13 +180,11 @@ class Runner:
             for rep in range(self.runs):
                 self.target.client().flushall()
                 seconds, _, peak = self.timed("network restore", rep, lambda: self._restore("network"))
-                whole.runs.append(seconds)
-                whole.peak_rss_mib = max(whole.peak_rss_mib, peak)
+                whole.record(seconds, peak)
                 self.target.client().flushall()
                 seconds, _, peak = self.timed("network stream", rep, lambda: stream_restore(
                     scratch, self.target.url, password=self.target.password, replace=False))
-                stream.runs.append(seconds)
-                stream.peak_rss_mib = max(stream.peak_rss_mib, peak)
+                stream.record(seconds, peak)
                 pipe = floors.pipe_seconds(self.target, self.resp)
                 whole.floor_runs.append(pipe)
                 stream.floor_runs.append(pipe)

@@ -37,7 +37,7 @@ def test_quick_bench_reports_every_figure_beside_its_floor(tmp_path: Path) -> No
     for name, fig in figures.items():
         assert len(fig["runs"]) == 2 and len(fig["floor"]["runs"]) == 2, name
         for value in (fig["median"], fig["min"], fig["max"], fig["floor"]["median"], fig["ratio"],
-                      fig["peak_rss_mib"]):
+                      fig["peak_rss_mib"], fig["rss_start_mib"]):
             assert _positive(value), (name, fig)
         assert fig["min"] <= fig["median"] <= fig["max"], name
         assert fig["floor"]["name"], name
