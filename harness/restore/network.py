@@ -26,6 +26,8 @@ from harness.redis_process import RedisProcess
 from harness.restore.compat import check_rdb_file_loadable
 
 BATCH = 1000
+#: DUMP payloads read per round trip (two such batches are in memory at once: one read, one in flight)
+BYTES_PER_TRIP = 16 * 1024 * 1024
 
 
 class RestoreFailed(DrillError):
@@ -75,6 +77,7 @@ def stream_restore(
         target = connect(_with_db(target_url, dst_db), password, timeout=30.0)
         seen: set[bytes] = set()  # SCAN may repeat a key while a hash table rehashes; RESTORE it once
         writer = _RestoreWriter(target, target_url)
+        per_trip = min(batch, 16)  # until the values' size is known
         cursor = 0
         try:
             while True:
@@ -82,10 +85,13 @@ def stream_restore(
                 keys = [k if isinstance(k, bytes) else k.encode() for k in found]
                 fresh = [k for k in keys if _fingerprint(k) not in seen]
                 seen.update(_fingerprint(k) for k in fresh)
-                if fresh:
-                    written, commands, gone = _read_batch(source, fresh, replace=replace)
+                while fresh:  # trips sized from the last trip's largest value: ≈ BYTES_PER_TRIP when values are alike
+                    trip, fresh = fresh[:per_trip], fresh[per_trip:]
+                    written, commands, gone = _read_batch(source, trip, replace=replace)
                     if written:
                         writer.send(written, commands)
+                        largest = max(map(len, commands))
+                        per_trip = max(1, min(batch, BYTES_PER_TRIP // largest))
                     restored += len(written)
                     skipped += gone
                 if int(cursor) == 0:
