@@ -94,7 +94,7 @@ bench: setup ## backup/verify/restore vs their floors (BENCH_SIZE=quick|1m|2g, A
 	@$(PY) -c 'import pyinstrument' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench --size $(BENCH_SIZE) $(ARGS)
 
-bench-quick: setup ## the bench at ≈ 20 k keys (a minute; what CI's smoke test runs)
+bench-quick: setup ## the bench at ≈ 20 k keys (≈ 15 s; tests/integration/test_bench_quick.py runs it under make test)
 	$(PY) -m bench --quick $(ARGS)
 
 lint: setup ## ruff + mypy
