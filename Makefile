@@ -12,7 +12,7 @@ PYTEST  := $(PY) -m pytest
 -include mk/*.mk
 
 .PHONY: help setup sandbox-bin helm-bin node-bin test test-fast drill drill-all restore-test verify-backup coverage \
-        sandbox-up sandbox-down sandbox-status bench lint clean
+        sandbox-up sandbox-down sandbox-status bench bench-quick lint clean
 
 # run a drill, then always build the evidence bundle + its PDF and the report; exit with the drill's code,
 # or 1 when the drill passed but its evidence (bundle or PDF) was not built: a pass without evidence is no proof
@@ -92,11 +92,16 @@ sandbox-down: setup ## stop every process of the local sandbox
 sandbox-status: setup ## show the local sandbox (JSON)
 	$(DRILL) sandbox status --json
 
-bench: setup ## benchmarks: 100k-key backup/verify/restore timings (printed)
-	$(PYTEST) tests -p no:allure_pytest_bdd -m slow -s -q
+BENCH_SIZE ?= 1m
+bench: setup ## backup/verify/restore vs their floors (BENCH_SIZE=quick|1m|2g, ARGS=--profile/--runs N/--strict) → reports/bench/
+	@$(PY) -c 'import pyinstrument' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m bench --size $(BENCH_SIZE) $(ARGS)
+
+bench-quick: setup ## the bench at ≈ 20 k keys (≈ 15 s; tests/integration/test_bench_quick.py runs it under make test)
+	$(PY) -m bench --quick $(ARGS)
 
 lint: setup ## ruff + mypy
-	$(VENV)/bin/ruff check harness tests steps features conftest.py
+	$(VENV)/bin/ruff check harness bench tests steps features conftest.py
 	$(VENV)/bin/mypy harness
 
 clean: ## remove generated reports and caches (not the venv, not the binary cache)
