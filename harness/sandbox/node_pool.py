@@ -189,6 +189,11 @@ def stop_pool(paths: SandboxPaths) -> list[str]:
     names = [*POOL_PROCESSES, *(f"network-policy-{n.zone}" for n in pool_nodes(paths))]
     procs = [p for p in (processes.read_pidfile(paths.pidfile(name)) for name in names) if p is not None]
     processes.terminate_all(procs, timeout=8.0)  # the policy enforcers remove their nftables tables on SIGTERM
+    holder = _holder()
+    if holder is not None and holder != str(paths.root):
+        # the node cgroups, nftables tables and host routes are the host's, and another sandbox holds them:
+        # a kwok sandbox going down beside a real-node one must not take that one's nodes with it
+        return left
     for node in pool_nodes(paths):
         nodes.delete_nftables_table(node)
         pids = nodes.kill_cgroup(node.cgroup)
