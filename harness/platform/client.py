@@ -24,6 +24,8 @@ from kubernetes.config.config_exception import ConfigException
 
 from harness.config import Settings
 from harness.errors import AuthFailed, ConfigError, ConnectionFailed, DrillError
+from harness.platform.api_requests import REQUESTS, RequestCounter
+from harness.polling import SYSTEM_CLOCK, Clock
 
 FIELD_MANAGER = "sentinel-drill"
 JSON = "application/json"
@@ -32,6 +34,11 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 T = TypeVar("T")
 Obj = dict[str, Any]
+
+#: page size of list_items: the API server answers a page of this many objects, then a continue token
+LIST_PAGE = 500
+#: how often a read answered 429 (API Priority and Fairness: overloaded) is retried after its Retry-After
+THROTTLED_READ_RETRIES = 3
 
 
 class ObjectNotFound(DrillError):
@@ -62,6 +69,8 @@ class Cluster:
     kubeconfig: str
     context: str | None
     timeout: float = 10.0
+    requests: RequestCounter = field(default=REQUESTS, repr=False, compare=False)  # what the bench reads
+    clock: Clock = field(default=SYSTEM_CLOCK, repr=False, compare=False)
 
     def request(
         self,
@@ -104,6 +113,12 @@ class Cluster:
     def _exchange(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
                   content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
                   what: str | None = None, accept: str = JSON) -> tuple[int, bytes]:
+        return self._exchange_once(method, path, query=query, body=body, content_type=content_type,
+                                   timeout=timeout, what=what, accept=accept)
+
+    def _exchange_once(self, method: str, path: str, *, query: Mapping[str, Any] | None, body: Any,
+                       content_type: str, timeout: float | tuple[float, float] | None,
+                       what: str | None, accept: str) -> tuple[int, bytes]:
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
         headers = {"Accept": accept, "Content-Type": content_type}
         method_, url, hdrs, body_, post = self.api.param_serialize(
@@ -114,6 +129,7 @@ class Cluster:
             body=body,
             auth_settings=["BearerToken"],
         )
+        self.requests.record(method, path, query)
         try:
             resp = self.api.call_api(
                 method_, url, header_params=hdrs, body=body_, post_params=post,
@@ -121,7 +137,8 @@ class Cluster:
             )
             raw = resp.read()
         except k8s.ApiException as exc:  # raised by the REST layer for some statuses
-            raise self._api_error(int(exc.status or 0), exc.body or "", what or path) from None
+            raise self._api_error(int(exc.status or 0), exc.body or "", what or path,
+                                  headers=exc.headers) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self.unreachable(exc) from None
         if not 200 <= resp.status <= 299:
