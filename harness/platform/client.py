@@ -113,8 +113,20 @@ class Cluster:
     def _exchange(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
                   content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
                   what: str | None = None, accept: str = JSON) -> tuple[int, bytes]:
-        return self._exchange_once(method, path, query=query, body=body, content_type=content_type,
-                                   timeout=timeout, what=what, accept=accept)
+        """One request; a read the API server throttled (429 + Retry-After) is sent again after that wait.
+
+        Writes are never retried here: an eviction's 429 means a PodDisruptionBudget
+        said no, and the drain decides when to ask again (platform/nodes.py).
+        """
+        for attempt in range(THROTTLED_READ_RETRIES + 1):
+            try:
+                return self._exchange_once(method, path, query=query, body=body, content_type=content_type,
+                                           timeout=timeout, what=what, accept=accept)
+            except ApiRejected as exc:
+                if method.upper() != "GET" or exc.status != 429 or attempt == THROTTLED_READ_RETRIES:
+                    raise
+                self.clock.sleep(exc.retry_after if exc.retry_after is not None else 1.0)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _exchange_once(self, method: str, path: str, *, query: Mapping[str, Any] | None, body: Any,
                        content_type: str, timeout: float | tuple[float, float] | None,
@@ -149,9 +161,21 @@ class Cluster:
     def get(self, path: str, *, what: str | None = None, **query: Any) -> Obj:
         return self.request("GET", path, query=query, what=what)
 
-    def list_items(self, path: str, **query: Any) -> list[Obj]:
-        """GET a list endpoint and return its items."""
-        return list(self.get(path, **query).get("items") or [])
+    def list_items(self, path: str, *, limit: int = LIST_PAGE, **query: Any) -> list[Obj]:
+        """GET a list endpoint page by page (`limit` objects each, following `continue`); return every item.
+
+        Paging keeps each answer (and the API server's work per request) bounded
+        at 300 nodes and thousands of pods; the pages come from one consistent
+        snapshot (the first page's resourceVersion).
+        """
+        items: list[Obj] = []
+        token: str | None = None
+        while True:
+            page = self.get(path, limit=limit, **({"continue": token} if token else {}), **query)
+            items += page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items
 
     def unreachable(self, exc: BaseException) -> ConnectionFailed:
         reason = getattr(exc, "reason", None) or exc
@@ -242,9 +266,15 @@ def connect(
             f"kubeconfig {path} cannot be used (context {context or 'current'}): {exc}",
             fix="check the context name (DRILL_CONTEXT) and the file's contents",
         ) from None
-    configuration.retries = retries
+    configuration.retries = _connection_retries(retries)
     api = k8s.ApiClient(configuration=configuration)
     return Cluster(api=api, server=api.configuration.host, kubeconfig=path, context=context, timeout=timeout)
+
+
+def _connection_retries(retries: int) -> urllib3.Retry:
+    """urllib3's retries for a dropped connection, but not for a 429: `Cluster._exchange` honours Retry-After
+    itself (on its clock, counted), where urllib3 would sleep it out unseen."""
+    return urllib3.Retry(total=retries, respect_retry_after_header=False)
 
 
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -258,7 +288,7 @@ def _in_cluster(*, timeout: float, retries: int) -> Cluster:
     except ConfigException as exc:
         raise ConfigError(f"the in-cluster ServiceAccount cannot be used: {exc}",
                           fix="mount the ServiceAccount token (automountServiceAccountToken: true)") from None
-    configuration.retries = retries
+    configuration.retries = _connection_retries(retries)
     api = k8s.ApiClient(configuration=configuration)
     return Cluster(api=api, server=api.configuration.host, kubeconfig="(in-cluster)", context="in-cluster",
                    timeout=timeout)
