@@ -188,8 +188,9 @@ def wait_for_pods_gone(
     left: list[str] = []
 
     def check() -> bool | None:
-        present = [p.name for p in list_pods(cluster, namespace=namespace, selector=selector, with_zones=False)
-                   if p.uid in uids]
+        present = [m["metadata"]["name"] for m in
+                   cluster.list_metadata(namespaced("v1", "pods", namespace), labelSelector=selector)
+                   if m["metadata"].get("uid") in uids]
         left[:] = present
         return True if not present else None
 

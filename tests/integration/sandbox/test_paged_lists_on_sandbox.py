@@ -40,3 +40,17 @@ def test_list_items_returns_every_object_page_by_page(cluster: Cluster, scratch_
     one_page = replace(cluster, requests=RequestCounter())
     assert len(one_page.list_items(path, labelSelector="paging=yes")) == 25
     assert one_page.requests.snapshot() == {"list": 1}
+
+
+def test_list_metadata_pages_too_and_carries_only_metadata(cluster: Cluster, scratch_namespace: str) -> None:
+    path = namespaced("v1", "configmaps", scratch_namespace)
+    for i in range(12):
+        cluster.request("POST", path, body={"apiVersion": "v1", "kind": "ConfigMap", "data": {"big": "x" * 1000},
+                                            "metadata": {"name": f"cm-{i:02d}", "labels": {"paging": "meta"}}})
+    counted = replace(cluster, requests=RequestCounter())
+
+    items = counted.list_metadata(path, limit=5, labelSelector="paging=meta")
+
+    assert sorted(i["metadata"]["name"] for i in items) == [f"cm-{i:02d}" for i in range(12)]
+    assert all(i["metadata"]["uid"] and "data" not in i for i in items)
+    assert counted.requests.snapshot() == {"list": 3}
