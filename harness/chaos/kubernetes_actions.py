@@ -65,7 +65,8 @@ def terminate_pods(
         with target_from(configuration, activity="terminate_pods") as target:
             require_destructive(target, f"terminate pods {label_selector} in namespace {ns}")
             cluster = target.cluster()
-            running = sorted(p.name for p in pods.list_pods(cluster, namespace=ns, selector=label_selector)
+            running = sorted(p.name for p in pods.list_pods(cluster, namespace=ns, selector=label_selector,
+                                                           with_zones=False)
                               if not p.terminating)
             count = _victim_count(len(running), int(qty), mode)
             victims = random.sample(running, count) if rand else running[:count]

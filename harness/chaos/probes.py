@@ -19,8 +19,8 @@ from harness.measure.availability import wait_healthy
 from harness.platform.client import Cluster
 from harness.platform.network import is_isolated
 from harness.platform.nodes import nodes_in_zone, not_ready_nodes
-from harness.platform.pods import count_in_zone, deployment_serving
-from harness.polling import poll
+from harness.platform.pods import POD_WAIT, count_in_zone, deployment_serving
+from harness.polling import Backoff, poll
 
 __all__ = [
     "count_pods_in_zone",
@@ -53,7 +53,7 @@ def deployment_is_available(
 
 
 def _seconds_until(check: Any, *, timeout_s: float, what: str, configuration: dict[str, Any] | None,
-                   interval: float = 0.25) -> float:
+                   interval: float | Backoff = POD_WAIT) -> float:
     """Poll `check(cluster) -> (done, seen)` until done; the seconds waited, or ActivityFailed with what was seen."""
     start = time.monotonic()
     last = [""]
@@ -81,7 +81,7 @@ def seconds_until_available(
 ) -> float:
     """Wait until Deployment `ns/name` is fully available and serving; return the seconds waited."""
     return _seconds_until(lambda cluster: deployment_serving(cluster, name, namespace=ns), timeout_s=timeout_s,
-                          what=f"deployment {ns}/{name} available", configuration=configuration, interval=0.1)
+                          what=f"deployment {ns}/{name} available", configuration=configuration)
 
 
 def seconds_until_healthy(

@@ -60,15 +60,20 @@ def _summary(info: SandboxInfo) -> str:
               envvar="DRILL_SANDBOX_NODES",
               help="real: a kubelet node per zone runs the stack's containers; kwok: simulated nodes only; "
                    "auto: real when this machine can, else kwok with one line saying why.")
+@click.option("--nodes-per-zone", type=click.IntRange(1, 400), default=2, show_default=True,
+              help="kwok nodes in each of the 3 zones (the scale bench: 100).")
+@click.option("--brain-replicas", type=click.IntRange(1), default=None, show_default="deploy/'s 3",
+              help="Brain's replica count (the scale bench: 3000); kwok nodes only.")
 @json_option
 def up(state_dir: Path | None, redis_port: int, keys: int, ready_delay: str, ready_jitter: str, timeout: float,
-       nodes: str, as_json: bool) -> None:
+       nodes: str, nodes_per_zone: int, brain_replicas: int | None, as_json: bool) -> None:
     """Start the sandbox (or report the one already running)."""
     from harness.sandbox import sandbox_up
 
     started = time.monotonic()
     info = sandbox_up(state_dir, redis_port=redis_port, keys=keys, ready_delay=ready_delay,
-                      ready_jitter=ready_jitter, timeout=timeout, nodes=nodes)
+                      ready_jitter=ready_jitter, timeout=timeout, nodes=nodes, nodes_per_zone=nodes_per_zone,
+                      brain_replicas=brain_replicas)
     if as_json:
         emit_json({**info.to_json(), "seconds": round(time.monotonic() - started, 2)})
         return

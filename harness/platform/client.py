@@ -24,14 +24,22 @@ from kubernetes.config.config_exception import ConfigException
 
 from harness.config import Settings
 from harness.errors import AuthFailed, ConfigError, ConnectionFailed, DrillError
+from harness.platform.api_requests import REQUESTS, RequestCounter
+from harness.polling import SYSTEM_CLOCK, Clock
 
 FIELD_MANAGER = "sentinel-drill"
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
 
 T = TypeVar("T")
 Obj = dict[str, Any]
+
+#: page size of list_items: the API server answers a page of this many objects, then a continue token
+LIST_PAGE = 500
+#: how often a read answered 429 (API Priority and Fairness: overloaded) is retried after its Retry-After
+THROTTLED_READ_RETRIES = 3
 
 
 class ObjectNotFound(DrillError):
@@ -62,6 +70,8 @@ class Cluster:
     kubeconfig: str
     context: str | None
     timeout: float = 10.0
+    requests: RequestCounter = field(default=REQUESTS, repr=False, compare=False)  # what the bench reads
+    clock: Clock = field(default=SYSTEM_CLOCK, repr=False, compare=False)
 
     def request(
         self,
@@ -104,6 +114,24 @@ class Cluster:
     def _exchange(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
                   content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
                   what: str | None = None, accept: str = JSON) -> tuple[int, bytes]:
+        """One request; a read the API server throttled (429 + Retry-After) is sent again after that wait.
+
+        Writes are never retried here: an eviction's 429 means a PodDisruptionBudget
+        said no, and the drain decides when to ask again (platform/nodes.py).
+        """
+        for attempt in range(THROTTLED_READ_RETRIES + 1):
+            try:
+                return self._exchange_once(method, path, query=query, body=body, content_type=content_type,
+                                           timeout=timeout, what=what, accept=accept)
+            except ApiRejected as exc:
+                if method.upper() != "GET" or exc.status != 429 or attempt == THROTTLED_READ_RETRIES:
+                    raise
+                self.clock.sleep(exc.retry_after if exc.retry_after is not None else 1.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange_once(self, method: str, path: str, *, query: Mapping[str, Any] | None, body: Any,
+                       content_type: str, timeout: float | tuple[float, float] | None,
+                       what: str | None, accept: str) -> tuple[int, bytes]:
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
         headers = {"Accept": accept, "Content-Type": content_type}
         method_, url, hdrs, body_, post = self.api.param_serialize(
@@ -114,6 +142,7 @@ class Cluster:
             body=body,
             auth_settings=["BearerToken"],
         )
+        self.requests.record(method, path, query)
         try:
             resp = self.api.call_api(
                 method_, url, header_params=hdrs, body=body_, post_params=post,
@@ -121,7 +150,8 @@ class Cluster:
             )
             raw = resp.read()
         except k8s.ApiException as exc:  # raised by the REST layer for some statuses
-            raise self._api_error(int(exc.status or 0), exc.body or "", what or path) from None
+            raise self._api_error(int(exc.status or 0), exc.body or "", what or path,
+                                  headers=exc.headers) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self.unreachable(exc) from None
         if not 200 <= resp.status <= 299:
@@ -132,9 +162,31 @@ class Cluster:
     def get(self, path: str, *, what: str | None = None, **query: Any) -> Obj:
         return self.request("GET", path, query=query, what=what)
 
-    def list_items(self, path: str, **query: Any) -> list[Obj]:
-        """GET a list endpoint and return its items."""
-        return list(self.get(path, **query).get("items") or [])
+    def list_items(self, path: str, *, limit: int = LIST_PAGE, **query: Any) -> list[Obj]:
+        """GET a list endpoint page by page (`limit` objects each, following `continue`); return every item.
+
+        Paging keeps each answer (and the API server's work per request) bounded
+        at 300 nodes and thousands of pods; the pages come from one consistent
+        snapshot (the first page's resourceVersion).
+        """
+        return self._paged(path, limit=limit, accept=JSON, query=query)
+
+    def list_metadata(self, path: str, *, limit: int = LIST_PAGE, **query: Any) -> list[Obj]:
+        """Like `list_items`, but only each object's metadata (a PartialObjectMetadataList): a wait that needs
+        names and UIDs of thousands of pods reads a fraction of the bytes."""
+        return self._paged(path, limit=limit, accept=METADATA_LIST, query=query)
+
+    def _paged(self, path: str, *, limit: int, accept: str, query: Mapping[str, Any]) -> list[Obj]:
+        items: list[Obj] = []
+        token: str | None = None
+        while True:
+            page_query = {**query, "limit": limit, **({"continue": token} if token else {})}
+            raw = self._exchange("GET", path, query=page_query, accept=accept)[1]
+            page = json.loads(raw) if raw else {}
+            items += page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items
 
     def unreachable(self, exc: BaseException) -> ConnectionFailed:
         reason = getattr(exc, "reason", None) or exc
@@ -225,9 +277,15 @@ def connect(
             f"kubeconfig {path} cannot be used (context {context or 'current'}): {exc}",
             fix="check the context name (DRILL_CONTEXT) and the file's contents",
         ) from None
-    configuration.retries = retries
+    configuration.retries = _connection_retries(retries)
     api = k8s.ApiClient(configuration=configuration)
     return Cluster(api=api, server=api.configuration.host, kubeconfig=path, context=context, timeout=timeout)
+
+
+def _connection_retries(retries: int) -> urllib3.Retry:
+    """urllib3's retries for a dropped connection, but not for a 429: `Cluster._exchange` honours Retry-After
+    itself (on its clock, counted), where urllib3 would sleep it out unseen."""
+    return urllib3.Retry(total=retries, respect_retry_after_header=False)
 
 
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -241,7 +299,7 @@ def _in_cluster(*, timeout: float, retries: int) -> Cluster:
     except ConfigException as exc:
         raise ConfigError(f"the in-cluster ServiceAccount cannot be used: {exc}",
                           fix="mount the ServiceAccount token (automountServiceAccountToken: true)") from None
-    configuration.retries = retries
+    configuration.retries = _connection_retries(retries)
     api = k8s.ApiClient(configuration=configuration)
     return Cluster(api=api, server=api.configuration.host, kubeconfig="(in-cluster)", context="in-cluster",
                    timeout=timeout)

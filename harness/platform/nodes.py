@@ -2,14 +2,18 @@
 
 Draining uses evictions, not deletes, so PodDisruptionBudgets are honoured:
 an eviction that would break a budget is answered 429 and retried until the
-budget allows it (a replacement became Ready) or the deadline passes.
+budget allows it (a replacement became Ready) or the deadline passes. At scale
+(a thousand pods under one budget) the retries must not hammer the API server:
+after a 429 the drain stops asking for that workload's pods (one budget covers
+them all) until the retry interval, or the server's Retry-After, has passed.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from harness.platform.client import (
     MERGE_PATCH,
@@ -21,7 +25,7 @@ from harness.platform.client import (
     namespaced,
 )
 from harness.platform.pods import ZONE_LABEL
-from harness.polling import WaitTimedOut, poll, wait_until
+from harness.polling import SYSTEM_CLOCK, Backoff, Clock, WaitTimedOut, poll, wait_until
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,17 @@ def _set_unschedulable(cluster: Cluster, zone: str, value: bool) -> CordonResult
 
 
 def _set_nodes(cluster: Cluster, names: tuple[str, ...], value: bool) -> tuple[str, ...]:
+    """Patch `unschedulable` on those of `names` that differ (one list to find them, not a GET per node)."""
+    if not names:
+        return ()
+    current = {n["metadata"]["name"]: bool((n.get("spec") or {}).get("unschedulable"))
+               for n in cluster.list_items(cluster_scoped("v1", "nodes"))}
     changed: list[str] = []
     for name in names:
-        node = cluster.get(cluster_scoped("v1", "nodes", name), what=f"node {name}")
-        if bool((node.get("spec") or {}).get("unschedulable")) == value:
+        if name not in current:
+            raise ObjectNotFound(f"node {name} not found on {cluster.server}",
+                                 fix="check the node names: kubectl get nodes")
+        if current[name] == value:
             continue
         cluster.request(
             "PATCH", cluster_scoped("v1", "nodes", name),
@@ -125,14 +136,62 @@ def _evictable(pod: Obj) -> bool:
 
 
 def _pods_on(cluster: Cluster, nodes: tuple[str, ...]) -> list[Obj]:
+    """Every pod bound to `nodes`: one field-selected list per node (the API server indexes spec.nodeName)."""
     pods: list[Obj] = []
     for node in nodes:
         pods += cluster.list_items("/api/v1/pods", fieldSelector=f"spec.nodeName={node}")
     return pods
 
 
-def _evict(cluster: Cluster, pod: Obj) -> bool:
-    """POST one eviction; True when accepted or already gone, False when a budget said 429."""
+def _owner(pod: Obj) -> str:
+    """Who keeps the pod (its controller's UID): pods of one owner share one PodDisruptionBudget."""
+    meta = pod["metadata"]
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid"))
+    return f"pod:{meta['namespace']}/{meta['name']}"
+
+
+#: evictions in flight at once: one after another, a 1,000-pod zone takes minutes (each is a budget update)
+EVICT_CONCURRENCY = 8
+
+
+@dataclass
+class _Evictions:
+    """Pods still to evict, and when each owner may be asked again after its budget said 429."""
+
+    pending: dict[str, Obj]
+    clock: Clock
+    retry_interval: float
+    concurrency: int = EVICT_CONCURRENCY
+    evicted: list[str] = field(default_factory=list)
+    refusals: int = 0
+    not_before: dict[str, float] = field(default_factory=dict)  # owner → monotonic time of its next attempt
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def round(self, cluster: Cluster) -> bool | None:
+        """Try each pending pod whose owner is not held back, a few at a time; True when none is left."""
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(self.pending)))) as pool:
+            list(pool.map(lambda item: self._try(cluster, *item), list(self.pending.items())))
+        return True if not self.pending else None
+
+    def _try(self, cluster: Cluster, key: str, pod: Obj) -> None:
+        owner = _owner(pod)
+        with self._lock:
+            if self.clock.monotonic() < self.not_before.get(owner, 0.0):
+                return  # its budget said no a moment ago: asking for its siblings now would be refused too
+        refused = _evict(cluster, pod)
+        with self._lock:
+            if refused is None:
+                self.evicted.append(key)
+                del self.pending[key]
+            else:
+                self.refusals += 1
+                self.not_before[owner] = self.clock.monotonic() + max(self.retry_interval, refused)
+
+
+def _evict(cluster: Cluster, pod: Obj) -> float | None:
+    """POST one eviction; None when accepted or already gone, else the seconds the 429 asked us to wait (0: none)."""
     meta = pod["metadata"]
     body = {
         "apiVersion": "policy/v1",
@@ -143,59 +202,59 @@ def _evict(cluster: Cluster, pod: Obj) -> bool:
         cluster.request("POST", namespaced("v1", "pods", meta["namespace"], meta["name"]) + "/eviction",
                         body=body, what=f"eviction of pod {meta['namespace']}/{meta['name']}")
     except ObjectNotFound:
-        return True
+        return None
     except ApiRejected as exc:
-        if exc.status == 429:
-            return False
+        if exc.status == 429:  # a budget (no Retry-After) or an overloaded server (Retry-After: honour it)
+            return exc.retry_after or 0.0
         raise
-    return True
+    return None
 
 
 def drain_zone(
     cluster: Cluster, zone: str, *, timeout: float = 300.0, retry_interval: float = 0.25,
-    before_cordon: Callable[[tuple[str, ...]], object] | None = None,
+    before_cordon: Callable[[tuple[str, ...]], object] | None = None, clock: Clock = SYSTEM_CLOCK,
 ) -> DrainResult:
     """Cordon every node of `zone`, evict all its pods (all namespaces, like `kubectl drain`), wait them out.
 
     `before_cordon` is called with the nodes about to be cordoned (those still
     schedulable) before any is touched: the undo ledger writes them down then.
-    Pods owned by DaemonSets and static pods are skipped. Raises WaitTimedOut
-    naming the pods a PodDisruptionBudget still protects at the deadline.
+    Pods owned by DaemonSets and static pods are skipped. A 429 holds back that
+    pod's owner for `retry_interval` or the answer's Retry-After, whichever is
+    longer. Raises WaitTimedOut naming the pods a PodDisruptionBudget still
+    protects at the deadline.
     """
-    start = time.monotonic()
+    start = clock.monotonic()
     deadline = start + timeout
     nodes = nodes_in_zone(cluster, zone)
     to_cordon = schedulable_nodes(cluster, zone)
     if before_cordon is not None:
         before_cordon(to_cordon)
     cordoned = _set_nodes(cluster, to_cordon, True)
-    pending = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p
-               for p in _pods_on(cluster, nodes) if _evictable(p)}
-    evicted: list[str] = []
-    refusals = 0
+    evictions = _Evictions({f"{p['metadata']['namespace']}/{p['metadata']['name']}": p
+                            for p in _pods_on(cluster, nodes) if _evictable(p)}, clock, retry_interval)
 
-    def all_evicted() -> bool | None:
-        nonlocal refusals
-        for key, pod in list(pending.items()):
-            if _evict(cluster, pod):
-                evicted.append(key)
-                del pending[key]
-            else:
-                refusals += 1
-        return True if not pending else None
-
-    if not poll(all_evicted, timeout=max(0.0, deadline - time.monotonic()), interval=retry_interval):
+    if not poll(lambda: evictions.round(cluster), timeout=max(0.0, deadline - clock.monotonic()),
+                interval=min(retry_interval, 0.1), clock=clock):
         raise WaitTimedOut(
-            f"drain of zone {zone}: PodDisruptionBudgets still refuse to evict {', '.join(sorted(pending))} "
+            f"drain of zone {zone}: PodDisruptionBudgets still refuse to evict {', '.join(sorted(evictions.pending))} "
             f"after {timeout:.0f}s",
             fix="check that replacements can schedule in the other zones (kubectl get pods -o wide) and the "
             "budgets (kubectl get pdb -A)",
         )
 
-    def gone() -> bool | None:
-        left = [p for p in _pods_on(cluster, nodes) if _evictable(p) or p["metadata"].get("deletionTimestamp")]
-        return True if not left else None
+    occupied = list(nodes)  # nodes that still held an evicted pod when last looked at: only those are listed again
 
-    wait_until(gone, timeout=max(1.0, deadline - time.monotonic()), interval=0.1,
-               what=f"pods of zone {zone} terminated", describe=lambda: "evicted pods still terminating")
-    return DrainResult(zone, nodes, cordoned, tuple(evicted), refusals, time.monotonic() - start)
+    def gone() -> bool | None:
+        still = []
+        for node in occupied:
+            pods = [p for p in _pods_on(cluster, (node,)) if _evictable(p) or p["metadata"].get("deletionTimestamp")]
+            if pods:
+                still.append(node)
+        occupied[:] = still
+        return True if not still else None
+
+    wait_until(gone, timeout=max(1.0, deadline - clock.monotonic()), interval=Backoff(0.1, factor=1.5, cap=1.0),
+               what=f"pods of zone {zone} terminated", clock=clock,
+               describe=lambda: f"evicted pods still terminating on {', '.join(occupied)}")
+    return DrainResult(zone, nodes, cordoned, tuple(evictions.evicted), evictions.refusals,
+                       clock.monotonic() - start)

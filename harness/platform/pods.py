@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,10 +22,17 @@ from harness.platform.client import (
     label_selector,
     namespaced,
 )
-from harness.platform.workloads import rollout_status
-from harness.polling import wait_until
+from harness.platform.workloads import status_of
+from harness.polling import Backoff, wait_until
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
+
+#: how waits over a workload's pods poll: quickly at first (a small fault clears in a moment), then every
+#: 0.5 s, so a wait over thousands of pods lists them twice a second at most and still times recovery to 0.5 s
+POD_WAIT = Backoff(0.05, factor=1.5, cap=0.5)
+#: pod deletions in flight at once (a pod kill of thousands), and how often one answered 429 is sent again
+DELETE_CONCURRENCY = 8
+THROTTLED_WRITE_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,12 @@ def pod_info(pod: Obj, zones: dict[str, str | None]) -> PodInfo:
     )
 
 
-def list_pods(cluster: Cluster, *, namespace: str, selector: str) -> list[PodInfo]:
-    """Pods matching a label selector, each with its node's zone."""
+def list_pods(cluster: Cluster, *, namespace: str, selector: str, with_zones: bool = True) -> list[PodInfo]:
+    """Pods matching a label selector, each with its node's zone (`with_zones=False`: zone None, one list fewer:
+    the node list is as long as the cluster)."""
     pods = cluster.list_items(namespaced("v1", "pods", namespace), labelSelector=selector)
-    zones = node_zones(cluster) if any((p.get("spec") or {}).get("nodeName") for p in pods) else {}
+    wanted = with_zones and any((p.get("spec") or {}).get("nodeName") for p in pods)
+    zones = node_zones(cluster) if wanted else {}
     return sorted((pod_info(p, zones) for p in pods), key=lambda p: p.name)
 
 
@@ -114,7 +124,7 @@ def pods_by_zone(cluster: Cluster, *, namespace: str, selector: str) -> dict[str
 
 def serving_count(cluster: Cluster, *, namespace: str, selector: str) -> int:
     """How many matching pods are Ready and not terminating right now."""
-    return sum(1 for p in list_pods(cluster, namespace=namespace, selector=selector) if p.serving)
+    return sum(1 for p in list_pods(cluster, namespace=namespace, selector=selector, with_zones=False) if p.serving)
 
 
 def delete_pods(
@@ -130,7 +140,7 @@ def delete_pods(
     Raises ObjectNotFound when nothing matches: a fault that hit nothing is not a fault.
     """
     wanted = set(names) if names is not None else None
-    before = list_pods(cluster, namespace=namespace, selector=selector)
+    before = list_pods(cluster, namespace=namespace, selector=selector, with_zones=False)
     victims = [p for p in before if not p.terminating and (wanted is None or p.name in wanted)]
     if not victims:
         raise ObjectNotFound(
@@ -138,17 +148,9 @@ def delete_pods(
             + (f" among {sorted(wanted)}" if wanted else ""),
             fix="check the selector and that the workload is deployed",
         )
-    for pod in victims:
-        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace_seconds,
-                "preconditions": {"uid": pod.uid}}
-        try:
-            cluster.request("DELETE", namespaced("v1", "pods", namespace, pod.name), body=body,
-                            what=f"pod {namespace}/{pod.name}")
-        except ObjectNotFound:
-            pass  # already gone: still a victim of this fault
-        except ApiRejected as exc:
-            if exc.status != 409:  # 409: UID precondition failed, a same-named successor exists
-                raise
+    # a few at a time: 1,500 deletes one after another take over a minute, and the fault is "pods die at once"
+    with ThreadPoolExecutor(max_workers=min(DELETE_CONCURRENCY, len(victims))) as pool:
+        list(pool.map(lambda pod: _delete_pod(cluster, pod, grace_seconds), victims))
     deleted = victims
     return DeletedPods(
         names=tuple(p.name for p in deleted),
@@ -158,16 +160,37 @@ def delete_pods(
     )
 
 
+def _delete_pod(cluster: Cluster, pod: PodInfo, grace_seconds: int) -> None:
+    """DELETE one pod by UID; gone already is fine, a 429 (server overloaded) is sent again after its Retry-After."""
+    body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace_seconds,
+            "preconditions": {"uid": pod.uid}}
+    for attempt in range(THROTTLED_WRITE_RETRIES + 1):
+        try:
+            cluster.request("DELETE", namespaced("v1", "pods", pod.namespace, pod.name), body=body,
+                            what=f"pod {pod.namespace}/{pod.name}")
+            return
+        except ObjectNotFound:
+            return  # already gone: still a victim of this fault
+        except ApiRejected as exc:
+            if exc.status == 409:  # UID precondition failed: a same-named successor exists
+                return
+            if exc.status != 429 or attempt == THROTTLED_WRITE_RETRIES:
+                raise
+            cluster.clock.sleep(exc.retry_after if exc.retry_after is not None else 1.0)
+
+
 def wait_for_pods_gone(
     cluster: Cluster, *, namespace: str, selector: str, uids: frozenset[str], timeout: float = 60.0,
-    interval: float = 0.05,
+    interval: float | Backoff = POD_WAIT,
 ) -> float:
     """Wait until none of `uids` exists any more (the fault is proven); return the seconds waited."""
     start = time.monotonic()
     left: list[str] = []
 
     def check() -> bool | None:
-        present = [p.name for p in list_pods(cluster, namespace=namespace, selector=selector) if p.uid in uids]
+        present = [m["metadata"]["name"] for m in
+                   cluster.list_metadata(namespaced("v1", "pods", namespace), labelSelector=selector)
+                   if m["metadata"].get("uid") in uids]
         left[:] = present
         return True if not present else None
 
@@ -184,7 +207,7 @@ def wait_for_replacements(
     deleted: DeletedPods,
     count: int | None = None,
     timeout: float = 120.0,
-    interval: float = 0.05,
+    interval: float | Backoff = POD_WAIT,
 ) -> Replacements:
     """Wait until `count` (default: as many as were deleted) pods that did not exist before the fault serve."""
     need = len(deleted.uids) if count is None else count
@@ -193,7 +216,7 @@ def wait_for_replacements(
     seen: list[PodInfo] = []
 
     def check() -> tuple[PodInfo, ...] | None:
-        pods = list_pods(cluster, namespace=namespace, selector=selector)
+        pods = list_pods(cluster, namespace=namespace, selector=selector, with_zones=False)
         seen[:] = pods
         fresh = tuple(p for p in pods if p.uid not in known and p.serving)
         return fresh if len(fresh) >= need else None
@@ -210,20 +233,29 @@ def wait_for_replacements(
 
 
 def count_in_zone(cluster: Cluster, *, namespace: str, selector: str, zone: str) -> int:
-    """How many pods matching `selector` (not terminating) are scheduled on nodes of `zone`."""
-    by_zone = pods_by_zone(cluster, namespace=namespace, selector=selector)
-    return len([p for p in by_zone.get(zone, []) if not p.terminating])
+    """How many pods matching `selector` (not terminating) are scheduled on nodes of `zone`.
+
+    Lists the zone's nodes by label, not every node of the cluster.
+    """
+    in_zone = {n["metadata"]["name"]
+               for n in cluster.list_items(cluster_scoped("v1", "nodes"), labelSelector=f"{ZONE_LABEL}={zone}")}
+    return sum(1 for p in list_pods(cluster, namespace=namespace, selector=selector, with_zones=False)
+               if p.node in in_zone and not p.terminating)
 
 
 def deployment_serving(cluster: Cluster, name: str, *, namespace: str) -> tuple[bool, str]:
     """Rollout complete AND as many Ready, non-terminating pods as desired, with what was seen.
 
     The Deployment's status lags a pod deletion by a moment, so the status
-    alone can still say "3 ready" right after a pod was killed.
+    alone can still say "3 ready" right after a pod was killed. The pods are
+    listed only once the status says complete: while it does not, one GET
+    answers, where the list would be thousands of pods long at scale.
     """
     deployment = cluster.get(namespaced("apps/v1", "deployments", namespace, name),
                              what=f"deployment {namespace}/{name}")
-    status = rollout_status(cluster, "Deployment", name, namespace=namespace)
+    status = status_of("Deployment", deployment)
+    if not status.complete:
+        return False, f"{status.describe()}; pods not counted until the rollout is complete"
     selector = label_selector((deployment.get("spec") or {}).get("selector", {}).get("matchLabels") or {})
     serving = serving_count(cluster, namespace=namespace, selector=selector)
-    return status.complete and serving >= status.desired, f"{status.describe()}; {serving} pods serving"
+    return serving >= status.desired, f"{status.describe()}; {serving} pods serving"

@@ -70,7 +70,8 @@ def _what(kind: Kind, namespace: str, name: str) -> str:
     return f"{kind.lower()} {namespace}/{name}"
 
 
-def _status_of(kind: Kind, obj: Obj) -> RolloutStatus:
+def status_of(kind: Kind, obj: Obj) -> RolloutStatus:
+    """The rollout status carried by a workload object already fetched."""
     spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj["metadata"]
     desired = int(spec.get("replicas", 1))
     revisions_match = kind != "StatefulSet" or status.get("currentRevision") == status.get("updateRevision")
@@ -91,7 +92,7 @@ def _status_of(kind: Kind, obj: Obj) -> RolloutStatus:
 
 def rollout_status(cluster: Cluster, kind: Kind, name: str, *, namespace: str) -> RolloutStatus:
     """Read the workload's replica counts now; raise ObjectNotFound when it does not exist."""
-    return _status_of(kind, cluster.get(_path(kind, namespace, name), what=_what(kind, namespace, name)))
+    return status_of(kind, cluster.get(_path(kind, namespace, name), what=_what(kind, namespace, name)))
 
 
 def wait_for_rollout(

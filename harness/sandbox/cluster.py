@@ -43,6 +43,14 @@ class NodeShape:
     memory: str = "16Gi"
     pods: str = "110"
 
+    @classmethod
+    def holding(cls, brain_pods_per_node: int) -> NodeShape:
+        """A node big enough for `brain_pods_per_node` Brain pods (500m, 512Mi each) beside the rest of the stack."""
+        if brain_pods_per_node <= 4:
+            return cls()
+        return cls(cpu=str(brain_pods_per_node // 2 + 4), memory=f"{brain_pods_per_node // 2 + 16}Gi",
+                   pods=str(max(110, brain_pods_per_node + 20)))
+
 
 def bin_dir() -> Path:
     """The built control-plane binaries: $DRILL_SANDBOX_BIN_DIR, else what the build script would produce."""

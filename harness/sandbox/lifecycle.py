@@ -142,8 +142,12 @@ def sandbox_up(
     deploy_dir: Path = DEPLOY_DIR,
     timeout: float = 120.0,
     nodes: str = "kwok",
+    brain_replicas: int | None = None,
 ) -> SandboxInfo:
     """Start (or report) the sandbox in `state_dir`; every component is waited for under `timeout`.
+
+    `nodes_per_zone` and `brain_replicas` (kwok nodes only) size the sandbox for
+    the scale bench; the defaults (2 per zone, deploy/'s 3 replicas) are the drills'.
 
     `nodes`: "kwok" (simulated nodes only), "real" (a kubelet node per zone running
     the stack's containers; SandboxError if this machine cannot) or "auto" (real
@@ -167,13 +171,17 @@ def sandbox_up(
         bins = kwok.bin_dir()
         real, note = _choose_nodes(nodes, paths)
         try:
+            if real and (nodes_per_zone != 2 or brain_replicas is not None):
+                raise SandboxError("a scaled sandbox (--nodes-per-zone, --brain-replicas) runs on kwok nodes only",
+                                   fix="start it with --nodes kwok")
             if real:
                 info = _start_real(paths, bins, cluster_name=cluster_name, keys=keys, dns_zone=dns_zone,
                                    deploy_dir=deploy_dir, timeout=timeout)
             else:
                 info = _start(paths, bins, cluster_name=cluster_name, redis_port=redis_port, keys=keys,
-                          nodes_per_zone=nodes_per_zone, ready_delay=ready_delay, ready_jitter=ready_jitter,
-                              dns_zone=dns_zone, deploy_dir=deploy_dir, timeout=timeout)
+                              nodes_per_zone=nodes_per_zone, ready_delay=ready_delay, ready_jitter=ready_jitter,
+                              dns_zone=dns_zone, deploy_dir=deploy_dir, timeout=timeout,
+                              brain_replicas=brain_replicas)
                 if note:
                     info = replace(info, nodes_note=note)
                     save_state(paths, info)
@@ -198,12 +206,17 @@ def _choose_nodes(nodes: str, paths: SandboxPaths) -> tuple[bool, str]:
 
 
 def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: int, keys: int, nodes_per_zone: int,
-           ready_delay: str, ready_jitter: str, dns_zone: str, deploy_dir: Path, timeout: float) -> SandboxInfo:
+           ready_delay: str, ready_jitter: str, dns_zone: str, deploy_dir: Path, timeout: float,
+           brain_replicas: int | None = None) -> SandboxInfo:
     for d in (paths.logs_dir, paths.pids_dir, paths.redis_dir):
         d.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(32)
     write_secret(paths.redis_password_file, password)
-    objects = stack_objects(deploy_dir, redis_password=password, ready_delay=ready_delay, ready_jitter=ready_jitter)
+    objects = stack_objects(deploy_dir, redis_password=password, ready_delay=ready_delay, ready_jitter=ready_jitter,
+                            brain_replicas=brain_replicas)
+    # room for every Brain pod in two zones (scenario 2 drains the third), as production would be sized
+    per_node = -(-(brain_replicas or 0) // max(1, 2 * nodes_per_zone))
+    shape = kwok.NodeShape.holding(per_node)
 
     creating = kwok.start_create(cluster_name, bins, paths, timeout=timeout)  # runs while we start the rest
     try:
@@ -221,7 +234,7 @@ def _start(paths: SandboxPaths, bins: Path, *, cluster_name: str, redis_port: in
     cluster = kwok.finish_create(creating, cluster_name, paths, timeout=timeout)
     logs = paths.logs_dir / cluster_name  # kept there by the teardown of a failed start
     try:
-        kwok.create_nodes(cluster, per_zone=nodes_per_zone, timeout=timeout)
+        kwok.create_nodes(cluster, per_zone=nodes_per_zone, shape=shape, timeout=timeout)
     except WaitTimedOut as exc:
         raise SandboxError(f"kwok nodes did not become Ready: {exc.message}",
                            fix=f"see {logs / 'kwok-controller.log'}") from None

@@ -17,6 +17,7 @@ from harness.platform.stack import DEPLOY_DIR, stack_in
 from harness.sandbox import images
 from harness.sandbox.state import NAMESPACE
 
+BRAIN_DEPLOYMENT = "sentinel-brain"
 READY_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/delay"
 JITTER_ANNOTATION = "pod-ready.stage.kwok.x-k8s.io/jitter-delay"
 
@@ -32,13 +33,21 @@ def stack_objects(
     namespace: str = NAMESPACE,
     ready_delay: str = "1s",
     ready_jitter: str = "2s",
+    brain_replicas: int | None = None,
 ) -> list[Obj]:
     """The objects of `deploy_dir`, moved to `namespace`, Secrets filled, readiness delay set.
 
-    Callers that restore Secrets from a backup drop the Secret objects from the list.
+    `brain_replicas` overrides Brain's replica count (the scale bench: thousands
+    of pods); None keeps deploy/'s. Callers that restore Secrets from a backup
+    drop the Secret objects from the list.
     """
-    return with_sandbox_values(stack_in(namespace, deploy_dir), redis_password=redis_password,
-                               ready_delay=ready_delay, ready_jitter=ready_jitter)
+    objects = with_sandbox_values(stack_in(namespace, deploy_dir), redis_password=redis_password,
+                                  ready_delay=ready_delay, ready_jitter=ready_jitter)
+    if brain_replicas is not None:
+        for obj in objects:
+            if obj["kind"] == "Deployment" and obj["metadata"]["name"] == BRAIN_DEPLOYMENT:
+                obj["spec"]["replicas"] = brain_replicas
+    return objects
 
 
 def with_sandbox_values(objects: list[Obj], *, redis_password: str = "", ready_delay: str = "1s",

@@ -180,6 +180,10 @@ class FakeCluster:
     def list_items(self, path: str, **query: Any) -> list[Obj]:
         return list(self.get(path, **query).get("items") or [])
 
+    def list_metadata(self, path: str, **query: Any) -> list[Obj]:
+        """As the API server's PartialObjectMetadataList: each item's metadata only."""
+        return [{"metadata": copy.deepcopy(i["metadata"])} for i in self.list_items(path, **query)]
+
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
                 content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
                 what: str | None = None) -> Obj:

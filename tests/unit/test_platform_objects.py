@@ -12,7 +12,7 @@ from harness.platform.endpoints import endpoints_from_slices
 from harness.platform.manifests import load_manifests
 from harness.platform.nodes import _evictable
 from harness.platform.pod_exec import _TarStream
-from harness.platform.workloads import _status_of
+from harness.platform.workloads import status_of
 from harness.sandbox.state import REPO_ROOT
 
 
@@ -23,27 +23,27 @@ def deployment(**status: int) -> dict:
 
 def test_a_rollout_is_complete_only_when_every_count_matches_the_latest_generation() -> None:
     full = {"replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}
-    assert _status_of("Deployment", deployment(**full)).complete
-    assert not _status_of("Deployment", deployment(**{**full, "readyReplicas": 2})).complete
-    assert not _status_of("Deployment", deployment(**{**full, "replicas": 4})).complete  # an old pod lingers
+    assert status_of("Deployment", deployment(**full)).complete
+    assert not status_of("Deployment", deployment(**{**full, "readyReplicas": 2})).complete
+    assert not status_of("Deployment", deployment(**{**full, "replicas": 4})).complete  # an old pod lingers
     stale = deployment(**full)
     stale["status"]["observedGeneration"] = 1
-    assert not _status_of("Deployment", stale).complete
+    assert not status_of("Deployment", stale).complete
 
 
 def test_a_statefulset_mid_update_is_not_complete() -> None:
     sts = deployment(replicas=1, updatedReplicas=1, readyReplicas=1, availableReplicas=1)
     sts["spec"]["replicas"] = 1
     sts["status"].update(currentRevision="r1", updateRevision="r2")
-    assert not _status_of("StatefulSet", sts).complete
+    assert not status_of("StatefulSet", sts).complete
     sts["status"]["currentRevision"] = "r2"
-    assert _status_of("StatefulSet", sts).complete
+    assert status_of("StatefulSet", sts).complete
 
 
 def test_a_scaled_to_zero_workload_is_complete_with_no_status_counts() -> None:
     zero = deployment()
     zero["spec"]["replicas"] = 0
-    assert _status_of("Deployment", zero).complete
+    assert status_of("Deployment", zero).complete
 
 
 def test_only_ready_non_terminating_endpoints_of_the_service_count() -> None:

@@ -1,0 +1,182 @@
+"""What the harness costs the API server: requests counted by verb, throttled reads retried after Retry-After,
+and a drain that asks a budget once per retry instead of once per pod (on a fake HTTP API and a fake clock)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.platform.api_requests import RequestCounter, verb_of
+from harness.platform.client import ApiRejected, Cluster, connect
+from harness.platform.nodes import _Evictions
+from tests.unit.test_platform_client import kubeconfig
+
+#: path → answers in order (status, body, Retry-After or None); the last one repeats
+SCRIPT: dict[str, list[tuple[int, dict[str, Any], str | None]]] = {}
+
+
+class _Api(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        self.server.seen.append((self.command, self.path))  # type: ignore[attr-defined]
+        answers = SCRIPT.get(self.path.split("?")[0]) or [(404, {"message": "not here"}, None)]
+        status, body, retry_after = answers.pop(0) if len(answers) > 1 else answers[0]
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if retry_after is not None:
+            self.send_header("Retry-After", retry_after)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def api() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    server.seen = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    SCRIPT.clear()
+
+
+@pytest.fixture
+def cluster(api: ThreadingHTTPServer, tmp_path: Path) -> Cluster:
+    plain = connect(kubeconfig(tmp_path, f"http://127.0.0.1:{api.server_address[1]}"), "fake", timeout=2.0)
+    return replace(plain, requests=RequestCounter(), clock=FakeClock())
+
+
+@pytest.mark.parametrize(("method", "path", "query", "verb"), [
+    ("GET", "/api/v1/nodes", None, "list"),
+    ("GET", "/api/v1/nodes", {"watch": True}, "watch"),
+    ("GET", "/api/v1/nodes/n1", None, "get"),
+    ("GET", "/api/v1/namespaces/s/pods", None, "list"),
+    ("GET", "/api/v1/namespaces/s/pods/p", None, "get"),
+    ("GET", "/apis/apps/v1/namespaces/s/deployments/d/scale", None, "get/scale"),
+    ("PATCH", "/apis/apps/v1/namespaces/s/deployments/d/scale", None, "patch/scale"),
+    ("POST", "/api/v1/namespaces/s/pods/p/eviction", None, "create/eviction"),
+    ("POST", "/api/v1/namespaces", None, "create"),
+    ("DELETE", "/api/v1/namespaces/s/pods/p", None, "delete"),
+    ("GET", "/version", None, "get"),
+])
+def test_each_request_is_named_by_its_kubernetes_verb(method: str, path: str, query: dict[str, Any] | None,
+                                                      verb: str) -> None:
+    assert verb_of(method, path, query) == verb
+
+
+def test_the_transport_counts_every_request_it_sends_by_verb(cluster: Cluster) -> None:
+    SCRIPT["/api/v1/nodes"] = [(200, {"items": [{"metadata": {"name": "n"}}]}, None)]
+    SCRIPT["/api/v1/nodes/n"] = [(200, {"metadata": {"name": "n"}}, None)]
+    before = cluster.requests.snapshot()
+    cluster.list_items("/api/v1/nodes")
+    cluster.get("/api/v1/nodes/n")
+    cluster.get("/api/v1/nodes/n")
+    with pytest.raises(ApiRejected):  # a refused request was still sent: it counts
+        SCRIPT["/api/v1/namespaces/s/pods/p/eviction"] = [(429, {"message": "budget"}, None)]
+        cluster.request("POST", "/api/v1/namespaces/s/pods/p/eviction", body={})
+    assert cluster.requests.since(before) == {"list": 1, "get": 2, "create/eviction": 1}
+    assert cluster.requests.total() == 4
+
+
+def test_list_items_follows_continue_tokens_and_sends_the_limit(cluster: Cluster, api: ThreadingHTTPServer) -> None:
+    SCRIPT["/api/v1/configmaps"] = [
+        (200, {"items": [{"n": 1}, {"n": 2}], "metadata": {"continue": "two"}}, None),
+        (200, {"items": [{"n": 3}], "metadata": {"continue": ""}}, None),
+    ]
+    assert cluster.list_items("/api/v1/configmaps", limit=2) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    paths = [p for _, p in api.seen]  # type: ignore[attr-defined]
+    assert "limit=2" in paths[0] and "continue" not in paths[0]
+    assert "continue=two" in paths[1] and "limit=2" in paths[1]
+
+
+def test_a_throttled_read_is_retried_after_the_servers_retry_after(cluster: Cluster) -> None:
+    SCRIPT["/api/v1/nodes"] = [(429, {"message": "too many requests"}, "3"),
+                               (429, {"message": "too many requests"}, "5"),
+                               (200, {"items": [{"metadata": {"name": "n"}}]}, None)]
+    assert len(cluster.list_items("/api/v1/nodes")) == 1
+    assert cluster.clock.sleeps == [3.0, 5.0]  # type: ignore[attr-defined]
+
+
+def test_a_throttled_read_gives_up_after_its_retries_with_the_status(cluster: Cluster) -> None:
+    SCRIPT["/api/v1/nodes/n"] = [(429, {"message": "too many requests"}, "1")]
+    with pytest.raises(ApiRejected) as err:
+        cluster.get("/api/v1/nodes/n")
+    assert err.value.status == 429 and len(cluster.clock.sleeps) == 3  # type: ignore[attr-defined]
+
+
+def test_a_refused_eviction_is_not_retried_by_the_transport(cluster: Cluster, api: ThreadingHTTPServer) -> None:
+    SCRIPT["/api/v1/namespaces/s/pods/p/eviction"] = [(429, {"message": "budget"}, "10")]
+    with pytest.raises(ApiRejected) as err:
+        cluster.request("POST", "/api/v1/namespaces/s/pods/p/eviction", body={})
+    assert err.value.retry_after == 10.0 and len(api.seen) == 1  # type: ignore[attr-defined]
+
+
+def _pod(name: str, owner: str = "rs-1") -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "s", "ownerReferences": [{"controller": True, "uid": owner}]}}
+
+
+def test_a_budgets_429_holds_back_every_pod_of_that_owner_until_its_retry_after(cluster: Cluster,
+                                                                             api: ThreadingHTTPServer) -> None:
+    for name in ("a", "b", "c"):
+        SCRIPT[f"/api/v1/namespaces/s/pods/{name}/eviction"] = [(429, {"message": "budget"}, "10")]
+    SCRIPT["/api/v1/namespaces/s/pods/x/eviction"] = [(201, {}, None)]
+    clock = FakeClock()
+    evictions = _Evictions({n: _pod(n) for n in ("a", "b", "c")} | {"x": _pod("x", owner="rs-2")}, clock, 0.25,
+                           concurrency=1)  # one at a time, so "not asked" is exact
+
+    assert evictions.round(cluster) is None
+    asked = [p for _, p in api.seen]  # type: ignore[attr-defined]
+    assert len(asked) == 2  # a (refused, owner held) and x (another owner, evicted); b and c not asked
+    assert evictions.evicted == ["x"] and evictions.refusals == 1
+
+    clock.now = 9.9  # within the server's Retry-After: nothing is sent
+    evictions.round(cluster)
+    assert len(api.seen) == 2  # type: ignore[attr-defined]
+
+    clock.now = 10.0
+    evictions.round(cluster)
+    assert len(api.seen) == 3 and evictions.refusals == 2  # type: ignore[attr-defined]
+
+
+def test_a_429_without_retry_after_waits_the_drains_own_interval(cluster: Cluster) -> None:
+    SCRIPT["/api/v1/namespaces/s/pods/a/eviction"] = [(429, {"message": "budget"}, None), (201, {}, None)]
+    clock = FakeClock()
+    evictions = _Evictions({"a": _pod("a")}, clock, 0.25, concurrency=1)
+    assert evictions.round(cluster) is None
+    assert evictions.not_before == {"rs-1": 0.25}
+    clock.now = 0.25
+    assert evictions.round(cluster) is True and evictions.evicted == ["a"]
+
+
+def test_evictions_run_a_few_at_a_time_and_all_land(cluster: Cluster, api: ThreadingHTTPServer) -> None:
+    names = [f"p{i}" for i in range(20)]
+    for name in names:
+        SCRIPT[f"/api/v1/namespaces/s/pods/{name}/eviction"] = [(201, {}, None)]
+    evictions = _Evictions({n: _pod(n) for n in names}, FakeClock(), 0.25, concurrency=4)
+    assert evictions.round(cluster) is True
+    assert sorted(evictions.evicted) == sorted(names) and len(api.seen) == 20  # type: ignore[attr-defined]
