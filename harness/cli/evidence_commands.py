@@ -102,7 +102,7 @@ def _echo_upload(result: UploadResult) -> None:
 @click.option("--run-id", "run_id", default=None, help="Run id (default: from the results, else time + target).")
 @click.option("--upload", "upload", is_flag=True, help="Also upload the bundle to the store.")
 @click.option("--pdf/--no-pdf", "pdf", default=True, show_default=True,
-              help="Also write the auditor's PDF to reports/evidence-pdf/<run-id>.pdf (outside the bundle).")
+              help="Also write the auditor's PDF beside the chain: <out>/../evidence-pdf/<run-id>.pdf (reports/evidence-pdf/).")
 @store_option
 @retain_option
 @lock_option
@@ -129,7 +129,7 @@ class WrittenEvidence:
 def write_evidence(results: Path, out: Path, *, artifacts: tuple[Path, ...] = (), run_id: str | None = None,
                    pdf: bool = True, upload: bool = False, store: str | None = None, retain_days: int | None = None,
                    lock_mode: LockMode | None = None, config: str | None = None, say: bool = True) -> WrittenEvidence:
-    """The bundle, then its PDF (reports/evidence-pdf/), then the upload: each said as soon as it exists,
+    """The bundle, then its PDF (beside the chain, in evidence-pdf/), then the upload: each said as soon as it exists,
     so a later failure cannot hide what was already written."""
     path = build_bundle(results, out_root=out, artifacts=list(artifacts), meta={"run_id": run_id} if run_id else None)
     if say:
@@ -230,7 +230,7 @@ def upload_command(bundle: Path, store: str | None, retain_days: int | None, loc
 @evidence.command("pdf")
 @click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="The PDF to write (default: reports/evidence-pdf/<run-id>.pdf; never inside the bundle).")
+              help="The PDF to write (default: beside the chain, reports/evidence-pdf/<run-id>.pdf for reports/evidence/; never inside the bundle).")
 @click.option("--evidence-root", "evidence_root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Bundles the trend is drawn from (default: the bundle's parent directory).")
 @json_option

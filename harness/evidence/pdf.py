@@ -40,7 +40,8 @@ from harness.evidence.tables import fmt_seconds, phase_rows, target_rows
 from harness.evidence.trend_data import scenario_name, series_by_scenario, trend_points
 from harness.evidence.verify import verify_bundle
 
-PDF_ROOT = Path("reports/evidence-pdf")
+#: beside the chain's directory: reports/evidence/<run-id>/ → reports/evidence-pdf/<run-id>.pdf
+PDF_DIR = "evidence-pdf"
 LABEL_COLOUR = colors.HexColor("#b35900")
 _STYLES = getSampleStyleSheet()
 _BODY = _STYLES["BodyText"]
@@ -50,8 +51,9 @@ _GRID = TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("FONTSIZE", (
 
 
 def default_pdf_path(bundle: Path) -> Path:
-    """reports/evidence-pdf/<run-id>.pdf: beside the chain, never inside a hashed bundle."""
-    return PDF_ROOT / f"{bundle.name}.pdf"
+    """<chain's parent>/evidence-pdf/<run-id>.pdf (reports/evidence-pdf/ for reports/evidence/): beside the
+    chain wherever it is, never inside a hashed bundle, never wherever the process happens to run."""
+    return bundle.parent.parent / PDF_DIR / f"{bundle.name}.pdf"
 
 
 def _p(text: Any, style: ParagraphStyle = _BODY) -> Paragraph:

@@ -96,10 +96,12 @@ def test_a_sandbox_bundle_says_so_in_the_title_and_on_every_verdict_line(tmp_pat
 def test_evidence_pdf_command_writes_beside_the_chain_and_refuses_a_path_inside_the_bundle(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     bundle = _chain(tmp_path, target="prod-eu")
-    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     assert main(["evidence", "pdf", str(bundle)]) == 0
-    default = tmp_path / "reports" / "evidence-pdf" / f"{bundle.name}.pdf"
-    assert default.is_file() and f"pdf: reports/evidence-pdf/{bundle.name}.pdf" in capsys.readouterr().out
+    default = tmp_path / "evidence-pdf" / f"{bundle.name}.pdf"  # beside the chain's directory, not the cwd's
+    assert default.is_file() and f"pdf: {default}" in capsys.readouterr().out
     assert main(["evidence", "pdf", str(bundle), "--out", str(bundle / "report.pdf")]) == 2
     assert "inside the bundle" in capsys.readouterr().err
     assert not (bundle / "report.pdf").exists() and (bundle / integrity.SUMS).is_file()
@@ -111,5 +113,5 @@ def test_evidence_bundle_writes_the_pdf_of_the_new_bundle(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     assert main(["evidence", "bundle", "--results", str(results), "--out", "evidence", "--run-id", "run-9"]) == 0
     out = capsys.readouterr().out
-    assert "bundle: evidence/run-9" in out and "pdf: reports/evidence-pdf/run-9.pdf" in out
-    assert "41.200" in _text(tmp_path / "reports" / "evidence-pdf" / "run-9.pdf")
+    assert "bundle: evidence/run-9" in out and "pdf: evidence-pdf/run-9.pdf" in out
+    assert "41.200" in _text(tmp_path / "evidence-pdf" / "run-9.pdf")
