@@ -19,6 +19,7 @@ import redis
 from harness.backup.dataset import db_client
 from harness.redaction import child_environment
 from harness.redis_process import RedisProcess
+from harness.resp import encode_command
 
 _POOL = os.urandom(1 << 20)
 _TTL_S = 6 * 3600  # far beyond any bench run: no key expires between a step and its floor
@@ -40,14 +41,6 @@ SIZES = {
 }
 
 
-def resp(*args: bytes) -> bytes:
-    """One command in RESP, as `redis-cli --pipe` reads it."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(out)
-
-
 def _blob(i: int, n: int) -> bytes:
     start = (i * 7919) % (len(_POOL) - n)
     return _POOL[start : start + n]
@@ -61,27 +54,27 @@ def _small(i: int) -> Iterator[bytes]:
     """SENTINEL-like: sessions with TTLs, rate limits, caches, user hashes, a few lists/sets/zsets/streams."""
     kind = i % 10
     if kind < 4:
-        yield resp(b"SET", b"session:%d" % i, _blob(i, 60 + i % 40), b"EX", _ttl(i))
+        yield encode_command(b"SET", b"session:%d" % i, _blob(i, 60 + i % 40), b"EX", _ttl(i))
     elif kind < 6:
-        yield resp(b"SET", b"ratelimit:%d" % i, b"%d" % (i % 100), b"PX", b"%d" % (_TTL_S * 1000 + i))
+        yield encode_command(b"SET", b"ratelimit:%d" % i, b"%d" % (i % 100), b"PX", b"%d" % (_TTL_S * 1000 + i))
     elif kind < 8:
-        yield resp(b"SET", b"cache:%d" % i, _blob(i, 100 + i % 100))
+        yield encode_command(b"SET", b"cache:%d" % i, _blob(i, 100 + i % 100))
     elif kind == 8:
-        yield resp(b"HSET", b"user:%d" % i, b"name", b"n%d" % i, b"plan", b"pro", b"seen", b"%d" % i)
+        yield encode_command(b"HSET", b"user:%d" % i, b"name", b"n%d" % i, b"plan", b"pro", b"seen", b"%d" % i)
         if i % 20 == 8:
-            yield resp(b"EXPIRE", b"user:%d" % i, _ttl(i))
+            yield encode_command(b"EXPIRE", b"user:%d" % i, _ttl(i))
     else:
         sub = (i // 10) % 5
         if sub == 0:
-            yield resp(b"RPUSH", b"queue:%d" % i, b"job-a", b"job-b", _blob(i, 20))
+            yield encode_command(b"RPUSH", b"queue:%d" % i, b"job-a", b"job-b", _blob(i, 20))
         elif sub == 1:
-            yield resp(b"SADD", b"tags:%d" % i, b"a", b"b", b"t%d" % (i % 7))
+            yield encode_command(b"SADD", b"tags:%d" % i, b"a", b"b", b"t%d" % (i % 7))
         elif sub == 2:
-            yield resp(b"ZADD", b"rank:%d" % i, b"1", b"a", b"2.5", b"b")
+            yield encode_command(b"ZADD", b"rank:%d" % i, b"1", b"a", b"2.5", b"b")
         elif sub == 3:
-            yield resp(b"XADD", b"events:%d" % i, b"*", b"kind", b"login", b"i", b"%d" % i)
+            yield encode_command(b"XADD", b"events:%d" % i, b"*", b"kind", b"login", b"i", b"%d" % i)
         else:
-            yield resp(b"SET", b"bin\x00%d\xff" % i, _blob(i, 16), b"PX", b"%d" % (_TTL_S * 1000))
+            yield encode_command(b"SET", b"bin\x00%d\xff" % i, _blob(i, 16), b"PX", b"%d" % (_TTL_S * 1000))
 
 
 def _large(i: int) -> Iterator[bytes]:
@@ -89,16 +82,16 @@ def _large(i: int) -> Iterator[bytes]:
     kind = i % 10
     if kind < 6:
         args = [b"SET", b"blob:%d" % i, _blob(i, 8192 + (i * 31) % 8192)]
-        yield resp(*args, *((b"EX", _ttl(i)) if i % 2 else ()))
+        yield encode_command(*args, *((b"EX", _ttl(i)) if i % 2 else ()))
     elif kind < 8:
         fields = [x for f in range(10) for x in (b"f%d" % f, _blob(i + f, 1024))]
-        yield resp(b"HSET", b"doc:%d" % i, *fields)
+        yield encode_command(b"HSET", b"doc:%d" % i, *fields)
     elif kind == 8:
-        yield resp(b"RPUSH", b"log:%d" % i, *[_blob(i + j, 1024) for j in range(10)])
-        yield resp(b"EXPIRE", b"log:%d" % i, _ttl(i))
+        yield encode_command(b"RPUSH", b"log:%d" % i, *[_blob(i + j, 1024) for j in range(10)])
+        yield encode_command(b"EXPIRE", b"log:%d" % i, _ttl(i))
     else:
         members = [x for m in range(50) for x in (b"%d" % m, _blob(i + m, 100))]
-        yield resp(b"ZADD", b"board:%d" % i, *members)
+        yield encode_command(b"ZADD", b"board:%d" % i, *members)
 
 
 def write_seed(out: IO[bytes], size: Size, *, scale: float = 1.0) -> int:
@@ -111,7 +104,7 @@ def write_seed(out: IO[bytes], size: Size, *, scale: float = 1.0) -> int:
         if len(batch) >= 2000:
             out.write(b"".join(batch))
             batch.clear()
-    batch.append(resp(b"XGROUP", b"CREATE", b"events:39" if not size.large else b"stream:g", b"workers", b"0",
+    batch.append(encode_command(b"XGROUP", b"CREATE", b"events:39" if not size.large else b"stream:g", b"workers", b"0",
                       b"MKSTREAM"))
     out.write(b"".join(batch))
     return keys + (0 if not size.large else 1)
@@ -164,7 +157,7 @@ def write_restore_resp(server: RedisProcess, dest: Path, *, batch: int = 1000) -
                 payload, pttl = answers[2 * n], int(answers[2 * n + 1])
                 if payload is None or pttl == -2:
                     continue
-                chunk.append(resp(b"RESTORE", key if isinstance(key, bytes) else key.encode(), b"%d" % max(pttl, 0), payload))
+                chunk.append(encode_command(b"RESTORE", key if isinstance(key, bytes) else key.encode(), b"%d" % max(pttl, 0), payload))
             data = b"".join(chunk)
             out.write(data)
             keys += len(chunk)

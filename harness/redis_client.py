@@ -14,6 +14,7 @@ from redis.retry import Retry
 
 from harness.config import redact_url, split_redis_url
 from harness.errors import AuthFailed, ConnectionFailed
+from harness.resp import encode_command
 
 
 def connect(
@@ -79,7 +80,7 @@ def auth_reply(url: str, password: str, *, timeout: float = 2.0) -> str:
 
     host, port = host_port(url)
     secret = password.encode()
-    command = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret)
+    command = encode_command(b"AUTH", secret)
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(command)

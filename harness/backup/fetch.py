@@ -17,15 +17,9 @@ from typing import BinaryIO
 from harness.backup.errors import BackupFailed
 from harness.backup.progress import transfer_progress
 from harness.errors import AuthFailed, ConnectionFailed
+from harness.resp import encode_command
 
 _CHUNK = 1024 * 1024
-
-
-def _command(*args: bytes) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(out)
 
 
 def _reply(fh: BinaryIO, where: str) -> bytes:
@@ -63,19 +57,19 @@ def fetch_rdb(
         fh = sock.makefile("rb")
         if password:
             auth = (b"AUTH", username.encode(), password.encode()) if username else (b"AUTH", password.encode())
-            sock.sendall(_command(*auth))
+            sock.sendall(encode_command(*auth))
             answer = _reply(fh, where)
             if not answer.startswith(b"+"):
                 raise AuthFailed(
                     f"Redis at {where} refused the password for the RDB fetch",
                     fix="set REDIS_PASSWORD to the server's current password",
                 )
-        sock.sendall(_command(b"REPLCONF", b"rdb-only", b"1"))
+        sock.sendall(encode_command(b"REPLCONF", b"rdb-only", b"1"))
         answer = _reply(fh, where)
         if answer.startswith((b"-NOAUTH", b"-WRONGPASS")):
             raise AuthFailed(f"Redis at {where} requires a password", fix="set REDIS_PASSWORD")
         # -ERR here means a server older than 7.0: SYNC still works, it just keeps streaming afterwards.
-        sock.sendall(_command(b"SYNC"))
+        sock.sendall(encode_command(b"SYNC"))
         return _receive(fh, dest, where)
     except TimeoutError:
         raise BackupFailed(

@@ -16,6 +16,7 @@ import pytest
 from harness.platform.api_requests import RequestCounter, verb_of
 from harness.platform.client import ApiRejected, Cluster, connect
 from harness.platform.nodes import _Evictions
+from tests.fakes.clock import FakeClock
 from tests.unit.test_platform_client import kubeconfig
 
 #: path → answers in order (status, body, Retry-After or None); the last one repeats
@@ -40,19 +41,6 @@ class _Api(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

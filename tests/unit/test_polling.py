@@ -6,19 +6,7 @@ import pytest
 
 from harness.errors import TargetMissed
 from harness.polling import Backoff, WaitTimedOut, poll, wait_until
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.fakes.clock import FakeClock
 
 
 def test_returns_the_first_answer_without_sleeping() -> None:
