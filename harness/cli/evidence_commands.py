@@ -65,19 +65,14 @@ def evidence() -> None:
     """Tamper-evident evidence bundles: build, verify, upload, and the auditor's PDF."""
 
 
-def _store_url(store: str | None, config: str | None) -> str:
-    url = store or settings_from(config).store_url
-    if not url:
-        raise ConfigError("no evidence store given", fix="pass --store s3://bucket/prefix or set DRILL_STORE_URL")
-    return url
-
-
 def _upload(bundle: Path, store: str | None, retain_days: int | None, lock_mode: LockMode | None,
             config: str | None) -> UploadResult:
     settings = settings_from(config)
-    return upload_bundle(bundle, store or _store_url(None, config),
-                         retain_days=retain_days or settings.evidence_retention_days, lock_mode=lock_mode,
-                         trusted_keys=settings.evidence_public_keys)
+    url = store or settings.store_url
+    if not url:
+        raise ConfigError("no evidence store given", fix="pass --store s3://bucket/prefix or set DRILL_STORE_URL")
+    return upload_bundle(bundle, url, retain_days=retain_days or settings.evidence_retention_days,
+                         lock_mode=lock_mode, trusted_keys=settings.evidence_public_keys)
 
 
 def _echo_upload(result: UploadResult) -> None:
