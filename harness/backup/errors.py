@@ -6,4 +6,4 @@ from harness.errors import CheckFailed
 
 
 class BackupFailed(CheckFailed):
-    """The source could not produce a backup: BGSAVE failed or timed out, the fetch broke (exit 1)."""
+    """The source could not produce a backup: its save for the fetch failed or timed out, the fetch broke (exit 1)."""

@@ -5,12 +5,18 @@ child process, no argv, no environment). We send `REPLCONF rdb-only 1` and do no
 advertise the `eof` capability, so the server streams a disk-based snapshot with a
 known length right away; `redis-cli --rdb` advertises `eof` and therefore waits
 `repl-diskless-sync-delay` (5 s by default) before the transfer starts.
+
+The SYNC is the backup's BGSAVE: the server forks and saves for it (INFO persistence
+counts it in `rdb_saves`), so no separate BGSAVE is asked for; the file is hashed as
+it is written, so nothing reads it again for its sha256.
 """
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,7 +35,22 @@ def _reply(fh: BinaryIO, where: str) -> bytes:
     return line.rstrip(b"\r\n")
 
 
-def fetch_rdb(
+@dataclass(frozen=True)
+class FetchedRdb:
+    """The file a fetch wrote: its size and sha256, and how long the server's save and the transfer took."""
+
+    size: int
+    sha256: str
+    save_seconds: float
+    transfer_seconds: float
+
+
+def fetch_rdb(host: str, port: int, dest: Path, *, password: str | None = None, username: str | None = None) -> int:
+    """Write the server's current dataset as an RDB to `dest`; return its size (see `fetch_snapshot`)."""
+    return fetch_snapshot(host, port, dest, password=password, username=username).size
+
+
+def fetch_snapshot(
     host: str,
     port: int,
     dest: Path,
@@ -38,11 +59,13 @@ def fetch_rdb(
     username: str | None = None,
     connect_timeout: float = 5.0,
     idle_timeout: float = 60.0,
-) -> int:
-    """Write the server's current dataset as an RDB to `dest`; return its size.
+    save_timeout: float = 600.0,
+) -> FetchedRdb:
+    """Write the server's current dataset as an RDB to `dest`: a save made for this request.
 
     Raises ConnectionFailed (unreachable, dropped), AuthFailed (password refused)
-    or BackupFailed (the server refused SYNC or its save failed).
+    or BackupFailed (the server refused SYNC, its save failed, or it did not
+    start sending within `save_timeout` seconds).
     """
     where = f"{host}:{port}"
     try:
@@ -70,7 +93,7 @@ def fetch_rdb(
             raise AuthFailed(f"Redis at {where} requires a password", fix="set REDIS_PASSWORD")
         # -ERR here means a server older than 7.0: SYNC still works, it just keeps streaming afterwards.
         sock.sendall(encode_command(b"SYNC"))
-        return _receive(fh, dest, where)
+        return _receive(sock, fh, dest, where, save_timeout=save_timeout, idle_timeout=idle_timeout)
     except TimeoutError:
         raise BackupFailed(
             f"Redis at {where} sent nothing for {idle_timeout:.0f}s during the RDB fetch",
@@ -85,9 +108,22 @@ def fetch_rdb(
         sock.close()
 
 
-def _receive(fh: BinaryIO, dest: Path, where: str) -> int:
-    while True:  # the server sends bare newlines as keep-alives while it forks and saves
-        line = fh.readline()
+def _receive(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *, save_timeout: float,
+             idle_timeout: float) -> FetchedRdb:
+    asked = time.monotonic()
+    deadline = asked + save_timeout
+    while True:  # the server sends bare newlines as keep-alives (about one a second) while it forks and saves
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BackupFailed(f"the save on {where} for the RDB fetch did not finish within {save_timeout:g}s",
+                               fix="check the server's load and log; raise the save timeout for large datasets")
+        sock.settimeout(min(idle_timeout, left))
+        try:
+            line = fh.readline()
+        except TimeoutError:
+            if time.monotonic() < deadline:
+                raise
+            continue
         if not line:
             raise BackupFailed(
                 f"Redis at {where} closed the connection before sending the RDB",
@@ -107,7 +143,9 @@ def _receive(fh: BinaryIO, dest: Path, where: str) -> int:
         raise BackupFailed(f"Redis at {where} started a diskless transfer we did not ask for", fix="report this")
     size = int(header[1:])
     started = time.monotonic()
+    sock.settimeout(idle_timeout)
     remaining = size
+    digest = hashlib.sha256()
     with dest.open("wb") as out, transfer_progress(f"fetch RDB from {where}", size) as advance:
         while remaining:
             chunk = fh.read(min(_CHUNK, remaining))
@@ -118,7 +156,8 @@ def _receive(fh: BinaryIO, dest: Path, where: str) -> int:
                     fix="retry; check the network and the server's log",
                 )
             out.write(chunk)
+            digest.update(chunk)
             remaining -= len(chunk)
             advance(len(chunk))
-    return size
+    return FetchedRdb(size, digest.hexdigest(), started - asked, time.monotonic() - started)
 

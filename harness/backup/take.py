@@ -1,9 +1,13 @@
-"""Take a backup: BGSAVE, wait until it is done and ok, fetch the RDB, describe it, upload.
+"""Take a backup: fetch a fresh RDB (the server's BGSAVE for our SYNC), describe it, upload.
 
-The manifest is computed from the fetched file loaded into a scratch server, so
-it states exactly what the file holds. The file comes from the replication fetch
-(a fresh fork just after our BGSAVE); `point_in_time` is the LASTSAVE of that
-save, `rdb_ctime` the second its fork started.
+The file comes from the replication fetch: the server forks and saves for it, so
+that save is the backup's BGSAVE (an extra BGSAVE first, as the runbook did,
+doubled the fork and the disk write on the source and added 2 s at 1 M keys).
+A save already running is waited for by the server itself, which then saves
+again for us. `point_in_time` is the LASTSAVE of our save, `rdb_ctime` the
+second its fork started. The manifest is computed from the fetched file loaded
+into a scratch server, so it states exactly what the file holds; the RDB upload
+runs meanwhile and the manifest is written last.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,21 +27,16 @@ import redis
 
 from harness import __version__
 from harness.backup import layout
-from harness.backup.dataset import describe_dataset, loaded_scratch
+from harness.backup.dataset import DatasetSummary, describe_dataset, loaded_scratch
 from harness.backup.errors import BackupFailed
-from harness.backup.fetch import fetch_rdb
+from harness.backup.fetch import fetch_snapshot
 from harness.backup.manifest import PIPELINE, Manifest, Origin, SourceInfo
-from harness.backup.rdb import HeaderInvalid, file_digest, read_header
+from harness.backup.rdb import HeaderInvalid, read_header
 from harness.backup.store import BackupStore
 from harness.config import redact_url, split_redis_url
-from harness.errors import ConfigError
-from harness.polling import Backoff, wait_until
+from harness.errors import ConfigError, ConnectionFailed
 from harness.redis_client import connect, host_port
 from harness.redis_process import RedisLoadFailed
-
-#: INFO persistence is cheap: start at 20 ms, double up to 0.1 s (10 INFO/s does not hammer a big save;
-#: a 0.5 s cap added up to half a second to every backup, bench/ at 1 M keys)
-SAVE_POLL = Backoff(0.02, factor=2.0, cap=0.1)
 
 
 @dataclass(frozen=True)
@@ -69,80 +70,43 @@ def _persistence(client: redis.Redis) -> dict[str, Any]:
     return dict(client.info("persistence"))
 
 
-@dataclass(frozen=True)
-class SaveTicket:
-    """The save counters from just before our BGSAVE, and whether it forked at once."""
-
-    saves_before: int
-    lastsave_before: int
-    forked: bool
-
-
-def trigger_bgsave(client: redis.Redis, *, where: str, timeout: float) -> SaveTicket:
-    """Start a BGSAVE of our own.
-
-    A save already in progress started before we asked, so it may miss recent
-    writes: wait for it to end, then start ours. `SCHEDULE` queues the save behind
-    an AOF rewrite instead of failing.
-    """
-    for _ in range(3):
-        info = _persistence(client)
-        saves, lastsave = int(info.get("rdb_saves", 0)), int(info["rdb_last_save_time"])
-        try:
-            reply = client.execute_command("BGSAVE", "SCHEDULE")
-        except redis.ResponseError as exc:
-            if "already in progress" not in str(exc):
-                raise BackupFailed(f"BGSAVE refused by {where}: {exc}", fix="check the server's log") from None
-            _wait_idle(client, where=where, timeout=timeout)
-            continue
-        text = reply.decode() if isinstance(reply, bytes) else str(reply)
-        return SaveTicket(saves, lastsave, forked="started" in text.lower())
-    raise BackupFailed(f"{where} kept starting other saves; our BGSAVE never ran", fix="retry the backup")
+def _save_failure(client: redis.Redis, where: str) -> BackupFailed | None:
+    """The save behind a failed fetch, named when the server says it failed (its status is set before it drops us)."""
+    try:
+        status = str(_persistence(client).get("rdb_last_bgsave_status", "ok"))
+    except redis.RedisError:
+        return None
+    if status == "ok":
+        return None
+    return BackupFailed(
+        f"BGSAVE on {where} failed (rdb_last_bgsave_status:{status})",
+        fix="check the server's log: disk full, data dir not writable, or fork refused (vm.overcommit_memory)",
+    )
 
 
-def _wait_idle(client: redis.Redis, *, where: str, timeout: float) -> None:
-    def idle() -> bool | None:
-        return True if not int(_persistence(client).get("rdb_bgsave_in_progress", 0)) else None
-
-    wait_until(idle, timeout=timeout, interval=SAVE_POLL, what=f"no BGSAVE running on {where}", describe=lambda: "",
-               timed_out=lambda _: BackupFailed(
-                   f"a BGSAVE already running on {where} did not finish within {timeout:g}s",
-                   fix="check the server's load and log; raise the save timeout"))
+def _point_in_time(before: dict[str, Any], after: dict[str, Any], ctime: int | None) -> int:
+    """LASTSAVE of the save made for our fetch (the counter moved); else the file's own ctime (its fork)."""
+    if int(after.get("rdb_saves", 0)) > int(before.get("rdb_saves", 0)):
+        return int(after["rdb_last_save_time"])
+    return ctime if ctime else int(after["rdb_last_save_time"])
 
 
-def wait_for_bgsave(client: redis.Redis, ticket: SaveTicket, *, where: str, timeout: float) -> int:
-    """Poll INFO persistence until our save is done and ok; return its LASTSAVE (unix seconds).
+def _timed(fn: Callable[..., object], *args: object) -> float:
+    t = time.monotonic()
+    fn(*args)
+    return time.monotonic() - t
 
-    Done = no save in progress after ours ran (it forked before BGSAVE replied,
-    or we saw it running, or the save counter / LASTSAVE moved). Then
-    `rdb_last_bgsave_status` must be ok, else BackupFailed; so is the timeout.
-    LASTSAVE alone has one-second resolution, hence the `rdb_saves` counter.
-    """
-    ran = [ticket.forked]
 
-    def finished() -> int | None:
-        info = _persistence(client)
-        running = bool(int(info.get("rdb_bgsave_in_progress", 0)))
-        advanced = (
-            int(info.get("rdb_saves", 0)) > ticket.saves_before
-            or int(info["rdb_last_save_time"]) > ticket.lastsave_before
-        )
-        ran[0] = ran[0] or running or advanced
-        if not ran[0] or running:
-            return None
-        status = str(info.get("rdb_last_bgsave_status", "ok"))
-        if status != "ok":
-            raise BackupFailed(
-                f"BGSAVE on {where} failed (rdb_last_bgsave_status:{status})",
-                fix="check the server's log: disk full, data dir not writable, or fork refused "
-                "(vm.overcommit_memory)",
-            )
-        return int(info["rdb_last_save_time"])
-
-    return wait_until(finished, timeout=timeout, interval=SAVE_POLL, what=f"BGSAVE on {where}", describe=lambda: "",
-                      timed_out=lambda _: BackupFailed(
-                          f"BGSAVE on {where} did not finish within {timeout:g}s",
-                          fix="check the server's load and log; raise the save timeout for large datasets"))
+def _describe(rdb: Path, where: str, rdb_version: int) -> DatasetSummary:
+    try:
+        with loaded_scratch(rdb) as scratch:
+            return describe_dataset(scratch)
+    except RedisLoadFailed as exc:
+        raise BackupFailed(
+            f"the RDB fetched from {where} does not load: {exc.message}",
+            fix="check the source and this machine's redis-server version (must read RDB "
+            f"version {rdb_version}); the uploaded RDB object has no manifest, so it is never listed as a backup",
+        ) from None
 
 
 def take_backup(
@@ -180,40 +144,32 @@ def take_backup(
     server = client.info("server")
     role = str(client.info("replication").get("role", "unknown"))
 
-    t = time.monotonic()
-    ticket = trigger_bgsave(client, where=where, timeout=save_timeout)
-    lastsave = wait_for_bgsave(client, ticket, where=where, timeout=save_timeout)
-    phases["bgsave"] = time.monotonic() - t
-
     with tempfile.TemporaryDirectory(prefix="drill-backup-", dir=work_dir) as tmp:
         rdb = Path(tmp) / "backup.rdb"
-        t = time.monotonic()
-        saves_before_fetch = int(_persistence(client).get("rdb_saves", 0))
-        fetch_rdb(host, port, rdb, password=password, username=urlsplit(redis_url).username)
+        before = _persistence(client)
+        try:
+            fetched = fetch_snapshot(host, port, rdb, password=password, username=urlsplit(redis_url).username,
+                                     save_timeout=save_timeout)
+        except (BackupFailed, ConnectionFailed) as exc:
+            raise _save_failure(client, where) or exc from None
         after = _persistence(client)
-        if int(after.get("rdb_saves", 0)) > saves_before_fetch:
-            lastsave = int(after["rdb_last_save_time"])  # the save that produced the file we hold
-        phases["fetch"] = time.monotonic() - t
-
-        t = time.monotonic()
+        phases["save"], phases["fetch"] = fetched.save_seconds, fetched.transfer_seconds
         try:
             header = read_header(rdb)
         except HeaderInvalid as exc:
             raise BackupFailed(f"the RDB fetched from {where} is unusable: {exc}", fix="retry the backup") from None
-        size, sha256 = file_digest(rdb)
-        try:
-            with loaded_scratch(rdb) as scratch:
-                summary = describe_dataset(scratch)
-        except RedisLoadFailed as exc:
-            raise BackupFailed(
-                f"the RDB fetched from {where} does not load: {exc.message}",
-                fix="check the source and this machine's redis-server version (must read RDB "
-                f"version {header.version})",
-            ) from None
-        phases["describe"] = time.monotonic() - t
-
+        lastsave = _point_in_time(before, after, header.ctime)
         point_in_time = datetime.fromtimestamp(lastsave, UTC)
         backup_id = layout.new_backup_id(point_in_time)
+        # The upload (network, boto3's threads) and the describe (the scratch server's CPU) overlap; the
+        # manifest, written last, is what makes the object a backup, so a describe failure leaves at most
+        # an RDB object no catalog lists as one.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-upload") as pool:
+            upload = pool.submit(_timed, store.put_file, layout.rdb_key(backup_id), rdb)
+            t = time.monotonic()
+            summary = _describe(rdb, where, header.version)
+            phases["describe"] = time.monotonic() - t
+            phases["upload"] = upload.result()
         manifest = Manifest(
             id=backup_id,
             point_in_time=point_in_time,
@@ -221,8 +177,8 @@ def take_backup(
             source=SourceInfo(host=host, port=port, role=role, run_id=str(server.get("run_id", ""))),
             redis_version=str(server.get("redis_version", "")),
             rdb_version=header.version,
-            size=size,
-            sha256=sha256,
+            size=fetched.size,
+            sha256=fetched.sha256,
             key_count=summary.key_count,
             keys_expired_at_backup=summary.keys_expired_on_load,
             keyspace=summary.keyspace,
@@ -234,9 +190,8 @@ def take_backup(
             origin=origin,
         )
         t = time.monotonic()
-        store.put_file(layout.rdb_key(backup_id), rdb)
         store.put_bytes(layout.manifest_key(backup_id), manifest.to_json())
-        phases["upload"] = time.monotonic() - t
+        phases["upload"] += time.monotonic() - t
         if keep_copy is not None:
             shutil.copyfile(rdb, keep_copy)
     return BackupResult(

@@ -70,7 +70,7 @@ def backup_group() -> None:
 @store_option
 @json_option
 def backup_command(config: str | None, redis_url: str | None, store_url: str | None, as_json: bool) -> None:
-    """Back up Redis: BGSAVE, fetch the RDB, write its manifest, upload both. Prints the id last."""
+    """Back up Redis: fetch a fresh RDB (the server saves for it), upload it, write its manifest. Prints the id last."""
     settings = settings_from(config, redis_url=redis_url, store_url=store_url)
     if not settings.redis_url:
         raise ConfigError("no Redis URL configured", fix="pass --redis-url or set DRILL_REDIS_URL")

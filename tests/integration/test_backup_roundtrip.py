@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 import redis
 
-from harness.backup import latest_backup, list_backups, open_store, read_manifest, take_backup, verify_backup
+from harness.backup import layout, latest_backup, list_backups, open_store, read_manifest, take_backup, verify_backup
 from harness.restore import restore_backup
 
 pytestmark = pytest.mark.integration
@@ -51,6 +52,37 @@ def test_manifest_describes_the_file(file_store_url, source, data):
     assert len(manifest.samples) == min(64, manifest.key_count)
     assert result.id.startswith(manifest.point_in_time.strftime("%Y%m%dT%H%M%SZ"))
     assert data.source_password not in manifest.to_json().decode()
+
+
+def test_a_backup_forks_the_source_once_and_hashes_what_it_fetched(file_store_url, source, data, tmp_path):
+    """The SYNC's save is the backup's BGSAVE: one fork on the source, and the stored file is what was hashed."""
+    data.seed(source.client(), n=5)
+    store = open_store(file_store_url)
+    saves = int(source.client().info("persistence")["rdb_saves"])
+    result = take_backup(source.url, store, password=data.source_password)
+    assert int(source.client().info("persistence")["rdb_saves"]) == saves + 1
+    assert result.manifest.point_in_time.timestamp() == source.client().lastsave().timestamp()
+    assert set(result.phases) == {"save", "fetch", "describe", "upload"}
+    data_file = tmp_path / "stored.rdb"
+    store.get_file(layout.rdb_key(result.id), data_file)
+    assert hashlib.sha256(data_file.read_bytes()).hexdigest() == result.manifest.sha256
+    assert data_file.stat().st_size == result.manifest.size
+
+
+def test_samples_are_the_same_for_the_same_data_and_span_every_database(file_store_url, source, data):
+    client = source.client()
+    for db in (0, 3):
+        c = redis.Redis(port=source.port, password=data.source_password, db=db)
+        c.mset({f"db{db}:k{i}": i for i in range(100)})
+        c.sadd(f"db{db}:set", "a")
+    store = open_store(file_store_url)
+    first = take_backup(source.url, store, password=data.source_password).manifest
+    second = take_backup(source.url, store, password=data.source_password).manifest
+    assert [(s.db, s.key) for s in first.samples] == [(s.db, s.key) for s in second.samples]
+    assert len(first.samples) == 64 and {s.db for s in first.samples} == {0, 3}
+    assert first.types == {"set": 2, "string": 200} and first.keyspace == {0: 101, 3: 101}
+    assert all(s.type == ("set" if s.key.endswith(":set") else "string") for s in first.samples)
+    assert client.dbsize() == 101
 
 
 def test_latest_is_the_newest_point_in_time_not_a_mutable_object(file_store_url, source, data):
