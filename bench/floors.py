@@ -33,6 +33,16 @@ def upload_seconds(s3: Any, bucket: str, key: str, path: Path) -> float:
     return seconds
 
 
+def download_seconds(s3: Any, location: str, dest: Path) -> float:
+    """A plain boto3 `download_file` (default transfer settings) of the object at `location` (s3://bucket/key)."""
+    bucket, key = location.removeprefix("s3://").split("/", 1)
+    t = time.monotonic()
+    s3.download_file(bucket, key, str(dest))
+    seconds = time.monotonic() - t
+    dest.unlink()
+    return seconds
+
+
 def purge(s3: Any, bucket: str, prefix: str) -> None:
     """Delete every version under `prefix` (moto keeps them on disk; the 2 GB size must not pile them up)."""
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):

@@ -28,7 +28,7 @@ from typing import Any
 from bench import dataset, floors, rto
 from bench.report import Figure, markdown, spread, targets_for, write
 from bench.rss import METHOD, PeakRss
-from harness.backup import open_store, take_backup, verify_backup
+from harness.backup import layout, open_store, take_backup, verify_backup
 from harness.backup.dataset import loaded_scratch
 from harness.backup.store import BackupStore
 from harness.redis_process import RedisProcess, free_port
@@ -139,9 +139,21 @@ class Runner:
         fig.extra["phases"] = {k: round(spread([p[k] for p in phases])["median"], 4) for k in phases[0]}
         return fig
 
-    def bench_verify(self, load_runs: list[float]) -> Figure:
+    def _rdb_location(self) -> str:
         assert self.store is not None
-        fig = Figure("verify", "redis-server load until PING")
+        return self.store.location(layout.rdb_key(self.backup_id))
+
+    def download_and_load(self, load_runs: list[float]) -> float:
+        """The floor of the steps that start from the store: boto3 `download_file` + redis-server load until PING."""
+        download = floors.download_seconds(self.s3, self._rdb_location(), self.work / "floor-download.rdb")
+        load_runs.append(floors.load_seconds(self.floor_rdb))
+        return download + load_runs[-1]
+
+    def bench_verify(self, load_runs: list[float]) -> tuple[Figure, Figure]:
+        """End to end (download, every level) beside download + load; the levels alone beside the load."""
+        assert self.store is not None
+        fig = Figure("verify", "boto3 download_file + redis-server load until PING")
+        levels = Figure("verify: levels only (after the download)", "redis-server load until PING")
         checks: list[dict[str, float]] = []
         for rep in range(self.runs):
             seconds, report, peak = self.timed("verify", rep, lambda: verify_backup(
@@ -149,11 +161,12 @@ class Runner:
             if not report.passed:
                 raise RuntimeError(f"verify failed at {report.failed_check}")
             fig.record(seconds, peak)
+            levels.record(_levels_seconds(report), peak)
             checks.append({c.name: c.seconds for c in report.checks})
-            load_runs.append(floors.load_seconds(self.floor_rdb))
-        fig.floor_runs = list(load_runs)
+            fig.floor_runs.append(self.download_and_load(load_runs))
+        levels.floor_runs = list(load_runs)
         fig.extra["checks"] = {k: round(spread([c[k] for c in checks])["median"], 4) for k in checks[0]}
-        return fig
+        return fig, levels
 
     def _restore(self, strategy: str) -> Any:
         assert self.store is not None
@@ -162,13 +175,14 @@ class Runner:
                               managed=self.target if strategy == "file" else None, work_dir=self.work)
 
     def bench_file_restore(self, load_runs: list[float]) -> Figure:
-        fig = Figure("file restore", "redis-server load until PING")
+        fig = Figure("file restore", "boto3 download_file + redis-server load until PING")
         for rep in range(self.runs):
             self.target.client().flushall()
             seconds, result, peak = self.timed("file restore", rep, lambda: self._restore("file"))
             fig.record(seconds, peak)
             fig.extra["keys_restored"] = result.keys_restored
-        fig.floor_runs = list(load_runs)
+            fig.floor_runs.append(self.download_and_load(load_runs))
+        fig.extra["load_floor"] = _rounded_spread(load_runs)
         return fig
 
     def bench_network_restore(self, rdb_bytes: int) -> tuple[Figure, Figure]:
@@ -203,6 +217,15 @@ class Runner:
                 "error_s": spread([s["error_s"] for s in samples]), "runs": samples}
 
 
+def _levels_seconds(report: Any) -> float:
+    """The levels' own time (header → canary), without the download; a sum, so levels that overlap count twice."""
+    return float(sum(c.seconds for c in report.checks))
+
+
+def _rounded_spread(runs: list[float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in spread(runs).items()}
+
+
 def machine(runner: Runner) -> dict[str, Any]:
     info = runner.source.client().info("server")
     return {"cores": os.cpu_count(), "python": platform.python_version(), "redis": info.get("redis_version"),
@@ -220,14 +243,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             load_runs: list[float] = []
             backup = runner.bench_backup()
             facts["rdb_bytes"] = runner.floor_rdb.stat().st_size
-            verify = runner.bench_verify(load_runs)
+            verify, levels = runner.bench_verify(load_runs)
             file_restore = runner.bench_file_restore(load_runs)
             network, stream = runner.bench_network_restore(facts["rdb_bytes"])
             clock = runner.bench_rto()
             doc_machine = machine(runner)
         finally:
             runner.close()
-    figures = {f.name: f for f in (backup, verify, file_restore, network, stream)}
+    figures = {f.name: f for f in (backup, verify, levels, file_restore, network, stream)}
     targets = targets_for(figures, clock)
     doc_machine.update(loadavg_start=load_start, loadavg_end=os.getloadavg())
     return {"schema_version": 1, "stamp": stamp, "size": args.size, "runs": runner.runs, "dataset": facts,
