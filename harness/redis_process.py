@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from harness.errors import ConnectionFailed, DrillError
-from harness.polling import poll
+from harness.polling import Backoff, poll
 from harness.redaction import child_environment
 
 
@@ -80,6 +80,11 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+#: how often a starting server is asked whether it has loaded: soon at first (small files), then every 20 ms,
+#: so a finished load is seen within ~20 ms without hammering a server that is loading a large file
+LOAD_POLL = Backoff(0.005, factor=2.0, cap=0.02)
 
 
 class RedisLoadFailed(DrillError):
@@ -199,7 +204,7 @@ class RedisProcess:
             except (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError, OSError):
                 return None
 
-        if poll(loaded, timeout=timeout, interval=0.05):
+        if poll(loaded, timeout=timeout, interval=LOAD_POLL):
             return
         self.stop()
         raise ConnectionFailed(
@@ -245,7 +250,10 @@ class ScratchRedis(RedisProcess):
     def __init__(self, rdb: Path | None = None, *, password: str | None = None) -> None:
         super().__init__(data_dir=Path(tempfile.mkdtemp(prefix="drill-scratch-")), password=password)
         if rdb is not None:
-            shutil.copyfile(rdb, self.rdb_path)
+            try:  # redis-server only reads it (a save would rename a new file over the link): no copy needed
+                os.link(rdb, self.rdb_path)
+            except OSError:
+                shutil.copyfile(rdb, self.rdb_path)
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

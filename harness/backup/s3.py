@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.aws import DEFAULT_ACCESS, AwsAccess
 from harness.backup.progress import transfer_progress
-from harness.backup.store import LockMode, StoredObject, join_key
+from harness.backup.store import Fetched, HashingWriter, LockMode, StoredObject, join_key
 from harness.errors import AuthFailed, ConnectionFailed, StoreError
 
 
@@ -157,6 +157,23 @@ class S3Store:
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"download {self.location(key)}") from None
         return pinned  # type: ignore[no-any-return]
+
+    def get_file_hashed(self, key: str, path: Path, *, version_id: str | None = None) -> Fetched:
+        """`get_file` (same version pinning) hashing the bytes as boto3 writes them: its parts are still
+        fetched concurrently, and written in order because the writer says it cannot seek."""
+        try:
+            head = self._head(key, version_id)
+            pinned = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
+            extra = {"VersionId": pinned} if pinned else None
+            with path.open("wb") as out, transfer_progress(f"download {key}", int(head["ContentLength"])) as advance:
+                writer = HashingWriter(out)
+                self.client.download_fileobj(self.bucket, join_key(self.prefix, key), writer, Callback=advance,
+                                             ExtraArgs=extra)
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, f"download {self.location(key)}") from None
+        return Fetched(pinned, writer.size, writer.hexdigest())
 
     def _head(self, key: str, version_id: str | None = None) -> dict[str, Any]:
         try:

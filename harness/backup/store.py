@@ -9,6 +9,7 @@ and a fix.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -25,6 +26,39 @@ from harness.errors import ConfigError, StoreError
 LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What `get_file_hashed` downloaded: the version, and the size and SHA-256 of the bytes written."""
+
+    version_id: str | None
+    size: int
+    sha256: str
+
+
+class HashingWriter:
+    """A write-only, non-seekable file wrapper that hashes and counts what passes through, so the
+    digest of a download costs no second read of the file (boto3 then writes its parts in order)."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        return int(self._out.write(data))
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -52,6 +86,9 @@ class BackupStore(Protocol):
         """Download `key` (that version, when given) to `path`; return the version downloaded (None: unversioned).
 
         StoreError when it does not exist."""
+
+    def get_file_hashed(self, key: str, path: Path, *, version_id: str | None = None) -> Fetched:
+        """`get_file` that also returns the size and SHA-256 of what it wrote, hashed while writing."""
 
     def get_bytes(self, key: str) -> bytes: ...
 
@@ -153,6 +190,9 @@ class FileStore:
         self._write(key, lambda out: out.write(data))
 
     def get_file(self, key: str, path: Path, *, version_id: str | None = None) -> str | None:
+        return self.get_file_hashed(key, path, version_id=version_id).version_id
+
+    def get_file_hashed(self, key: str, path: Path, *, version_id: str | None = None) -> Fetched:
         self.check()
         if version_id is not None:
             raise StoreError(f"{self.location(key)}: a file store keeps no object versions (asked for {version_id})",
@@ -163,10 +203,11 @@ class FileStore:
         with src.open("rb") as fin, path.open("wb") as out, transfer_progress(
             f"fetch {key}", src.stat().st_size
         ) as advance:
+            writer = HashingWriter(out)
             while chunk := fin.read(_CHUNK):
-                out.write(chunk)
+                writer.write(chunk)
                 advance(len(chunk))
-        return None
+        return Fetched(None, writer.size, writer.hexdigest())
 
     def get_bytes(self, key: str) -> bytes:
         self.check()

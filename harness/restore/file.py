@@ -18,8 +18,18 @@ from harness.restore.managed import ManagedRedis
 from harness.restore.network import RestoreFailed
 
 
+def stage_path(dest: Path) -> Path:
+    """Where the restore stages the RDB for `dest`: beside it (same filesystem, so the swap is a rename).
+    Downloading straight to this path saves a copy."""
+    return dest.with_name(f".{dest.name}.restore-{os.getpid()}")
+
+
 def _stage(rdb: Path, dest: Path) -> Path:
-    stage = dest.with_name(f".{dest.name}.restore-{os.getpid()}")
+    stage = stage_path(dest)
+    if rdb == stage:  # downloaded in place: only make it durable before the rename
+        with stage.open("rb+") as out:
+            os.fsync(out.fileno())
+        return stage
     with rdb.open("rb") as src, stage.open("wb") as out:
         shutil.copyfileobj(src, out, 1024 * 1024)
         out.flush()

@@ -28,7 +28,7 @@ import redis
 from harness.backup import layout
 from harness.backup.catalog import BackupEntry, find_backup, read_manifest
 from harness.backup.dataset import keyspace, loaded_scratch
-from harness.backup.rdb import HeaderInvalid, file_digest, read_header
+from harness.backup.rdb import HeaderInvalid, read_header
 from harness.backup.store import BackupStore
 from harness.backup.take import take_backup
 from harness.backup.verify import rdb_check_problem, trusted_verification
@@ -37,7 +37,7 @@ from harness.errors import RestoreRefused, UsageError
 from harness.redis_client import connect
 from harness.redis_process import RedisLoadFailed
 from harness.restore.compat import check_rdb_loadable, target_redis_version
-from harness.restore.file import place_and_restart
+from harness.restore.file import place_and_restart, stage_path
 from harness.restore.managed import ManagedRedis, find_managed
 from harness.restore.network import stream_or_put_back
 
@@ -94,17 +94,19 @@ def _verification_gate(store: BackupStore, entry: BackupEntry, *, force: bool,
     return None, None, why
 
 
-def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: str | None, *,
+def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, sha256: str, verified_sha: str | None, *,
                target_version: str, target: str) -> None:
     """Integrity checks that apply even with --force: a bad file must never reach the target,
-    nor one the target's Redis cannot load (checked first: redis-check-rdb would only say it fails)."""
+    nor one the target's Redis cannot load (checked first: redis-check-rdb would only say it fails).
+
+    `sha256` is the digest of the downloaded bytes. When it equals the one a trusted verification
+    recorded, redis-check-rdb already passed on these very bytes and is not run again."""
     try:
         header = read_header(rdb)
     except HeaderInvalid as exc:
         raise RestoreRefused(f"backup {entry.id} is not an RDB file: {exc}", fix="restore another backup") from None
     check_rdb_loadable(header.version, target_version, backup=entry.id, target=target,
                        written_by=header.aux.get("redis-ver"))
-    _, sha256 = file_digest(rdb)
     if verified_sha and sha256 != verified_sha:
         raise RestoreRefused(
             f"backup {entry.id} changed since it was verified (sha256 {sha256[:16]}… vs {verified_sha[:16]}…)",
@@ -116,7 +118,7 @@ def _preflight(store: BackupStore, entry: BackupEntry, rdb: Path, verified_sha: 
             raise RestoreRefused(
                 f"backup {entry.id} does not match its manifest's sha256", fix="restore another backup"
             )
-    problem = rdb_check_problem(rdb)
+    problem = None if verified_sha else rdb_check_problem(rdb)  # verified_sha == sha256 here
     if problem:
         raise RestoreRefused(f"backup {entry.id} fails redis-check-rdb: {problem}", fix="restore another backup")
 
@@ -184,13 +186,20 @@ def restore_backup(
         _refuse_aof(target, shown)
     with tempfile.TemporaryDirectory(prefix="drill-restore-", dir=work_dir) as tmp, ExitStack() as stack:
         rdb, previous = Path(tmp) / "backup.rdb", Path(tmp) / "target-before.rdb"
-        store.get_file(entry.rdb_key, rdb, version_id=verified_version)  # the very object that was verified
-        _preflight(store, entry, rdb, verified_sha, target_version=target_version, target=shown)
-        try:  # both strategies: a file redis-server cannot load never gets near the target
-            scratch = stack.enter_context(loaded_scratch(rdb))
-        except RedisLoadFailed as exc:
-            raise RestoreRefused(f"backup {backup_id} does not load into redis-server: {exc.message}",
-                                 fix="restore another backup") from None
+        if strategy == "file":  # straight into the staging place beside the target's file: no copy later
+            assert managed is not None
+            rdb = stage_path(managed.rdb_path)
+            stack.callback(rdb.unlink, missing_ok=True)
+        # the very object that was verified, hashed while it is written
+        fetched = store.get_file_hashed(entry.rdb_key, rdb, version_id=verified_version)
+        _preflight(store, entry, rdb, fetched.sha256, verified_sha, target_version=target_version, target=shown)
+        scratch = None
+        if strategy == "network" or not verified_sha:
+            try:  # a file redis-server cannot load never gets near the target (a verified one loaded already)
+                scratch = stack.enter_context(loaded_scratch(rdb))
+            except RedisLoadFailed as exc:
+                raise RestoreRefused(f"backup {backup_id} does not load into redis-server: {exc.message}",
+                                     fix="restore another backup") from None
         if before_write is not None:
             before_write()
         existing = _total_keys(target)  # again: the download and the scratch load took time
@@ -204,11 +213,13 @@ def restore_backup(
         if force_reason:
             log.warning("restore of %s into %s forced despite: %s", backup_id, shown, force_reason)
         if strategy == "network":
+            assert scratch is not None
             keys = stream_or_put_back(scratch, target_url, target_password, replace=replace,
                                       previous=previous if existing else None, snapshot=snapshot).keys_restored
         else:
             assert managed is not None
-            stack.close()  # the scratch server is no longer needed
+            if scratch is not None:
+                scratch.__exit__(None, None, None)  # no longer needed; its memory is the target's now
             place_and_restart(managed, rdb, fallback=previous if existing else None)
             keys = _total_keys(connect(target_url, target_password))
     return RestoreResult(
