@@ -161,7 +161,7 @@ class Runner:
             if not report.passed:
                 raise RuntimeError(f"verify failed at {report.failed_check}")
             fig.record(seconds, peak)
-            levels.record(_levels_seconds(report), peak)
+            levels.record(seconds - report.download_seconds, peak)
             checks.append({c.name: c.seconds for c in report.checks})
             fig.floor_runs.append(self.download_and_load(load_runs))
         levels.floor_runs = list(load_runs)
@@ -215,11 +215,6 @@ class Runner:
         return {"outage_s": self.args.outage, "probe_interval_s": samples[0]["probe_interval_s"],
                 "measured_s": spread([s["measured_s"] for s in samples]),
                 "error_s": spread([s["error_s"] for s in samples]), "runs": samples}
-
-
-def _levels_seconds(report: Any) -> float:
-    """The levels' own time (header → canary), without the download; a sum, so levels that overlap count twice."""
-    return float(sum(c.seconds for c in report.checks))
 
 
 def _rounded_spread(runs: list[float]) -> dict[str, float]:

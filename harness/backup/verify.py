@@ -68,6 +68,7 @@ class VerificationReport:
     min_keys: int
     verified_at: datetime
     version_id: str | None = None
+    download_seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -159,11 +160,14 @@ def verify_backup(
     sha256: str | None = None
     size: int | None = None
     version_id: str | None = None
+    download_seconds = 0.0
     with tempfile.TemporaryDirectory(prefix="drill-verify-", dir=work_dir) as tmp, ExitStack() as stack:
         rdb = Path(tmp) / "backup.rdb"
         if entry.rdb_key is not None:
+            t = time.monotonic()
             fetched = store.get_file_hashed(entry.rdb_key, rdb)  # hashed while written: no second read
             version_id, size, sha256 = fetched.version_id, fetched.size, fetched.sha256
+            download_seconds = time.monotonic() - t
         state = _State(rdb, manifest, legacy, min_keys, stack)
         steps: list[tuple[str, Callable[[_State], str]]] = [
             ("header", _header if entry.rdb_key else _missing_rdb),
@@ -198,6 +202,7 @@ def verify_backup(
         min_keys=min_keys,
         verified_at=datetime.now(UTC),
         version_id=version_id,
+        download_seconds=download_seconds,
     )
     if record:
         body = report.to_json()
