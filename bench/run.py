@@ -81,7 +81,7 @@ class Runner:
         self.runs: int = args.runs or (1 if args.size == "2g" else 3)
         self.bucket = f"bench-{uuid.uuid4().hex[:10]}"
         create_bucket(endpoint, self.bucket)
-        self.s3: Any = aws_client("s3", endpoint)
+        self.s3: Any = aws_client("s3", endpoint, read_timeout=60)  # as the harness's own S3 store
         self.source = RedisProcess(work / "source", password=secrets.token_hex(12)).start()
         self.target = RedisProcess(work / "target", password=secrets.token_hex(12)).start()
         self.floor_rdb = work / "floor.rdb"

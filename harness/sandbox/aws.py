@@ -64,13 +64,16 @@ def sandbox_aws(endpoint: str) -> AwsAccess:
                      secret_access_key=AWS_PLACEHOLDER_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
 
-def aws_client(service: str, endpoint: str) -> object:
-    """A boto3 client for the sandbox's moto (placeholder credentials, no retries)."""
+def aws_client(service: str, endpoint: str, *, read_timeout: float = 10) -> object:
+    """A boto3 client for the sandbox's moto (placeholder credentials, no retries).
+
+    moto completes a multipart upload in memory: ≈ 10 s for 2 GB, so big transfers need a longer `read_timeout`.
+    """
     return boto3.client(
         service, endpoint_url=endpoint, region_name=REGION,
         aws_access_key_id=AWS_PLACEHOLDER_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=AWS_PLACEHOLDER_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
+        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout),
     )
 
 
