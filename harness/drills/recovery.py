@@ -14,7 +14,6 @@ from pathlib import Path
 
 from harness.backup.catalog import find_backup, list_backups
 from harness.backup.manifest import DRILL, Manifest
-from harness.backup.rdb import file_digest
 from harness.backup.store import BackupStore
 from harness.backup.take import BackupResult, take_backup
 from harness.backup.verify import VerificationReport, trusted_verification, verify_backup
@@ -78,8 +77,7 @@ def restore_redis_file(drill: DrillScenario, target: Target, backup_id: str, *,
         raise RestoreRefused(f"backup {backup_id} has no RDB", fix="a drill never restores an unverified backup")
     with tempfile.TemporaryDirectory(prefix="drill-restore-") as tmp:
         rdb = Path(tmp) / "backup.rdb"
-        store.get_file(entry.rdb_key, rdb, version_id=version_id)
-        _, sha = file_digest(rdb)
+        sha = store.get_file_hashed(entry.rdb_key, rdb, version_id=version_id).sha256  # hashed while written
         if sha != sha256:
             raise RestoreRefused(f"backup {backup_id} changed since it was verified (sha256 {sha[:12]}…)",
                                  fix="the store was altered; scan the backups again")
