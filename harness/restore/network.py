@@ -11,11 +11,13 @@ restore.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import hiredis
 import redis
 
 from harness.backup.dataset import db_client, keyspace
@@ -69,33 +71,35 @@ def _with_db(url: str, db: int) -> str:
 def stream_restore(
     scratch: RedisProcess, target_url: str, *, password: str | None, replace: bool, batch: int = BATCH
 ) -> StreamResult:
-    """Copy every key of `scratch` into the target; RestoreFailed naming the first key it refused."""
+    """Copy every key of `scratch` into the target; RestoreFailed naming the first key it refused.
+
+    The scratch packs each batch itself (`PACK_RESTORES`, one Lua call: SCAN, DUMP, PTTL and the RESTORE
+    commands' RESP), so Python handles one string per batch, not three replies and an encode per key."""
     space = keyspace(db_client(scratch, 0))
     mapping = db_mapping(sorted(space), _url_db(target_url), url=target_url)
     restored = skipped = 0
     for src_db, dst_db in mapping.items():
         source = db_client(scratch, src_db)
+        pack = source.register_script(PACK_RESTORES)
         target = connect(_with_db(target_url, dst_db), password, timeout=30.0)
         seen: set[bytes] = set()  # SCAN may repeat a key while a hash table rehashes; RESTORE it once
         writer = _RestoreWriter(target, target_url)
         per_trip = min(batch, 16)  # until the values' size is known
-        cursor = 0
+        cursor = b"0"
         try:
             while True:
-                cursor, found = source.scan(cursor=cursor, count=batch)
-                keys = [k if isinstance(k, bytes) else k.encode() for k in found]
-                fresh = [k for k in keys if _fingerprint(k) not in seen]
-                seen.update(_fingerprint(k) for k in fresh)
-                while fresh:  # trips sized from the last trip's largest value: ≈ BYTES_PER_TRIP when values are alike
-                    trip, fresh = fresh[:per_trip], fresh[per_trip:]
-                    written, commands, gone = _read_batch(source, trip, replace=replace)
-                    if written:
-                        writer.send(written, commands)
-                        largest = max(map(len, commands))
-                        per_trip = max(1, min(batch, BYTES_PER_TRIP // largest))
-                    restored += len(written)
-                    skipped += gone
-                if int(cursor) == 0:
+                cursor, blob, keys, largest, gone = pack(args=[cursor, per_trip, int(replace)])
+                skipped += int(gone)
+                fingerprints = [_fingerprint(k) for k in keys]
+                if not seen.isdisjoint(fingerprints) or len(set(fingerprints)) != len(fingerprints):
+                    keys, blob = _drop_repeats(keys, blob, fingerprints, seen)
+                seen.update(fingerprints)
+                if keys:
+                    writer.send(keys, blob)
+                    restored += len(keys)
+                    # trips sized from the last trip's largest command: ≈ BYTES_PER_TRIP when values are alike
+                    per_trip = max(1, min(batch, BYTES_PER_TRIP // max(int(largest), 1)))
+                if cursor in (b"0", 0, "0"):
                     break
             writer.wait()
         finally:
@@ -155,91 +159,130 @@ def _fingerprint(key: bytes) -> bytes:
     return hashlib.blake2b(key, digest_size=12).digest()
 
 
-def _dump_pttl(key: bytes) -> bytes:
-    """DUMP key + PTTL key, packed here: redis-py's Pipeline spent most of a 1 M-key restore on its bookkeeping."""
-    return encode_command(b"DUMP", key) + encode_command(b"PTTL", key)
-
-
-def _restore_command(key: bytes, ttl: bytes, payload: bytes, replace: bool) -> bytes:
-    return encode_command(b"RESTORE", key, ttl, payload, *((b"REPLACE",) if replace else ()))
-
-
-def _read_replies(conn: Any, count: int) -> list[Any]:
-    """`count` replies; an error reply is returned in its place (the rest must still be read)."""
-    replies: list[Any] = []
-    for _ in range(count):
-        try:
-            replies.append(conn.read_response(disable_decoding=True))
-        except redis.ResponseError as exc:
-            replies.append(exc)
-    return replies
-
-
-def _read_batch(source: redis.Redis, keys: list[bytes], *, replace: bool) -> tuple[list[bytes], list[bytes], int]:
-    """DUMP and PTTL every key in one round trip: (keys still there, their RESTORE commands, keys gone)."""
-    pool = source.connection_pool
-    conn = pool.get_connection()
-    try:
-        conn.send_packed_command([b"".join(_dump_pttl(k) for k in keys)], check_health=False)
-        answers = _read_replies(conn, 2 * len(keys))
-    except BaseException:
-        conn.disconnect()
-        raise
-    finally:
-        pool.release(conn)
-    written: list[bytes] = []
-    commands: list[bytes] = []
-    for i, key in enumerate(keys):
-        payload, pttl = answers[2 * i], answers[2 * i + 1]
-        if isinstance(payload, Exception) or isinstance(pttl, Exception):
-            raise payload if isinstance(payload, Exception) else pttl
-        if payload is None or pttl == -2:
+def _drop_repeats(keys: list[bytes], blob: bytes, fingerprints: list[bytes],
+                  seen: set[bytes]) -> tuple[list[bytes], bytes]:
+    """The batch without keys already sent (rare: SCAN repeats keys only across a rehash): re-encoded here."""
+    reader = hiredis.Reader()
+    reader.feed(blob)
+    kept_keys: list[bytes] = []
+    kept: list[bytes] = []
+    batch_seen: set[bytes] = set()
+    for key, fingerprint in zip(keys, fingerprints):
+        command = reader.gets()
+        if fingerprint in seen or fingerprint in batch_seen:
             continue
-        commands.append(_restore_command(key, b"%d" % max(int(pttl), 0), payload, replace))
-        written.append(key)
-    return written, commands, len(keys) - len(written)
+        batch_seen.add(fingerprint)
+        kept_keys.append(key)
+        kept.append(encode_command(*command))
+    return kept_keys, b"".join(kept)
+
+
+#: one batch, packed by the scratch server: ARGV cursor, count, replace (1/0) → {cursor, RESTORE commands
+#: as RESP, their keys, the largest command's length, keys gone (expired) since SCAN}
+PACK_RESTORES = r"""
+local scan = redis.call('SCAN', ARGV[1], 'COUNT', ARGV[2])
+local head = ARGV[3] == '1' and '*5\r\n$7\r\nRESTORE\r\n$' or '*4\r\n$7\r\nRESTORE\r\n$'
+local tail = ARGV[3] == '1' and '$7\r\nREPLACE\r\n' or ''
+local out, keys, largest, gone = {}, {}, 0, 0
+for _, key in ipairs(scan[2]) do
+  local payload = redis.call('DUMP', key)
+  local ttl = payload and redis.call('PTTL', key) or -2
+  if ttl == -2 then
+    gone = gone + 1
+  else
+    local t = string.format('%d', ttl < 0 and 0 or ttl)
+    local command = head .. #key .. '\r\n' .. key .. '\r\n$' .. #t .. '\r\n' .. t .. '\r\n$' .. #payload
+      .. '\r\n' .. payload .. '\r\n' .. tail
+    out[#out + 1] = command
+    keys[#keys + 1] = key
+    if #command > largest then largest = #command end
+  end
+end
+return {scan[1], table.concat(out), keys, largest, gone}
+"""
+
+#: replies of a batch that the target restored in full
+_OK = b"+OK\r\n"
 
 
 class _RestoreWriter:
-    """RESTOREs in flight on the target: a batch is sent, and its replies are read only before the next
-    batch goes out, so the target restores one batch while the next is read from the scratch server."""
+    """RESTOREs in flight on the target, one connection: a batch is sent, and the replies of the batch
+    before it are read only then, so the target restores while the scratch packs the next batch."""
+
+    IN_FLIGHT = 2
 
     def __init__(self, target: redis.Redis, url: str) -> None:
         self.pool, self.url = target.connection_pool, url
         self.conn: Any = None
-        self.keys: list[bytes] = []
+        self.in_flight: deque[list[bytes]] = deque()
 
-    def send(self, keys: list[bytes], commands: list[bytes]) -> None:
-        self.wait()
-        conn = self.pool.get_connection()
+    def send(self, keys: list[bytes], blob: bytes) -> None:
+        if len(self.in_flight) >= self.IN_FLIGHT:
+            self._read_oldest()
+        if self.conn is None:
+            self.conn = self.pool.get_connection()
         try:
-            conn.send_packed_command([b"".join(commands)], check_health=False)
+            self.conn.send_packed_command([blob], check_health=False)
         except BaseException:
-            conn.disconnect()
-            self.pool.release(conn)
+            self.close()
             raise
-        self.conn, self.keys = conn, keys
+        self.in_flight.append(keys)
 
     def wait(self) -> None:
-        """Read the replies of the batch in flight; RestoreFailed naming the first key the target refused."""
-        if self.conn is None:
-            return
-        conn, keys, self.conn, self.keys = self.conn, self.keys, None, []
+        """Read the replies of every batch in flight; RestoreFailed naming the first key the target refused."""
+        while self.in_flight:
+            self._read_oldest()
+        if self.conn is not None:
+            self.pool.release(self.conn)
+            self.conn = None
+
+    def _read_oldest(self) -> None:
+        keys = self.in_flight.popleft()
         try:
-            results = _read_replies(conn, len(keys))
+            refusal = _first_refusal(self.conn, len(keys))
         except BaseException:
-            conn.disconnect()
+            self.close()
             raise
-        finally:
-            self.pool.release(conn)
-        for key, result in zip(keys, results):
-            if isinstance(result, Exception):
-                hint = "pass --replace to overwrite keys" if "BUSYKEY" in str(result) else "check the target's log"
-                raise RestoreFailed(f"{redact_url(self.url)} refused RESTORE of key {key[:80]!r}: {result}", fix=hint)
+        if refusal is not None:
+            self.close()
+            key, error = keys[refusal[0]], refusal[1]
+            hint = "pass --replace to overwrite keys" if "BUSYKEY" in error else "check the target's log"
+            raise RestoreFailed(f"{redact_url(self.url)} refused RESTORE of key {key[:80]!r}: {error}", fix=hint)
 
     def close(self) -> None:
-        """Drop a batch still in flight (after an error elsewhere): its connection is not reused."""
+        """Drop batches still in flight (after an error): the connection is not reused."""
         if self.conn is not None:
             self.conn.disconnect()
             self.pool.release(self.conn)
-            self.conn, self.keys = None, []
+            self.conn, self.in_flight = None, deque()
+
+
+def _first_refusal(conn: Any, count: int) -> tuple[int, str] | None:
+    """Read `count` RESTORE replies: None when all are +OK (checked as one byte string), else the index and
+    text of the first error. Never reads past them: the next batch's replies follow on the same socket."""
+    sock = conn._sock  # the handshake is done and redis-py's parser holds nothing unread
+    expected = _OK * count
+    data = bytearray()
+    try:
+        while len(data) < len(expected):
+            chunk = sock.recv(len(expected) - len(data))
+            if not chunk:
+                raise redis.ConnectionError("the target closed the connection during RESTORE")
+            data += chunk
+            if b"-" in chunk:
+                break
+        if data == expected:
+            return None
+        reader = hiredis.Reader()
+        reader.feed(bytes(data))
+        for index in range(count):
+            while (reply := reader.gets()) is False:
+                chunk = sock.recv(65536)  # an error: the connection is dropped after it, read freely
+                if not chunk:
+                    raise redis.ConnectionError("the target closed the connection during RESTORE")
+                reader.feed(chunk)
+            if isinstance(reply, hiredis.ReplyError):
+                return index, str(reply)
+        return None
+    except OSError as exc:
+        raise redis.ConnectionError(f"reading RESTORE replies failed: {exc.__class__.__name__}") from None
