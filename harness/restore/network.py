@@ -25,7 +25,6 @@ from harness.config import redact_url
 from harness.errors import DrillError, UsageError
 from harness.redis_client import connect
 from harness.redis_process import RedisProcess
-from harness.resp import encode_command
 from harness.restore.compat import check_rdb_file_loadable
 
 BATCH = 1000
@@ -73,37 +72,30 @@ def stream_restore(
 ) -> StreamResult:
     """Copy every key of `scratch` into the target; RestoreFailed naming the first key it refused.
 
-    The scratch packs each batch itself (`PACK_RESTORES`, one Lua call: SCAN, DUMP, PTTL and the RESTORE
-    commands' RESP), so Python handles one string per batch, not three replies and an encode per key."""
+    Three processes share the work and overlap: the scratch server DUMPs the next trip while this process
+    packs the RESTOREs of the last one, and the target restores up to two batches in flight. Requests and
+    replies are packed and parsed here in bulk (one %-format per command, one hiredis call per trip):
+    redis-py's per-command bookkeeping cost more than both servers' work."""
     space = keyspace(db_client(scratch, 0))
     mapping = db_mapping(sorted(space), _url_db(target_url), url=target_url)
     restored = skipped = 0
     for src_db, dst_db in mapping.items():
-        source = db_client(scratch, src_db)
-        pack = source.register_script(PACK_RESTORES)
-        target = connect(_with_db(target_url, dst_db), password, timeout=30.0)
-        seen: set[bytes] = set()  # SCAN may repeat a key while a hash table rehashes; RESTORE it once
-        writer = _RestoreWriter(target, target_url)
-        per_trip = min(batch, 16)  # until the values' size is known
-        cursor = b"0"
+        source = _Source(db_client(scratch, src_db), batch=batch)
+        writer = _RestoreWriter(connect(_with_db(target_url, dst_db), password, timeout=30.0), target_url)
         try:
-            while True:
-                cursor, blob, keys, largest, gone = pack(args=[cursor, per_trip, int(replace)])
-                skipped += int(gone)
-                fingerprints = [_fingerprint(k) for k in keys]
-                if not seen.isdisjoint(fingerprints) or len(set(fingerprints)) != len(fingerprints):
-                    keys, blob = _drop_repeats(keys, blob, fingerprints, seen)
-                seen.update(fingerprints)
-                if keys:
-                    writer.send(keys, blob)
-                    restored += len(keys)
-                    # trips sized from the last trip's largest command: ≈ BYTES_PER_TRIP when values are alike
-                    per_trip = max(1, min(batch, BYTES_PER_TRIP // max(int(largest), 1)))
-                if cursor in (b"0", 0, "0"):
-                    break
+            in_flight = source.send_next_trip()
+            while in_flight is not None:
+                keys, answers = source.receive(in_flight)
+                in_flight = source.send_next_trip()  # the scratch DUMPs it while this one is packed
+                written, blob = _restore_commands(keys, answers, replace=replace)
+                if written:
+                    writer.send(written, blob)
+                restored += len(written)
+                skipped += len(keys) - len(written)
             writer.wait()
         finally:
             writer.close()
+            source.close()
     return StreamResult(restored, skipped)
 
 
@@ -159,47 +151,100 @@ def _fingerprint(key: bytes) -> bytes:
     return hashlib.blake2b(key, digest_size=12).digest()
 
 
-def _drop_repeats(keys: list[bytes], blob: bytes, fingerprints: list[bytes],
-                  seen: set[bytes]) -> tuple[list[bytes], bytes]:
-    """The batch without keys already sent (rare: SCAN repeats keys only across a rehash): re-encoded here."""
-    reader = hiredis.Reader()
-    reader.feed(blob)
-    kept_keys: list[bytes] = []
-    kept: list[bytes] = []
-    batch_seen: set[bytes] = set()
+def _fresh(keys: list[bytes], seen: set[bytes]) -> list[bytes]:
+    """`keys` without those already sent; records them in `seen` (12-byte fingerprints, not the keys)."""
+    fingerprints = [_fingerprint(k) for k in keys]
+    if seen.isdisjoint(fingerprints) and len(set(fingerprints)) == len(fingerprints):
+        seen.update(fingerprints)
+        return keys
+    fresh = []
     for key, fingerprint in zip(keys, fingerprints):
-        command = reader.gets()
-        if fingerprint in seen or fingerprint in batch_seen:
-            continue
-        batch_seen.add(fingerprint)
-        kept_keys.append(key)
-        kept.append(encode_command(*command))
-    return kept_keys, b"".join(kept)
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            fresh.append(key)
+    return fresh
 
 
-#: one batch, packed by the scratch server: ARGV cursor, count, replace (1/0) → {cursor, RESTORE commands
-#: as RESP, their keys, the largest command's length, keys gone (expired) since SCAN}
-PACK_RESTORES = r"""
-local scan = redis.call('SCAN', ARGV[1], 'COUNT', ARGV[2])
-local head = ARGV[3] == '1' and '*5\r\n$7\r\nRESTORE\r\n$' or '*4\r\n$7\r\nRESTORE\r\n$'
-local tail = ARGV[3] == '1' and '$7\r\nREPLACE\r\n' or ''
-local out, keys, largest, gone = {}, {}, 0, 0
-for _, key in ipairs(scan[2]) do
-  local payload = redis.call('DUMP', key)
-  local ttl = payload and redis.call('PTTL', key) or -2
-  if ttl == -2 then
-    gone = gone + 1
-  else
-    local t = string.format('%d', ttl < 0 and 0 or ttl)
-    local command = head .. #key .. '\r\n' .. key .. '\r\n$' .. #t .. '\r\n' .. t .. '\r\n$' .. #payload
-      .. '\r\n' .. payload .. '\r\n' .. tail
-    out[#out + 1] = command
-    keys[#keys + 1] = key
-    if #command > largest then largest = #command end
-  end
-end
-return {scan[1], table.concat(out), keys, largest, gone}
-"""
+_SCAN = b"*4\r\n$4\r\nSCAN\r\n$%d\r\n%s\r\n$5\r\nCOUNT\r\n$%d\r\n%s\r\n"
+_DUMP_PTTL = b"*2\r\n$4\r\nDUMP\r\n$%d\r\n%s\r\n*2\r\n$4\r\nPTTL\r\n$%d\r\n%s\r\n"
+_RESTORE = b"*4\r\n$7\r\nRESTORE\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+_RESTORE_REPLACE = b"*5\r\n$7\r\nRESTORE\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$7\r\nREPLACE\r\n"
+
+
+@dataclass(frozen=True)
+class _Trip:
+    keys: list[bytes]
+    scans: bool  # a SCAN rides at the end of the trip
+
+
+class _Source:
+    """The scratch server's side: SCAN, and DUMP + PTTL in trips, one trip in flight on one connection,
+    spoken to in packed RESP and read with a bare hiredis Reader."""
+
+    def __init__(self, client: redis.Redis, *, batch: int) -> None:
+        self.client, self.pool = client, client.connection_pool  # the client closes its pool when collected
+        self.conn: Any = self.pool.get_connection()
+        self.conn.connect()  # (redis-py may hand it out unconnected) AUTH and SELECT happen here
+        self.reader = hiredis.Reader()
+        self.batch, self.count = batch, b"%d" % batch
+        self.per_trip = min(batch, 16)  # until the values' size is known
+        self.cursor: bytes | None = b"0"  # where the next SCAN starts; None once SCAN returned 0
+        self.queue: list[bytes] = []  # scanned, not yet sent
+        self.seen: set[bytes] = set()  # SCAN may repeat a key while a hash table rehashes; RESTORE it once
+
+    def send_next_trip(self) -> _Trip | None:
+        """Send DUMP + PTTL for the next keys (≈ BYTES_PER_TRIP of payloads), and SCAN on once the queue
+        runs dry; None when everything was sent."""
+        if not self.queue and self.cursor is None:
+            return None
+        keys, self.queue = self.queue[:self.per_trip], self.queue[self.per_trip:]
+        request = b"".join([_DUMP_PTTL % (len(k), k, len(k), k) for k in keys])
+        scans = not self.queue and self.cursor is not None
+        if scans and self.cursor is not None:
+            request += _SCAN % (len(self.cursor), self.cursor, len(self.count), self.count)
+            self.cursor = None  # until the reply says where to go on
+        try:
+            self.conn._sock.sendall(request)  # handshake done; redis-py's parser holds nothing unread
+        except OSError as exc:
+            raise redis.ConnectionError(f"writing to the scratch server failed: {exc.__class__.__name__}") from None
+        return _Trip(keys, scans)
+
+    def receive(self, trip: _Trip) -> tuple[list[bytes], list[Any]]:
+        """The trip's keys and their DUMP/PTTL replies; queues what its SCAN found. The replies are read as
+        one array (a RESP array header fed to the Reader first): one C call builds the whole list."""
+        self.reader.feed(b"*%d\r\n" % (2 * len(trip.keys) + trip.scans))
+        try:
+            while (answers := self.reader.gets()) is False:
+                chunk = self.conn._sock.recv(1 << 20)
+                if not chunk:
+                    raise redis.ConnectionError("the scratch server closed the connection")
+                self.reader.feed(chunk)
+        except OSError as exc:
+            raise redis.ConnectionError(f"reading the scratch server failed: {exc.__class__.__name__}") from None
+        for reply in answers:
+            if isinstance(reply, hiredis.ReplyError):
+                raise redis.ResponseError(str(reply))  # the scratch is ours: a bug, not the target's refusal
+        if trip.scans:
+            cursor, found = answers.pop()
+            self.cursor = None if cursor == b"0" else cursor
+            self.queue.extend(_fresh(found, self.seen))
+        if trip.keys:  # size the next trips from this one's largest value
+            largest = max(len(p) for p in answers[::2] if p is not None) if any(answers[::2]) else 1
+            self.per_trip = max(1, min(self.batch, BYTES_PER_TRIP // (largest + 64)))
+        return trip.keys, answers
+
+    def close(self) -> None:
+        self.conn.disconnect()
+        self.pool.release(self.conn)
+
+
+def _restore_commands(keys: list[bytes], answers: list[Any], *, replace: bool) -> tuple[list[bytes], bytes]:
+    """(the keys still there, their RESTORE commands as one string) from DUMP/PTTL replies in pairs."""
+    template = _RESTORE_REPLACE if replace else _RESTORE
+    kept = [(k, p, b"%d" % max(0, t)) for k, p, t in zip(keys, answers[::2], answers[1::2])
+            if p is not None and t != -2]
+    return [k for k, _, _ in kept], b"".join([template % (len(k), k, len(t), t, len(p), p) for k, p, t in kept])
+
 
 #: replies of a batch that the target restored in full
 _OK = b"+OK\r\n"
