@@ -252,12 +252,13 @@ _OK = b"+OK\r\n"
 
 class _RestoreWriter:
     """RESTOREs in flight on the target, one connection: a batch is sent, and the replies of the batch
-    before it are read only then, so the target restores while the scratch packs the next batch."""
+    before it are read only then, so the target restores while the scratch packs the next batch. The
+    connection is used raw after redis-py's handshake (AUTH, SELECT): `_first_refusal` reads the replies."""
 
     IN_FLIGHT = 2
 
     def __init__(self, target: redis.Redis, url: str) -> None:
-        self.pool, self.url = target.connection_pool, url
+        self.target, self.pool, self.url = target, target.connection_pool, url  # the client closes its pool when collected
         self.conn: Any = None
         self.in_flight: deque[list[bytes]] = deque()
 

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from harness.backup.dataset import db_client, loaded_scratch
+from harness.errors import AuthFailed
 from harness.restore import network
 from harness.restore.network import RestoreFailed, stream_restore
 
@@ -71,3 +72,15 @@ def test_replace_overwrites_and_every_type_ttl_binary_key_and_db_arrives(source,
     assert result.keys_restored == sum(map(len, expected.values())) and result.keys_skipped == 0
     for db, keys in expected.items():
         data.assert_same(keys, data.dataset(db_client(target, db)))
+
+
+def test_a_wrong_target_password_is_one_line_without_the_password(source, redis_factory, data) -> None:
+    client = source.client()
+    client.set("k", "v")
+    client.save()
+    target = redis_factory()
+    with loaded_scratch(source.rdb_path) as scratch, pytest.raises(AuthFailed) as err:
+        stream_restore(scratch, target.url, password="not-the-password-3f9", replace=False)
+    text = f"{err.value.message} {err.value.fix}"
+    assert "\n" not in err.value.message and "not-the-password-3f9" not in text and data.target_password not in text
+    assert target.client().dbsize() == 0
