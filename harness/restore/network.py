@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,26 @@ def stream_restore(
     redis-py's per-command bookkeeping cost more than both servers' work."""
     space = keyspace(db_client(scratch, 0))
     mapping = db_mapping(sorted(space), _url_db(target_url), url=target_url)
+    with _uncompressed_dumps(scratch):
+        return _stream(scratch, target_url, mapping, password=password, replace=replace, batch=batch)
+
+
+@contextmanager
+def _uncompressed_dumps(scratch: RedisProcess) -> Iterator[None]:
+    """DUMP without LZF while we stream (`rdbcompression no` on our scratch server, put back after): a
+    fifth of the scratch's CPU at 1 M keys, and the target has nothing to decompress. Same data, more bytes
+    on a loopback or LAN link."""
+    client = db_client(scratch, 0)
+    before = next(iter(client.config_get("rdbcompression").values()), None) or "yes"
+    client.config_set("rdbcompression", "no")
+    try:
+        yield
+    finally:
+        client.config_set("rdbcompression", before)
+
+
+def _stream(scratch: RedisProcess, target_url: str, mapping: dict[int, int], *, password: str | None,
+            replace: bool, batch: int) -> StreamResult:
     restored = skipped = 0
     for src_db, dst_db in mapping.items():
         source = _Source(db_client(scratch, src_db), batch=batch)
