@@ -69,7 +69,7 @@ def test_replace_overwrites_and_every_type_ttl_binary_key_and_db_arrives(source,
     expected = {db: data.dataset(db_client(source, db)) for db in (0, 3)}
     with loaded_scratch(source.rdb_path) as scratch:
         result = stream_restore(scratch, target.url, password=data.target_password, replace=True, batch=64)
-        assert db_client(scratch, 0).config_get("rdbcompression") == {b"rdbcompression": b"yes"}  # put back
+        assert db_client(scratch, 0).config_get("rdbcompression") == {"rdbcompression": "yes"}  # put back
     assert result.keys_restored == sum(map(len, expected.values())) and result.keys_skipped == 0
     for db, keys in expected.items():
         data.assert_same(keys, data.dataset(db_client(target, db)))
