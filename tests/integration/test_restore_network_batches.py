@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from harness.backup.dataset import loaded_scratch
+from harness.backup.dataset import db_client, loaded_scratch
+from harness.errors import AuthFailed
 from harness.restore import network
 from harness.restore.network import RestoreFailed, stream_restore
 
@@ -21,14 +22,16 @@ def test_large_values_are_read_in_trips_under_the_byte_budget(source, redis_fact
     client.save()
     expected = data.dataset(client)
     trips: list[int] = []
-    read = network._read_batch
+    receive = network._Source.receive
     monkeypatch.setattr(network, "BYTES_PER_TRIP", 200_000)
-    monkeypatch.setattr(network, "_read_batch", lambda src, keys, **kw: (trips.append(len(keys)), read(src, keys, **kw))[1])
+    monkeypatch.setattr(network._Source, "receive",
+                        lambda self, trip: (trips.append(len(trip.keys)), receive(self, trip))[1])
     target = redis_factory()
     with loaded_scratch(source.rdb_path) as scratch:
         result = stream_restore(scratch, target.url, password=data.target_password, replace=False)
     assert result.keys_restored == len(expected)
     data.assert_same(expected, data.dataset(target.client()))
+    trips = [n for n in trips if n]  # the first trip is the SCAN alone
     assert trips[0] == 16 and max(trips[1:]) == 3 and sum(trips) == 40, trips  # 3 × 64 KB per 200 KB trip
 
 
@@ -41,3 +44,44 @@ def test_a_refused_restore_names_its_key_even_with_a_batch_in_flight(source, red
     with loaded_scratch(source.rdb_path) as scratch, pytest.raises(RestoreFailed, match="BUSYKEY") as err:
         stream_restore(scratch, target.url, password=data.target_password, replace=False)
     assert "session:3" in err.value.message and "--replace" in err.value.fix
+
+
+def test_a_refusal_in_a_later_batch_names_its_key_and_nothing_past_it_is_misread(source, redis_factory, data) -> None:
+    """Small batches put several in flight on one connection: the refusal must be matched to its own key."""
+    client = source.client()
+    client.mset({f"k:{i:04d}": str(i) for i in range(3000)})
+    client.save()
+    target = redis_factory()
+    target.client().set("k:2500", "already here")
+    with loaded_scratch(source.rdb_path) as scratch, pytest.raises(RestoreFailed, match="BUSYKEY") as err:
+        stream_restore(scratch, target.url, password=data.target_password, replace=False, batch=50)
+    assert "'k:2500'" in err.value.message
+    assert target.client().get("k:2500") == b"already here"
+
+
+def test_replace_overwrites_and_every_type_ttl_binary_key_and_db_arrives(source, redis_factory, data) -> None:
+    client = source.client()
+    data.seed(client, n=300)
+    db_client(source, 3).set(b"\x00bin\xff\r\n", b"\x00\r\n$5\r\n", px=900_000)  # RESP bytes in a key
+    client.save()
+    target = redis_factory()
+    target.client().set("session:3", "stale")
+    expected = {db: data.dataset(db_client(source, db)) for db in (0, 3)}
+    with loaded_scratch(source.rdb_path) as scratch:
+        result = stream_restore(scratch, target.url, password=data.target_password, replace=True, batch=64)
+        assert db_client(scratch, 0).config_get("rdbcompression") == {"rdbcompression": "yes"}  # put back
+    assert result.keys_restored == sum(map(len, expected.values())) and result.keys_skipped == 0
+    for db, keys in expected.items():
+        data.assert_same(keys, data.dataset(db_client(target, db)))
+
+
+def test_a_wrong_target_password_is_one_line_without_the_password(source, redis_factory, data) -> None:
+    client = source.client()
+    client.set("k", "v")
+    client.save()
+    target = redis_factory()
+    with loaded_scratch(source.rdb_path) as scratch, pytest.raises(AuthFailed) as err:
+        stream_restore(scratch, target.url, password="not-the-password-3f9", replace=False)
+    text = f"{err.value.message} {err.value.fix}"
+    assert "\n" not in err.value.message and "not-the-password-3f9" not in text and data.target_password not in text
+    assert target.client().dbsize() == 0
