@@ -13,13 +13,11 @@ import os
 import platform
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -28,14 +26,13 @@ from typing import Any
 from bench import dataset, floors, rto
 from bench.report import Figure, markdown, spread, targets_for, write
 from bench.rss import METHOD, PeakRss
-from harness.backup import layout, open_store, take_backup, verify_backup
+from bench.stores import KINDS, Transport, transport
+from harness.backup import layout, take_backup, verify_backup
 from harness.backup.dataset import loaded_scratch
 from harness.backup.store import BackupStore
-from harness.redis_process import RedisProcess, free_port
+from harness.redis_process import RedisProcess
 from harness.restore import restore_backup
 from harness.restore.network import stream_restore
-from harness.sandbox.aws import aws_client, create_bucket, moto_server_binary, sandbox_aws
-from harness.sandbox.processes import port_listening
 
 NOTE = "2 cores shared with other sessions: figures are noisy, compare ratios"
 
@@ -48,40 +45,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=None, help="repetitions per step (default 3; 1 for 2g)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply the size's key count (try the 2g builder small)")
     p.add_argument("--outage", type=float, default=2.13, help="seconds the health endpoint is down for the RTO clock (not a multiple of the probe interval)")
+    p.add_argument("--store", choices=KINDS, default=None,
+                   help="where backups go: s3 = moto's server over HTTP (default), file = a directory (2g's default: "
+                        "moto reads the whole object for every ranged GET)")
     p.add_argument("--out", type=Path, default=Path("reports/bench"), help="where <timestamp>.json/.md go")
     p.add_argument("--profile", action="store_true", help="pyinstrument the first run of each step (bench extra)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return p.parse_args(argv)
 
 
-@contextmanager
-def moto_server(work: Path) -> Iterator[str]:
-    """moto's server over HTTP on 127.0.0.1, in its own process (its objects must not count in our RSS)."""
-    port = free_port()
-    with (work / "moto.log").open("wb") as log:
-        proc = subprocess.Popen([str(moto_server_binary()), "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not port_listening(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto server did not start; see {work / 'moto.log'}")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 class Runner:
     """Holds the servers and files of one bench run; each `bench_*` method fills one Figure."""
 
-    def __init__(self, args: argparse.Namespace, work: Path, endpoint: str, stamp: str) -> None:
-        self.args, self.work, self.endpoint, self.stamp = args, work, endpoint, stamp
+    def __init__(self, args: argparse.Namespace, work: Path, transport: Transport, stamp: str) -> None:
+        self.args, self.work, self.transport, self.stamp = args, work, transport, stamp
         self.runs: int = args.runs or (1 if args.size == "2g" else 3)
-        self.bucket = f"bench-{uuid.uuid4().hex[:10]}"
-        create_bucket(endpoint, self.bucket)
-        self.s3: Any = aws_client("s3", endpoint, read_timeout=60)  # as the harness's own S3 store
         self.source = RedisProcess(work / "source", password=secrets.token_hex(12)).start()
         self.target = RedisProcess(work / "target", password=secrets.token_hex(12)).start()
         self.floor_rdb = work / "floor.rdb"
@@ -122,20 +100,19 @@ class Runner:
         return {"size": size.name, "keys": self.keys, "scale": self.args.scale, "seed_s": round(seeded, 2)}
 
     def bench_backup(self) -> Figure:
-        fig = Figure("backup", "redis-cli --rdb + boto3 upload_file")
+        fig = Figure("backup", f"redis-cli --rdb + {self.transport.upload_floor}")
         phases: list[dict[str, float]] = []
         for rep in range(self.runs):
-            store = open_store(f"s3://{self.bucket}/bench/run{rep}", aws=sandbox_aws(self.endpoint))
+            store = self.transport.store(f"run{rep}")
             seconds, result, peak = self.timed("backup", rep, partial(
                 take_backup, self.source.url, store, password=self.source.password, work_dir=self.work))
             fig.record(seconds, peak)
             phases.append(result.phases)
             if self.store is not None:
-                floors.purge(self.s3, self.bucket, self.store.url.split("/", 3)[3])
+                self.transport.purge(self.store)
             self.store, self.backup_id = store, result.id
             fetch = floors.rdb_fetch_seconds(self.source, self.floor_rdb)
-            fig.floor_runs.append(fetch + floors.upload_seconds(self.s3, self.bucket, "floor/dump.rdb",
-                                                                self.floor_rdb))
+            fig.floor_runs.append(fetch + self.transport.upload_seconds(self.floor_rdb))
         fig.extra["phases"] = {k: round(spread([p[k] for p in phases])["median"], 4) for k in phases[0]}
         return fig
 
@@ -144,15 +121,15 @@ class Runner:
         return self.store.location(layout.rdb_key(self.backup_id))
 
     def download_and_load(self, load_runs: list[float]) -> float:
-        """The floor of the steps that start from the store: boto3 `download_file` + redis-server load until PING."""
-        download = floors.download_seconds(self.s3, self._rdb_location(), self.work / "floor-download.rdb")
+        """The floor of the steps that start from the store: a plain download + redis-server load until PING."""
+        download = self.transport.download_seconds(self._rdb_location(), self.work / "floor-download.rdb")
         load_runs.append(floors.load_seconds(self.floor_rdb))
         return download + load_runs[-1]
 
     def bench_verify(self, load_runs: list[float]) -> tuple[Figure, Figure]:
         """End to end (download, every level) beside download + load; the levels alone beside the load."""
         assert self.store is not None
-        fig = Figure("verify", "boto3 download_file + redis-server load until PING")
+        fig = Figure("verify", f"{self.transport.download_floor} + redis-server load until PING")
         levels = Figure("verify: levels only (after the download)", "redis-server load until PING")
         checks: list[dict[str, float]] = []
         for rep in range(self.runs):
@@ -175,7 +152,7 @@ class Runner:
                               managed=self.target if strategy == "file" else None, work_dir=self.work)
 
     def bench_file_restore(self, load_runs: list[float]) -> Figure:
-        fig = Figure("file restore", "boto3 download_file + redis-server load until PING")
+        fig = Figure("file restore", f"{self.transport.download_floor} + redis-server load until PING")
         for rep in range(self.runs):
             self.target.client().flushall()
             seconds, result, peak = self.timed("file restore", rep, lambda: self._restore("file"))
@@ -231,8 +208,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole bench; returns the document written as JSON."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     load_start = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, moto_server(Path(tmp)) as endpoint:
-        runner = Runner(args, Path(tmp), endpoint, stamp)
+    store_kind = args.store or ("file" if args.size == "2g" else "s3")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, transport(store_kind, Path(tmp)) as store:
+        runner = Runner(args, Path(tmp), store, stamp)
         try:
             facts = runner.build()
             load_runs: list[float] = []
@@ -248,7 +226,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     figures = {f.name: f for f in (backup, verify, levels, file_restore, network, stream)}
     targets = targets_for(figures, clock)
     doc_machine.update(loadavg_start=load_start, loadavg_end=os.getloadavg())
-    return {"schema_version": 1, "stamp": stamp, "size": args.size, "runs": runner.runs, "dataset": facts,
+    return {"schema_version": 1, "stamp": stamp, "size": args.size, "store": store_kind, "runs": runner.runs, "dataset": facts,
             "machine": doc_machine, "rss_method": METHOD, "figures": [f.to_json() for f in figures.values()],
             "rto": clock, "targets": [t.to_json() for t in targets],
             "all_targets_met": all(t.met for t in targets)}
