@@ -93,7 +93,7 @@ sandbox-status: setup ## show the local sandbox (JSON)
 	$(DRILL) sandbox status --json
 
 BENCH_SIZE ?= 1m
-bench: setup ## backup/verify/restore vs their floors (BENCH_SIZE=quick|1m|2g, ARGS=--profile/--runs N/--strict) → reports/bench/
+bench: setup ## backup/verify/restore vs their floors (BENCH_SIZE=quick|1m|2g, ARGS=--profile/--runs N/--store s3|file/--strict) → reports/bench/
 	@$(PY) -c 'import pyinstrument' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench --size $(BENCH_SIZE) $(ARGS)
 

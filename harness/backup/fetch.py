@@ -1,10 +1,14 @@
 """Fetch an RDB from a running Redis over the replication protocol, as `redis-cli --rdb` does.
 
 Done in Python over a socket so the password goes over the connection only (no
-child process, no argv, no environment). We send `REPLCONF rdb-only 1` and do not
-advertise the `eof` capability, so the server streams a disk-based snapshot with a
-known length right away; `redis-cli --rdb` advertises `eof` and therefore waits
-`repl-diskless-sync-delay` (5 s by default) before the transfer starts.
+child process, no argv, no environment). We send `REPLCONF rdb-only 1`. By default
+we do not advertise the `eof` capability, so the server saves a disk-based snapshot
+and then streams it with a known length; `redis-cli --rdb` advertises `eof` and
+therefore waits `repl-diskless-sync-delay` (5 s by default) before the transfer
+starts. With `diskless=True` (for a server whose delay is 0) we do advertise it:
+the server streams while it saves, so the transfer no longer follows the save, and
+it writes nothing to its own disk. The stream then ends with a 40-byte mark
+instead of having a length.
 
 The SYNC is the backup's BGSAVE: the server forks and saves for it (INFO persistence
 counts it in `rdb_saves`), so no separate BGSAVE is asked for; the file is hashed as
@@ -60,12 +64,13 @@ def fetch_snapshot(
     connect_timeout: float = 5.0,
     idle_timeout: float = 60.0,
     save_timeout: float = 600.0,
+    diskless: bool = False,
 ) -> FetchedRdb:
     """Write the server's current dataset as an RDB to `dest`: a save made for this request.
 
     Raises ConnectionFailed (unreachable, dropped), AuthFailed (password refused)
     or BackupFailed (the server refused SYNC, its save failed, or it did not
-    start sending within `save_timeout` seconds).
+    start sending within `save_timeout` seconds; diskless: did not finish within it).
     """
     where = f"{host}:{port}"
     try:
@@ -92,8 +97,12 @@ def fetch_snapshot(
         if answer.startswith((b"-NOAUTH", b"-WRONGPASS")):
             raise AuthFailed(f"Redis at {where} requires a password", fix="set REDIS_PASSWORD")
         # -ERR here means a server older than 7.0: SYNC still works, it just keeps streaming afterwards.
+        if diskless:
+            sock.sendall(encode_command(b"REPLCONF", b"capa", b"eof"))
+            _reply(fh, where)
         sock.sendall(encode_command(b"SYNC"))
-        return _receive(sock, fh, dest, where, save_timeout=save_timeout, idle_timeout=idle_timeout)
+        return _receive(sock, fh, dest, where, save_timeout=save_timeout, idle_timeout=idle_timeout,
+                        diskless=diskless)
     except TimeoutError:
         raise BackupFailed(
             f"Redis at {where} sent nothing for {idle_timeout:.0f}s during the RDB fetch",
@@ -109,7 +118,7 @@ def fetch_snapshot(
 
 
 def _receive(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *, save_timeout: float,
-             idle_timeout: float) -> FetchedRdb:
+             idle_timeout: float, diskless: bool) -> FetchedRdb:
     asked = time.monotonic()
     deadline = asked + save_timeout
     while True:  # the server sends bare newlines as keep-alives (about one a second) while it forks and saves
@@ -139,8 +148,11 @@ def _receive(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *, save_
         )
     if not header.startswith(b"$"):
         raise BackupFailed(f"unexpected reply to SYNC from {where}: {header[:40]!r}", fix="report this")
-    if header.startswith(b"$EOF:"):  # only sent to replicas that advertise `capa eof`; we never do
-        raise BackupFailed(f"Redis at {where} started a diskless transfer we did not ask for", fix="report this")
+    if header.startswith(b"$EOF:"):  # only sent to replicas that advertise `capa eof`
+        if not diskless or len(header) != 45:
+            raise BackupFailed(f"Redis at {where} started a diskless transfer we did not ask for", fix="report this")
+        return _receive_marked(sock, fh, dest, where, mark=header[5:], asked=asked, deadline=deadline,
+                               idle_timeout=idle_timeout, save_timeout=save_timeout)
     size = int(header[1:])
     started = time.monotonic()
     sock.settimeout(idle_timeout)
@@ -161,3 +173,39 @@ def _receive(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *, save_
             advance(len(chunk))
     return FetchedRdb(size, digest.hexdigest(), started - asked, time.monotonic() - started)
 
+
+
+def _receive_marked(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *, mark: bytes, asked: float,
+                    deadline: float, idle_timeout: float, save_timeout: float) -> FetchedRdb:
+    """A diskless stream: everything up to the 40-byte `mark` it ends with (checked after each read, as a
+    replica does). The save is the transfer here, so `save_timeout` bounds the whole of it."""
+    started = time.monotonic()
+    digest = hashlib.sha256()
+    size = 0
+    tail = b""  # the last bytes read, held back until we know they are not the mark
+    with dest.open("wb") as out, transfer_progress(f"fetch RDB from {where}", None) as advance:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BackupFailed(f"the save on {where} for the RDB fetch did not finish within {save_timeout:g}s",
+                                   fix="check the server's load and log; raise the save timeout for large datasets")
+            sock.settimeout(min(idle_timeout, left))
+            try:
+                chunk = fh.read1(_CHUNK)  # type: ignore[attr-defined]
+            except TimeoutError:
+                if time.monotonic() < deadline:
+                    raise
+                continue
+            if not chunk:
+                raise ConnectionFailed(
+                    f"Redis at {where} closed the connection after {size} bytes of a diskless transfer, "
+                    "before its end mark", fix="retry; check the network and the server's log")
+            data = tail + chunk
+            done = data.endswith(mark)
+            body, tail = (data[: -len(mark)], b"") if done else (data[: -len(mark)], data[-len(mark):])
+            out.write(body)
+            digest.update(body)
+            size += len(body)
+            advance(len(body))
+            if done:
+                return FetchedRdb(size, digest.hexdigest(), started - asked, time.monotonic() - started)

@@ -84,8 +84,24 @@ def _save_failure(client: redis.Redis, where: str) -> BackupFailed | None:
     )
 
 
+def _streams_while_saving(client: redis.Redis) -> bool:
+    """True when the server starts a diskless transfer at once (`repl-diskless-sync yes`, delay 0): the
+    transfer then overlaps the save (2.8 s of 24 at 2 GB) and the source writes nothing to its disk. With
+    the default 5 s delay, or where CONFIG is not allowed, the disk-based snapshot is the quicker one."""
+    try:
+        conf = {_text(k): _text(v) for k, v in client.config_get("repl-diskless-sync*").items()}
+    except redis.RedisError:
+        return False
+    return conf.get("repl-diskless-sync") == "yes" and conf.get("repl-diskless-sync-delay") == "0"
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _point_in_time(before: dict[str, Any], after: dict[str, Any], ctime: int | None) -> int:
-    """LASTSAVE of the save made for our fetch (the counter moved); else the file's own ctime (its fork)."""
+    """LASTSAVE of the save made for our fetch (the counter moved); else (a diskless save does not move it)
+    the file's own ctime, the second its fork started."""
     if int(after.get("rdb_saves", 0)) > int(before.get("rdb_saves", 0)):
         return int(after["rdb_last_save_time"])
     return ctime if ctime else int(after["rdb_last_save_time"])
@@ -149,7 +165,7 @@ def take_backup(
         before = _persistence(client)
         try:
             fetched = fetch_snapshot(host, port, rdb, password=password, username=urlsplit(redis_url).username,
-                                     save_timeout=save_timeout)
+                                     save_timeout=save_timeout, diskless=_streams_while_saving(client))
         except (BackupFailed, ConnectionFailed) as exc:
             raise _save_failure(client, where) or exc from None
         after = _persistence(client)

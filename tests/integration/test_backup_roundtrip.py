@@ -8,7 +8,15 @@ import json
 import pytest
 import redis
 
-from harness.backup import layout, latest_backup, list_backups, open_store, read_manifest, take_backup, verify_backup
+from harness.backup import (
+    latest_backup,
+    layout,
+    list_backups,
+    open_store,
+    read_manifest,
+    take_backup,
+    verify_backup,
+)
 from harness.restore import restore_backup
 
 pytestmark = pytest.mark.integration
@@ -54,19 +62,31 @@ def test_manifest_describes_the_file(file_store_url, source, data):
     assert data.source_password not in manifest.to_json().decode()
 
 
-def test_a_backup_forks_the_source_once_and_hashes_what_it_fetched(file_store_url, source, data, tmp_path):
-    """The SYNC's save is the backup's BGSAVE: one fork on the source, and the stored file is what was hashed."""
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_a_backup_forks_the_source_once_and_hashes_what_it_fetched(file_store_url, source, data, tmp_path, diskless):
+    """The SYNC's save is the backup's BGSAVE: one fork on the source, and the stored file is what was hashed.
+
+    Diskless (the source streams at once: delay 0) writes nothing to the source's disk and does not count as a
+    save there, so the point in time is the file's ctime; on disk it is that save's LASTSAVE."""
     data.seed(source.client(), n=5)
+    client = source.client()
+    client.config_set("repl-diskless-sync", diskless)
     store = open_store(file_store_url)
-    saves = int(source.client().info("persistence")["rdb_saves"])
+    forks, saves = int(client.info("stats")["total_forks"]), int(client.info("persistence")["rdb_saves"])
     result = take_backup(source.url, store, password=data.source_password)
-    assert int(source.client().info("persistence")["rdb_saves"]) == saves + 1
-    assert result.manifest.point_in_time.timestamp() == source.client().lastsave().timestamp()
+    assert int(client.info("stats")["total_forks"]) == forks + 1
+    if diskless == "yes":
+        assert int(client.info("persistence")["rdb_saves"]) == saves
+        assert result.manifest.point_in_time == result.manifest.rdb_ctime
+    else:
+        assert int(client.info("persistence")["rdb_saves"]) == saves + 1
+        assert result.manifest.point_in_time.timestamp() == client.lastsave().timestamp()
     assert set(result.phases) == {"save", "fetch", "describe", "upload"}
     data_file = tmp_path / "stored.rdb"
     store.get_file(layout.rdb_key(result.id), data_file)
     assert hashlib.sha256(data_file.read_bytes()).hexdigest() == result.manifest.sha256
     assert data_file.stat().st_size == result.manifest.size
+    assert verify_backup(store, result.id, min_keys=1).passed
 
 
 def test_samples_are_the_same_for_the_same_data_and_span_every_database(file_store_url, source, data):

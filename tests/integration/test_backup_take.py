@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,8 +13,9 @@ import pytest
 import redis
 
 from harness.backup import BackupFailed, layout, open_store, take_backup
-from harness.backup.fetch import fetch_rdb
+from harness.backup.fetch import fetch_rdb, fetch_snapshot
 from harness.backup.rdb import read_header
+from harness.backup.verify import rdb_check_problem
 from harness.errors import AuthFailed, StoreError
 
 pytestmark = pytest.mark.integration
@@ -29,17 +32,19 @@ def test_a_save_already_in_progress_is_waited_for_then_ours_runs(file_store_url,
     server = redis_factory(password=data.source_password)
     client = server.client()
     _slow_saves(client)
+    forks = int(client.info("stats")["total_forks"])
     client.bgsave()
     assert int(client.info("persistence")["rdb_bgsave_in_progress"]) == 1
     client.set("written-during-the-other-save", "1")
     result = take_backup(server.url, open_store(file_store_url), password=data.source_password)
     assert result.manifest.key_count == 201  # includes the write made while the other save ran
-    assert int(client.info("persistence")["rdb_saves"]) == 2  # theirs, then the one made for our fetch
+    assert int(client.info("stats")["total_forks"]) == forks + 2  # theirs, then the one made for our fetch
 
 
 def test_a_failed_bgsave_is_a_clear_error(file_store_url, redis_factory, data):
     server = redis_factory(password=data.source_password)
     server.client().set("k", "v")
+    server.client().config_set("repl-diskless-sync", "no")  # a save for SYNC on disk (a diskless one needs none)
     shutil.rmtree(server.data_dir)  # the save cannot create its temp file any more
     with pytest.raises(BackupFailed, match=r"BGSAVE on 127\.0\.0\.1:\d+ failed \(rdb_last_bgsave_status:err\)") as exc:
         take_backup(server.url, open_store(file_store_url), password=data.source_password)
@@ -115,3 +120,25 @@ def test_without_retention_nothing_is_locked(aws_env, s3, bucket, source, data):
     result = take_backup(source.url, open_store(f"s3://{bucket}"), password=data.source_password)
     head = s3.head_object(Bucket=bucket, Key=layout.rdb_key(result.id))
     assert "ObjectLockMode" not in head
+
+
+def test_a_diskless_fetch_ends_at_its_mark_and_is_a_sound_rdb(tmp_path, redis_factory, data):
+    """`$EOF:<mark>` stream over several reads: the file is everything before the mark, whole and valid."""
+    server = redis_factory(password=data.source_password)
+    server.client().mset({f"k{i}": os.urandom(1000) for i in range(5000)})  # 5 MB: more than one 1 MB read
+    fetched = fetch_snapshot("127.0.0.1", server.port, tmp_path / "x.rdb", password=data.source_password,
+                             diskless=True)
+    raw = (tmp_path / "x.rdb").read_bytes()
+    assert fetched.size == len(raw) > 5_000_000 and fetched.sha256 == hashlib.sha256(raw).hexdigest()
+    assert rdb_check_problem(tmp_path / "x.rdb") is None
+    assert read_header(tmp_path / "x.rdb").version >= 9
+
+
+def test_a_slow_diskless_save_times_out_with_a_clear_error(tmp_path, redis_factory, data):
+    server = redis_factory(password=data.source_password)
+    _slow_saves(server.client(), keys=100, delay_us=10_000)
+    started = time.monotonic()
+    with pytest.raises(BackupFailed, match=r"did not finish within 0\.3s"):
+        fetch_snapshot("127.0.0.1", server.port, tmp_path / "x.rdb", password=data.source_password,
+                       diskless=True, save_timeout=0.3)
+    assert time.monotonic() - started < 5.0
