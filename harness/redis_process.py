@@ -248,7 +248,9 @@ class ScratchRedis(RedisProcess):
     """A throw-away server in a temp dir that is deleted on exit."""
 
     def __init__(self, rdb: Path | None = None, *, password: str | None = None) -> None:
-        super().__init__(data_dir=Path(tempfile.mkdtemp(prefix="drill-scratch-")), password=password)
+        # DEBUG HTSTATS (local connections only) tells the network restore whether SCAN can repeat a key
+        super().__init__(data_dir=Path(tempfile.mkdtemp(prefix="drill-scratch-")), password=password,
+                         extra_args=("--enable-debug-command", "local"))
         if rdb is not None:
             try:  # redis-server only reads it (a save would rename a new file over the link): no copy needed
                 os.link(rdb, self.rdb_path)

@@ -11,6 +11,7 @@ restore.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,7 +103,8 @@ def _stream(scratch: RedisProcess, target_url: str, mapping: dict[int, int], *, 
             replace: bool, batch: int) -> StreamResult:
     restored = skipped = 0
     for src_db, dst_db in mapping.items():
-        source = _Source(db_client(scratch, src_db), batch=batch)
+        client = db_client(scratch, src_db)
+        source = _Source(client, batch=batch, dedupe=scan_may_repeat(client, src_db))
         writer = _RestoreWriter(connect(_with_db(target_url, dst_db), password, timeout=30.0), target_url)
         try:
             in_flight = source.send_next_trip()
@@ -173,6 +175,37 @@ def _fingerprint(key: bytes) -> bytes:
     return hashlib.blake2b(key, digest_size=12).digest()
 
 
+#: a table at least this full (Redis shrinks below 1/10 before 7.2, 1/8 after) is far from shrinking
+_SAFE_FILL = 0.25
+
+
+def scan_may_repeat(client: redis.Redis, db: int) -> bool:
+    """Whether SCAN over this db of our scratch server can return a key twice.
+
+    SCAN repeats keys only when the table shrinks (or is already rehashing). Nothing writes to the
+    scratch; keys only leave it by expiry. So when the table stays ≥ 1/4 full even after every key
+    with a TTL is gone, it cannot shrink during the stream, and the per-key fingerprint set
+    (≈ 100 B per key) is not needed. `DEBUG HTSTATS` gives the table's size; a server that refuses
+    it (not one we started) keeps the set.
+    """
+    try:
+        stats = client.execute_command("DEBUG", "HTSTATS", db)
+    except redis.RedisError:
+        return True
+    main = _as_text(stats).split("[Expires HT]")[0]
+    size, used = re.search(r"table size: (\d+)", main), re.search(r"number of elements: (\d+)", main)
+    if "rehashing target" in main or size is None or used is None:
+        return True
+    keys = int(used.group(1))
+    space = client.info("keyspace").get(f"db{db}")
+    can_expire = int(space.get("expires", keys)) if isinstance(space, dict) else keys
+    return keys - can_expire < _SAFE_FILL * int(size.group(1))
+
+
+def _as_text(value: object) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def _fresh(keys: list[bytes], seen: set[bytes]) -> list[bytes]:
     """`keys` without those already sent; records them in `seen` (12-byte fingerprints, not the keys)."""
     fingerprints = [_fingerprint(k) for k in keys]
@@ -203,7 +236,7 @@ class _Source:
     """The scratch server's side: SCAN, and DUMP + PTTL in trips, one trip in flight on one connection,
     spoken to in packed RESP and read with a bare hiredis Reader."""
 
-    def __init__(self, client: redis.Redis, *, batch: int) -> None:
+    def __init__(self, client: redis.Redis, *, batch: int, dedupe: bool = True) -> None:
         self.client, self.pool = client, client.connection_pool  # the client closes its pool when collected
         self.conn: Any = self.pool.get_connection()
         self.conn.connect()  # (redis-py may hand it out unconnected) AUTH and SELECT happen here
@@ -212,7 +245,8 @@ class _Source:
         self.per_trip = min(batch, 16)  # until the values' size is known
         self.cursor: bytes | None = b"0"  # where the next SCAN starts; None once SCAN returned 0
         self.queue: list[bytes] = []  # scanned, not yet sent
-        self.seen: set[bytes] = set()  # SCAN may repeat a key while a hash table rehashes; RESTORE it once
+        # SCAN may repeat a key while a hash table shrinks; RESTORE it once (None: that cannot happen here)
+        self.seen: set[bytes] | None = set() if dedupe else None
 
     def send_next_trip(self) -> _Trip | None:
         """Send DUMP + PTTL for the next keys (≈ BYTES_PER_TRIP of payloads), and SCAN on once the queue
@@ -249,7 +283,7 @@ class _Source:
         if trip.scans:
             cursor, found = answers.pop()
             self.cursor = None if cursor == b"0" else cursor
-            self.queue.extend(_fresh(found, self.seen))
+            self.queue.extend(found if self.seen is None else _fresh(found, self.seen))
         if trip.keys:  # size the next trips from this one's largest value
             largest = max(len(p) for p in answers[::2] if p is not None) if any(answers[::2]) else 1
             self.per_trip = max(1, min(self.batch, BYTES_PER_TRIP // (largest + 64)))

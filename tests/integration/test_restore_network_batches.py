@@ -8,6 +8,7 @@ import pytest
 
 from harness.backup.dataset import db_client, loaded_scratch
 from harness.errors import AuthFailed
+from harness.redis_process import ScratchRedis
 from harness.restore import network
 from harness.restore.network import RestoreFailed, stream_restore
 
@@ -85,3 +86,40 @@ def test_a_wrong_target_password_is_one_line_without_the_password(source, redis_
     text = f"{err.value.message} {err.value.fix}"
     assert "\n" not in err.value.message and "not-the-password-3f9" not in text and data.target_password not in text
     assert target.client().dbsize() == 0
+
+
+@pytest.mark.parametrize(("with_ttl", "may_repeat"), [(0, False), (1000, True), (500, False)])
+def test_the_fingerprint_set_is_kept_only_where_the_scratch_table_could_shrink(with_ttl: int, may_repeat: bool) -> None:
+    """1000 keys in a 1024-slot table: it can shrink below 1/4 full only if the keys with a TTL may all expire."""
+    with ScratchRedis(password="p") as scratch:
+        scratch.start()
+        client = db_client(scratch, 0)
+        client.mset({f"k{i}": i for i in range(1000)})
+        for i in range(with_ttl):
+            client.expire(f"k{i}", 7200)
+        assert network.scan_may_repeat(client, 0) is may_repeat
+
+
+def test_a_server_that_refuses_debug_keeps_the_fingerprint_set(redis_factory) -> None:
+    server = redis_factory()  # not a scratch server: DEBUG is not enabled there
+    server.client().set("k", "v")
+    assert network.scan_may_repeat(server.client(), 0) is True
+
+
+@pytest.mark.parametrize("ttl", [True, False])
+def test_every_key_arrives_once_with_or_without_the_fingerprint_set(source, redis_factory, data, ttl: bool,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    client = source.client()
+    client.mset({f"t{i}": i for i in range(3000)})
+    for i in range(3000 if ttl else 0):
+        client.expire(f"t{i}", 7200)
+    client.save()
+    sources: list[network._Source] = []
+    init = network._Source.__init__
+    monkeypatch.setattr(network._Source, "__init__",
+                        lambda self, *a, **kw: (init(self, *a, **kw), sources.append(self))[0])
+    target = redis_factory()
+    with loaded_scratch(source.rdb_path) as scratch:
+        result = stream_restore(scratch, target.url, password=data.target_password, replace=False)
+    assert result.keys_restored == 3000 == target.client().dbsize()
+    assert sources and all((len(s.seen) == 3000) if ttl else s.seen is None for s in sources)  # type: ignore[arg-type]
