@@ -193,10 +193,10 @@ def restore_backup(
         # the very object that was verified, hashed while it is written
         fetched = store.get_file_hashed(entry.rdb_key, rdb, version_id=verified_version)
         _preflight(store, entry, rdb, fetched.sha256, verified_sha, target_version=target_version, target=shown)
-        scratch = None
+        scratch, scratch_stack = None, stack.enter_context(ExitStack())  # closed early by the file strategy
         if strategy == "network" or not verified_sha:
             try:  # a file redis-server cannot load never gets near the target (a verified one loaded already)
-                scratch = stack.enter_context(loaded_scratch(rdb))
+                scratch = scratch_stack.enter_context(loaded_scratch(rdb))
             except RedisLoadFailed as exc:
                 raise RestoreRefused(f"backup {backup_id} does not load into redis-server: {exc.message}",
                                      fix="restore another backup") from None
@@ -218,8 +218,7 @@ def restore_backup(
                                       previous=previous if existing else None, snapshot=snapshot).keys_restored
         else:
             assert managed is not None
-            if scratch is not None:
-                scratch.__exit__(None, None, None)  # no longer needed; its memory is the target's now
+            scratch_stack.close()  # the scratch server is no longer needed; its memory is the target's now
             place_and_restart(managed, rdb, fallback=previous if existing else None)
             keys = _total_keys(connect(target_url, target_password))
     return RestoreResult(
