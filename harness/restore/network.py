@@ -277,15 +277,15 @@ class _Source:
                 self.reader.feed(chunk)
         except OSError as exc:
             raise redis.ConnectionError(f"reading the scratch server failed: {exc.__class__.__name__}") from None
-        for reply in answers:
-            if isinstance(reply, hiredis.ReplyError):
-                raise redis.ResponseError(str(reply))  # the scratch is ours: a bug, not the target's refusal
+        if hiredis.ReplyError in set(map(type, answers)):  # one C pass over the trip, not an isinstance per reply
+            error = next(r for r in answers if isinstance(r, hiredis.ReplyError))
+            raise redis.ResponseError(str(error))  # the scratch is ours: a bug, not the target's refusal
         if trip.scans:
             cursor, found = answers.pop()
             self.cursor = None if cursor == b"0" else cursor
             self.queue.extend(found if self.seen is None else _fresh(found, self.seen))
         if trip.keys:  # size the next trips from this one's largest value
-            largest = max(len(p) for p in answers[::2] if p is not None) if any(answers[::2]) else 1
+            largest = max(map(len, filter(None, answers[::2])), default=1)
             self.per_trip = max(1, min(self.batch, BYTES_PER_TRIP // (largest + 64)))
         return trip.keys, answers
 
@@ -297,8 +297,8 @@ class _Source:
 def _restore_commands(keys: list[bytes], answers: list[Any], *, replace: bool) -> tuple[list[bytes], bytes]:
     """(the keys still there, their RESTORE commands as one string) from DUMP/PTTL replies in pairs."""
     template = _RESTORE_REPLACE if replace else _RESTORE
-    kept = [(k, p, b"%d" % max(0, t)) for k, p, t in zip(keys, answers[::2], answers[1::2])
-            if p is not None and t != -2]
+    kept = [(k, p, b"%d" % t if t > 0 else b"0") for k, p, t in zip(keys, answers[::2], answers[1::2])
+            if p is not None and t != -2]  # PTTL -1: no TTL (RESTORE ttl 0); -2 or no DUMP: expired since SCAN
     return [k for k, _, _ in kept], b"".join([template % (len(k), k, len(t), t, len(p), p) for k, p, t in kept])
 
 
