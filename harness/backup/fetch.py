@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -117,22 +118,29 @@ def fetch_snapshot(
         sock.close()
 
 
-def _receive(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *, save_timeout: float,
-             idle_timeout: float, diskless: bool) -> FetchedRdb:
-    asked = time.monotonic()
-    deadline = asked + save_timeout
-    while True:  # the server sends bare newlines as keep-alives (about one a second) while it forks and saves
+def _read_by(deadline: float, sock: socket.socket, read: Callable[[], bytes], *, idle_timeout: float, where: str,
+             save_timeout: float) -> bytes:
+    """`read()`, the socket timing out at the save's deadline or after `idle_timeout`, whichever comes first:
+    BackupFailed once the deadline has passed, TimeoutError (the caller's "sent nothing") before it."""
+    while True:
         left = deadline - time.monotonic()
         if left <= 0:
             raise BackupFailed(f"the save on {where} for the RDB fetch did not finish within {save_timeout:g}s",
                                fix="check the server's load and log; raise the save timeout for large datasets")
         sock.settimeout(min(idle_timeout, left))
         try:
-            line = fh.readline()
+            return read()
         except TimeoutError:
             if time.monotonic() < deadline:
                 raise
-            continue
+
+
+def _receive(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *, save_timeout: float,
+             idle_timeout: float, diskless: bool) -> FetchedRdb:
+    asked = time.monotonic()
+    deadline = asked + save_timeout
+    while True:  # the server sends bare newlines as keep-alives (about one a second) while it forks and saves
+        line = _read_by(deadline, sock, fh.readline, idle_timeout=idle_timeout, where=where, save_timeout=save_timeout)
         if not line:
             raise BackupFailed(
                 f"Redis at {where} closed the connection before sending the RDB",
@@ -185,17 +193,8 @@ def _receive_marked(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *
     tail = b""  # the last bytes read, held back until we know they are not the mark
     with dest.open("wb") as out, transfer_progress(f"fetch RDB from {where}", None) as advance:
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise BackupFailed(f"the save on {where} for the RDB fetch did not finish within {save_timeout:g}s",
-                                   fix="check the server's load and log; raise the save timeout for large datasets")
-            sock.settimeout(min(idle_timeout, left))
-            try:
-                chunk = fh.read1(_CHUNK)  # type: ignore[attr-defined]
-            except TimeoutError:
-                if time.monotonic() < deadline:
-                    raise
-                continue
+            chunk = _read_by(deadline, sock, lambda: fh.read1(_CHUNK),  # type: ignore[attr-defined]
+                             idle_timeout=idle_timeout, where=where, save_timeout=save_timeout)
             if not chunk:
                 raise ConnectionFailed(
                     f"Redis at {where} closed the connection after {size} bytes of a diskless transfer, "
