@@ -160,8 +160,8 @@ def describe_dataset(server: RedisProcess, *, sample_size: int = SAMPLE_SIZE) ->
     The per-key work (TYPE, ranking) runs as one Lua script per database inside the
     scratch server: a Python loop over SCAN replies cost ~15 µs per key (16 s at
     1 M keys, bench/), the script ~3. Keys of module types count as "other". The
-    sample is the `sample_size` keys with the smallest SHA-1 of `db:key`:
-    deterministic, independent of iteration order, and spread over the keyspace.
+    sample is the `sample_size` keys with the smallest SHA-1 of the key (the db breaks
+    ties): deterministic, independent of iteration order, and spread over the keyspace.
     """
     client = db_client(server, 0)
     persistence = client.info("persistence")

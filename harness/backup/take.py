@@ -37,6 +37,7 @@ from harness.config import redact_url, split_redis_url
 from harness.errors import ConfigError, ConnectionFailed
 from harness.redis_client import connect, host_port
 from harness.redis_process import RedisLoadFailed
+from harness.resp import reply_text
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,10 @@ def _streams_while_saving(client: redis.Redis) -> bool:
     transfer then overlaps the save (2.8 s of 24 at 2 GB) and the source writes nothing to its disk. With
     the default 5 s delay, or where CONFIG is not allowed, the disk-based snapshot is the quicker one."""
     try:
-        conf = {_text(k): _text(v) for k, v in client.config_get("repl-diskless-sync*").items()}
+        conf = {reply_text(k): reply_text(v) for k, v in client.config_get("repl-diskless-sync*").items()}
     except redis.RedisError:
         return False
     return conf.get("repl-diskless-sync") == "yes" and conf.get("repl-diskless-sync-delay") == "0"
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _point_in_time(before: dict[str, Any], after: dict[str, Any], ctime: int | None) -> int:

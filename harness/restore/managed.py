@@ -29,6 +29,7 @@ from harness.redis_process import (
     terminate_pid,
     write_marker,
 )
+from harness.resp import reply_text
 
 #: processes started here for servers another process owned; kept so they are not garbage-collected
 _STARTED: list[subprocess.Popen[bytes]] = []
@@ -132,4 +133,4 @@ def _config_get(client: redis.Redis, name: str) -> str:
     value = client.config_get(name).get(name)
     if value is None:
         raise redis.ResponseError(f"CONFIG GET {name} returned nothing")
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return reply_text(value)

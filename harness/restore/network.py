@@ -28,6 +28,7 @@ from harness.config import redact_url
 from harness.errors import DrillError, UsageError
 from harness.redis_client import connect
 from harness.redis_process import RedisProcess
+from harness.resp import reply_text
 from harness.restore.compat import check_rdb_file_loadable
 
 BATCH = 1000
@@ -192,7 +193,7 @@ def scan_may_repeat(client: redis.Redis, db: int) -> bool:
         stats = client.execute_command("DEBUG", "HTSTATS", db)
     except redis.RedisError:
         return True
-    main = _as_text(stats).split("[Expires HT]")[0]
+    main = reply_text(stats).split("[Expires HT]")[0]
     size, used = re.search(r"table size: (\d+)", main), re.search(r"number of elements: (\d+)", main)
     if "rehashing target" in main or size is None or used is None:
         return True
@@ -200,10 +201,6 @@ def scan_may_repeat(client: redis.Redis, db: int) -> bool:
     space = client.info("keyspace").get(f"db{db}")
     can_expire = int(space.get("expires", keys)) if isinstance(space, dict) else keys
     return keys - can_expire < _SAFE_FILL * int(size.group(1))
-
-
-def _as_text(value: object) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _fresh(keys: list[bytes], seen: set[bytes]) -> list[bytes]:
