@@ -276,6 +276,10 @@ class ScratchRedis(RedisProcess):
                 shutil.copyfile(rdb, self.rdb_path)
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the server and delete its directory."""
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 

@@ -44,6 +44,6 @@ class BackgroundLoad:
 
     def close(self) -> None:
         """Stop the server (cutting a load short when nobody needs it any more) and delete its directory."""
-        self._scratch.stop()
+        self._scratch.stop()  # first: a load in progress ends now and the thread returns
         self._thread.join()
-        self._scratch.__exit__(None, None, None)
+        self._scratch.close()
