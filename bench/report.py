@@ -40,8 +40,8 @@ class Figure:
         return statistics.median(self.runs) / statistics.median(self.floor_runs)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "unit": "s", **_rounded(spread(self.runs)), "runs": _r(self.runs),
-                "floor": {"name": self.floor_name, **_rounded(spread(self.floor_runs)), "runs": _r(self.floor_runs)},
+        return {"name": self.name, "unit": "s", **rounded(spread(self.runs)), "runs": _r(self.runs),
+                "floor": {"name": self.floor_name, **rounded(spread(self.floor_runs)), "runs": _r(self.floor_runs)},
                 "ratio": round(self.ratio, 3), "peak_rss_mib": round(self.peak_rss_mib, 1),
                 "rss_start_mib": round(self.rss_start_mib, 1), **self.extra}
 
@@ -130,5 +130,6 @@ def _r(runs: list[float]) -> list[float]:
     return [round(x, 4) for x in runs]
 
 
-def _rounded(d: dict[str, float]) -> dict[str, float]:
+def rounded(d: dict[str, float]) -> dict[str, float]:
+    """A median/min/max spread to 4 decimals, as the JSON holds it."""
     return {k: round(v, 4) for k, v in d.items()}

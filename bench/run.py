@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dataset, floors, rto
-from bench.report import Figure, markdown, spread, targets_for, write
+from bench.report import Figure, markdown, rounded, spread, targets_for, write
 from bench.rss import METHOD, PeakRss
 from bench.stores import KINDS, Transport, transport
 from harness.backup import layout, take_backup, verify_backup
@@ -159,7 +159,7 @@ class Runner:
             fig.record(seconds, peak)
             fig.extra["keys_restored"] = result.keys_restored
             fig.floor_runs.append(self.download_and_load(load_runs))
-        fig.extra["load_floor"] = _rounded_spread(load_runs)
+        fig.extra["load_floor"] = rounded(spread(load_runs))
         return fig
 
     def bench_network_restore(self, rdb_bytes: int) -> tuple[Figure, Figure]:
@@ -192,10 +192,6 @@ class Runner:
         return {"outage_s": self.args.outage, "probe_interval_s": samples[0]["probe_interval_s"],
                 "measured_s": spread([s["measured_s"] for s in samples]),
                 "error_s": spread([s["error_s"] for s in samples]), "runs": samples}
-
-
-def _rounded_spread(runs: list[float]) -> dict[str, float]:
-    return {k: round(v, 4) for k, v in spread(runs).items()}
 
 
 def machine(runner: Runner) -> dict[str, Any]:
