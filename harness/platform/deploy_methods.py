@@ -69,22 +69,9 @@ def _run(argv: list[str], *, what: str) -> str:
 
 
 @dataclass(frozen=True)
-class ReferenceStack:
-    """This repository's deploy/ (what the sandbox runs by default)."""
-
-    deploy_dir: Path = DEPLOY_DIR
-    method: str = "reference"
-
-    def render(self, namespace: str) -> list[Obj]:
-        return stack_in(namespace, self.deploy_dir)
-
-    def describe(self) -> dict[str, Any]:
-        return {"method": self.method, "source": str(self.deploy_dir)}
-
-
-@dataclass(frozen=True)
 class ManifestsStack:
-    """A directory of YAML files (or one with a kustomization.yaml resources list), read as committed."""
+    """A directory of YAML files (or one with a kustomization.yaml resources list), read as committed;
+    `REFERENCE_STACK` is this repository's deploy/ (what the sandbox runs by default)."""
 
     directory: Path
     method: str = "manifests"
@@ -94,6 +81,10 @@ class ManifestsStack:
 
     def describe(self) -> dict[str, Any]:
         return {"method": self.method, "source": str(self.directory)}
+
+
+#: this repository's deploy/, read as committed
+REFERENCE_STACK = ManifestsStack(DEPLOY_DIR, method="reference")
 
 
 @dataclass(frozen=True)
@@ -150,7 +141,7 @@ def stack_source(settings: Settings) -> StackSource:
         return KustomizeStack(Path(str(settings.deploy_dir)))
     if settings.deploy_method == "manifests":
         return ManifestsStack(Path(str(settings.deploy_dir)))
-    return ReferenceStack()
+    return REFERENCE_STACK
 
 
 def deploy_record(source: StackSource, objects: list[Obj]) -> dict[str, Any]:

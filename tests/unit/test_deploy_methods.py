@@ -16,10 +16,10 @@ from harness.config import Settings
 from harness.errors import ConfigError
 from harness.platform.client import Obj
 from harness.platform.deploy_methods import (
+    REFERENCE_STACK,
     HelmStack,
     KustomizeStack,
     ManifestsStack,
-    ReferenceStack,
     deploy_record,
     place_in,
     stack_source,
@@ -105,7 +105,7 @@ def test_a_chart_that_does_not_render_is_a_config_error_naming_helm(tmp_path: Pa
 
 
 def test_kustomize_and_manifests_render_deploy_as_the_reference_does() -> None:
-    reference = ReferenceStack().render("ns-k")
+    reference = REFERENCE_STACK.render("ns-k")
     assert ManifestsStack(DEPLOY_DIR).render("ns-k") == reference
     _tool(kustomize_command)
     assert _by_kind_name(KustomizeStack(DEPLOY_DIR).render("ns-k")) == _by_kind_name(reference)
@@ -121,7 +121,7 @@ def test_place_in_moves_objects_and_adds_a_namespace_when_none_rendered() -> Non
 
 
 def test_settings_choose_the_method_and_name_what_is_missing() -> None:
-    assert isinstance(stack_source(Settings()), ReferenceStack)
+    assert stack_source(Settings()) == REFERENCE_STACK
     helm = stack_source(Settings(deploy_method="helm", helm_chart="deploy/chart", helm_values=("a.yaml",),
                                  helm_chart_version="0.1.0"))
     assert isinstance(helm, HelmStack) and helm.release == "sentinel" and helm.version == "0.1.0"
