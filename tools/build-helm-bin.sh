@@ -17,28 +17,12 @@ TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "${TOOLS_DIR}/versions.env"
 
-CACHE_ROOT="${SENTINEL_DRILL_CACHE:-${HOME}/.cache/sentinel-drill}"
-BIN_ROOT="${CACHE_ROOT}/bin"
+BIN_BUILD_NAME=build-helm-bin
+# shellcheck source=bin-build-common.sh
+source "${TOOLS_DIR}/bin-build-common.sh"
 OUT_DIR="${BIN_ROOT}/helm-${HELM_VERSION}"
 
-START_TS="$(date +%s)"
-log() { printf '[build-helm-bin +%ss] %s\n' "$(( $(date +%s) - START_TS ))" "$*" >&2; }
-die() { printf 'build-helm-bin: error: %s\n' "$*" >&2; exit 1; }
-
-print_dir=0 rebuild=0
-for arg in "$@"; do
-  case "${arg}" in
-    --print-dir) print_dir=1 ;;
-    --rebuild) rebuild=1 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument: ${arg} (see --help)" ;;
-  esac
-done
-
-if ((print_dir)); then
-  printf '%s\n' "${OUT_DIR}"
-  exit 0
-fi
+bin_build_args 13 "$@"
 
 is_complete() { [[ -f "${OUT_DIR}/.complete" && -x "${OUT_DIR}/helm" ]]; }
 

@@ -23,31 +23,15 @@ TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "${TOOLS_DIR}/versions.env"
 
-CACHE_ROOT="${SENTINEL_DRILL_CACHE:-${HOME}/.cache/sentinel-drill}"
-BIN_ROOT="${CACHE_ROOT}/bin"
+BIN_BUILD_NAME=build-node-bin
+# shellcheck source=bin-build-common.sh
+source "${TOOLS_DIR}/bin-build-common.sh"
 OUT_DIR="${BIN_ROOT}/node-k8s-${KUBE_VERSION}_containerd-${CONTAINERD_VERSION}_runc-${RUNC_VERSION}_${NETPOL_NAME}-${NETPOL_VERSION}${NETPOL_LOCAL}"
 BINARIES=(containerd ctr containerd-shim-runc-v2 runc kubelet kube-proxy "${NETPOL_NAME}")
 CNI_BIN_DIR="${CNI_BIN_DIR:-/usr/lib/cni}"
 CNI_PLUGINS=(bridge host-local loopback portmap)
 
-START_TS="$(date +%s)"
-log() { printf '[build-node-bin +%ss] %s\n' "$(( $(date +%s) - START_TS ))" "$*" >&2; }
-die() { printf 'build-node-bin: error: %s\n' "$*" >&2; exit 1; }
-
-print_dir=0 rebuild=0
-for arg in "$@"; do
-  case "${arg}" in
-    --print-dir) print_dir=1 ;;
-    --rebuild) rebuild=1 ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument: ${arg} (see --help)" ;;
-  esac
-done
-
-if ((print_dir)); then
-  printf '%s\n' "${OUT_DIR}"
-  exit 0
-fi
+bin_build_args 20 "$@"
 
 # The CNI plugins come from apt, not from this build: check them on every run
 # (four stat calls), so a machine that lost them fails here with the fix.

@@ -21,29 +21,13 @@ TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "${TOOLS_DIR}/versions.env"
 
-CACHE_ROOT="${SENTINEL_DRILL_CACHE:-${HOME}/.cache/sentinel-drill}"
-BIN_ROOT="${CACHE_ROOT}/bin"
+BIN_BUILD_NAME=build-sandbox-bin
+# shellcheck source=bin-build-common.sh
+source "${TOOLS_DIR}/bin-build-common.sh"
 OUT_DIR="${BIN_ROOT}/k8s-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl)
 
-START_TS="$(date +%s)"
-log() { printf '[build-sandbox-bin +%ss] %s\n' "$(( $(date +%s) - START_TS ))" "$*" >&2; }
-die() { printf 'build-sandbox-bin: error: %s\n' "$*" >&2; exit 1; }
-
-print_dir=0 rebuild=0
-for arg in "$@"; do
-  case "${arg}" in
-    --print-dir) print_dir=1 ;;
-    --rebuild) rebuild=1 ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument: ${arg} (see --help)" ;;
-  esac
-done
-
-if ((print_dir)); then
-  printf '%s\n' "${OUT_DIR}"
-  exit 0
-fi
+bin_build_args 18 "$@"
 
 is_complete() {
   [[ -f "${OUT_DIR}/.complete" ]] || return 1

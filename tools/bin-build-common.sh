@@ -1,0 +1,30 @@
+# Sourced by tools/build-{sandbox,node,helm}-bin.sh: the cache layout, log/die, and the flags they share.
+#   BIN_BUILD_NAME=build-x-bin; source "${TOOLS_DIR}/bin-build-common.sh"
+#   OUT_DIR="${BIN_ROOT}/<name>-<versions>"
+#   bin_build_args <last line of the script's header comment> "$@"   # sets rebuild; --print-dir exits here
+# shellcheck shell=bash
+
+CACHE_ROOT="${SENTINEL_DRILL_CACHE:-${HOME}/.cache/sentinel-drill}"
+BIN_ROOT="${CACHE_ROOT}/bin"
+START_TS="$(date +%s)"
+
+log() { printf '[%s +%ss] %s\n' "${BIN_BUILD_NAME}" "$(( $(date +%s) - START_TS ))" "$*" >&2; }
+die() { printf '%s: error: %s\n' "${BIN_BUILD_NAME}" "$*" >&2; exit 1; }
+
+bin_build_args() {
+  local help_end="$1" arg print_dir=0
+  shift
+  rebuild=0
+  for arg in "$@"; do
+    case "${arg}" in
+      --print-dir) print_dir=1 ;;
+      --rebuild) rebuild=1 ;;
+      -h|--help) sed -n "2,${help_end}p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      *) die "unknown argument: ${arg} (see --help)" ;;
+    esac
+  done
+  if ((print_dir)); then
+    printf '%s\n' "${OUT_DIR}"
+    exit 0
+  fi
+}
