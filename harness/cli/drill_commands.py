@@ -82,7 +82,7 @@ def notify_after_run(url: str, settings: Settings, *, selection: str, exit_code:
     reports = _reports_dir(env)
     summary = summarize_run(
         reports / "drill-results.json", since=since, exit_code=exit_code,
-        interrupted=exit_code in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM), selection=selection,
+        interrupted=_interrupted(exit_code), selection=selection,
         settings=settings, report=str(reports / "allure-report" / "index.html"), run_url=_ci_run_url(env))
     if summary is None:
         click.echo(f"notify: every scenario passed; nothing posted to {redact_webhook(url)}",
@@ -117,6 +117,11 @@ def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return INTERRUPTED if received else code
+
+
+def _interrupted(code: int) -> bool:
+    """The child pytest was interrupted (by us forwarding a signal, or by a signal of its own)."""
+    return code in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM)
 
 
 def _evidence_after_run(code: int, *, env: Mapping[str, str], config: str | None, upload: bool) -> int:
@@ -165,13 +170,13 @@ def drill(selection: str, config: str | None, results_dir: Path, keyword: str | 
     command = drill_command(selection, results_dir=results_dir.resolve(), extra=extra)
     started = time.time()
     code = run_forwarding_signals(command, env=env)
-    if settings.notify_url:
-        notify_after_run(settings.notify_url, settings, selection=selection, exit_code=code, since=started, env=env)
-    if (evidence or upload_evidence) and code not in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):
+    if (evidence or upload_evidence) and not _interrupted(code):
         code = _evidence_after_run(code, env=env, config=config, upload=upload_evidence)
+    if settings.notify_url:  # after the evidence: a pass whose evidence failed exits 1 and is reported as such
+        notify_after_run(settings.notify_url, settings, selection=selection, exit_code=code, since=started, env=env)
     if code == 0:
         return
-    if code in (INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):
+    if _interrupted(code):
         raise KeyboardInterrupt  # the CLI's handler prints "interrupted" and exits 130
     if code == 5:
         raise UsageError(f"no scenario matched drill {selection!r}", fix="check the feature tags")

@@ -112,3 +112,16 @@ def test_a_webhook_answering_500_is_reported_and_the_exit_code_stands(run_drill,
     line = next(x for x in run.stderr.splitlines() if x.startswith("notify:"))
     assert "NOT delivered" in line and "HTTP 500" in line and "/***" in line
     _assert_no_leak(run)
+
+
+def test_a_passing_drill_whose_evidence_fails_exits_1_and_is_reported(run_drill, receiver: Receiver):
+    """The evidence is written before the notification: a pass without evidence is no proof, and says so."""
+    run = run_drill("daily", "--notify", receiver.url, "--evidence", DRILL_EVIDENCE_SIGNING_KEY="not a PEM key",
+                    DRILL_SANDBOX_NODES="kwok")
+
+    assert run.code == 1, run.output[-3000:]
+    assert run.verdicts() and set(run.verdicts().values()) == {"PASS"}
+    assert "error: evidence not written" in run.stderr
+    assert len(receiver.posts) == 1 and receiver.posts[0]["verdict"] == "ERROR", receiver.posts
+    assert "notify: every scenario passed" not in run.stderr
+    _assert_no_leak(run)
