@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import pytest
 import redis
@@ -73,7 +74,9 @@ def test_a_backup_forks_the_source_once_and_hashes_what_it_fetched(file_store_ur
     client.config_set("repl-diskless-sync", diskless)
     store = open_store(file_store_url)
     forks, saves = int(client.info("stats")["total_forks"]), int(client.info("persistence")["rdb_saves"])
+    before = int(time.time())
     result = take_backup(source.url, store, password=data.source_password)
+    assert before <= result.manifest.point_in_time.timestamp() <= time.time()
     assert int(client.info("stats")["total_forks"]) == forks + 1
     if diskless == "yes":
         assert int(client.info("persistence")["rdb_saves"]) == saves

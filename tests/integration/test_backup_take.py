@@ -125,6 +125,7 @@ def test_without_retention_nothing_is_locked(aws_env, s3, bucket, source, data):
 def test_a_diskless_fetch_ends_at_its_mark_and_is_a_sound_rdb(tmp_path, redis_factory, data):
     """`$EOF:<mark>` stream over several reads: the file is everything before the mark, whole and valid."""
     server = redis_factory(password=data.source_password)
+    server.client().config_set("repl-diskless-sync", "yes")  # not left to the server's default
     server.client().mset({f"k{i}": os.urandom(1000) for i in range(5000)})  # 5 MB: more than one 1 MB read
     fetched = fetch_snapshot("127.0.0.1", server.port, tmp_path / "x.rdb", password=data.source_password,
                              diskless=True)
@@ -136,6 +137,7 @@ def test_a_diskless_fetch_ends_at_its_mark_and_is_a_sound_rdb(tmp_path, redis_fa
 
 def test_a_slow_diskless_save_times_out_with_a_clear_error(tmp_path, redis_factory, data):
     server = redis_factory(password=data.source_password)
+    server.client().config_set("repl-diskless-sync", "yes")
     _slow_saves(server.client(), keys=100, delay_us=10_000)
     started = time.monotonic()
     with pytest.raises(BackupFailed, match=r"did not finish within 0\.3s"):

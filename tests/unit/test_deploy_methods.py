@@ -104,9 +104,16 @@ def test_a_chart_that_does_not_render_is_a_config_error_naming_helm(tmp_path: Pa
         HelmStack(CHART, values=(str(tmp_path / "missing.yaml"),)).render("ns")
 
 
-def test_kustomize_and_manifests_render_deploy_as_the_reference_does() -> None:
+def test_kustomize_and_manifests_render_deploy_as_the_reference_does(tmp_path: Path) -> None:
     reference = REFERENCE_STACK.render("ns-k")
-    assert ManifestsStack(DEPLOY_DIR).render("ns-k") == reference
+    assert REFERENCE_STACK.describe() == {"method": "reference", "source": str(DEPLOY_DIR)}
+    (tmp_path / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: other}\n"
+                                       "data: {k: v}\n")
+    manifests = ManifestsStack(tmp_path)
+    assert manifests.render("ns-k") == [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-k"}},
+                                        {"apiVersion": "v1", "kind": "ConfigMap",
+                                         "metadata": {"name": "app", "namespace": "ns-k"}, "data": {"k": "v"}}]
+    assert manifests.describe() == {"method": "manifests", "source": str(tmp_path)}
     _tool(kustomize_command)
     assert _by_kind_name(KustomizeStack(DEPLOY_DIR).render("ns-k")) == _by_kind_name(reference)
 

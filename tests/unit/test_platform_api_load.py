@@ -3,11 +3,8 @@ and a drain that asks a budget once per retry instead of once per pod (on a fake
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,45 +14,27 @@ from harness.platform.api_requests import RequestCounter, verb_of
 from harness.platform.client import ApiRejected, Cluster, connect
 from harness.platform.nodes import _Evictions
 from tests.fakes.clock import FakeClock
-from tests.unit.test_platform_client import kubeconfig
+from tests.fakes.kube_api import Answer, KubeApi, kubeconfig, serving
 
 #: path → answers in order (status, body, Retry-After or None); the last one repeats
 SCRIPT: dict[str, list[tuple[int, dict[str, Any], str | None]]] = {}
 
 
-class _Api(BaseHTTPRequestHandler):
-    def _answer(self) -> None:
-        self.server.seen.append((self.command, self.path))  # type: ignore[attr-defined]
-        answers = SCRIPT.get(self.path.split("?")[0]) or [(404, {"message": "not here"}, None)]
-        status, body, retry_after = answers.pop(0) if len(answers) > 1 else answers[0]
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if retry_after is not None:
-            self.send_header("Retry-After", retry_after)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
+def _scripted(path: str) -> Answer:
+    answers = SCRIPT.get(path) or [(404, {"message": "not here"}, None)]
+    return answers.pop(0) if len(answers) > 1 else answers[0]
 
 
 @pytest.fixture
-def api() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    server.seen = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+def api() -> Iterator[KubeApi]:
+    with serving(_scripted) as server:
+        yield server
     SCRIPT.clear()
 
 
 @pytest.fixture
-def cluster(api: ThreadingHTTPServer, tmp_path: Path) -> Cluster:
-    plain = connect(kubeconfig(tmp_path, f"http://127.0.0.1:{api.server_address[1]}"), "fake", timeout=2.0)
+def cluster(api: KubeApi, tmp_path: Path) -> Cluster:
+    plain = connect(kubeconfig(tmp_path, api.url), "fake", timeout=2.0)
     return replace(plain, requests=RequestCounter(), clock=FakeClock())
 
 
@@ -91,13 +70,13 @@ def test_the_transport_counts_every_request_it_sends_by_verb(cluster: Cluster) -
     assert cluster.requests.total() == 4
 
 
-def test_list_items_follows_continue_tokens_and_sends_the_limit(cluster: Cluster, api: ThreadingHTTPServer) -> None:
+def test_list_items_follows_continue_tokens_and_sends_the_limit(cluster: Cluster, api: KubeApi) -> None:
     SCRIPT["/api/v1/configmaps"] = [
         (200, {"items": [{"n": 1}, {"n": 2}], "metadata": {"continue": "two"}}, None),
         (200, {"items": [{"n": 3}], "metadata": {"continue": ""}}, None),
     ]
     assert cluster.list_items("/api/v1/configmaps", limit=2) == [{"n": 1}, {"n": 2}, {"n": 3}]
-    paths = [p for _, p in api.seen]  # type: ignore[attr-defined]
+    paths = [p for _, p, _ in api.requests]
     assert "limit=2" in paths[0] and "continue" not in paths[0]
     assert "continue=two" in paths[1] and "limit=2" in paths[1]
 
@@ -117,11 +96,11 @@ def test_a_throttled_read_gives_up_after_its_retries_with_the_status(cluster: Cl
     assert err.value.status == 429 and len(cluster.clock.sleeps) == 3  # type: ignore[attr-defined]
 
 
-def test_a_refused_eviction_is_not_retried_by_the_transport(cluster: Cluster, api: ThreadingHTTPServer) -> None:
+def test_a_refused_eviction_is_not_retried_by_the_transport(cluster: Cluster, api: KubeApi) -> None:
     SCRIPT["/api/v1/namespaces/s/pods/p/eviction"] = [(429, {"message": "budget"}, "10")]
     with pytest.raises(ApiRejected) as err:
         cluster.request("POST", "/api/v1/namespaces/s/pods/p/eviction", body={})
-    assert err.value.retry_after == 10.0 and len(api.seen) == 1  # type: ignore[attr-defined]
+    assert err.value.retry_after == 10.0 and len(api.requests) == 1
 
 
 def _pod(name: str, owner: str = "rs-1") -> dict[str, Any]:
@@ -129,7 +108,7 @@ def _pod(name: str, owner: str = "rs-1") -> dict[str, Any]:
 
 
 def test_a_budgets_429_holds_back_every_pod_of_that_owner_until_its_retry_after(cluster: Cluster,
-                                                                             api: ThreadingHTTPServer) -> None:
+                                                                             api: KubeApi) -> None:
     for name in ("a", "b", "c"):
         SCRIPT[f"/api/v1/namespaces/s/pods/{name}/eviction"] = [(429, {"message": "budget"}, "10")]
     SCRIPT["/api/v1/namespaces/s/pods/x/eviction"] = [(201, {}, None)]
@@ -138,17 +117,17 @@ def test_a_budgets_429_holds_back_every_pod_of_that_owner_until_its_retry_after(
                            concurrency=1)  # one at a time, so "not asked" is exact
 
     assert evictions.round(cluster) is None
-    asked = [p for _, p in api.seen]  # type: ignore[attr-defined]
+    asked = [p for _, p, _ in api.requests]
     assert len(asked) == 2  # a (refused, owner held) and x (another owner, evicted); b and c not asked
     assert evictions.evicted == ["x"] and evictions.refusals == 1
 
     clock.now = 9.9  # within the server's Retry-After: nothing is sent
     evictions.round(cluster)
-    assert len(api.seen) == 2  # type: ignore[attr-defined]
+    assert len(api.requests) == 2
 
     clock.now = 10.0
     evictions.round(cluster)
-    assert len(api.seen) == 3 and evictions.refusals == 2  # type: ignore[attr-defined]
+    assert len(api.requests) == 3 and evictions.refusals == 2
 
 
 def test_a_429_without_retry_after_waits_the_drains_own_interval(cluster: Cluster) -> None:
@@ -161,10 +140,10 @@ def test_a_429_without_retry_after_waits_the_drains_own_interval(cluster: Cluste
     assert evictions.round(cluster) is True and evictions.evicted == ["a"]
 
 
-def test_evictions_run_a_few_at_a_time_and_all_land(cluster: Cluster, api: ThreadingHTTPServer) -> None:
+def test_evictions_run_a_few_at_a_time_and_all_land(cluster: Cluster, api: KubeApi) -> None:
     names = [f"p{i}" for i in range(20)]
     for name in names:
         SCRIPT[f"/api/v1/namespaces/s/pods/{name}/eviction"] = [(201, {}, None)]
     evictions = _Evictions({n: _pod(n) for n in names}, FakeClock(), 0.25, concurrency=4)
     assert evictions.round(cluster) is True
-    assert sorted(evictions.evicted) == sorted(names) and len(api.seen) == 20  # type: ignore[attr-defined]
+    assert sorted(evictions.evicted) == sorted(names) and len(api.requests) == 20

@@ -2,67 +2,35 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
 
 from harness.errors import AuthFailed, ConfigError, ConnectionFailed
 from harness.platform.client import ApiRejected, ObjectNotFound, connect
 from harness.polling import WaitTimedOut, wait_until
 from harness.redis_process import free_port
+from tests.fakes.kube_api import Answer, KubeApi, kubeconfig, serving
 
 ROUTES: dict[str, tuple[int, dict[str, object]]] = {}
 
 
-class _Api(BaseHTTPRequestHandler):
-    def _answer(self) -> None:
-        self.server.requests.append((self.command, self.path, self.headers.get("Content-Type")))  # type: ignore[attr-defined]
-        status, body = ROUTES.get(self.path.split("?")[0], (404, {"kind": "Status", "message": "not here"}))
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 429:
-            self.send_header("Retry-After", "2")
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_PATCH = do_POST = do_DELETE = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
+def _route(path: str) -> Answer:
+    status, body = ROUTES.get(path, (404, {"kind": "Status", "message": "not here"}))
+    return status, body, "2" if status == 429 else None
 
 
 @pytest.fixture
-def api() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    server.requests = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+def api() -> Iterator[KubeApi]:
+    with serving(_route) as server:
+        yield server
     ROUTES.clear()
 
 
-def kubeconfig(tmp_path: Path, server: str) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-        "clusters": [{"name": "fake", "cluster": {"server": server}}],
-        "users": [{"name": "u", "user": {"token": "t0ken"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "u"}}],
-    }))
-    return path
-
-
 @pytest.fixture
-def cluster(api: ThreadingHTTPServer, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return connect(kubeconfig(tmp_path, f"http://127.0.0.1:{api.server_address[1]}"), "fake", timeout=2.0)
+def cluster(api: KubeApi, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return connect(kubeconfig(tmp_path, api.url), "fake", timeout=2.0)
 
 
 def test_no_kubeconfig_is_a_config_error_not_a_silent_fallback_to_home(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,7 +50,8 @@ def test_backup_verify_and_restore_through_a_k8s_url(real_sandbox: SandboxInfo, 
                                   replace=True)  # the same data back: the shared sandbox stays as it was
         assert restored.keys_restored >= keys_before - 50  # keys with TTLs may expire meanwhile
         assert restored.snapshot  # the non-empty target was snapshotted first, through the forward too
-        assert int(redis_connect(url, password).dbsize()) == restored.keys_restored
+        held = int(redis_connect(url, password).dbsize())
+        assert restored.keys_restored - 50 <= held <= restored.keys_restored  # the same TTL allowance as above
 
 
 def test_a_cluster_target_with_a_k8s_redis_url_reaches_redis_by_pod_name_and_releases_the_forward(

@@ -28,8 +28,10 @@ def test_a_kwok_sandbox_going_down_does_not_take_the_real_nodes_with_it(real_san
                for node in nodes for name in (f"kubelet-{node.zone}", f"containerd-{node.zone}")}
     assert all(p is not None and processes.is_running(p) for p in daemons.values()), daemons
     assert _ready_nodes(real_cluster) >= {node.name for node in nodes}
-    sandbox_up(tmp_path / "beside", cluster_name="beside", nodes="kwok", keys=100, timeout=180)
-    sandbox_down(tmp_path / "beside")
+    try:
+        sandbox_up(tmp_path / "beside", cluster_name="beside", nodes="kwok", keys=100, timeout=180)
+    finally:
+        sandbox_down(tmp_path / "beside")  # also after a failed up: nothing is left beside the shared sandbox
     killed = [name for name, proc in daemons.items() if proc is None or not processes.is_running(proc)]
     assert killed == [], f"the kwok sandbox's down killed {killed}"
     assert _ready_nodes(real_cluster) >= {node.name for node in nodes}
