@@ -92,6 +92,14 @@ def _holder() -> str | None:
         return None
 
 
+def _held_elsewhere(paths: SandboxPaths) -> str | None:
+    """The other sandbox whose real nodes hold this host now (a stale lock, its state gone, holds nothing)."""
+    holder = _holder()
+    if holder and holder != str(paths.root) and (Path(holder) / "hostnet.json").exists():
+        return holder
+    return None
+
+
 def why_no_real_nodes() -> str | None:
     """None when this machine can run real nodes now (root, cgroups, binaries, engine, images), else why not."""
     from harness.sandbox.images import image_ids, why_no_engine
@@ -110,8 +118,8 @@ def claim_host(paths: SandboxPaths) -> str | None:
     HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
     with open(HOST_LOCK.with_suffix(".lock"), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        holder = _holder()
-        if holder and holder != str(paths.root) and (Path(holder) / "hostnet.json").exists():
+        holder = _held_elsewhere(paths)
+        if holder:
             return f"this host's real nodes belong to the sandbox in {holder}"
         HOST_LOCK.write_text(json.dumps({"state_dir": str(paths.root)}))
     return None
@@ -189,8 +197,7 @@ def stop_pool(paths: SandboxPaths) -> list[str]:
     names = [*POOL_PROCESSES, *(f"network-policy-{n.zone}" for n in pool_nodes(paths))]
     procs = [p for p in (processes.read_pidfile(paths.pidfile(name)) for name in names) if p is not None]
     processes.terminate_all(procs, timeout=8.0)  # the policy enforcers remove their nftables tables on SIGTERM
-    holder = _holder()
-    if holder is not None and holder != str(paths.root):
+    if _held_elsewhere(paths):
         # the node cgroups, nftables tables and host routes are the host's, and another sandbox holds them:
         # a kwok sandbox going down beside a real-node one must not take that one's nodes with it
         return left

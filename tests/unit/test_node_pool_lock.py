@@ -1,0 +1,36 @@
+"""The host's real-node lock: held by another sandbox only while that sandbox's host state exists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.sandbox import node_pool
+from harness.sandbox.state import SandboxPaths
+
+
+@pytest.fixture
+def lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "real-nodes.json"
+    monkeypatch.setattr(node_pool, "HOST_LOCK", path)
+    return path
+
+
+def test_another_live_sandbox_holds_the_host_and_a_stale_lock_holds_nothing(lock: Path, tmp_path: Path) -> None:
+    mine, theirs = SandboxPaths(tmp_path / "mine"), tmp_path / "theirs"
+    lock.write_text(json.dumps({"state_dir": str(theirs)}))
+    assert node_pool._held_elsewhere(mine) is None  # their state dir is gone: stop_pool must still clean up
+    theirs.mkdir()
+    (theirs / "hostnet.json").write_text("{}")
+    assert node_pool._held_elsewhere(mine) == str(theirs)
+    assert node_pool.claim_host(mine) == f"this host's real nodes belong to the sandbox in {theirs}"
+    assert node_pool._held_elsewhere(SandboxPaths(theirs)) is None  # never held against its own holder
+
+
+def test_a_stale_lock_is_taken_over(lock: Path, tmp_path: Path) -> None:
+    lock.write_text(json.dumps({"state_dir": str(tmp_path / "gone")}))
+    mine = SandboxPaths(tmp_path / "mine")
+    assert node_pool.claim_host(mine) is None
+    assert json.loads(lock.read_text()) == {"state_dir": str(mine.root)}
