@@ -62,7 +62,7 @@ def bring_up(state_dir: Path, *, per_zone: int, replicas: int, timeout: float) -
 def kill_pods(config: dict[str, Any], target: Any, *, share: float, timeout: float) -> dict[str, Any]:
     """Scenario 1: terminate a share of Brain's pods, prove their UIDs gone, wait until Brain is fully available."""
     cluster, ns = target.cluster(), target.namespace
-    before = {p.name: p.uid for p in list_pods(cluster, namespace=ns, selector=BRAIN_SELECTOR)}
+    before = {p.name: p.uid for p in list_pods(cluster, namespace=ns, selector=BRAIN_SELECTOR, with_zones=False)}
     count = max(1, math.floor(len(before) * share))
     start = time.monotonic()
     names = kubernetes_actions.terminate_pods(BRAIN_SELECTOR, ns, qty=count, rand=True, grace_period=0,

@@ -19,6 +19,7 @@ from harness.dns import read_record
 from harness.doctor.rows import Row
 from harness.drills.pipeline import backup_age_s
 from harness.errors import AuthFailed, DrillError
+from harness.platform.stack import WORKLOADS
 from harness.target.base import Target
 
 #: scenarios that fall back on the pipeline's backup and restore from the store, and move the drill's DNS record
@@ -127,8 +128,8 @@ def deploy_method_row(target: Target, scenarios: tuple[str, ...]) -> Row:
     except DrillError as exc:
         return Row("deploy_method", checked, False, exc.one_line(), blocks)
     kinds = sorted({o["kind"] for o in objects})
-    missing = [w for w in ("Deployment/sentinel-brain", "Deployment/sentinel-gateway", "StatefulSet/redis")
-               if w not in {f"{o['kind']}/{o['metadata']['name']}" for o in objects}]
+    rendered = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    missing = [f"{kind}/{name}" for kind, name in WORKLOADS if (kind, name) not in rendered]
     if missing:
         return Row("deploy_method", checked, False, f"renders no {', '.join(missing)}", blocks)
     return Row("deploy_method", checked, True, f"{len(objects)} objects ({', '.join(kinds)})")

@@ -183,7 +183,6 @@ class PortForwardListener:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.server.getsockname()[1])
         self.closed = threading.Event()
-        self.last_error: str | None = None
         self._thread = threading.Thread(target=self._accept, name=f"port-forward {address.describe()}", daemon=True)
 
     def check(self, timeout: float = 10.0) -> None:
@@ -236,8 +235,8 @@ class PortForwardListener:
             pod, port = pod_port(self.cluster, self.address)
             forward = open_stream(self.api, namespace=self.address.namespace, pod=pod, port=port)
         except Exception as exc:  # noqa: BLE001 — the client sees its connection closed; the reason is logged
-            self.last_error = exc.one_line() if hasattr(exc, "one_line") else repr(exc)
-            log.warning("port-forward to %s: %s", self.address.describe(), self.last_error)
+            problem = exc.one_line() if hasattr(exc, "one_line") else repr(exc)
+            log.warning("port-forward to %s: %s", self.address.describe(), problem)
             conn.close()
             return
         remote = forward.socket(port)
