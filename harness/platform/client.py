@@ -38,8 +38,8 @@ Obj = dict[str, Any]
 
 #: page size of list_items: the API server answers a page of this many objects, then a continue token
 LIST_PAGE = 500
-#: how often a read answered 429 (API Priority and Fairness: overloaded) is retried after its Retry-After
-THROTTLED_READ_RETRIES = 3
+#: how often a request answered 429 (API Priority and Fairness: overloaded) is retried after its Retry-After
+THROTTLED_RETRIES = 3
 
 
 class ObjectNotFound(DrillError):
@@ -83,13 +83,15 @@ class Cluster:
         content_type: str = JSON,
         timeout: float | tuple[float, float] | None = None,
         what: str | None = None,
+        retry_throttled: bool | None = None,
     ) -> Obj:
         """Send one request; return the decoded JSON body or raise from harness.errors.
 
-        `what` names the object for messages ("deployment sentinel/sentinel-brain").
+        `what` names the object for messages ("deployment sentinel/sentinel-brain"); `retry_throttled`
+        see `_exchange`.
         """
         return self.send(method, path, query=query, body=body, content_type=content_type,
-                         timeout=timeout, what=what)[1]
+                         timeout=timeout, what=what, retry_throttled=retry_throttled)[1]
 
     def send(
         self,
@@ -101,10 +103,11 @@ class Cluster:
         content_type: str = JSON,
         timeout: float | tuple[float, float] | None = None,
         what: str | None = None,
+        retry_throttled: bool | None = None,
     ) -> tuple[int, Obj]:
         """Like `request`, also returning the HTTP status (201 tells created from updated)."""
         status, raw = self._exchange(method, path, query=query, body=body, content_type=content_type,
-                                     timeout=timeout, what=what, accept=JSON)
+                                     timeout=timeout, what=what, accept=JSON, retry_throttled=retry_throttled)
         return status, (json.loads(raw) if raw else {})
 
     def get_text(self, path: str, *, what: str | None = None, **query: Any) -> str:
@@ -113,18 +116,21 @@ class Cluster:
 
     def _exchange(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
                   content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
-                  what: str | None = None, accept: str = JSON) -> tuple[int, bytes]:
-        """One request; a read the API server throttled (429 + Retry-After) is sent again after that wait.
+                  what: str | None = None, accept: str = JSON,
+                  retry_throttled: bool | None = None) -> tuple[int, bytes]:
+        """One request; one the API server throttled (429 + Retry-After) is sent again after that wait.
 
-        Writes are never retried here: an eviction's 429 means a PodDisruptionBudget
-        said no, and the drain decides when to ask again (platform/nodes.py).
+        By default only reads are: an eviction's 429 means a PodDisruptionBudget said no,
+        and the drain decides when to ask again (platform/nodes.py). A write that may be
+        repeated (a DELETE with a UID precondition) passes `retry_throttled=True`.
         """
-        for attempt in range(THROTTLED_READ_RETRIES + 1):
+        retry = method.upper() == "GET" if retry_throttled is None else retry_throttled
+        for attempt in range(THROTTLED_RETRIES + 1):
             try:
                 return self._exchange_once(method, path, query=query, body=body, content_type=content_type,
                                            timeout=timeout, what=what, accept=accept)
             except ApiRejected as exc:
-                if method.upper() != "GET" or exc.status != 429 or attempt == THROTTLED_READ_RETRIES:
+                if not retry or exc.status != 429 or attempt == THROTTLED_RETRIES:
                     raise
                 self.clock.sleep(exc.retry_after if exc.retry_after is not None else 1.0)
         raise AssertionError("unreachable")  # pragma: no cover

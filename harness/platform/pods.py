@@ -30,9 +30,8 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 #: how waits over a workload's pods poll: quickly at first (a small fault clears in a moment), then every
 #: 0.5 s, so a wait over thousands of pods lists them twice a second at most and still times recovery to 0.5 s
 POD_WAIT = Backoff(0.05, factor=1.5, cap=0.5)
-#: pod deletions in flight at once (a pod kill of thousands), and how often one answered 429 is sent again
+#: pod deletions in flight at once (a pod kill of thousands)
 DELETE_CONCURRENCY = 8
-THROTTLED_WRITE_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -164,19 +163,14 @@ def _delete_pod(cluster: Cluster, pod: PodInfo, grace_seconds: int) -> None:
     """DELETE one pod by UID; gone already is fine, a 429 (server overloaded) is sent again after its Retry-After."""
     body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace_seconds,
             "preconditions": {"uid": pod.uid}}
-    for attempt in range(THROTTLED_WRITE_RETRIES + 1):
-        try:
-            cluster.request("DELETE", namespaced("v1", "pods", pod.namespace, pod.name), body=body,
-                            what=f"pod {pod.namespace}/{pod.name}")
-            return
-        except ObjectNotFound:
-            return  # already gone: still a victim of this fault
-        except ApiRejected as exc:
-            if exc.status == 409:  # UID precondition failed: a same-named successor exists
-                return
-            if exc.status != 429 or attempt == THROTTLED_WRITE_RETRIES:
-                raise
-            cluster.clock.sleep(exc.retry_after if exc.retry_after is not None else 1.0)
+    try:
+        cluster.request("DELETE", namespaced("v1", "pods", pod.namespace, pod.name), body=body,
+                        what=f"pod {pod.namespace}/{pod.name}", retry_throttled=True)
+    except ObjectNotFound:
+        return  # already gone: still a victim of this fault
+    except ApiRejected as exc:
+        if exc.status != 409:  # 409: UID precondition failed, a same-named successor exists
+            raise
 
 
 def wait_for_pods_gone(

@@ -186,13 +186,13 @@ class FakeCluster:
 
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
                 content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
-                what: str | None = None) -> Obj:
+                what: str | None = None, retry_throttled: bool | None = None) -> Obj:
         return self.send(method, path, query=query, body=body, content_type=content_type, what=what)[1]
 
     def send(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
              content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
-             what: str | None = None) -> tuple[int, Obj]:
-        """Answer one request like the API server would, as (status, decoded body)."""
+             what: str | None = None, retry_throttled: bool | None = None) -> tuple[int, Obj]:
+        """Answer one request like the API server would, as (status, decoded body) (it never throttles)."""
         with self._lock:
             self.requests.append((method, path))
             if self.lost:

@@ -13,6 +13,7 @@ import pytest
 from harness.platform.api_requests import RequestCounter, verb_of
 from harness.platform.client import ApiRejected, Cluster, connect
 from harness.platform.nodes import _Evictions
+from harness.platform.pods import PodInfo, _delete_pod
 from tests.fakes.clock import FakeClock
 from tests.fakes.kube_api import Answer, KubeApi, kubeconfig, serving
 
@@ -94,6 +95,17 @@ def test_a_throttled_read_gives_up_after_its_retries_with_the_status(cluster: Cl
     with pytest.raises(ApiRejected) as err:
         cluster.get("/api/v1/nodes/n")
     assert err.value.status == 429 and len(cluster.clock.sleeps) == 3  # type: ignore[attr-defined]
+
+
+def test_a_throttled_pod_delete_is_sent_again_and_a_gone_pod_is_fine(cluster: Cluster, api: KubeApi) -> None:
+    """A pod kill's DELETE (UID precondition: repeating it is safe) is retried after Retry-After, like a read."""
+    SCRIPT["/api/v1/namespaces/s/pods/p"] = [(429, {"message": "too many requests"}, "2"), (200, {}, None)]
+    _delete_pod(cluster, PodInfo(name="p", namespace="s", uid="u1", node=None, zone=None, phase="Running",
+                                 ready=True, terminating=False), grace_seconds=0)
+    assert [m for m, _, _ in api.requests] == ["DELETE", "DELETE"] and cluster.clock.sleeps == [2.0]  # type: ignore[attr-defined]
+    SCRIPT["/api/v1/namespaces/s/pods/q"] = [(404, {"message": "not found"}, None)]
+    _delete_pod(cluster, PodInfo(name="q", namespace="s", uid="u2", node=None, zone=None, phase="Running",
+                                 ready=True, terminating=False), grace_seconds=0)  # already gone: no error
 
 
 def test_a_refused_eviction_is_not_retried_by_the_transport(cluster: Cluster, api: KubeApi) -> None:
