@@ -49,13 +49,19 @@ class DrainResult:
 
 def nodes_in_zone(cluster: Cluster, zone: str) -> tuple[str, ...]:
     """Names of the nodes labelled topology.kubernetes.io/zone=<zone>; ObjectNotFound when none."""
-    nodes = cluster.list_items(cluster_scoped("v1", "nodes"), labelSelector=f"{ZONE_LABEL}={zone}")
-    if not nodes:
+    return tuple(sorted(_cordon_states(cluster, zone)))
+
+
+def _cordon_states(cluster: Cluster, zone: str | None = None) -> dict[str, bool]:
+    """Node name → unschedulable, from one list (of `zone`'s nodes: ObjectNotFound when it has none)."""
+    nodes = cluster.list_items(cluster_scoped("v1", "nodes"),
+                               labelSelector=f"{ZONE_LABEL}={zone}" if zone is not None else None)
+    if zone is not None and not nodes:
         raise ObjectNotFound(
             f"no nodes labelled {ZONE_LABEL}={zone}",
             fix="check the zone name against `kubectl get nodes -L topology.kubernetes.io/zone`",
         )
-    return tuple(sorted(n["metadata"]["name"] for n in nodes))
+    return {n["metadata"]["name"]: bool((n.get("spec") or {}).get("unschedulable")) for n in nodes}
 
 
 def _set_unschedulable(cluster: Cluster, zone: str, value: bool) -> CordonResult:
@@ -63,12 +69,13 @@ def _set_unschedulable(cluster: Cluster, zone: str, value: bool) -> CordonResult
     return CordonResult(zone, names, _set_nodes(cluster, names, value))
 
 
-def _set_nodes(cluster: Cluster, names: tuple[str, ...], value: bool) -> tuple[str, ...]:
-    """Patch `unschedulable` on those of `names` that differ (one list to find them, not a GET per node)."""
+def _set_nodes(cluster: Cluster, names: tuple[str, ...], value: bool, *,
+               current: dict[str, bool] | None = None) -> tuple[str, ...]:
+    """Patch `unschedulable` on those of `names` that differ (`current`: the states the caller just listed,
+    else one list of every node to find them, never a GET per node)."""
     if not names:
         return ()
-    current = {n["metadata"]["name"]: bool((n.get("spec") or {}).get("unschedulable"))
-               for n in cluster.list_items(cluster_scoped("v1", "nodes"))}
+    current = _cordon_states(cluster) if current is None else current
     changed: list[str] = []
     for name in names:
         if name not in current:
@@ -96,14 +103,14 @@ def uncordon_zone(cluster: Cluster, zone: str) -> CordonResult:
 
 def uncordon_nodes(cluster: Cluster, names: tuple[str, ...]) -> tuple[str, ...]:
     """Make exactly `names` schedulable (the undo of a drain: never a node cordoned before it); the changed ones."""
-    present = {n["metadata"]["name"] for n in cluster.list_items(cluster_scoped("v1", "nodes"))}
-    return _set_nodes(cluster, tuple(n for n in names if n in present), False)
+    current = _cordon_states(cluster)
+    return _set_nodes(cluster, tuple(n for n in names if n in current), False, current=current)
 
 
 def schedulable_nodes(cluster: Cluster, zone: str) -> tuple[str, ...]:
     """Nodes of `zone` that are schedulable now: the ones a drain will cordon and must give back."""
-    cordoned = set(unschedulable_nodes(cluster, zone))
-    return tuple(n for n in nodes_in_zone(cluster, zone) if n not in cordoned)
+    states = _cordon_states(cluster, zone)
+    return tuple(n for n in sorted(states) if not states[n])
 
 
 def unschedulable_nodes(cluster: Cluster, zone: str) -> tuple[str, ...]:
@@ -225,11 +232,12 @@ def drain_zone(
     """
     start = clock.monotonic()
     deadline = start + timeout
-    nodes = nodes_in_zone(cluster, zone)
-    to_cordon = schedulable_nodes(cluster, zone)
+    states = _cordon_states(cluster, zone)  # one list for the zone's nodes and which are schedulable now
+    nodes = tuple(sorted(states))
+    to_cordon = tuple(n for n in nodes if not states[n])
     if before_cordon is not None:
         before_cordon(to_cordon)
-    cordoned = _set_nodes(cluster, to_cordon, True)
+    cordoned = _set_nodes(cluster, to_cordon, True, current=states)
     evictions = _Evictions({f"{p['metadata']['namespace']}/{p['metadata']['name']}": p
                             for p in _pods_on(cluster, nodes) if _evictable(p)}, clock, retry_interval)
 
