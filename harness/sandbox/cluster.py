@@ -21,6 +21,7 @@ import yaml
 from harness.errors import DrillError
 from harness.platform.client import Cluster, cluster_scoped, connect
 from harness.platform.pods import ZONE_LABEL
+from harness.platform.tool_bins import SANDBOX_BIN_DIR_ENV
 from harness.polling import wait_until
 from harness.redaction import child_environment
 from harness.redis_process import free_port
@@ -28,7 +29,7 @@ from harness.sandbox import hostnet
 from harness.sandbox.stages import STAGES_YAML
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
-BIN_DIR_ENV = "DRILL_SANDBOX_BIN_DIR"
+BIN_DIR_ENV = SANDBOX_BIN_DIR_ENV
 BUILD_SCRIPT = REPO_ROOT / "tools" / "build-sandbox-bin.sh"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
 ZONES = ("zone-a", "zone-b", "zone-c")

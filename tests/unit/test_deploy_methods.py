@@ -150,3 +150,16 @@ def test_doctor_has_one_row_for_the_deploy_method(tmp_path: Path) -> None:
     wrong = deploy_method_row(ClusterTarget(Settings(target="staging", deploy_method="manifests",
                                                      deploy_dir=str(tmp_path))), ("scenario-1", "scenario-3"))
     assert not wrong.ok and "Deployment/sentinel-brain" in wrong.result and wrong.blocks == ("scenario-3",)
+
+
+def test_kustomize_falls_back_to_the_sandbox_kubectl_where_the_sandbox_finds_it(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """DRILL_SANDBOX_BIN_DIR names the sandbox's binaries for `sandbox up`; `kubectl kustomize` looks there too."""
+    bins = tmp_path / "bins"
+    bins.mkdir()
+    (bins / "kubectl").write_text("#!/bin/sh\n")
+    (bins / "kubectl").chmod(0o755)
+    (bins / ".complete").write_text("")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # neither kustomize nor kubectl on PATH
+    monkeypatch.setenv("DRILL_SANDBOX_BIN_DIR", str(bins))
+    assert kustomize_command() == [str(bins / "kubectl"), "kustomize"]
