@@ -22,6 +22,7 @@ from harness.errors import ConfigError
 from harness.platform.client import Obj
 from harness.platform.stack import DEPLOY_DIR, place_in, stack_in
 from harness.platform.tool_bins import helm_command, kustomize_command
+from harness.redaction import redact_text
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 RENDER_TIMEOUT = 120.0
@@ -42,8 +43,12 @@ def parse_objects(text: str, *, what: str) -> list[Obj]:
     """The Kubernetes objects of a multi-document YAML stream (empty documents and Lists' items flattened)."""
     try:
         docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} did not render valid YAML: {exc}", fix="render it by hand to see why") from None
+    except yaml.YAMLError as exc:  # named by position only: PyYAML's message quotes the line (a Secret's value)
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise ConfigError(f"{what} did not render valid YAML{where}: {problem}",
+                          fix="render it by hand to see why") from None
     objects: list[Obj] = []
     for doc in docs:
         if not doc:
@@ -63,7 +68,7 @@ def _run(argv: list[str], *, what: str) -> str:
     except subprocess.TimeoutExpired:
         raise ConfigError(f"{what} did not finish in {RENDER_TIMEOUT:.0f} s", fix="render it by hand") from None
     if out.returncode != 0:
-        tail = " ".join(out.stderr.strip().splitlines()[-3:])[-400:]
+        tail = redact_text(" ".join(out.stderr.strip().splitlines()[-3:])[-400:])
         raise ConfigError(f"{what} failed: {tail}", fix="fix the chart/kustomization or the deploy settings")
     return out.stdout
 

@@ -21,6 +21,7 @@ from harness.platform.deploy_methods import (
     KustomizeStack,
     ManifestsStack,
     deploy_record,
+    parse_objects,
     place_in,
     stack_source,
 )
@@ -163,3 +164,10 @@ def test_kustomize_falls_back_to_the_sandbox_kubectl_where_the_sandbox_finds_it(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # neither kustomize nor kubectl on PATH
     monkeypatch.setenv("DRILL_SANDBOX_BIN_DIR", str(bins))
     assert kustomize_command() == [str(bins / "kubectl"), "kustomize"]
+
+
+def test_a_rendered_stream_that_is_not_yaml_is_named_by_position_without_quoting_the_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_objects("kind: Secret\nstringData:\n  password: s3cr3t-value: [oops\n", what="helm template x")
+    assert "did not render valid YAML at line 3" in err.value.one_line()
+    assert "s3cr3t-value" not in err.value.one_line()
