@@ -3,6 +3,8 @@ and a drain that asks a budget once per retry instead of once per pod (on a fake
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -154,8 +156,19 @@ def test_a_429_without_retry_after_waits_the_drains_own_interval(cluster: Cluste
 
 def test_evictions_run_a_few_at_a_time_and_all_land(cluster: Cluster, api: KubeApi) -> None:
     names = [f"p{i}" for i in range(20)]
-    for name in names:
-        SCRIPT[f"/api/v1/namespaces/s/pods/{name}/eviction"] = [(201, {}, None)]
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def slow_eviction(path: str) -> Answer:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.02)  # long enough for the others in flight to arrive meanwhile
+        with lock:
+            in_flight[0] -= 1
+        return 201, {}, None
+
+    api.answer = slow_eviction
     evictions = _Evictions({n: _pod(n) for n in names}, FakeClock(), 0.25, concurrency=4)
     assert evictions.round(cluster) is True
     assert sorted(evictions.evicted) == sorted(names) and len(api.requests) == 20
+    assert 1 < peak[0] <= 4, peak  # several at once, never more than asked
