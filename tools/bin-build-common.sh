@@ -2,6 +2,7 @@
 #   BIN_BUILD_NAME=build-x-bin; source "${TOOLS_DIR}/bin-build-common.sh"
 #   OUT_DIR="${BIN_ROOT}/<name>-<versions>"
 #   bin_build_args <last line of the script's header comment> "$@"   # sets rebuild; --print-dir exits here
+#   bin_build_tmp_dir                                                # TMP_DIR, removed on exit
 # shellcheck shell=bash
 
 CACHE_ROOT="${SENTINEL_DRILL_CACHE:-${HOME}/.cache/sentinel-drill}"
@@ -27,4 +28,19 @@ bin_build_args() {
     printf '%s\n' "${OUT_DIR}"
     exit 0
   fi
+}
+
+# TMP_DIR: a scratch directory beside the cache (same filesystem: the result is moved into place), removed
+# when the script exits; a failed build says so once. The script clears the trap (`trap - EXIT`) after the move.
+bin_build_tmp_dir() {
+  TMP_DIR="$(mktemp -d "${BIN_ROOT}/.tmp.$(basename "${OUT_DIR}").XXXXXX")"
+  chmod 0755 "${TMP_DIR}"  # mktemp -d creates 0700
+  trap _bin_build_cleanup EXIT
+}
+
+_bin_build_cleanup() {
+  local rc=$?
+  rm -rf "${TMP_DIR}"
+  ((rc == 0)) || printf '%s: error: build failed (exit %s); see the output above. Nothing was installed.\n' \
+    "${BIN_BUILD_NAME}" "${rc}" >&2
 }

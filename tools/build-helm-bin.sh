@@ -45,14 +45,7 @@ if command -v flock >/dev/null 2>&1; then
   fi
 fi
 
-TMP_DIR="$(mktemp -d "${BIN_ROOT}/.tmp.helm-${HELM_VERSION}.XXXXXX")"
-chmod 0755 "${TMP_DIR}"
-cleanup() {
-  local rc=$?
-  rm -rf "${TMP_DIR}"
-  ((rc == 0)) || printf 'build-helm-bin: error: build failed (exit %s); see the output above. Nothing was installed.\n' "${rc}" >&2
-}
-trap cleanup EXIT
+bin_build_tmp_dir
 
 log "go install helm.sh/helm/v3/cmd/helm@${HELM_VERSION} (-p ${JOBS})"
 (

@@ -79,14 +79,7 @@ if command -v flock >/dev/null 2>&1; then
   fi
 fi
 
-TMP_DIR="$(mktemp -d "${BIN_ROOT}/.tmp.$(basename "${OUT_DIR}").XXXXXX")"
-chmod 0755 "${TMP_DIR}"   # mktemp -d creates 0700
-cleanup() {
-  local rc=$?
-  rm -rf "${TMP_DIR}"
-  ((rc == 0)) || printf 'build-sandbox-bin: error: build failed (exit %s); see the output above. Nothing was installed.\n' "${rc}" >&2
-}
-trap cleanup EXIT
+bin_build_tmp_dir
 
 log "go ${go_version}, -p ${JOBS}, GOMODCACHE=$(go env GOMODCACHE), GOCACHE=$(go env GOCACHE)"
 log "building into ${TMP_DIR}"
