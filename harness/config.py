@@ -135,6 +135,9 @@ class Settings(BaseModel):
         None, description="deploy_method kustomize (a kustomization directory) or manifests (a directory of YAML "
                           "files, or one with a kustomization.yaml resources list)")
     state_dir: str = Field("reports/state", description="the run's state: the undo ledger `recover` replays")
+    run_id: str | None = Field(
+        None, description="this run's id (DRILL_RUN_ID; set by `drill`, else made when the run starts): the label "
+                          "on everything the run creates, the evidence bundle's name, the undo ledger's key")
     min_keys: int = Field(100, ge=0)
     dbsize_tolerance: float = Field(0.05, ge=0, le=1, description="monthly drill: restored keys vs DBSIZE")
     kill_share: float = Field(0.5, gt=0, le=1, description="scenario 1: share of Brain pods killed")
@@ -153,6 +156,15 @@ class Settings(BaseModel):
     notify_url: str | None = Field(
         None, description="webhook a failed drill's summary is posted to (Slack-compatible); a secret (its token "
                           "is in the URL): from DRILL_NOTIFY_URL or --notify only, shown redacted")
+
+    @field_validator("run_id")
+    @classmethod
+    def _label_safe_run_id(cls, v: str | None) -> str | None:
+        from harness.ownership import valid_run_id
+
+        if v is not None and not valid_run_id(v):
+            raise ValueError("expected at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric")
+        return v
 
     @field_validator("contacts")
     @classmethod
@@ -292,6 +304,8 @@ SECRET_FIELDS = {"redis_password": "REDIS_PASSWORD", "dr_redis_password": "DR_RE
 #: secrets read through the DRILL_* mechanism (environment or flag), never from the file: a webhook URL holds a token
 SECRET_ENV_FIELDS = {"notify_url": "DRILL_NOTIFY_URL"}
 _FIELD_NAMES = set(Settings.model_fields) - set(SECRET_FIELDS)
+#: settings that describe one run, not a target: from DRILL_* only (a run id in a file would give every run one id)
+RUN_ONLY_FIELDS = {"run_id": "DRILL_RUN_ID"}
 #: settings given as comma-separated lists in DRILL_* variables
 _LIST_FIELDS = {"allowed_targets", "config_secrets", "config_maps", "verifier_public_keys", "evidence_public_keys",
                 "helm_values"}
@@ -314,6 +328,10 @@ def _read_file(path: Path) -> dict[str, Any]:
                 f"config file {path} contains {field}",
                 fix=f"remove it and set {env_name} in the environment; secrets never live in files",
             )
+    for field, env_name in RUN_ONLY_FIELDS.items():
+        if field in raw:
+            raise ConfigError(f"config file {path} contains {field}, which names one run, not the target",
+                              fix=f"remove it; `drill` makes one per run (or set {env_name} for this run)")
     unknown = sorted(set(raw) - _FIELD_NAMES)
     for key in unknown:
         warnings.warn(f"config file {path}: unknown key {key!r} ignored", stacklevel=2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets as pysecrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,7 +28,8 @@ class Rotation:
     unchanged: tuple[str, ...]
 
 
-def rotate_secrets(cluster: Cluster, *, source_namespace: str, namespace: str, redis_password: str) -> Rotation:
+def rotate_secrets(cluster: Cluster, *, source_namespace: str, namespace: str, redis_password: str,
+                   labels: Mapping[str, str] | None = None) -> Rotation:
     """Give every key of every Secret of `source_namespace` a fresh random value, applied into `namespace`.
 
     The `password` key of `sentinel-redis` gets `redis_password`, which the
@@ -49,5 +51,5 @@ def rotate_secrets(cluster: Cluster, *, source_namespace: str, namespace: str, r
             "metadata": {"name": name, "namespace": namespace,
                          "annotations": {"sentinel-drill/rotated-at": datetime.now(UTC).isoformat()}},
         })
-    apply_objects(cluster, fresh_objects, namespace=namespace)
+    apply_objects(cluster, fresh_objects, namespace=namespace, labels=labels)
     return Rotation(tuple(describe(o) for o in fresh_objects), tuple(rotated), tuple(unchanged))

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets as pysecrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -190,12 +190,12 @@ def read_export(store: BackupStore, export: ConfigExport, *, key: str) -> list[O
 
 
 def restore_export(cluster: Cluster, store: BackupStore, export: ConfigExport, *, namespace: str,
-                   key: str) -> list[Obj]:
-    """Apply an export's Secrets and ConfigMaps into `namespace`; return the objects applied."""
+                   key: str, labels: Mapping[str, str] | None = None) -> list[Obj]:
+    """Apply an export's Secrets and ConfigMaps into `namespace` (with `labels` added); return the objects applied."""
     objects = read_export(store, export, key=key)
     for obj in objects:
         obj["metadata"]["namespace"] = namespace
-    import_config_objects(cluster, objects, namespace=namespace)
+    import_config_objects(cluster, objects, namespace=namespace, labels=labels)
     return objects
 
 

@@ -55,7 +55,7 @@ def restore_configuration(drill: DrillScenario, target: Target, export: ConfigEx
     """Apply the export into the current namespace and check every restored object's data equals the exported one."""
     cluster = target.cluster()
     objects = restore_export(cluster, target.store(), export, namespace=target.namespace,
-                             key=target.config_export_key())
+                             key=target.config_export_key(), labels=target.owner_labels())
     names = [f"{o['kind']}/{o['metadata']['name']}" for o in objects]
     wrong = restored_mismatches(cluster, objects, namespace=target.namespace)
     drill.note("config_restored", {"export_id": export.export_id, "objects": names, "mismatched": wrong})

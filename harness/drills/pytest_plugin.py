@@ -27,6 +27,7 @@ from harness.evidence.allure_results import write_results_metadata
 from harness.evidence.junit import render_junit
 from harness.evidence.provenance import git_sha, iso, local_tool_versions, utc_now
 from harness.evidence.record import ScenarioRecord, Verdict, write_records
+from harness.ownership import with_run_id
 from harness.redaction import install_log_redaction, redact_text, redact_tree
 from harness.target.base import Target
 
@@ -69,8 +70,9 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def drill_settings(request: pytest.FixtureRequest) -> Settings:
     """Settings for the whole run (file < DRILL_* environment); the evidence names the run's contacts."""
-    settings = load_settings()
+    settings = with_run_id(load_settings())  # `drill` hands its run id down (DRILL_RUN_ID); else one for this session
     request.config.stash[META_KEY]["contacts"] = [c.model_dump() for c in settings.contacts]
+    request.config.stash[META_KEY]["run_id"] = settings.run_id
     return settings
 
 

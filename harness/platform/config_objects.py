@@ -9,7 +9,7 @@ secret data: callers encrypt them before they are stored and never log them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from harness.platform.client import Cluster, Obj, namespaced
 from harness.platform.manifests import AppliedObject, apply_objects
@@ -71,7 +71,9 @@ def export_config_objects(
 
 
 def import_config_objects(
-    cluster: Cluster, objects: Iterable[Obj], *, namespace: str | None = None, dry_run: bool = False
+    cluster: Cluster, objects: Iterable[Obj], *, namespace: str | None = None, dry_run: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> list[AppliedObject]:
-    """Apply exported objects (server-side, forced) into their namespace or `namespace`."""
-    return apply_objects(cluster, [strip_server_fields(o) for o in objects], namespace=namespace, dry_run=dry_run)
+    """Apply exported objects (server-side, forced) into their namespace or `namespace`, adding `labels`."""
+    return apply_objects(cluster, [strip_server_fields(o) for o in objects], namespace=namespace, dry_run=dry_run,
+                         labels=labels)

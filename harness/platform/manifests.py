@@ -7,7 +7,7 @@ us) merge and validate; `dry_run=True` runs the same request with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,16 +124,20 @@ def apply_objects(
     field_manager: str = FIELD_MANAGER,
     force: bool = True,
     namespace: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> list[AppliedObject]:
     """Server-side apply each object in order; `namespace` overrides metadata.namespace of namespaced ones.
 
-    `force` takes ownership of fields another manager set (what a restore needs).
+    `force` takes ownership of fields another manager set (what a restore needs); `labels` are added to
+    every object (a drill run's ownership label: harness.ownership).
     """
     resources = _Resources(cluster)
     applied: list[AppliedObject] = []
     for obj in objects:
         path, ns = object_path(resources, obj, namespace)
         body: dict[str, Any] = {**obj, "metadata": {**obj["metadata"]}}
+        if labels:
+            body["metadata"]["labels"] = {**(body["metadata"].get("labels") or {}), **labels}
         if ns:
             body["metadata"]["namespace"] = ns
         what = f"{obj['kind'].lower()} {ns + '/' if ns else ''}{obj['metadata']['name']}"

@@ -19,7 +19,11 @@ def open_target(settings: Settings, *, start_sandbox: bool = True) -> Iterator[T
 
     Without `start_sandbox` the recorded sandbox is used as it is, even half
     destroyed (a chaos action in the middle of scenario 3 sees it that way).
+    The target always has a run id (harness.ownership): what it creates carries it.
     """
+    from harness.ownership import with_run_id
+
+    settings = with_run_id(settings)
     if settings.target != "sandbox":
         from harness.target.cluster import ClusterTarget
 
