@@ -95,11 +95,23 @@ def destructive_allowed(settings: Settings, *, env: Mapping[str, str] | None = N
             and bool(pinned_identities(settings)))
 
 
+def require_faults_permitted(settings: Settings, action: str, *, env: Mapping[str, str] | None = None) -> None:
+    """SafetyRefused unless the configuration allows `action` (allow-list, confirmation, a pin), without a request.
+
+    The identity of the cluster reached now is checked separately (`require_identity`).
+    """
+    if settings.target == SANDBOX:
+        return
+    _require_permission(settings, action, os.environ if env is None else env)
+    _require_pinned(settings, action)
+
+
 def _require_permission(settings: Settings, action: str, env: Mapping[str, str]) -> None:
     if settings.target not in settings.allowed_targets:
         raise SafetyRefused(
             f"refusing to {action} on target {settings.target!r}: it is not in safety allowed_targets",
-            fix="add it to allowed_targets in the config file (DRILL_ALLOWED_TARGETS) if it is a drill target",
+            fix=f"add {settings.target!r} to allowed_targets in the config file (DRILL_ALLOWED_TARGETS) if it is "
+                "a drill target",
         )
     if not _confirmed(settings, env):
         raise SafetyRefused(

@@ -19,9 +19,11 @@ import click
 from harness.cli.app import app, config_option
 from harness.cli.evidence_commands import write_evidence
 from harness.config import Settings, load_settings, redact_webhook
+from harness.drills.admission import admit
 from harness.drills.plan import SELECTION_TAGS, describe_plan
 from harness.errors import DrillError, UsageError
 from harness.evidence.notify import post_notification, summarize_run
+from harness.ownership import RUN_ID_ENV, new_run_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: selection → the pytest marker that picks its scenarios (None: every scenario)
@@ -163,7 +165,11 @@ def drill(selection: str, config: str | None, results_dir: Path, keyword: str | 
         click.echo(f"notify      {redact_webhook(settings.notify_url)} on FAIL, INVALID or ERROR"
                    if settings.notify_url else "notify      (not set)")
         return
+    # every fault of the selection is admitted before pytest starts: a refusal (exit 2) comes before any write
+    for line in admit(selection, settings).lines():
+        click.echo(line, err=True)
     env = dict(os.environ)
+    env[RUN_ID_ENV] = settings.run_id or new_run_id(settings.target)  # labels, ledger and evidence name this run
     if config:
         env["DRILL_CONFIG"] = str(Path(config).resolve())
     extra = ("-k", keyword) if keyword else ()

@@ -4,15 +4,20 @@ The runbook's quarterly test "spins up a parallel environment": on a real target
 scenario 3's "loss" and scenario 4's "clean deploy" both move the drill's own
 target to the configured DR environment (context, namespace, Redis, health URL,
 the drill's DNS record), which must start empty. Everything after that is the
-same code as on the sandbox. When the scenario ends the DR environment is torn
-down (the stack deleted, the DR Redis emptied and given back its configured
-password) and the target points at production again, so the next scenario and
-the next drill start from the same place. Production is never written to.
+same code as on the sandbox. Before the first write the DR environment is proven
+not to be production and empty, then claimed for this run
+(harness.target.recovery_environment). When the scenario ends only a claimed
+environment is released: the objects labelled with this run's id deleted, the DR
+Redis emptied while its claim key holds this run's id and given back its
+configured password, and the target points at production again, so the next
+scenario and the next drill start from the same place. Production is never
+written to.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -20,12 +25,18 @@ from harness.backup.config_export import KEY_ENV
 from harness.config import Settings
 from harness.dns import same_record
 from harness.errors import ConfigError, DrillError
-from harness.platform.client import Cluster, ObjectNotFound, namespaced
-from harness.platform.manifests import delete_objects
-from harness.platform.redis_data import KubernetesRedisData, NetworkRedisData, RedisDataPlane
+from harness.ownership import stamp
+from harness.platform.client import Cluster, namespaced
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.stack import deploy_stack
+from harness.target import distinct
+from harness.target import recovery_environment as recovery_env
 from harness.target.base import LossProof, LossReport, Target
+from harness.target.restore_planes import network_plane, volume_plane
+from harness.undo import cluster_ref, ledger_for
+
+if TYPE_CHECKING:
+    from harness.restore.run import StagedPlane
 
 DR_FIELDS = ("dr_context", "dr_redis_url", "dr_health_url", "dr_dns_record_name")
 
@@ -59,6 +70,10 @@ class ClusterTarget(Target):
         super().__init__(settings)
         self.production = settings
         self.rotated_password: str | None = None
+        #: this run's claim on the DR environment; only a claimed environment is ever released
+        self.claim: recovery_env.Claim | None = None
+        #: what showed the DR environment is not production (for the evidence)
+        self.distinct: distinct.DistinctProof | None = None
 
     @property
     def in_recovery_environment(self) -> bool:
@@ -68,12 +83,16 @@ class ClusterTarget(Target):
         """Scenarios 3 and 4 recover into the DR environment; production is never replaced."""
         return not self.in_recovery_environment
 
-    def redis_data(self) -> RedisDataPlane:
+    def restore_plane(self) -> StagedPlane:
         """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network)."""
         if self.settings.redis_restore_method == "network":
-            return NetworkRedisData(self.redis_url, self.redis_password())
-        return KubernetesRedisData(ClusterRedisVolumeOps(self.cluster(), self.namespace), namespace=self.namespace,
-                                   dbsize=self.redis_dbsize)
+            return network_plane(self)
+        cluster = self.cluster()
+        return volume_plane(self, cluster, ClusterRedisVolumeOps(cluster, self.namespace))
+
+    def restore_owner(self) -> str | None:
+        """In a claimed DR environment, this run: the restore keeps (and sets again) the Redis's claim key."""
+        return self.claim.run_id if self.in_recovery_environment and self.claim is not None else None
 
     def config_export_key(self) -> str:
         key = os.environ.get(KEY_ENV)
@@ -81,8 +100,29 @@ class ClusterTarget(Target):
             raise ConfigError("no key for the configuration export", fix=f"set {KEY_ENV} (a Fernet key)")
         return key
 
+    @property
+    def run_id(self) -> str:
+        if not self.settings.run_id:
+            raise DrillError("this run has no run id", fix="open the target through harness.target.open_target")
+        return self.settings.run_id
+
+    def recovery_target(self, *, purpose: str) -> ClusterTarget:
+        """A separate target for the DR coordinates (its own port-forwards); the caller releases its forwards."""
+        return ClusterTarget(dr_settings(self.production, purpose=purpose))
+
+    def require_distinct_recovery_environment(self, *, purpose: str) -> distinct.DistinctProof:
+        """SafetyRefused naming the setting unless the DR coordinates are provably not production; writes nothing."""
+        production = ClusterTarget(self.production)
+        recovery = self.recovery_target(purpose=purpose)
+        try:
+            return distinct.prove_distinct(production, recovery)
+        finally:
+            production.release_redis_forwards()
+            recovery.release_redis_forwards()
+
     def _enter_recovery_environment(self, *, purpose: str) -> None:
         if not self.in_recovery_environment:
+            self.distinct = self.require_distinct_recovery_environment(purpose=purpose)
             self.settings = dr_settings(self.production, purpose=purpose)
 
     def lose_primary(self) -> LossReport:
@@ -90,36 +130,58 @@ class ClusterTarget(Target):
         self._enter_recovery_environment(purpose="scenario 3")
         return LossReport(self.production.context or "current", "(not touched)", "(not touched)",
                           {"mode": "parallel environment", "dr_context": self.settings.context,
-                           "dr_namespace": self.namespace})
+                           "dr_namespace": self.namespace,
+                           "distinct_from_production": self.distinct.to_json() if self.distinct else None})
 
     def recovery_environment_state(self) -> tuple[bool, str]:
-        """(empty, what was found): the DR namespace runs no SENTINEL and the DR Redis holds no key."""
-        found: list[str] = []
+        """(empty, what was found): no SENTINEL, claim or drill object in the DR namespace, no key in the DR Redis."""
         try:
-            self.cluster().get(namespaced("apps/v1", "deployments", self.namespace, "sentinel-brain"))
-            found.append(f"namespace {self.namespace} already runs sentinel-brain")
-        except ObjectNotFound:
-            pass
-        try:
-            keys = int(self.redis().dbsize())
+            client = self.redis()
+            found = recovery_env.emptiness(self.cluster(), self.namespace, client)
         except redis.RedisError as exc:
             raise DrillError(f"the DR Redis does not answer: {exc.__class__.__name__}",
                              fix="check dr_redis_url and DR_REDIS_PASSWORD") from None
-        if keys:
-            found.append(f"the DR Redis holds {keys} keys")
         return not found, "; ".join(found) or f"namespace {self.namespace} and the DR Redis are empty"
 
-    def prove_loss(self, loss: LossReport) -> LossProof:
-        """The DR environment must start empty, or the restore would prove nothing."""
+    def claim_recovery_environment(self) -> recovery_env.Claim:
+        """Prove the DR environment empty, then claim it for this run (DrillError naming what is in it otherwise)."""
+        if self.claim is not None:
+            return self.claim
         empty, what = self.recovery_environment_state()
-        return LossProof(empty, f"DR environment: {what}",
-                         {"dr_context": self.settings.context, "namespace": self.namespace})
+        if not empty:
+            raise DrillError(f"the DR environment is not empty: {what}",
+                             fix="run `sentinel-drill recover` or tear the DR environment down by hand")
+        cluster = self.cluster()
+        # the undo first: a run killed after the claim leaves `recover` what to release (its own marks only)
+        ledger = ledger_for(self)
+        entry = ledger.before("release_recovery_environment", action=f"claim DR namespace {self.namespace}",
+                              cluster=cluster_ref(cluster), namespace=self.namespace, run_id=self.run_id,
+                              redis_url=self.settings.redis_url)
+        try:
+            self.claim = recovery_env.claim(cluster, self.namespace, self.redis(), self.run_id,
+                                            production=f"{self.production.context or 'current'}/"
+                                                       f"{self.production.namespace}")
+        except DrillError:
+            ledger.done(entry, how="claim refused: nothing of this run to release")
+            raise
+        return self.claim
+
+    def prove_loss(self, loss: LossReport) -> LossProof:
+        """The DR environment must start empty, or the restore would prove nothing; an empty one is claimed."""
+        empty, what = self.recovery_environment_state()
+        evidence: dict[str, object] = {"dr_context": self.settings.context, "namespace": self.namespace}
+        if empty:
+            evidence["claim"] = self.claim_recovery_environment().to_json()
+        return LossProof(empty, f"DR environment: {what}", evidence)
 
     def finish_teardown(self) -> None:
         """Nothing was destroyed on a real target."""
 
     def provision_cluster(self) -> Cluster:
         """The stack applied to the DR environment; its pods start once the export's Secrets are restored."""
+        if self.claim is None:
+            raise DrillError("refusing to deploy into an unclaimed DR environment",
+                             fix="the DR environment is claimed when it is proven empty (scenario 3's fault proof)")
         cluster = self.cluster()
         deploy_stack(cluster, self.stack_for_deploy(self.namespace), namespace=self.namespace, wait=False)
         return cluster
@@ -127,28 +189,39 @@ class ClusterTarget(Target):
     def deploy_clean_namespace(self, namespace: str) -> Cluster:
         """Scenario 4's clean deploy goes to the (empty) DR environment's namespace, never next to production."""
         self._enter_recovery_environment(purpose="scenario 4")
-        empty, what = self.recovery_environment_state()
-        if not empty:
-            raise DrillError(f"the DR environment is not empty: {what}",
-                             fix="run `sentinel-drill recover` or tear the DR environment down by hand")
+        self.claim_recovery_environment()
         return self.provision_cluster()
 
+    def stack_for_deploy(self, namespace: str) -> list[dict[str, object]]:
+        """The stack, labelled with this run's id (release deletes by that label); the Namespace object left out:
+        the DR namespace is not the drill's to own or delete."""
+        return stamp([o for o in super().stack_for_deploy(namespace) if o["kind"] != "Namespace"], self.run_id)
+
     def end_recovery(self) -> list[str]:
-        """Tear the DR environment down and point the target at production again (idempotent)."""
+        """Release the DR environment if this run claimed it, and point the target at production again (idempotent)."""
         if not self.in_recovery_environment:
             return []
-        stack = [o for o in self.stack_source().render(self.namespace) if o["kind"] != "Namespace"]
-        removed = delete_objects(self.cluster(), stack, namespace=self.namespace)  # the namespace itself stays
-        client = self.redis()
-        client.flushall()
-        if self.rotated_password is not None:
-            configured = super().redis_password() or ""
-            client.config_set("requirepass", configured)
-            removed.append("rotated DR Redis password reset to the configured one")
-        removed.append("DR Redis flushed")
-        self.settings = self.production
-        self.rotated_password = None
-        return removed
+        try:
+            if self.claim is None:
+                return ["DR environment not claimed by this run: nothing removed"]
+            client = None
+            try:
+                client = self.redis()
+            except DrillError as exc:
+                removed = [f"DR Redis not reached ({exc.message}): not emptied"]
+            else:
+                removed = []
+            removed = recovery_env.release(self.cluster(), self.namespace, self.run_id, client,
+                                           configured_password=super().redis_password(),
+                                           rotated=self.rotated_password is not None) + removed
+            ledger_for(self).settle("release_recovery_environment", how="released by the drill",
+                                    namespace=self.namespace, run_id=self.run_id)
+            return removed
+        finally:
+            self.release_redis_forwards()
+            self.settings = self.production
+            self.rotated_password = None
+            self.claim = None
 
     def load_balancer_address(self) -> str:
         if self.settings.load_balancer:

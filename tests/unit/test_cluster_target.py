@@ -10,8 +10,9 @@ import yaml
 
 from harness.config import load_settings
 from harness.errors import ConfigError
-from harness.platform.redis_data import KubernetesRedisData, NetworkRedisData
-from harness.target.cluster import ClusterTarget
+from harness.restore.network_plane import NetworkPlane
+from harness.restore.volume_plane import KubernetesVolumePlane
+from harness.target.cluster import ClusterTarget, dr_settings
 
 PRODUCTION = {
     "DRILL_TARGET": "production", "DRILL_CONTEXT": "prod", "DRILL_NAMESPACE": "sentinel",
@@ -28,13 +29,16 @@ def test_without_a_dr_environment_the_loss_is_refused_naming_what_is_missing():
         target.lose_primary()
 
 
-def test_the_loss_switches_everything_to_the_dr_environment():
-    target = ClusterTarget(load_settings(env={**PRODUCTION, **DR}))
-    loss = target.lose_primary()
-    s = target.settings
+def test_the_dr_coordinates_replace_every_production_one():
+    s = dr_settings(load_settings(env={**PRODUCTION, **DR}), purpose="scenario 3")
     assert (s.context, s.namespace, s.redis_url, s.health_url, s.dns_record_name) == (
         "dr", "sentinel-dr", "redis://redis.dr:6379/0", "https://dr.example.com/health", "dr-drill.example.com")
-    assert loss.details["mode"] == "parallel environment"
+
+
+def _in_dr(target: ClusterTarget) -> ClusterTarget:
+    """The target as the loss leaves it (the distinctness proof needs live servers: tested on the sandbox)."""
+    target.settings = dr_settings(target.production, purpose="test")
+    return target
 
 
 @pytest.mark.parametrize("spelling", ["sentinel.example.com", "Sentinel.Example.COM.", " sentinel.example.com. "])
@@ -66,15 +70,14 @@ def _kubeconfig(tmp_path: Path) -> Path:
 def test_a_file_restore_copies_into_the_dr_environments_volume_whatever_its_redis_url(tmp_path: Path):
     env = {**PRODUCTION, **DR, "DRILL_KUBECONFIG": str(_kubeconfig(tmp_path)),
            "DRILL_DR_REDIS_URL": "redis://127.0.0.1:6379/0"}  # a local URL no longer means "the sandbox"
-    target = ClusterTarget(load_settings(env=env))
-    target.lose_primary()
-    plane = target.redis_data()
-    assert isinstance(plane, KubernetesRedisData) and plane.namespace == "sentinel-dr"
+    target = _in_dr(ClusterTarget(load_settings(env=env)))
+    plane = target.restore_plane()
+    assert isinstance(plane, KubernetesVolumePlane) and plane.namespace == "sentinel-dr"
     assert "sentinel-dr/redis" in plane.describe()
 
 
 def test_a_network_restore_streams_into_the_dr_redis():
-    target = ClusterTarget(load_settings(env={**PRODUCTION, **DR, "DRILL_REDIS_RESTORE_METHOD": "network"}))
-    target.lose_primary()
-    plane = target.redis_data()
-    assert isinstance(plane, NetworkRedisData) and plane.url == "redis://redis.dr:6379/0"
+    target = _in_dr(ClusterTarget(load_settings(env={**PRODUCTION, **DR, "DRILL_REDIS_RESTORE_METHOD": "network",
+                                                     "DRILL_STORE_URL": "file:///tmp/none"})))
+    plane = target.restore_plane()
+    assert isinstance(plane, NetworkPlane) and plane.url == "redis://redis.dr:6379/0"
