@@ -9,7 +9,7 @@ from harness.drills import cluster_loss, configuration, recovery
 from harness.drills.recovery import VerifiedBackup
 from harness.drills.scenario import DrillScenario
 from harness.drills.smoke import SmokeSeed
-from harness.platform.redis_data import DataRestoreResult
+from harness.restore.run import RestoreResult
 from harness.target import LossReport
 from harness.target.base import Target
 
@@ -38,8 +38,8 @@ def deploy_new_cluster(drill: DrillScenario, drill_target: Target) -> None:
 
 
 @when("Redis is restored from the newest verified backup", target_fixture="data_restore")
-def restore_redis(drill: DrillScenario, drill_target: Target) -> DataRestoreResult:
-    restored = recovery.restore_redis_file(drill, drill_target, recovery.newest_verified_backup(drill_target))
+def restore_redis(drill: DrillScenario, drill_target: Target) -> RestoreResult:
+    restored = recovery.restore_redis(drill, drill_target, recovery.newest_verified_backup(drill_target))
     drill.clock.mark("data_restored")
     return restored
 
@@ -64,7 +64,7 @@ def update_dns(drill: DrillScenario, drill_target: Target) -> None:
 
 @then("the recovery is verified: the restored keys match the backup and the canary is readable")
 def recovery_verified(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup,
-                      data_restore: DataRestoreResult) -> None:
+                      data_restore: RestoreResult) -> None:
     recovery.require_restored_matches(drill, drill_target, fresh_backup, data_restore)
     drill.clock.mark("verified")
 

@@ -46,7 +46,7 @@ def deploy_clean(drill: DrillScenario, drill_target: Target) -> str:
 @when("Redis is restored from the chosen backup")
 def restore_chosen(drill: DrillScenario, drill_target: Target, chosen: VerificationReport,
                    quarantine: ransomware.Quarantine) -> None:
-    recovery.restore_redis_file(drill, drill_target, chosen.backup_id, store=quarantine.store)
+    recovery.restore_redis(drill, drill_target, chosen.backup_id, store=quarantine.store)
     drill.clock.mark("data_restored")
 
 

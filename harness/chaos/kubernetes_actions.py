@@ -23,10 +23,12 @@ from chaoslib.exceptions import ActivityFailed
 
 from harness.chaos.binding import target_from
 from harness.errors import DrillError
-from harness.platform import network, pods, workloads
+from harness.ownership import owner_of
+from harness.platform import pods, workloads
+from harness.platform.client import Cluster, ObjectNotFound, namespaced
 from harness.platform.manifests import apply_objects
 from harness.safety import require_destructive
-from harness.undo import cluster_ref, ledger_for
+from harness.undo import cluster_ref, ledger_for, lift_own_policy
 
 __all__ = [
     "create_network_policy",
@@ -127,12 +129,27 @@ def create_network_policy(
         with target_from(configuration, activity="create_network_policy") as target:
             require_destructive(target, f"create network policy {ns}/{name}")
             cluster = target.cluster()
+            _refuse_foreign_policy(cluster, ns, name, target.settings.run_id)
             ledger_for(target).before("delete_network_policy", action=f"create network policy {ns}/{name}",
-                                      cluster=cluster_ref(cluster), namespace=ns, name=name)
-            apply_objects(cluster, [spec], namespace=ns)
+                                      cluster=cluster_ref(cluster), namespace=ns, name=name,
+                                      run_id=target.settings.run_id)
+            apply_objects(cluster, [spec], namespace=ns, labels=target.owner_labels())
     except DrillError as exc:
         raise ActivityFailed(f"create_network_policy {ns}/{name}: {exc.one_line()}") from None
     return name
+
+
+def _refuse_foreign_policy(cluster: Cluster, ns: str, name: str, run_id: str | None) -> None:
+    """A policy of that name that this run did not create is someone else's: never overwritten, never deleted."""
+    try:
+        existing = cluster.get(namespaced("networking.k8s.io/v1", "networkpolicies", ns, name))
+    except ObjectNotFound:
+        return
+    if owner_of(existing) != run_id:
+        raise DrillError(f"network policy {ns}/{name} already exists and was not created by this run "
+                         f"(run label {owner_of(existing) or 'none'})",
+                         fix="a crashed drill's policy is lifted by `sentinel-drill recover`; otherwise rename the "
+                             "drill's policy (policy_name in the experiment's configuration)")
 
 
 #: `held_until` value with which the drill keeps the isolation past the experiment and lifts it itself
@@ -155,8 +172,6 @@ def remove_network_policy(
     try:
         with target_from(configuration, activity="remove_network_policy") as target:
             require_destructive(target, f"remove network policy {ns}/{name}", undo=True)
-            removed = network.unisolate_namespace(target.cluster(), namespace=ns, name=name).changed
-            ledger_for(target).settle("delete_network_policy", namespace=ns, name=name)
-            return removed
+            return lift_own_policy(target, ns, name)
     except DrillError as exc:
         raise ActivityFailed(f"remove_network_policy {ns}/{name}: {exc.one_line()}") from None

@@ -24,13 +24,13 @@ from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed, VerificationFailed
 from harness.measure.clock import FAULT_INJECTED
 from harness.platform.client import ObjectNotFound, namespaced
-from harness.platform.network import connection_attempt, unisolate_namespace
+from harness.platform.network import connection_attempt
 from harness.redaction import register_secret
 from harness.redis_client import auth_reply
 from harness.safety import require_destructive
 from harness.secrets import rotate_secrets
 from harness.target.base import Target
-from harness.undo import ledger_for
+from harness.undo import lift_own_policy
 
 POLICY = "drill-isolate-compromise"
 #: what the isolation probe pod tries to reach from inside the isolated namespace
@@ -73,7 +73,7 @@ def plant_tampered_backup(drill: DrillScenario, target: Target, source_id: str) 
     require_destructive(target, "plant a tampered backup in the quarantine copy of the store")
     store = target.store()
     now = datetime.now(UTC)
-    quarantine = store.child(f"{QUARANTINE_PREFIX}/{now:%Y%m%dT%H%M%S}")
+    quarantine = store.child(f"{QUARANTINE_PREFIX}/{target.settings.run_id or f'{now:%Y%m%dT%H%M%S}'}")
     newest = sorted((e for e in list_backups(store) if e.complete and e.layout == "manifest"),
                     key=lambda e: e.point_in_time, reverse=True)[:SCAN_DEPTH]
     copied = tuple(dict.fromkeys([source_id, *(e.id for e in newest)]))
@@ -121,10 +121,8 @@ def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
 
     def lift() -> None:
         """The isolation ends when the scenario does: after the recovery was verified, or on any failure."""
-        lifted = unisolate_namespace(cluster, namespace=ns, name=POLICY)
-        ledger_for(target).settle("delete_network_policy", how="lifted by the drill after the recovery",
-                                  namespace=ns, name=POLICY)
-        drill.note("isolation_lifted", {"namespace": ns, "policy": POLICY, "was_present": lifted.changed})
+        lifted = lift_own_policy(target, ns, POLICY, how="lifted by the drill after the recovery")
+        drill.note("isolation_lifted", {"namespace": ns, "policy": POLICY, "was_present": lifted})
 
     drill.on_finish(lift)  # registered before the fault: even an interrupted experiment is lifted
     # an enforced isolation cuts the namespace's traffic, so "healthy" is checked before the fault only
@@ -211,7 +209,7 @@ def rotate_every_secret(drill: DrillScenario, target: Target, *, old_namespace: 
     register_secret(new_password)  # from here on, redacted from every log, journal and report
     target.rotate_redis_password(new_password)
     rotation = rotate_secrets(target.cluster(), source_namespace=old_namespace, namespace=target.namespace,
-                              redis_password=new_password)
+                              redis_password=new_password, labels=target.owner_labels())
     drill.note("rotation", {"rotated": list(rotation.rotated), "unchanged": list(rotation.unchanged),
                             "namespace": target.namespace})
     if rotation.unchanged or not rotation.rotated:

@@ -1,4 +1,4 @@
-"""Recovery phases shared by the disaster scenarios: the drill's own backup, file restore, DNS, health.
+"""Recovery phases shared by the disaster scenarios: the drill's own backup, the Redis restore, DNS, health.
 
 Each function does one runbook step against the Target and returns what it
 did; the scenario marks its clock around them.
@@ -6,13 +6,10 @@ did; the scenario marks its clock around them.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from harness.backup.catalog import find_backup, list_backups
+from harness.backup.catalog import list_backups
 from harness.backup.manifest import DRILL, Manifest
 from harness.backup.store import BackupStore
 from harness.backup.take import BackupResult, take_backup
@@ -22,7 +19,7 @@ from harness.drills.scenario import DrillScenario
 from harness.errors import RestoreRefused, TargetMissed, VerificationFailed
 from harness.measure.availability import wait_healthy as measure_wait_healthy
 from harness.measure.canary import canary_key
-from harness.platform.redis_data import DataRestoreResult
+from harness.restore.run import RestoreResult, restore_to
 from harness.target.base import Target
 
 
@@ -66,33 +63,25 @@ def take_verified_backup(drill: DrillScenario, target: Target) -> VerifiedBackup
     return VerifiedBackup(backup, report)
 
 
-def restore_redis_file(drill: DrillScenario, target: Target, backup_id: str, *,
-                       store: BackupStore | None = None) -> DataRestoreResult:
-    """The runbook's file restore into the target's Redis from `store` (the target's by default),
-    refusing anything not verified there."""
+def restore_redis(drill: DrillScenario, target: Target, backup_id: str, *,
+                  store: BackupStore | None = None) -> RestoreResult:
+    """The runbook's restore of Redis from `store` (the target's by default), through the one restore gate.
+
+    The target's plane decides how (its volume, the network, the local process); the gate refuses an
+    unverified backup, re-checks the target right before the first write, snapshots anything it would
+    overwrite (only where the recovery replaces production: the sandbox), and puts it back on failure.
+    """
     store = store or target.store()
-    entry = find_backup(store, backup_id)
-    sha256, version_id = _trusted_verification(store, backup_id, target.settings.verifier_public_keys)
-    if entry.rdb_key is None:
-        raise RestoreRefused(f"backup {backup_id} has no RDB", fix="a drill never restores an unverified backup")
-    with tempfile.TemporaryDirectory(prefix="drill-restore-") as tmp:
-        rdb = Path(tmp) / "backup.rdb"
-        sha = store.get_file_hashed(entry.rdb_key, rdb, version_id=version_id).sha256  # hashed while written
-        if sha != sha256:
-            raise RestoreRefused(f"backup {backup_id} changed since it was verified (sha256 {sha[:12]}…)",
-                                 fix="the store was altered; scan the backups again")
-        result: DataRestoreResult = target.redis_data().restore_rdb(rdb)
-    drill.note("redis_restore", {"backup_id": backup_id, **result.to_json()})
+    plane = target.restore_plane()
+    try:
+        result = restore_to(plane, store, backup_id, replace=target.recovery_replaces_production(),
+                            trusted_keys=target.settings.verifier_public_keys, owner=target.restore_owner())
+    finally:
+        close = getattr(plane, "close", None)
+        if callable(close):
+            close()
+    drill.note("redis_restore", result.to_json())
     return result
-
-
-def _trusted_verification(store: BackupStore, backup_id: str, trusted_keys: Sequence[str]) -> tuple[str, str | None]:
-    """(sha256, object version) of a passing verification: the record if trusted, else the backup verified again."""
-    verification = trusted_verification(store, backup_id, trusted_keys=trusted_keys)
-    if verification.passed and verification.sha256:
-        return verification.sha256, verification.version_id
-    raise RestoreRefused(f"backup {backup_id} is not verified ({verification.why_not()})",
-                         fix="verify it first; a drill never restores an unverified backup")
 
 
 def update_dns(drill: DrillScenario, target: Target) -> DnsChange:
@@ -130,7 +119,7 @@ def newest_verified_backup(target: Target) -> str:
 
 
 def require_restored_matches(drill: DrillScenario, target: Target, backup: VerifiedBackup,
-                             restored: DataRestoreResult) -> None:
+                             restored: RestoreResult) -> None:
     """The restored server holds exactly the backup's keys as written, and the backup's newest canary is readable.
 
     A file restore is checked by what the server says it loaded; a network

@@ -3,9 +3,9 @@
 Modules: client (connect, errors, waits) · workloads (rollouts, scale) · pods
 (by zone, delete, replacements) · nodes (cordon, drain by zone) · manifests
 (server-side apply) · network (isolate) · config_objects (Secret/ConfigMap
-export/import) · endpoints (Service readiness) · redis_data (the Redis data
-seam and the cluster's restores: volume copy or network stream). Kubernetes
-only: local processes and the sandbox's Redis live in harness.sandbox.
+export/import) · endpoints (Service readiness) · redis_volume (the cluster
+operations a volume restore needs; the restore itself is harness.restore's).
+Kubernetes only: local processes and the sandbox's Redis live in harness.sandbox.
 """
 
 from harness.platform.client import Cluster, ObjectNotFound, connect, connect_settings
@@ -33,18 +33,12 @@ from harness.platform.pods import (
     wait_for_pods_gone,
     wait_for_replacements,
 )
-from harness.platform.redis_data import (
-    DataRestoreResult,
-    KubernetesRedisData,
-    NetworkRedisData,
-    RedisDataPlane,
-)
 from harness.platform.workloads import RolloutStatus, ScaleResult, rollout_status, scale, wait_for_rollout
 from harness.polling import WaitTimedOut
 
 __all__ = [
-    "AppliedObject", "Cluster", "CordonResult", "DataRestoreResult", "DeletedPods", "DrainResult",
-    "KubernetesRedisData", "NetworkRedisData", "ObjectNotFound", "PodInfo", "RedisDataPlane",
+    "AppliedObject", "Cluster", "CordonResult", "DeletedPods", "DrainResult",
+    "ObjectNotFound", "PodInfo",
     "Replacements", "RolloutStatus", "ScaleResult", "ServiceEndpoints", "WaitTimedOut",
     "apply_manifests", "apply_objects", "connect", "connect_settings", "cordon_zone", "delete_pods",
     "drain_zone", "export_config_objects", "import_config_objects", "is_isolated", "isolate_namespace",

@@ -7,14 +7,14 @@ ReadWriteOnce volume cannot be shared), runs as the redis user under the
 
 from __future__ import annotations
 
-import secrets
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.platform.client import Cluster, Obj, ObjectNotFound, namespaced
 from harness.platform.pod_exec import PodCommandFailed, exec_in_pod, upload_file
-from harness.platform.workloads import scale, wait_for_no_pods, wait_for_rollout
+from harness.platform.workloads import scale, scale_of, wait_for_no_pods, wait_for_rollout
 from harness.polling import wait_until
 
 HELPER_IMAGE = "redis:7.0.15-alpine"
@@ -22,12 +22,13 @@ HELPER_LABEL = "sentinel-drill/role"
 
 
 def helper_pod(name: str, *, namespace: str, claim: str, mount_path: str, image: str = HELPER_IMAGE,
-               pull_policy: str = "IfNotPresent") -> Obj:
+               pull_policy: str = "IfNotPresent", labels: Mapping[str, str] | None = None) -> Obj:
     """A pod that only sleeps with `claim` mounted, so files can be copied into the volume."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {HELPER_LABEL: "restore-helper"}},
+        "metadata": {"name": name, "namespace": namespace,
+                     "labels": {HELPER_LABEL: "restore-helper", **(labels or {})}},
         "spec": {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
@@ -60,6 +61,9 @@ class ClusterRedisVolumeOps:
     helper_image: str = HELPER_IMAGE  # any image with sh, sha256sum and tar; the sandbox uses its local Redis image
     helper_pull_policy: str = "IfNotPresent"
 
+    def replicas(self, statefulset: str) -> int:
+        return scale_of(self.cluster, "StatefulSet", statefulset, namespace=self.namespace)
+
     def scale(self, statefulset: str, replicas: int) -> int:
         return scale(self.cluster, "StatefulSet", statefulset, replicas, namespace=self.namespace).previous
 
@@ -75,13 +79,14 @@ class ClusterRedisVolumeOps:
     def wait_ready(self, statefulset: str, timeout: float) -> None:
         wait_for_rollout(self.cluster, "StatefulSet", statefulset, namespace=self.namespace, timeout=timeout)
 
-    def start_helper(self, claim: str, mount_path: str, timeout: float) -> str:
+    def start_helper(self, claim: str, mount_path: str, timeout: float, *, name: str,
+                     labels: dict[str, str]) -> str:
         self.cluster.get(namespaced("v1", "persistentvolumeclaims", self.namespace, claim),
                          what=f"persistentvolumeclaim {self.namespace}/{claim}")
-        name = f"sentinel-drill-restore-{secrets.token_hex(3)}"
         self.cluster.request("POST", namespaced("v1", "pods", self.namespace),
                              body=helper_pod(name, namespace=self.namespace, claim=claim, mount_path=mount_path,
-                                             image=self.helper_image, pull_policy=self.helper_pull_policy),
+                                             image=self.helper_image, pull_policy=self.helper_pull_policy,
+                                             labels=labels),
                              what=f"pod {self.namespace}/{name}")
 
         def running() -> bool | None:
@@ -101,6 +106,12 @@ class ClusterRedisVolumeOps:
         result = exec_in_pod(self.cluster, namespace=self.namespace, pod=pod, command=["sh", "-c", script])
         if result.returncode != 0:
             raise PodCommandFailed(f"could not move the AOF directory aside in {pod}: {result.stderr.decode()[-200:]}",
+                                   fix="check the volume's permissions")
+
+    def remove(self, pod: str, path: str) -> None:
+        result = exec_in_pod(self.cluster, namespace=self.namespace, pod=pod, command=["rm", "-f", path])
+        if result.returncode != 0:
+            raise PodCommandFailed(f"could not remove {path} in {pod}: {result.stderr.decode()[-200:]}",
                                    fix="check the volume's permissions")
 
     def delete_helper(self, pod: str) -> None:

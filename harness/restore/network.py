@@ -3,9 +3,10 @@
 Works against any Redis we can reach (no access to its disk needed). Keys are
 read with SCAN, DUMP and PTTL in pipelined batches and written with
 `RESTORE key ttl payload [REPLACE]`, so types, values and remaining TTLs carry
-over. `flush_targets` empties the target databases first (an exact
-`--replace`), and `put_back` returns a target to a snapshot RDB after a failed
-restore.
+over. Every key the target confirmed is appended to a journal file, so a failed
+restore can remove exactly what it wrote (harness.restore.network_plane) and
+never flushes a database. `flush_targets` empties the target databases first,
+only for an explicit `--replace`, after the target was snapshotted.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import hiredis
@@ -29,7 +29,6 @@ from harness.errors import DrillError, UsageError
 from harness.redis_client import connect
 from harness.redis_process import RedisProcess
 from harness.resp import reply_text
-from harness.restore.compat import check_rdb_file_loadable
 
 BATCH = 1000
 #: DUMP payloads read per round trip (two such batches are in memory at once: one read, one in flight)
@@ -72,18 +71,23 @@ def _with_db(url: str, db: int) -> str:
 
 
 def stream_restore(
-    scratch: RedisProcess, target_url: str, *, password: str | None, replace: bool, batch: int = BATCH
+    scratch: RedisProcess, target_url: str, *, password: str | None, replace: bool, batch: int = BATCH,
+    journal: IO[bytes] | None = None, skip_existing: bool = False,
 ) -> StreamResult:
     """Copy every key of `scratch` into the target; RestoreFailed naming the first key it refused.
 
     Three processes share the work and overlap: the scratch server DUMPs the next trip while this process
     packs the RESTOREs of the last one, and the target restores up to two batches in flight. Requests and
     replies are packed and parsed here in bulk (one %-format per command, one hiredis call per trip):
-    redis-py's per-command bookkeeping cost more than both servers' work."""
+    redis-py's per-command bookkeeping cost more than both servers' work.
+
+    `journal` receives every key the target confirmed; `skip_existing` (a put-back) leaves a key the target
+    already holds as it is instead of failing (counted as skipped)."""
     space = keyspace(db_client(scratch, 0))
     mapping = db_mapping(sorted(space), _url_db(target_url), url=target_url)
     with _uncompressed_dumps(scratch):
-        return _stream(scratch, target_url, mapping, password=password, replace=replace, batch=batch)
+        return _stream(scratch, target_url, mapping, password=password, replace=replace, batch=batch,
+                       journal=journal, skip_existing=skip_existing)
 
 
 @contextmanager
@@ -101,12 +105,13 @@ def _uncompressed_dumps(scratch: RedisProcess) -> Iterator[None]:
 
 
 def _stream(scratch: RedisProcess, target_url: str, mapping: dict[int, int], *, password: str | None,
-            replace: bool, batch: int) -> StreamResult:
+            replace: bool, batch: int, journal: IO[bytes] | None, skip_existing: bool) -> StreamResult:
     restored = skipped = 0
     for src_db, dst_db in mapping.items():
         client = db_client(scratch, src_db)
         source = _Source(client, batch=batch, dedupe=scan_may_repeat(client, src_db))
-        writer = _RestoreWriter(connect(_with_db(target_url, dst_db), password, timeout=30.0), target_url)
+        writer = _RestoreWriter(connect(_with_db(target_url, dst_db), password, timeout=30.0), target_url,
+                                journal=journal, db=dst_db, skip_existing=skip_existing)
         try:
             in_flight = source.send_next_trip()
             while in_flight is not None:
@@ -118,6 +123,7 @@ def _stream(scratch: RedisProcess, target_url: str, mapping: dict[int, int], *, 
                 restored += len(written)
                 skipped += len(keys) - len(written)
             writer.wait()
+            restored, skipped = restored - writer.existing_skipped, skipped + writer.existing_skipped
         finally:
             writer.close()
             source.close()
@@ -131,45 +137,6 @@ def flush_targets(scratch: RedisProcess, target_url: str, *, password: str | Non
     for dst_db in sorted(set(mapping.values())):
         connect(_with_db(target_url, dst_db), password, timeout=30.0).flushdb()
     return sorted(set(mapping.values()))
-
-
-def put_back(target_url: str, *, password: str | None, previous: Path) -> None:
-    """Return the target to what it held: exactly the keys of `previous`, its snapshot RDB.
-
-    Every database the snapshot holds, and the URL's, is flushed and refilled.
-    """
-    from harness.backup.dataset import loaded_scratch
-
-    with loaded_scratch(previous) as snapshot:
-        held = keyspace(db_client(snapshot, 0))
-        for db in {*held, _url_db(target_url)}:
-            connect(_with_db(target_url, db), password, timeout=30.0).flushdb()
-        stream_restore(snapshot, _with_db(target_url, 0) if len(held) > 1 else target_url,
-                       password=password, replace=True)
-
-
-def stream_or_put_back(scratch: RedisProcess, target_url: str, password: str | None, *, replace: bool,
-                        previous: Path | None, snapshot: str | None) -> StreamResult:
-    """Network restore, exact under `replace`; on failure the target is put back to `previous`, its snapshot
-    RDB, or emptied again when it was empty (`previous` None): never left half-written.
-
-    First of all, a target that cannot load the scratch's RDB version is refused (RestoreRefused) before
-    any write: RESTORE would reject the payloads one by one, after `replace` flushed the target."""
-    check_rdb_file_loadable(scratch.rdb_path, connect(target_url, password, timeout=30.0),
-                            backup="to restore", target=redact_url(target_url))
-    if replace:
-        flush_targets(scratch, target_url, password=password)
-    try:
-        return stream_restore(scratch, target_url, password=password, replace=replace)
-    except (RestoreFailed, redis.RedisError) as exc:
-        reason = exc.message if isinstance(exc, RestoreFailed) else f"{exc.__class__.__name__}: {exc}"
-        if previous is None:
-            flush_targets(scratch, target_url, password=password)  # it was empty: empty again
-        else:
-            put_back(target_url, password=password, previous=previous)
-        where = f"its snapshot {snapshot}" if snapshot else "empty, as it was"
-        raise RestoreFailed(f"restore into {redact_url(target_url)} failed ({reason}); the target was put back "
-                            f"to {where}", fix="see the reason; the target holds what it held before") from None
 
 
 def _fingerprint(key: bytes) -> bytes:
@@ -310,10 +277,14 @@ class _RestoreWriter:
 
     IN_FLIGHT = 2
 
-    def __init__(self, target: redis.Redis, url: str) -> None:
+    def __init__(self, target: redis.Redis, url: str, *, journal: IO[bytes] | None = None, db: int = 0,
+                 skip_existing: bool = False) -> None:
         self.target, self.pool, self.url = target, target.connection_pool, url  # the client closes its pool when collected
         self.conn: Any = None
         self.in_flight: deque[list[bytes]] = deque()
+        self.journal, self.db = journal, db
+        self.skip_existing, self.existing_skipped = skip_existing, 0
+        self.reader = hiredis.Reader()  # the slow path's: it may hold replies read ahead of a batch
 
     def send(self, keys: list[bytes], blob: bytes) -> None:
         if len(self.in_flight) >= self.IN_FLIGHT:
@@ -337,8 +308,15 @@ class _RestoreWriter:
 
     def _read_oldest(self) -> None:
         keys = self.in_flight.popleft()
+        reader = self.reader
         try:
-            refusal = _first_refusal(self.conn, len(keys))
+            refusal = self._refusal(keys)
+            if refusal is not None:
+                self._journal([k for i, k in enumerate(keys) if i not in refusal[2]])  # the rest of the batch ran
+                while self.in_flight:  # so did the batches sent after it: journal what they wrote
+                    later = self.in_flight.popleft()
+                    failed = read_refusals(self.conn, len(later), reader)
+                    self._journal([k for i, k in enumerate(later) if i not in failed])
         except BaseException:
             self.close()
             raise
@@ -347,6 +325,26 @@ class _RestoreWriter:
             key, error = keys[refusal[0]], refusal[1]
             hint = "pass --replace to overwrite keys" if "BUSYKEY" in error else "check the target's log"
             raise RestoreFailed(f"{redact_url(self.url)} refused RESTORE of key {key[:80]!r}: {error}", fix=hint)
+        if not self.skip_existing:
+            self._journal(keys)
+
+    def _refusal(self, keys: list[bytes]) -> tuple[int, str, set[int]] | None:
+        """The batch's first refusal (index, error, every refused index); BUSYKEY refusals are not refusals
+        under `skip_existing` (their keys are left as the target holds them)."""
+        if not self.skip_existing:
+            return _first_refusal(self.conn, len(keys), self.reader)
+        failed = read_refusals(self.conn, len(keys), self.reader)
+        others = {i: e for i, e in failed.items() if not e.startswith("BUSYKEY")}
+        self.existing_skipped += len(failed) - len(others)
+        if not others:
+            self._journal([k for i, k in enumerate(keys) if i not in failed])
+            return None
+        return min(others), others[min(others)], set(failed)
+
+    def _journal(self, keys: list[bytes]) -> None:
+        """Append the keys the target confirmed (`<db> <length>\n<key>` each) for an exact rollback."""
+        if self.journal is not None and keys:
+            self.journal.write(b"".join([b"%d %d\n%s" % (self.db, len(k), k) for k in keys]))
 
     def close(self) -> None:
         """Drop batches still in flight (after an error): the connection is not reused."""
@@ -356,9 +354,11 @@ class _RestoreWriter:
             self.conn, self.in_flight = None, deque()
 
 
-def _first_refusal(conn: Any, count: int) -> tuple[int, str] | None:
+def _first_refusal(conn: Any, count: int, reader: Any) -> tuple[int, str, set[int]] | None:
     """Read `count` RESTORE replies: None when all are +OK (checked as one byte string), else the index and
-    text of the first error. Never reads past them: the next batch's replies follow on the same socket."""
+    text of the first error and the indexes of every refused one (the others were written). The fast path
+    never reads past them (the next batch's replies follow on the same socket); after an error, `reader`
+    keeps what was read beyond this batch for the batches still in flight."""
     sock = conn._sock  # the handshake is done and redis-py's parser holds nothing unread
     expected = _OK * count
     data = bytearray()
@@ -370,18 +370,31 @@ def _first_refusal(conn: Any, count: int) -> tuple[int, str] | None:
             data += chunk
             if b"-" in chunk:
                 break
-        if data == expected:
-            return None
-        reader = hiredis.Reader()
-        reader.feed(bytes(data))
-        for index in range(count):
+    except OSError as exc:
+        raise redis.ConnectionError(f"reading RESTORE replies failed: {exc.__class__.__name__}") from None
+    if data == expected:
+        return None
+    reader.feed(bytes(data))
+    refused = read_refusals(conn, count, reader)
+    if not refused:
+        return None
+    first = min(refused)
+    return first, refused[first], set(refused)
+
+
+def read_refusals(conn: Any, count: int, reader: Any) -> dict[int, str]:
+    """Read `count` replies through `reader` (fed from the socket as needed); {index: error} of the refused."""
+    sock = conn._sock
+    refused: dict[int, str] = {}
+    try:
+        for index in range(count):  # every reply of the batch: which keys were written must be known exactly
             while (reply := reader.gets()) is False:
-                chunk = sock.recv(65536)  # an error: the connection is dropped after it, read freely
+                chunk = sock.recv(65536)
                 if not chunk:
                     raise redis.ConnectionError("the target closed the connection during RESTORE")
                 reader.feed(chunk)
             if isinstance(reply, hiredis.ReplyError):
-                return index, str(reply)
-        return None
+                refused[index] = str(reply)
     except OSError as exc:
         raise redis.ConnectionError(f"reading RESTORE replies failed: {exc.__class__.__name__}") from None
+    return refused

@@ -19,7 +19,6 @@ from harness.config import Settings
 from harness.errors import DrillError
 from harness.redis_process import read_marker
 from harness.sandbox import processes
-from harness.sandbox.redis_data import LocalProcessRedisData
 
 STATE_VERSION = 1
 DIR_ENV = "DRILL_SANDBOX_DIR"
@@ -267,11 +266,6 @@ class SandboxInfo:
                     state_dir=str(self.state_dir))
         return data
 
-    def redis_data(self) -> LocalProcessRedisData:
-        """The Redis data plane of this sandbox: its managed local redis-server."""
-        return LocalProcessRedisData(
-            data_dir=self.redis_data_dir, port=self.redis_port, password_file=self.redis_password_file,
-        )
 
 
 _RUNTIME_FIELDS = ("pids", "running", "already_running", "rss_bytes")

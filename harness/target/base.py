@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -19,13 +19,16 @@ from harness.aws import AwsAccess
 from harness.backup.store import BackupStore, open_store
 from harness.config import Settings
 from harness.errors import ConfigError
+from harness.ownership import run_labels
 from harness.platform.client import Cluster, Obj, connect
 from harness.platform.deploy_methods import StackSource, deploy_record, stack_source
 from harness.platform.port_forward import forwarded_redis
-from harness.platform.redis_data import RedisDataPlane
 from harness.platform.secret_values import secret_value
 from harness.redaction import register_secret
 from harness.redis_client import connect as redis_connect
+
+if TYPE_CHECKING:
+    from harness.restore.run import StagedPlane
 
 #: where SENTINEL keeps the Gateway's API keys (comma-separated), as deploy/gateway.yaml reads them
 GATEWAY_AUTH_SECRET, GATEWAY_API_KEYS = "sentinel-auth", "api-keys"
@@ -75,6 +78,10 @@ class Target(ABC):
     @property
     def name(self) -> str:
         return self.settings.target
+
+    def owner_labels(self) -> dict[str, str]:
+        """The label every object this run creates carries (harness.ownership); {} for a run without an id."""
+        return run_labels(self.settings.run_id) if self.settings.run_id else {}
 
     @property
     def namespace(self) -> str:
@@ -218,8 +225,13 @@ class Target(ABC):
         """The Fernet key the configuration export is encrypted with (never printed)."""
 
     @abstractmethod
-    def redis_data(self) -> RedisDataPlane:
-        """Where the target's Redis keeps its RDB, for a file restore."""
+    def restore_plane(self) -> StagedPlane:
+        """How a backup reaches the target's Redis (network, Kubernetes volume or local process): what the restore
+        gate (harness.restore.run.restore_to) drives. Snapshots of a non-empty Redis go to the target's store."""
+
+    def restore_owner(self) -> str | None:
+        """The run id whose claim key marks the target's Redis as filled by this run (a claimed DR Redis), else None."""
+        return None
 
     @abstractmethod
     def lose_primary(self) -> LossReport:

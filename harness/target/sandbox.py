@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -20,7 +21,6 @@ from harness.aws import AwsAccess
 from harness.config import Settings
 from harness.errors import DrillError
 from harness.platform.client import Cluster
-from harness.platform.redis_data import RedisDataPlane
 from harness.platform.stack import deploy_stack
 from harness.redis_client import connect as redis_connect
 from harness.safety import require_destructive
@@ -31,6 +31,9 @@ from harness.sandbox.first_backups import config_key
 from harness.sandbox.stack import with_sandbox_values
 from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
 from harness.target.base import LossProof, LossReport, Target
+
+if TYPE_CHECKING:
+    from harness.restore.run import StagedPlane
 
 
 def sandbox_settings(base: Settings, info: SandboxInfo) -> Settings:
@@ -107,8 +110,14 @@ class SandboxTarget(Target):
         """The sandbox's Fernet key for configuration exports (written at `sandbox up`, 0600)."""
         return config_key(self.paths)
 
-    def redis_data(self) -> RedisDataPlane:
-        return self.info.redis_data()
+    def restore_plane(self) -> StagedPlane:
+        """The sandbox's Redis is a process on this machine: stopped, given the file, started again."""
+        from harness.redis_process import RedisProcess
+        from harness.restore.process_plane import LocalProcessPlane
+
+        password = self.redis_password()  # the current one: rotation rewrites the password file
+        server = RedisProcess(data_dir=self.info.redis_data_dir, port=self.info.redis_port, password=password)
+        return LocalProcessPlane(server, self.info.redis_url, password, snapshot_store=self.store())
 
     def lose_primary(self) -> LossReport:
         require_destructive(self, "destroy the cluster and the Redis data")

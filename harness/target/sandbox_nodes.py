@@ -14,10 +14,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from harness.config import Settings
 from harness.platform.client import Cluster
-from harness.platform.redis_data import KubernetesRedisData, RedisDataPlane
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.stack import deploy_stack
 from harness.safety import require_destructive
@@ -27,7 +27,11 @@ from harness.sandbox.front import repoint
 from harness.sandbox.stack import on_real_nodes, with_sandbox_values
 from harness.sandbox.state import SandboxError, save_state, write_secret
 from harness.target.base import LossReport
+from harness.target.restore_planes import volume_plane
 from harness.target.sandbox import SandboxTarget
+
+if TYPE_CHECKING:
+    from harness.restore.run import StagedPlane
 
 REDIS_VOLUME = "sandbox-redis-data"
 
@@ -66,10 +70,11 @@ class RealNodeSandboxTarget(SandboxTarget):
     def zone_cgroups(self, zone: str) -> list[str]:
         return node_pool.zone_cgroups(self.paths, zone)
 
-    def redis_data(self) -> RedisDataPlane:
-        ops = ClusterRedisVolumeOps(self.cluster(), self.namespace, helper_image=images.REDIS,
-                                    helper_pull_policy="Never")
-        return KubernetesRedisData(ops, namespace=self.namespace, dbsize=self.redis_dbsize)
+    def restore_plane(self) -> StagedPlane:
+        """Redis runs in the cluster here: the runbook's volume restore, its helper pod from the local image."""
+        cluster = self.cluster()
+        ops = ClusterRedisVolumeOps(cluster, self.namespace, helper_image=images.REDIS, helper_pull_policy="Never")
+        return volume_plane(self, cluster, ops)
 
     def lose_primary(self) -> LossReport:
         require_destructive(self, "destroy the cluster, its nodes and the Redis volume")

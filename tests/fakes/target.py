@@ -24,7 +24,7 @@ from harness.config import Settings
 from harness.drills.pytest_plugin import classify
 from harness.evidence.record import Verdict
 from harness.platform.client import Cluster
-from harness.platform.redis_data import NetworkRedisData, RedisDataPlane
+from harness.restore.network_plane import NetworkPlane
 from harness.safety import require_destructive
 from harness.target.base import LossProof, LossReport, Target
 from tests.fakes.cluster import FakeCluster
@@ -78,6 +78,7 @@ def fake_settings(primary: FakeCluster, dr: FakeCluster, *, health_url: str, sto
         "health_url": health_url, "store_url": store_url, "redis_url": redis_url,
         "redis_password": SecretStr(redis_password) if redis_password else None,
         "probe_interval_seconds": 0.05, "rto_seconds": 30, "min_keys": 10,
+        "run_id": "20261206T000000Z-fake-staging-0001",  # what open_target gives every real run
     }
     return Settings(**{**values, **overrides})
 
@@ -108,8 +109,8 @@ class FakeTarget(Target):
     def config_export_key(self) -> str:
         return self._export_key
 
-    def redis_data(self) -> RedisDataPlane:
-        return NetworkRedisData(self.redis_url, self.redis_password())
+    def restore_plane(self) -> NetworkPlane:
+        return NetworkPlane(self.redis_url, self.redis_password(), snapshot_store=self.store())
 
     def lose_primary(self) -> LossReport:
         """The primary stops answering, its Redis data is gone; the target moves to the DR cluster."""

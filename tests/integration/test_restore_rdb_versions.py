@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from harness.backup import open_store, take_backup
-from harness.backup.dataset import loaded_scratch
 from harness.errors import RestoreRefused
 from harness.restore import restore_backup
-from harness.restore.network import stream_or_put_back
+from harness.restore.network_plane import NetworkPlane
 from tests.containers import REDIS_BOOKWORM, REDIS_TRIXIE, containerised_redis_server
 
 pytestmark = pytest.mark.integration
@@ -94,11 +93,13 @@ def test_cli_restore_refuses_a_newer_rdb_with_one_line_and_exit_1(newer_backup, 
     assert_untouched(older_target)
 
 
-def test_network_restore_refuses_a_newer_rdb_before_flushing(newer_backup, older_target, trixie_scratch):
-    """The drills' path (NetworkRedisData → stream_or_put_back) when the scratch server can load the file."""
+def test_network_restore_refuses_a_newer_rdb_before_any_write(newer_backup, older_target, trixie_scratch):
+    """The network plane's staging (what the gate does before the hold) when the scratch server can load the file."""
     _, _, rdb = newer_backup
-    with (trixie_scratch(), loaded_scratch(rdb) as scratch,
-          pytest.raises(RestoreRefused, match=r"RDB version 12 .* up to 10")):
-        stream_or_put_back(scratch, older_target.url, older_target.password, replace=True, previous=None,
-                           snapshot=None)
+    plane = NetworkPlane(older_target.url, older_target.password)
+    try:
+        with trixie_scratch(), pytest.raises(RestoreRefused, match=r"RDB version 12 .* up to 10"):
+            plane.stage(rdb)
+    finally:
+        plane.close()
     assert_untouched(older_target)

@@ -8,10 +8,11 @@ import logging
 import pytest
 
 from harness.backup import layout, list_backups, open_store, read_manifest, take_backup, verify_backup
-from harness.errors import RestoreRefused, UsageError
+from harness.errors import DrillError, RestoreRefused, UsageError
 from harness.redis_process import MARKER_NAME, pid_alive
-from harness.restore import RestoreFailed, restore_backup
-from harness.restore.file import place_and_restart
+from harness.restore import restore_backup
+from harness.restore.plane import PausedWrites
+from harness.restore.process_plane import LocalProcessPlane
 
 pytestmark = pytest.mark.integration
 
@@ -130,29 +131,23 @@ def test_file_strategy_refuses_an_aof_server(backup, redis_factory, data):
 DUPLICATED_KEY_RDB = b"REDIS0010\xfe\x00" + b"\x00\x01a\x01x" + b"\x00\x01a\x01y" + b"\xff" + b"\x00" * 8
 
 
-def test_a_file_that_will_not_load_puts_the_previous_file_back(tmp_path, redis_factory):
+def test_a_file_that_will_not_load_puts_the_snapshot_back_not_the_stale_disk_file(tmp_path, redis_factory, data,
+                                                                                 file_store_url):
+    """The local-process plane, driven as the gate drives it: snapshot, write (the server refuses the file),
+    put back. The snapshot holds what was only in memory; the disk file was stale."""
     target = redis_factory()
-    target.client().set("before", "1")
+    target.client().set("on-disk", "1")
     target.client().save()
-    bad = tmp_path / "bad.rdb"
-    bad.write_bytes(DUPLICATED_KEY_RDB)
-    with pytest.raises(RestoreFailed, match="duplicated key 'a'.*previous data was put back"):
-        place_and_restart(target, bad, load_timeout=10)
-    assert target.client().get("before") == b"1"
-
-
-def test_a_failed_file_restore_falls_back_to_the_snapshot_not_the_stale_disk_file(tmp_path, redis_factory, data):
-    target = redis_factory()
     target.client().set("only-in-memory", "1")  # no save points: stopping the server loses this
-    snapshot = tmp_path / "snapshot.rdb"
-    from harness.backup.fetch import fetch_rdb
-
-    fetch_rdb("127.0.0.1", target.port, snapshot, password=data.target_password)
+    plane = LocalProcessPlane(target, target.url, data.target_password, snapshot_store=open_store(file_store_url),
+                              load_timeout=10)
+    snapshot = plane.snapshot(tmp_path)
     bad = tmp_path / "bad.rdb"
     bad.write_bytes(DUPLICATED_KEY_RDB)
-    with pytest.raises(RestoreFailed):
-        place_and_restart(target, bad, load_timeout=10, fallback=snapshot)
-    assert target.client().get("only-in-memory") == b"1"
+    with pytest.raises(DrillError, match="duplicated key 'a'"):
+        plane.write(bad, replace=True, hold=PausedWrites(target.client(), "t"))
+    assert "put back" in plane.put_back(snapshot)
+    assert target.client().get("only-in-memory") == b"1" and target.client().get("on-disk") == b"1"
 
 
 def test_a_backup_that_does_not_load_is_refused_even_when_forced(tmp_path, file_store_url, redis_factory, data):

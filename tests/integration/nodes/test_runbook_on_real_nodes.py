@@ -13,9 +13,11 @@ import pytest
 
 from harness.backup.store import open_store
 from harness.backup.take import take_backup
+from harness.backup.verify import verify_backup
 from harness.config import Settings
 from harness.polling import wait_until
 from harness.redis_client import connect as redis_connect
+from harness.restore.run import restore_to
 from harness.sandbox import SandboxInfo
 from harness.sandbox.aws import sandbox_aws
 from harness.sandbox.cluster import bin_dir
@@ -67,10 +69,13 @@ def test_kubernetes_file_restore_brings_back_the_manifest_key_count(real_sandbox
     client = redis_connect(real_sandbox.redis_url, password, timeout=10.0)
     client.flushall()
     client.set("written-after-the-backup", "must be gone after the restore")
+    verify_backup(store, backup.id)
     target = RealNodeSandboxTarget(Settings(), real_sandbox)
-    result = target.redis_data().restore_rdb(tmp_path / "backup.rdb", timeout=120)
-    assert [name for name, _ in result.phases] == ["stopped", "placed", "started", "verified"]
+    result = restore_to(target.restore_plane(), store, backup.id, replace=True,
+                        trusted_keys=target.settings.verifier_public_keys)
+    assert [name for name, _ in result.phases] == ["stopped", "placed", "started"]
     assert result.keys == backup.manifest.key_count  # the runbook's DBSIZE, taken by the restore itself
+    assert result.snapshot is not None and result.others_keys_before == 1  # what it overwrote was kept first
     client = redis_connect(real_sandbox.redis_url, password, timeout=10.0)
     assert client.exists("written-after-the-backup") == 0
 

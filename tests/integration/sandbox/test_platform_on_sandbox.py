@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.backup.manifest import DRILL
+from harness.backup.take import take_backup
+from harness.backup.verify import verify_backup
 from harness.platform.client import Cluster, ObjectNotFound
 from harness.platform.config_objects import ALL, export_config_objects, import_config_objects
 from harness.platform.endpoints import service_endpoints
@@ -14,8 +17,9 @@ from harness.platform.network import is_isolated, isolate_namespace, unisolate_n
 from harness.platform.pod_exec import PodCommandFailed
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.workloads import rollout_status
+from harness.restore.process_plane import LocalProcessPlane
+from harness.restore.run import restore_to
 from harness.sandbox import SandboxInfo, sandbox_status
-from harness.sandbox.redis_data import LocalProcessRedisData
 from harness.target import open_target
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
@@ -66,40 +70,36 @@ def test_services_have_ready_endpoints(cluster: Cluster) -> None:
     assert len(service_endpoints(cluster, namespace=NS, service="sentinel-gateway").ready) == 2
 
 
-def test_the_data_plane_the_sandbox_target_hands_out_is_its_local_process(sandbox: SandboxInfo) -> None:
+def test_the_restore_plane_the_sandbox_target_hands_out_is_its_local_process(sandbox: SandboxInfo) -> None:
     with open_target(sandbox.to_settings(sandbox_dir=str(sandbox.state_dir)), start_sandbox=False) as target:
-        plane = target.redis_data()
-    assert isinstance(plane, LocalProcessRedisData)
-    assert (plane.port, plane.data_dir, plane.password_file) == (
-        sandbox.redis_port, sandbox.redis_data_dir, sandbox.redis_password_file)
+        plane = target.restore_plane()
+    assert isinstance(plane, LocalProcessPlane)
+    assert (plane.url, plane.server.rdb_path) == (sandbox.redis_url, sandbox.redis_data_dir / "dump.rdb")
 
 
-def test_a_local_file_restore_brings_back_the_snapshot_and_the_sandbox_keeps_tracking_redis(
+def test_a_local_process_restore_brings_back_the_backup_and_the_sandbox_keeps_tracking_redis(
     sandbox: SandboxInfo, tmp_path: Path
 ) -> None:
-    client = sandbox.to_settings()
+    """Through the one restore gate: the live server is snapshotted, stopped, given the file, started again."""
     import redis
 
     r = redis.Redis(port=sandbox.redis_port, password=sandbox.redis_password())
-    r.set("drill:before-snapshot", "1")
-    before = r.lastsave()
-    r.bgsave()
-    while r.lastsave() == before:
-        time.sleep(0.05)
-    snapshot = tmp_path / "snap.rdb"
-    snapshot.write_bytes((sandbox.redis_data_dir / "dump.rdb").read_bytes())
-    keys_at_snapshot = r.dbsize()
-    r.set("drill:after-snapshot", "lost on restore")
-    old_pid = sandbox_status(sandbox.state_dir).pids["redis"]  # type: ignore[union-attr]
-
-    result = sandbox.redis_data().restore_rdb(snapshot, timeout=60)
+    r.set("drill:before-backup", "1")
+    with open_target(sandbox.to_settings(sandbox_dir=str(sandbox.state_dir)), start_sandbox=False) as target:
+        store = target.store()
+        backup = take_backup(sandbox.redis_url, store, password=sandbox.redis_password(), origin=DRILL)
+        verify_backup(store, backup.id)
+        r.set("drill:after-backup", "lost on restore")
+        old_pid = sandbox_status(sandbox.state_dir).pids["redis"]  # type: ignore[union-attr]
+        result = restore_to(target.restore_plane(), store, backup.id, replace=True,
+                            trusted_keys=target.settings.verifier_public_keys, work_dir=tmp_path)
 
     r = redis.Redis(port=sandbox.redis_port, password=sandbox.redis_password())
-    assert result.keys == r.dbsize() and abs(result.keys - keys_at_snapshot) <= 5  # a few TTLs may lapse
-    assert r.get("drill:before-snapshot") == b"1" and r.get("drill:after-snapshot") is None
+    assert result.keys == r.dbsize() and abs(result.keys - backup.manifest.key_count) <= 5  # a few TTLs may lapse
+    assert r.get("drill:before-backup") == b"1" and r.get("drill:after-backup") is None
+    assert result.snapshot is not None  # what it overwrote went into the store first
     status = sandbox_status(sandbox.state_dir)
     assert status is not None and status.running and status.pids["redis"] != old_pid
-    assert client.redis_url == sandbox.redis_url
 
 
 def test_the_kubernetes_volume_ops_run_against_the_api_up_to_the_copy(cluster: Cluster, sandbox: SandboxInfo,

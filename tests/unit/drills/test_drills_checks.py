@@ -99,8 +99,8 @@ def test_an_unverified_backup_is_never_restored(redis_target, new_drill, data):
     backup_id = _pipeline_backup(redis_target)  # no verification record yet
     drill = new_drill(redis_target)
 
-    with pytest.raises(RestoreRefused, match=f"backup {backup_id} is not verified"):
-        recovery.restore_redis_file(drill, redis_target, backup_id)
+    with pytest.raises(RestoreRefused, match=f"backup {backup_id} has never been verified"):
+        recovery.restore_redis(drill, redis_target, backup_id)
     with pytest.raises(RestoreRefused, match="no verified backup"):
         recovery.newest_verified_backup(redis_target)
 

@@ -61,7 +61,7 @@ def test_the_whole_restore_passes_with_rto_and_rpo_measured(make_target, redis_s
     cluster_loss.confirm_cluster_lost(drill, target, loss)
     target.provision_cluster()
     drill.clock.mark("infra_ready")
-    restored = recovery.restore_redis_file(drill, target, recovery.newest_verified_backup(target))
+    restored = recovery.restore_redis(drill, target, recovery.newest_verified_backup(target))
     drill.clock.mark("data_restored")
     configuration.restore_configuration(drill, target, export)
     drill.clock.mark("secrets_restored")
