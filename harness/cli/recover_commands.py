@@ -23,17 +23,31 @@ from harness.ledger import STORE_PREFIX, StoreLedgerMirror, UndoEntry, UndoLedge
 from harness.undo import apply_undo
 
 
-def _store_ledgers(settings: Settings, local: UndoLedger, run_id: str | None) -> list[UndoLedger]:
-    """One ledger per run found in the store's copy: the local file's records plus that run's, written back there."""
+def _store_ledgers(settings: Settings, local: UndoLedger, run_id: str | None) -> tuple[list[UndoLedger], Settings]:
+    """One ledger per run found in the store's copy (the local file's records plus that run's, written back
+    there), and the target's effective settings (the sandbox's coordinates filled in) for the undos."""
     from harness.target import open_target
 
     with open_target(settings, start_sandbox=False) as target:
-        store = target.store()
+        store, effective = target.store(), target.settings
     runs = sorted({o.key.split("/")[1] for o in store.list(STORE_PREFIX) if o.key.count("/") >= 2})
     if run_id:
         runs = [r for r in runs if r == run_id]
     return [UndoLedger(local.path, StoreLedgerMirror(store, run), read_store_records(store, run_id=run))
-            for run in runs]
+            for run in runs], effective
+
+
+def _effective(settings: Settings) -> Settings:
+    """The target's settings with a recorded sandbox's coordinates filled in (an undo whose kubeconfig is not on
+    this machine falls back to them); the configured ones when no sandbox is recorded."""
+    from harness.errors import DrillError
+    from harness.target import open_target
+
+    try:
+        with open_target(settings, start_sandbox=False) as target:
+            return target.settings
+    except DrillError:
+        return settings
 
 
 @app.command()
@@ -49,7 +63,11 @@ def recover(config: str | None, ledger_path: Path | None, from_store: bool, run_
     """Undo what an interrupted or killed drill left behind (idempotent)."""
     settings = settings_from(config)
     local = UndoLedger(ledger_path) if ledger_path else UndoLedger.in_dir(settings.state_dir)
-    ledgers = _store_ledgers(settings, local, run_id) if from_store else [local]
+    ledgers = [local]
+    if from_store:
+        ledgers, settings = _store_ledgers(settings, local, run_id)
+    else:
+        settings = _effective(settings)
     where = f"{local.path}" + (" and the store's ledger copy" if from_store else "")
     pending = {e.id: e for ledger in ledgers for e in ledger.pending()}
     if not pending:

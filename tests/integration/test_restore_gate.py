@@ -120,7 +120,7 @@ def test_the_drills_restore_refuses_a_non_empty_target_where_the_recovery_does_n
     class ParallelTarget:
         settings = Settings(store_url=backup_store.url)
 
-        def store(self):  # noqa: ANN202 - the Target seam's method
+        def store(self):
             return backup_store
 
         def restore_plane(self) -> NetworkPlane:
