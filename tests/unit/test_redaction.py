@@ -141,3 +141,20 @@ def test_a_failure_text_pytest_prints_is_redacted() -> None:
     with pytest.raises(StopIteration):
         hook.send(report)
     assert "in-a-failure-5353" not in str(report.longrepr)
+
+
+def test_every_process_the_harness_starts_is_given_an_environment() -> None:
+    """A subprocess call without `env=` hands the child this whole environment: secrets included."""
+    import ast
+    from pathlib import Path
+
+    bare = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "harness").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in ("subprocess", "os")
+                    and node.func.attr in ("run", "Popen", "call", "check_call", "check_output", "system", "popen",
+                                           "execv", "execvp", "spawnv", "spawnvp")
+                    and "env" not in {k.arg for k in node.keywords}):
+                bare.append(f"{path.name}:{node.lineno}")
+    assert bare == []  # sandbox.processes.spawn without env= gives child_environment() itself
