@@ -1,6 +1,7 @@
 """No configured secret reaches a child process: not in its environment, not in its argv.
 
-Two kinds of checks. The sandbox is started with unique secret values in this
+Two kinds of checks. The sandbox is started with every kind of secret (named
+variables, webhooks, URL passwords and tokens) set to a unique marker in this
 process's environment; every process it leaves running (redis-server, moto, the
 health endpoint, kwokctl's etcd, kube-apiserver, controllers, kwok) is read
 through /proc. And every short-lived tool the harness runs (kustomize, `kubectl
@@ -234,7 +235,7 @@ def test_the_drills_pytest_gets_exactly_the_secrets_the_features_need(every_secr
 # --- processes the sandbox leaves running ---------------------------------------------------------------------
 
 @pytest.fixture
-def sandbox_with_secrets(sandbox_bin_dir: Path, secret_env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
+def sandbox_with_secrets(sandbox_bin_dir: Path, every_secret: dict[str, str], tmp_path: Path) -> Iterator[Path]:
     state_dir = tmp_path / "state"
     try:
         sandbox_up(state_dir, cluster_name="secrets")
@@ -243,13 +244,13 @@ def sandbox_with_secrets(sandbox_bin_dir: Path, secret_env: dict[str, str], tmp_
         sandbox_down(state_dir)
 
 
-def test_no_sandbox_process_sees_a_secret(sandbox_with_secrets: Path, secret_env: dict[str, str]) -> None:
+def test_no_sandbox_process_sees_a_secret(sandbox_with_secrets: Path, every_secret: dict[str, str]) -> None:
     recorded = [p.pid for p in owned_processes(SandboxPaths(sandbox_with_secrets)).values()]
     pids = sorted({*processes_mentioning(str(sandbox_with_secrets)), *recorded})
     names = {Path(Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0].decode()).name.split(" ")[0]
              for p in pids}
     assert {"etcd", "kube-apiserver", "kwok-controller", "redis-server", "python"} <= names, names  # the whole sandbox was looked at
-    assert [leak for pid in pids for leak in leaks(pid, secret_env)] == []
+    assert [leak for pid in pids for leak in leaks(pid, every_secret)] == []
 
 
 def test_a_redis_server_the_harness_starts_sees_no_secret(secret_env: dict[str, str], tmp_path: Path) -> None:
