@@ -9,7 +9,8 @@ time (rotated passwords, newly generated Secret values), and any password in
 a URL's userinfo or `?password=` query. Logs (a logging filter), chaostoolkit
 journals, the drill records, Allure attachments and the evidence bundle all go
 through `Redactor`; every child process gets `child_environment()`, which drops
-the secret variables unless the caller hands one over on purpose.
+the secret and webhook variables and cuts passwords and tokens out of URLs,
+unless the caller hands one over on purpose (docs/secrets.md).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from harness.errors import SafetyRefused
 
@@ -201,10 +202,77 @@ def install_log_redaction() -> None:
             handler.addFilter(RedactingFilter())
 
 
+#: variables that hold a webhook whose token is in the URL; dropped from every child whatever their value
+WEBHOOK_VARIABLES = frozenset({"DRILL_NOTIFY_URL"})
+_WEBHOOK_NAME = re.compile(r"WEBHOOK|(?:^|_)(?:NOTIFY|HOOKS?)_URLS?$", re.IGNORECASE)
+#: hosts that take posts whose URL alone authorises them (Slack, Discord, Teams, Google Chat, Mattermost-style /hooks/)
+_WEBHOOK_HOSTS = ("hooks.slack.com", "discord.com", "discordapp.com", "webhook.office.com", "outlook.office.com",
+                  "chat.googleapis.com")
+_WEBHOOK_PATH = re.compile(r"/(?:hooks?|webhooks?)(?:/|$)", re.IGNORECASE)
+#: query parameters that carry a credential besides the secret-named ones (`?key=`, signed URLs)
+_SECRET_PARAMS = frozenset({"password", "passwd", "pass", "pwd", "token", "secret", "auth", "key", "apikey", "sig",
+                            "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token"})
+_URL_IN_TEXT = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>,;]+", re.IGNORECASE)
+#: a secret's value is looked for in other variables only from this length on (shorter ones match ordinary text)
+_MIN_COPIED_SECRET = 8
+
+
+def is_webhook(name: str, value: str) -> bool:
+    """True for a variable holding a webhook: by its name (DRILL_NOTIFY_URL, *WEBHOOK*) or its URL's host or path."""
+    if name in WEBHOOK_VARIABLES or _WEBHOOK_NAME.search(name):
+        return True
+    for url in _URL_IN_TEXT.findall(value):
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            continue
+        if host.endswith(_WEBHOOK_HOSTS) or (parts.scheme in ("http", "https") and _WEBHOOK_PATH.search(parts.path)):
+            return True
+    return False
+
+
+def _secret_param(name: str) -> bool:
+    return name.lower() in _SECRET_PARAMS or is_secret_name(name)
+
+
+def scrub_url(url: str) -> str:
+    """`url` without its userinfo (`scheme://user:pw@host` → `scheme://host`) and credential query parameters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed netloc (stray brackets): cut the userinfo and the whole query by pattern
+        return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", r"\1", url.partition("?")[0], flags=re.IGNORECASE)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(p for p in parts.query.split("&") if p and not _secret_param(unquote(p.partition("=")[0])))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def scrub_urls(text: str) -> str:
+    """`text` with every URL in it scrubbed (`scrub_url`)."""
+    return _URL_IN_TEXT.sub(lambda match: scrub_url(match[0]), text)
+
+
 def child_environment(extra: Mapping[str, str] | None = None, *,
                       env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without any secret-named variable, plus `extra` (given on purpose)."""
+    """The environment for any process the harness starts: this one's, scrubbed, plus `extra` (given on purpose).
+
+    Dropped: every secret-named variable (passwords, tokens, `*_KEY`: the config,
+    signing and verifier keys), every webhook variable, and every variable holding
+    another secret's value (a copy under a harmless name, a password registered
+    at run time). Kept with the secret cut out: URLs lose their userinfo
+    (`redis://:pw@host` → `redis://host`) and their `password=`/`token=`-style
+    query parameters.
+    `extra` is added unchanged: a caller that hands a child a secret names it
+    there and says why (docs/secrets.md lists every child and what it gets).
+    """
     env = os.environ if env is None else env
-    clean = {k: v for k, v in env.items() if not is_secret_name(k)}
+    known = [s for s in (*env_secrets(env), *registered_secrets()) if len(s) >= _MIN_COPIED_SECRET]
+    clean: dict[str, str] = {}
+    for name, value in env.items():
+        if is_secret_name(name) or is_webhook(name, value):
+            continue
+        if any(secret in value for secret in known):
+            continue
+        clean[name] = scrub_urls(value) if "://" in value else value
     clean.update(extra or {})
     return clean

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from harness.backup.config_export import KEY_ENV as CONFIG_KEY_ENV
 from harness.cli.app import app, config_option
 from harness.cli.evidence_commands import write_evidence
 from harness.config import Settings, load_settings, redact_webhook
@@ -24,6 +25,7 @@ from harness.drills.plan import SELECTION_TAGS, describe_plan
 from harness.errors import DrillError, UsageError
 from harness.evidence.notify import post_notification, summarize_run
 from harness.ownership import RUN_ID_ENV, new_run_id
+from harness.redaction import child_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: selection → the pytest marker that picks its scenarios (None: every scenario)
@@ -92,6 +94,46 @@ def notify_after_run(url: str, settings: Settings, *, selection: str, exit_code:
         return
     result = post_notification(url, summary)
     click.echo(f"notify: {summary['verdict']}: {result.describe(url)}", err=True)
+
+
+#: what boto3's credential chain reads besides AWS_ACCESS_KEY_ID (which is no secret on its own)
+AWS_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                        "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+
+
+def drill_child_environment(settings: Settings, env: Mapping[str, str], *, config: str | None) -> dict[str, str]:
+    """The drill's pytest environment: scrubbed like every child's, plus exactly the secrets the features use.
+
+    The features reach production's and the DR environment's Redis, the store,
+    Route 53 and the health endpoints, and read or write the configuration
+    export. They post no webhook and sign no evidence (this process does both
+    after the run), and never sign a verification record (that key is the verify
+    job's alone), so DRILL_NOTIFY_URL, DRILL_EVIDENCE_SIGNING_KEY and
+    DRILL_VERIFIER_KEY stay here. Each handed-over variable is named below with
+    its reason (docs/secrets.md).
+    """
+    extra: dict[str, str] = {}
+    # Redis AUTH, production and DR: the passwords as the settings resolved them (the variable, or the URL's
+    # userinfo); the URLs go as the settings hold them, without the password (a user name stays: it is the account)
+    for url_var, password_var, url, password in (
+            ("DRILL_REDIS_URL", "REDIS_PASSWORD", settings.redis_url, settings.redis_password),
+            ("DRILL_DR_REDIS_URL", "DR_REDIS_PASSWORD", settings.dr_redis_url, settings.dr_redis_password)):
+        if env.get(url_var) and url:
+            extra[url_var] = url
+        if password is not None:
+            extra[password_var] = password.get_secret_value()
+    # the health endpoints the features poll: a token in such a URL is part of the address they must reach
+    for name in ("DRILL_HEALTH_URL", "DRILL_DR_HEALTH_URL"):
+        if env.get(name):
+            extra[name] = env[name]
+    # the configuration export's key: scenario 3 decrypts the pipeline's export, scenario 4 writes a new one
+    if env.get(CONFIG_KEY_ENV):
+        extra[CONFIG_KEY_ENV] = env[CONFIG_KEY_ENV]
+    # the store and Route 53, through boto3's credential chain
+    extra.update({name: env[name] for name in AWS_SECRET_VARIABLES if env.get(name)})
+    if config:
+        extra["DRILL_CONFIG"] = str(Path(config).resolve())
+    return child_environment(extra, env=env)
 
 
 def run_forwarding_signals(command: list[str], *, env: dict[str, str]) -> int:
@@ -170,12 +212,10 @@ def drill(selection: str, config: str | None, results_dir: Path, keyword: str | 
         click.echo(line, err=True)
     env = dict(os.environ)
     env[RUN_ID_ENV] = settings.run_id or new_run_id(settings.target)  # labels, ledger and evidence name this run
-    if config:
-        env["DRILL_CONFIG"] = str(Path(config).resolve())
     extra = ("-k", keyword) if keyword else ()
     command = drill_command(selection, results_dir=results_dir.resolve(), extra=extra)
     started = time.time()
-    code = run_forwarding_signals(command, env=env)
+    code = run_forwarding_signals(command, env=drill_child_environment(settings, env, config=config))
     if (evidence or upload_evidence) and not _interrupted(code):
         code = _evidence_after_run(code, env=env, config=config, upload=upload_evidence)
     if settings.notify_url:  # after the evidence: a pass whose evidence failed exits 1 and is reported as such

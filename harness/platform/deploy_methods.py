@@ -22,7 +22,7 @@ from harness.errors import ConfigError
 from harness.platform.client import Obj
 from harness.platform.stack import DEPLOY_DIR, place_in, stack_in
 from harness.platform.tool_bins import helm_command, kustomize_command
-from harness.redaction import redact_text
+from harness.redaction import child_environment, redact_text
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 RENDER_TIMEOUT = 120.0
@@ -64,7 +64,8 @@ def parse_objects(text: str, *, what: str) -> list[Obj]:
 
 def _run(argv: list[str], *, what: str) -> str:
     try:
-        out = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=RENDER_TIMEOUT)
+        out = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=RENDER_TIMEOUT,
+                             env=child_environment())  # a chart or kustomization needs no secret of ours
     except subprocess.TimeoutExpired:
         raise ConfigError(f"{what} did not finish in {RENDER_TIMEOUT:.0f} s", fix="render it by hand") from None
     if out.returncode != 0:

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from harness.errors import ConfigError
+from harness.redaction import child_environment
 
 TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools"
 HELM_BUILD_SCRIPT = TOOLS_DIR / "build-helm-bin.sh"
@@ -27,7 +28,8 @@ def _cache_dir(script: Path, env_var: str | None = None) -> Path | None:
         return Path(os.environ[env_var])
     if not script.is_file():
         return None
-    out = subprocess.run(["bash", str(script), "--print-dir"], check=False, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(["bash", str(script), "--print-dir"], check=False, capture_output=True, text=True, timeout=30,
+                         env=child_environment())
     return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
 
 

@@ -60,7 +60,7 @@ def bin_dir() -> Path:
         path = Path(env)
     elif BUILD_SCRIPT.is_file():
         out = subprocess.run(["bash", str(BUILD_SCRIPT), "--print-dir"], check=False, capture_output=True, text=True,
-                             timeout=30)
+                             timeout=30, env=child_environment())
         if out.returncode != 0:
             raise SandboxError(f"{BUILD_SCRIPT} --print-dir failed: {out.stderr.strip()[-300:]}",
                                fix="run the script by hand to see why")

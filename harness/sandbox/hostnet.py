@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network, ip_network
 from pathlib import Path
 
+from harness.redaction import child_environment
 from harness.sandbox.state import SandboxError
 
 NODE_RANGE = ip_network("10.250.0.0/24")
@@ -54,7 +55,8 @@ def bridge_name(zone: str) -> str:
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False)
+        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False,
+                             env=child_environment())
     except FileNotFoundError:
         raise SandboxError(f"{argv[0]} is not installed", fix="run `make node-bin` (it installs iproute2 and iptables)") from None
     if check and out.returncode != 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import tomllib
 
+from harness.redaction import child_environment
 from harness.sandbox.state import REPO_ROOT, SandboxError
 
 BRAIN = "sentinel/brain:sandbox"
@@ -27,7 +28,7 @@ def why_no_engine() -> str | None:
     """None when the Docker engine answers, else one line saying why (real nodes get their images from it)."""
     try:
         out = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
-                             timeout=20, check=False)
+                             timeout=20, check=False, env=child_environment())
     except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
         return f"the Docker engine is not available ({exc.__class__.__name__}); run `make docker`"
     if out.returncode != 0:
@@ -39,10 +40,10 @@ def image_ids(names: tuple[str, ...] | None = None) -> dict[str, str]:
     """name → image id of every node image; SandboxError naming the missing ones."""
     wanted = names or node_images()
     out = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", *wanted], capture_output=True,
-                         text=True, timeout=30, check=False)
+                         text=True, timeout=30, check=False, env=child_environment())
     ids = out.stdout.split()
     if out.returncode != 0 or len(ids) != len(wanted):
         missing = [n for n in wanted if subprocess.run(["docker", "image", "inspect", n], capture_output=True,
-                                                        timeout=30, check=False).returncode != 0]
+                                                        timeout=30, check=False, env=child_environment()).returncode != 0]
         raise SandboxError(f"images not built: {', '.join(missing)}", fix="run `make images`")
     return dict(zip(wanted, ids, strict=True))

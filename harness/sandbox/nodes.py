@@ -87,7 +87,7 @@ class RealNode:
     def ctr(self, *args: str, check: bool = True, stdin: int | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([str(node_bin_dir() / "ctr"), "--address", str(self.socket), "-n", "k8s.io", *args],
-                              stdin=stdin, capture_output=True, timeout=timeout, check=check)
+                              stdin=stdin, capture_output=True, timeout=timeout, check=check, env=child_environment())
 
 
 def node_bin_dir() -> Path:
@@ -97,7 +97,7 @@ def node_bin_dir() -> Path:
         path = Path(env)
     else:
         out = subprocess.run(["bash", str(BUILD_SCRIPT), "--print-dir"], capture_output=True, text=True, timeout=30,
-                             check=False)
+                             check=False, env=child_environment())
         if out.returncode != 0:
             raise SandboxError(f"{BUILD_SCRIPT} --print-dir failed: {out.stderr.strip()[-200:]}",
                                fix="run `make node-bin`")
@@ -311,7 +311,7 @@ def import_images(node: RealNode, images: dict[str, str]) -> list[str]:
             continue
         if ref in have:  # an older build under the same tag: drop it, or every `make images` leaves GBs behind
             node.ctr("images", "rm", "--sync", ref, check=False)
-        save = subprocess.Popen(["docker", "save", name], stdout=subprocess.PIPE)
+        save = subprocess.Popen(["docker", "save", name], stdout=subprocess.PIPE, env=child_environment())
         assert save.stdout is not None
         out = node.ctr("images", "import", "--no-unpack", "-", stdin=save.stdout.fileno(), check=False)
         save.stdout.close()
@@ -402,7 +402,7 @@ def unmount_under(root: Path) -> None:
         return
     prefix = str(root.resolve()) + "/"
     for target in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", target], capture_output=True, check=False, timeout=30)
+        subprocess.run(["umount", "-l", target], capture_output=True, check=False, timeout=30, env=child_environment())
 
 
 def start_network_policy(node: RealNode, bins: Path, paths: SandboxPaths, *, metrics_port: int) -> None:
@@ -418,4 +418,4 @@ def start_network_policy(node: RealNode, bins: Path, paths: SandboxPaths, *, met
 def delete_nftables_table(node: RealNode) -> None:
     """The enforcer removes its table on SIGTERM; after a SIGKILL this does."""
     subprocess.run(["nft", "delete", "table", "inet", node.nftables_table], capture_output=True, check=False,
-                   timeout=10)
+                   timeout=10, env=child_environment())

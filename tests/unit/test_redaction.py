@@ -80,6 +80,48 @@ def test_child_environment_drops_secrets_unless_handed_over() -> None:
     assert child == {"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "AKIA-not-secret", "REDISCLI_AUTH": "given-on-purpose"}
 
 
+@pytest.mark.parametrize(("name", "value"), [
+    ("DRILL_NOTIFY_URL", "https://example.com/anything"),
+    ("TEAM_WEBHOOK", "https://example.com/x"),
+    ("ALERTS_HOOK_URL", "https://example.com/x"),
+    ("ONCALL", "https://hooks.slack.com/services/T0/B0/abc"),
+    ("ONCALL", "https://discord.com/api/webhooks/1/abc"),
+    ("ONCALL", "https://chat.example.com/hooks/abcdef"),
+    ("COPY_OF_A_PASSWORD", "prod-redis-pw-1111"),
+    ("DRILL_VERIFIER_KEY", "-----BEGIN PRIVATE KEY-----"),
+])
+def test_a_child_never_gets_webhooks_keys_or_copied_secrets(name: str, value: str) -> None:
+    assert name not in child_environment(env={**SECRETS, name: value})
+
+
+@pytest.mark.parametrize(("value", "child_value"), [
+    ("redis://:pw-1234@redis:6379/0", "redis://redis:6379/0"),
+    ("rediss://app:pw-1234@redis:6380/1", "rediss://redis:6380/1"),
+    ("https://ci:pw-1234@pypi.example.com/simple", "https://pypi.example.com/simple"),
+    ("https://tok3n-1234@git.example.com/org/repo.git", "https://git.example.com/org/repo.git"),
+    ("https://h.example.com/health?token=pw-1234&x=1", "https://h.example.com/health?x=1"),
+    ("https://h.example.com/x?api_key=pw-1234&password=pw-1234&sig=pw-1234&X-Amz-Signature=pw-1234",
+     "https://h.example.com/x"),
+    ("a=http://u:pw-1234@one,b=https://two/?auth=pw-1234", "a=http://one,b=https://two/"),
+    ("http://[::1:pw-1234@broken/?token=pw-1234", "http://broken/"),
+    ("s3://bucket/prefix", "s3://bucket/prefix"),
+    ("file:///srv/store", "file:///srv/store"),
+    ("/usr/local/bin:/usr/bin", "/usr/local/bin:/usr/bin"),
+])
+def test_a_childs_urls_lose_userinfo_and_credential_parameters(value: str, child_value: str) -> None:
+    assert child_environment(env={"SOME_URL": value})["SOME_URL"] == child_value
+
+
+def test_a_registered_secret_is_not_handed_to_a_child_under_any_name() -> None:
+    register_secret("rotated-for-a-child-7788")
+    assert child_environment(env={"NOTE": "pw=rotated-for-a-child-7788", "PATH": "/bin"}) == {"PATH": "/bin"}
+
+
+def test_what_a_caller_hands_over_is_passed_unchanged() -> None:
+    given = {"REDIS_PASSWORD": "needed-by-the-child", "DRILL_HEALTH_URL": "https://h/health?token=t0ken-123"}
+    assert child_environment(given, env={**SECRETS}) == given
+
+
 def test_files_written_by_others_are_redacted_in_place(tmp_path) -> None:
     register_secret("in-a-trace-4242")
     (tmp_path / "x-result.json").write_text('{"message": "AUTH in-a-trace-4242 failed"}')
@@ -99,3 +141,20 @@ def test_a_failure_text_pytest_prints_is_redacted() -> None:
     with pytest.raises(StopIteration):
         hook.send(report)
     assert "in-a-failure-5353" not in str(report.longrepr)
+
+
+def test_every_process_the_harness_starts_is_given_an_environment() -> None:
+    """A subprocess call without `env=` hands the child this whole environment: secrets included."""
+    import ast
+    from pathlib import Path
+
+    bare = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "harness").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in ("subprocess", "os")
+                    and node.func.attr in ("run", "Popen", "call", "check_call", "check_output", "system", "popen",
+                                           "execv", "execvp", "spawnv", "spawnvp")
+                    and "env" not in {k.arg for k in node.keywords}):
+                bare.append(f"{path.name}:{node.lineno}")
+    assert bare == []  # sandbox.processes.spawn without env= gives child_environment() itself
