@@ -52,12 +52,14 @@ from harness.errors import AuthFailed, StoreError
 from harness.evidence.bundle import build_bundle
 from harness.evidence.record import ScenarioRecord
 from harness.evidence.upload import upload_bundle
+from harness.ledger import read_store_records
 from harness.platform.client import APPLY_PATCH
 from harness.polling import poll
 from harness.redis_process import free_port
 from harness.restore import restore_backup
 from harness.safety import CONFIRM_ENV
 from harness.sandbox.processes import port_listening
+from harness.undo import ledger_for
 from tests.fakes.cluster import FakeCluster
 from tests.fakes.target import BRAIN, TARGET_NAME, FakeTarget, fake_settings
 
@@ -72,7 +74,8 @@ ZONE = "sentinel.example.com"
 DRILL_RECORD = "dr-drill.sentinel.example.com"
 PRODUCTION_RECORD = "sentinel.sentinel.example.com"
 #: the store prefixes drill.json lets the drill write, each for a call the test below makes (deploy/iam/README.md)
-DRILL_WRITES = ("redis/", "verifications/redis/", "drill-quarantine/", "config/", "snapshots/redis/", "evidence/")
+DRILL_WRITES = ("redis/", "verifications/redis/", "drill-quarantine/", "config/", "snapshots/redis/", "drill-ledger/",
+                "evidence/")
 #: what the drill may never do to the store, whatever else it holds (moto checks neither bypassing governance
 #: retention nor a retention change against the lock, so these stay a reading of the policy)
 DRILL_NEVER = {"s3:BypassGovernanceRetention", "s3:DeleteObject", "s3:DeleteObjectVersion",
@@ -273,7 +276,13 @@ def test_every_scenarios_store_calls_pass_under_the_shipped_policies(  # type: i
     scan = ransomware.scan_backups(drill, quarantine)
     chosen = ransomware.require_tampered_rejected(scan, quarantine)
     target.redis().flushall()  # the clean namespace's Redis starts empty
-    recovery.restore_redis_file(drill, target, chosen.backup_id, store=quarantine.store)
+    recovery.restore_redis(drill, target, chosen.backup_id, store=quarantine.store)
+    # every destructive step: its undo written to the ledger's copy in the store before it acts
+    entry = ledger_for(target).before("delete_network_policy", action="isolate namespace sentinel",
+                                      cluster={"api_server": "https://fake"}, namespace="sentinel", name="p",
+                                      run_id=target.settings.run_id)
+    ledger_for(target).done(entry)
+    assert len(read_store_records(target.store(), run_id=target.settings.run_id)) == 2
     # scenario 4: the rotated configuration exported; scenario 3: the pipeline's export read back
     export = configuration.back_up_rotated_configuration(drill, target)
     assert configuration.require_pipeline_export(drill, target).export_id == export.export_id
