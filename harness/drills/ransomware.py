@@ -110,7 +110,8 @@ def isolate_namespace(drill: DrillScenario, target: Target) -> dict[str, Any]:
         image = target.settings.isolation_probe_image
         if image:  # the cluster enforces NetworkPolicy: prove it with a connection that must fail
             try:
-                attempt = connection_attempt(cluster, namespace=ns, image=image, host=PROBE_HOST, port=PROBE_PORT)
+                attempt = connection_attempt(cluster, namespace=ns, image=image, host=PROBE_HOST, port=PROBE_PORT,
+                                             labels=target.owner_labels())
             except DrillError as exc:
                 proof["error"] = f"isolation probe: {exc.one_line()}"
                 return

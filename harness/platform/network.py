@@ -9,6 +9,7 @@ reports rather than assumes.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -100,7 +101,7 @@ def _connect_script(host: str, port: int) -> str:
 
 
 def connection_attempt(cluster: Cluster, *, namespace: str, image: str, host: str, port: int,
-                       timeout: float = 60.0) -> ConnectionAttempt:
+                       timeout: float = 60.0, labels: Mapping[str, str] | None = None) -> ConnectionAttempt:
     """Run a one-shot pod (`nc -z -w 3 host port`, or bash's /dev/tcp) in `namespace` and report whether it connected.
 
     Where the CNI enforces NetworkPolicy, a deny-all policy makes the pod fail
@@ -109,7 +110,7 @@ def connection_attempt(cluster: Cluster, *, namespace: str, image: str, host: st
     """
     name = f"drill-isolation-probe-{datetime.now(UTC):%H%M%S%f}"
     body = {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "sentinel-drill"}},
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "sentinel-drill", **(labels or {})}},
             # the namespace enforces the "restricted" Pod Security Standard: so must the probe, or it is refused
             "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
                      "automountServiceAccountToken": False,
