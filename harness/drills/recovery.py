@@ -72,14 +72,8 @@ def restore_redis(drill: DrillScenario, target: Target, backup_id: str, *,
     overwrite (only where the recovery replaces production: the sandbox), and puts it back on failure.
     """
     store = store or target.store()
-    plane = target.restore_plane()
-    try:
-        result = restore_to(plane, store, backup_id, replace=target.recovery_replaces_production(),
-                            trusted_keys=target.settings.verifier_public_keys, owner=target.restore_owner())
-    finally:
-        close = getattr(plane, "close", None)
-        if callable(close):
-            close()
+    result = restore_to(target.restore_plane(), store, backup_id, replace=target.recovery_replaces_production(),
+                        trusted_keys=target.settings.verifier_public_keys, owner=target.restore_owner())
     drill.note("redis_restore", result.to_json())
     return result
 

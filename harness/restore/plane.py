@@ -91,7 +91,20 @@ class WriteHold(Protocol):
 class RestorePlane(Protocol):
     """A Redis the gate can restore into."""
 
+    @property
+    def name(self) -> str:
+        """The plane's kind, for the result (network, kubernetes volume, local process)."""
+        ...
+
     def describe(self) -> str: ...
+
+    def staging_path(self, work_dir: Path) -> Path:
+        """Where the backup is downloaded to (the local process plane: beside the server's data file)."""
+        ...
+
+    def stage(self, rdb: Path) -> None:
+        """What loads before others' writes are held (the network plane's scratch server)."""
+        ...
 
     def redis_version(self) -> str: ...
 
@@ -108,6 +121,10 @@ class RestorePlane(Protocol):
     def mark_owner(self, key: str, run_id: str) -> None: ...
 
     def owner_mark(self, key: str) -> str | None: ...
+
+    def close(self) -> None:
+        """Release what the plane started (a scratch server); a plane serves one restore."""
+        ...
 
 
 # ----------------------------------------------------------------------------- others' writes

@@ -198,3 +198,6 @@ class LocalProcessPlane:
         client = self._client()
         value = client.get(key) if client is not None else None
         return reply_text(value) if value is not None else None
+
+    def close(self) -> None:
+        """Nothing was started."""

@@ -26,11 +26,11 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from harness.backup.dataset import loaded_scratch
 from harness.backup.store import BackupStore
@@ -49,17 +49,6 @@ from harness.restore.process_plane import LocalProcessPlane
 Strategy = Literal["network", "file"]
 STRATEGIES: tuple[str, ...] = ("network", "file")
 log = logging.getLogger("harness.restore")
-
-
-class StagedPlane(RestorePlane, Protocol):
-    """What the gate drives beyond the guarantees: where the download lands and what loads before the hold."""
-
-    @property
-    def name(self) -> str: ...
-
-    def staging_path(self, work_dir: Path) -> Path: ...
-
-    def stage(self, rdb: Path) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -118,14 +107,22 @@ def _check_loads(prepared: PreparedBackup) -> None:
                              fix="restore another backup") from None
 
 
-def restore_to(plane: StagedPlane, store: BackupStore, backup_id: str, *, replace: bool = False, force: bool = False,
+def restore_to(plane: RestorePlane, store: BackupStore, backup_id: str, *, replace: bool = False, force: bool = False,
                trusted_keys: Sequence[str] = (), work_dir: Path | None = None, owner: str | None = None,
                before_write: Callable[[], object] | None = None) -> RestoreResult:
     """Restore `backup_id` from `store` through `plane`, with the gate's guarantees (module docstring).
 
     `owner` (a run id) marks a claimed Redis: its claim key does not count as data and is set again afterwards.
-    `before_write` runs just before the second look (a seam for tests).
+    `before_write` runs just before the second look (a seam for tests). The plane is closed afterwards.
     """
+    with closing(plane):
+        return _restore_to(plane, store, backup_id, replace=replace, force=force, trusted_keys=trusted_keys,
+                           work_dir=work_dir, owner=owner, before_write=before_write)
+
+
+def _restore_to(plane: RestorePlane, store: BackupStore, backup_id: str, *, replace: bool, force: bool,
+                trusted_keys: Sequence[str], work_dir: Path | None, owner: str | None,
+                before_write: Callable[[], object] | None) -> RestoreResult:
     started, started_at = time.monotonic(), datetime.now(UTC)
     shown = plane.describe()
     version = plane.redis_version()
@@ -211,16 +208,12 @@ def restore_backup(
         raise UsageError(f"unknown restore strategy {strategy!r}", fix="use --strategy network or file")
     target_url, url_password = split_redis_url(target_url)
     target_password = target_password or url_password
-    with ExitStack() as stack:
-        plane: StagedPlane
-        if strategy == "network":
-            network = NetworkPlane(target_url, target_password, snapshot_store=snapshot_store or store,
-                                   work_dir=work_dir)
-            stack.callback(network.close)
-            plane = network
-        else:
-            if managed is None:
-                managed = find_managed(connect(target_url, target_password), target_url, password=target_password)
-            plane = LocalProcessPlane(managed, target_url, target_password, snapshot_store=snapshot_store or store)
-        return restore_to(plane, store, backup_id, replace=replace, force=force, trusted_keys=trusted_keys,
-                          work_dir=work_dir, before_write=before_write)
+    plane: RestorePlane
+    if strategy == "network":
+        plane = NetworkPlane(target_url, target_password, snapshot_store=snapshot_store or store, work_dir=work_dir)
+    else:
+        if managed is None:
+            managed = find_managed(connect(target_url, target_password), target_url, password=target_password)
+        plane = LocalProcessPlane(managed, target_url, target_password, snapshot_store=snapshot_store or store)
+    return restore_to(plane, store, backup_id, replace=replace, force=force, trusted_keys=trusted_keys,
+                      work_dir=work_dir, before_write=before_write)

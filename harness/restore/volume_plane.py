@@ -236,3 +236,6 @@ class KubernetesVolumePlane:
     def owner_mark(self, key: str) -> str | None:
         value = self._answering().get(key)
         return reply_text(value) if value is not None else None
+
+    def close(self) -> None:
+        """Nothing was started."""

@@ -28,7 +28,7 @@ from harness.redaction import register_secret
 from harness.redis_client import connect as redis_connect
 
 if TYPE_CHECKING:
-    from harness.restore.run import StagedPlane
+    from harness.restore.plane import RestorePlane
 
 #: where SENTINEL keeps the Gateway's API keys (comma-separated), as deploy/gateway.yaml reads them
 GATEWAY_AUTH_SECRET, GATEWAY_API_KEYS = "sentinel-auth", "api-keys"
@@ -225,7 +225,7 @@ class Target(ABC):
         """The Fernet key the configuration export is encrypted with (never printed)."""
 
     @abstractmethod
-    def restore_plane(self) -> StagedPlane:
+    def restore_plane(self) -> RestorePlane:
         """How a backup reaches the target's Redis (network, Kubernetes volume or local process): what the restore
         gate (harness.restore.run.restore_to) drives. Snapshots of a non-empty Redis go to the target's store."""
 

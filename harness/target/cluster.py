@@ -36,7 +36,7 @@ from harness.target.restore_planes import network_plane, volume_plane
 from harness.undo import cluster_ref, ledger_for
 
 if TYPE_CHECKING:
-    from harness.restore.run import StagedPlane
+    from harness.restore.plane import RestorePlane
 
 DR_FIELDS = ("dr_context", "dr_redis_url", "dr_health_url", "dr_dns_record_name")
 
@@ -83,7 +83,7 @@ class ClusterTarget(Target):
         """Scenarios 3 and 4 recover into the DR environment; production is never replaced."""
         return not self.in_recovery_environment
 
-    def restore_plane(self) -> StagedPlane:
+    def restore_plane(self) -> RestorePlane:
         """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network)."""
         if self.settings.redis_restore_method == "network":
             return network_plane(self)

@@ -33,7 +33,7 @@ from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, sa
 from harness.target.base import LossProof, LossReport, Target
 
 if TYPE_CHECKING:
-    from harness.restore.run import StagedPlane
+    from harness.restore.plane import RestorePlane
 
 
 def sandbox_settings(base: Settings, info: SandboxInfo) -> Settings:
@@ -110,7 +110,7 @@ class SandboxTarget(Target):
         """The sandbox's Fernet key for configuration exports (written at `sandbox up`, 0600)."""
         return config_key(self.paths)
 
-    def restore_plane(self) -> StagedPlane:
+    def restore_plane(self) -> RestorePlane:
         """The sandbox's Redis is a process on this machine: stopped, given the file, started again."""
         from harness.redis_process import RedisProcess
         from harness.restore.process_plane import LocalProcessPlane

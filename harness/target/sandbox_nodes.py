@@ -31,7 +31,7 @@ from harness.target.restore_planes import volume_plane
 from harness.target.sandbox import SandboxTarget
 
 if TYPE_CHECKING:
-    from harness.restore.run import StagedPlane
+    from harness.restore.plane import RestorePlane
 
 REDIS_VOLUME = "sandbox-redis-data"
 
@@ -70,7 +70,7 @@ class RealNodeSandboxTarget(SandboxTarget):
     def zone_cgroups(self, zone: str) -> list[str]:
         return node_pool.zone_cgroups(self.paths, zone)
 
-    def restore_plane(self) -> StagedPlane:
+    def restore_plane(self) -> RestorePlane:
         """Redis runs in the cluster here: the runbook's volume restore, its helper pod from the local image."""
         cluster = self.cluster()
         ops = ClusterRedisVolumeOps(cluster, self.namespace, helper_image=images.REDIS, helper_pull_policy="Never")
