@@ -29,7 +29,7 @@ from typing import Any
 
 from harness.errors import CheckFailed
 from harness.evidence import integrity
-from harness.evidence.links import BundleLink, incomplete_dirs, read_links
+from harness.evidence.links import BundleLink, incomplete_dirs, read_links, refused_entries
 from harness.evidence.verify import verify_bundle
 
 
@@ -189,6 +189,7 @@ def verify_chain(root: Path, *, trusted_keys: Sequence[str] | None = None, heads
     trusted = tuple(trusted_keys) if trusted_keys is not None else integrity.trusted_keys_from_env(env)
     links = read_links(root)
     found = _Findings(problems=list(store_problems))
+    found.problems.extend(refused_entries(root))
     for stray in incomplete_dirs(root):
         found.problems.append(f"stripped: {stray.name} has a run.json but no {integrity.SUMS}, so nothing in it "
                               "can be checked")
