@@ -206,7 +206,7 @@ def verify_command(bundle: Path | None, chain: str | None, allow_unanchored: boo
     """
     if (bundle is None) == (chain is None):
         raise UsageError("give either a BUNDLE directory or --chain DIR|s3://bucket/prefix",
-                         fix="e.g. `evidence verify reports/evidence/<run-id>` or `evidence verify --chain reports/evidence`")
+                         fix="e.g. `evidence verify reports/evidence/<run-id>` or `evidence verify --chain s3://bucket/prefix`")
     if allow_unanchored and chain is None:
         raise UsageError("--allow-unanchored applies to --chain only", fix="drop it, or verify --chain")
     trusted = _trusted(public_keys, config)
