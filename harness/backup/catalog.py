@@ -113,7 +113,8 @@ def list_backups(store: BackupStore) -> list[BackupEntry]:
                 has_verify_record="verify" in slot,
                 stored_at=stored_at,
                 time_problem=time_problem(point_in_time, stored_at, now=now),
-                ignored_record=slot["stray_verify"].key if "stray_verify" in slot else None,  # type: ignore[attr-defined]
+                ignored_record=(slot["stray_verify"].key  # type: ignore[attr-defined]
+                                if "stray_verify" in slot else None),
             )
         )
     return sorted(entries, key=lambda e: (e.point_in_time, e.id))

@@ -198,7 +198,8 @@ def verify_log_day(store: BackupStore, log_type: str, day: date, *, restore_to: 
                         problems.append(problem)
         except (tarfile.TarError, EOFError, OSError) as exc:
             problems.append(f"archive {expected_key} cannot be read: {exc.__class__.__name__}")
-        problems += [f"{shown(name)} is in the manifest but not in the archive" for name in sorted(set(expected) - seen)]
+        problems += [f"{shown(name)} is in the manifest but not in the archive"
+                     for name in sorted(set(expected) - seen)]
     return LogDayCheck(log_type, day, len(manifest.files), manifest.total_bytes, tuple(problems))
 
 

@@ -134,12 +134,13 @@ def fetch_chain(client: Any, bucket: str, prefix: str, dest: Path, *, trusted: t
                 directory = marker["Key"][len(root_key):].split("/", 1)[0]
                 hidden.setdefault(directory, []).append(marker["Key"])
     for directory, keys in sorted(hidden.items()):
-        fetched.problems.append(f"deleted: {shown(f's3://{bucket}/{root_key}{directory}/')} — {len(keys)} object(s) hidden by "
-                                "delete markers (earlier versions still exist)")
+        where = shown(f"s3://{bucket}/{root_key}{directory}/")
+        fetched.problems.append(f"deleted: {where} — {len(keys)} object(s) hidden by delete markers (earlier "
+                                "versions still exist)")
     for key, count in sorted(counts.items()):
         if count > 1:
-            fetched.problems.append(f"edited: {shown(f's3://{bucket}/{key}')} has {count} versions in the store: it was "
-                                    "replaced after upload")
+            fetched.problems.append(f"edited: {shown(f's3://{bucket}/{key}')} has {count} versions in the store: "
+                                    "it was replaced after upload")
     for page in listing:
         for item in page.get("Contents", []):
             key = item["Key"]

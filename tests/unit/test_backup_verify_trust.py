@@ -68,7 +68,8 @@ def test_a_record_signed_by_the_configured_key_is_trusted_without_verifying_agai
     assert verification.passed and verification.again is None and not verification.no_verifier_key
 
 
-def test_backups_lists_an_untrusted_record_and_an_ignored_one_as_such(tmp_path: Path, cli, clean_env) -> None:  # type: ignore[no-untyped-def]
+def test_backups_lists_an_untrusted_record_and_an_ignored_one_as_such(  # type: ignore[no-untyped-def]
+        tmp_path: Path, cli, clean_env) -> None:
     store = FileStore(tmp_path)
     other = "20261126T071500Z-2b3c4d"
     for backup_id in (BACKUP, other):

@@ -223,15 +223,17 @@ def test_a_chain_is_anchored_only_while_every_head_is_locked(unsigned_chain: Pat
     now = T0 + timedelta(days=10)
 
     def heads(until: str | None) -> list[ChainHead]:
-        return [ChainHead(link.run_id, link.sequence or 0, link.sums_sha256, f"{link.sequence:08d}-{link.run_id}.json",
-                          until) for link in links.values()]
+        return [ChainHead(link.run_id, link.sequence or 0, link.sums_sha256,
+                          f"{link.sequence:08d}-{link.run_id}.json", until) for link in links.values()]
 
-    locked = verify_chain(unsigned_chain, trusted_keys=[], heads=heads((now + timedelta(days=1)).isoformat()), now=now)
+    later, earlier = (now + timedelta(days=1)).isoformat(), (now - timedelta(days=1)).isoformat()
+    locked = verify_chain(unsigned_chain, trusted_keys=[], heads=heads(later), now=now)
     assert locked.ok and locked.anchored and locked.head.startswith("newest locked head #4 is run-4, locked until")
-    expired = verify_chain(unsigned_chain, trusted_keys=[], heads=heads((now - timedelta(days=1)).isoformat()), now=now)
+    expired = verify_chain(unsigned_chain, trusted_keys=[], heads=heads(earlier), now=now)
     assert expired.ok and expired.unanchored == "the object lock of 4 of 4 chain head(s) has run out"
     unlocked = verify_chain(unsigned_chain, trusted_keys=[], heads=heads(None), now=now)
-    assert unlocked.unanchored is not None and unlocked.unanchored.startswith("4 of 4 chain head(s) are not object-locked")
+    assert (unlocked.unanchored or "").startswith("4 of 4 chain head(s) are not object-locked")
     assert unlocked.head == "newest chain head #4 is run-4, not locked"
-    assert verify_chain(unsigned_chain, trusted_keys=[], heads=[], now=now).unanchored == "the store holds no chain head yet"
+    none_yet = verify_chain(unsigned_chain, trusted_keys=[], heads=[], now=now)
+    assert none_yet.unanchored == "the store holds no chain head yet"
     assert verify_chain(unsigned_chain, trusted_keys=[]).to_json()["anchored"] is False

@@ -214,5 +214,5 @@ def test_a_refused_webhook_is_one_line_on_stderr_with_the_url_redacted(tmp_path:
                      env={"DRILL_REPORTS_DIR": str(tmp_path / "reports")})  # no records: the run is an ERROR
 
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["notify: ERROR: notification NOT delivered to https://169.254.169.254/***: refused: "
-                     "169.254.169.254 is a cloud metadata address (the drill's verdict and exit code stand)"]
+    assert lines == [("notify: ERROR: notification NOT delivered to https://169.254.169.254/***: refused: "
+                      "169.254.169.254 is a cloud metadata address (the drill's verdict and exit code stand)")]
