@@ -33,6 +33,8 @@ class BackupEntry:
     has_verify_record: bool
     stored_at: datetime | None = None
     time_problem: str | None = None
+    #: a record beside the backup under redis/ (layout.stray_verify_key): ignored, reported so a user sees why
+    ignored_record: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -75,8 +77,9 @@ def time_problem(point_in_time: datetime, stored_at: datetime | None, *, now: da
 def list_backups(store: BackupStore) -> list[BackupEntry]:
     """Every backup under `redis/` in the store, oldest first; unrelated keys are ignored.
 
-    Verification records are found under `verifications/redis/` (and, written before that
-    prefix, beside the backup); a record whose backup is not in the store is no backup.
+    Verification records are found under `verifications/redis/` only; a record beside the backup
+    (under `redis/`, which the backup writer may write) is named in `ignored_record` and never counts.
+    A record whose backup is not in the store is no backup.
 
     Each entry's point in time (from its key) is cross-checked with the store's timestamp of
     its RDB; a backup dated after it was stored, or in the future, is not complete (`state`
@@ -110,6 +113,8 @@ def list_backups(store: BackupStore) -> list[BackupEntry]:
                 has_verify_record="verify" in slot,
                 stored_at=stored_at,
                 time_problem=time_problem(point_in_time, stored_at, now=now),
+                ignored_record=(slot["stray_verify"].key  # type: ignore[attr-defined]
+                                if "stray_verify" in slot else None),
             )
         )
     return sorted(entries, key=lambda e: (e.point_in_time, e.id))

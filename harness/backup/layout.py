@@ -7,8 +7,10 @@ the name (the CronJob's `date` runs in UTC).
 
 Verification records live apart, under `verifications/redis/YYYY/MM/DD/<id>.verify.json`
 (both layouts): a prefix the backup job's credentials may not write (deploy/iam/), so
-whoever holds those cannot plant a "passed". Records written before that change sit
-beside their backup (`legacy_verify_key`); readers still find them there.
+whoever holds those cannot plant a "passed". They are read from there only: a
+`<id>.verify.json` beside the backup under `redis/` (`stray_verify_key`; where records
+were written before that prefix existed, and where the backup writer may write) is
+listed as an ignored record, never read as one.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ VERIFY_RECORDS_PREFIX = f"{VERIFICATIONS_PREFIX}{REDIS_PREFIX}"
 SNAPSHOTS_PREFIX = "snapshots"
 
 Layout = Literal["manifest", "legacy"]
-Kind = Literal["rdb", "manifest", "verify"]
+#: "stray_verify": a record beside its backup under redis/, which the backup writer may write: never read
+Kind = Literal["rdb", "manifest", "verify", "stray_verify"]
 
 _ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([0-9a-f]{6})$")
 _LEGACY_ID_RE = re.compile(r"^(\d{8}-\d{4})$")
@@ -39,7 +42,7 @@ _LEGACY_KEY_RE = re.compile(r"^redis/(\d{8}-\d{4})\.(rdb|verify\.json)$")
 _RECORD_KEY_RE = re.compile(
     r"^verifications/redis/(\d{4})/(\d{2})/(\d{2})/(\d{8}T\d{6}Z-[0-9a-f]{6}|\d{8}-\d{4})\.verify\.json$"
 )
-_SUFFIX_KIND: dict[str, Kind] = {"rdb": "rdb", "manifest.json": "manifest", "verify.json": "verify"}
+_SUFFIX_KIND: dict[str, Kind] = {"rdb": "rdb", "manifest.json": "manifest", "verify.json": "stray_verify"}
 
 
 @dataclass(frozen=True)
@@ -99,15 +102,15 @@ def verify_key(backup_id: str) -> str:
     return f"{VERIFY_RECORDS_PREFIX}{backup_id[0:4]}/{backup_id[4:6]}/{backup_id[6:8]}/{backup_id}.verify.json"
 
 
-def legacy_verify_key(backup_id: str) -> str:
-    """Where records written before VERIFICATIONS_PREFIX existed sit: beside the backup (read-only fallback)."""
+def stray_verify_key(backup_id: str) -> str:
+    """A record beside the backup, under the prefix the backup writer may write: reported as ignored, never read."""
     return f"{_dir(backup_id)}{backup_id}.verify.json"
 
 
 def parse_key(key: str) -> KeyInfo | None:
     """Classify a store key (relative to the store root); None for keys that are not ours.
 
-    Both a record under VERIFICATIONS_PREFIX and an old one beside its backup are kind "verify".
+    A record under VERIFICATIONS_PREFIX is kind "verify"; one beside its backup is "stray_verify".
     """
     m = _RECORD_KEY_RE.match(key)
     if m:

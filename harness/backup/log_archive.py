@@ -24,6 +24,7 @@ from harness.backup.store import BackupStore
 from harness.digests import sha256_file
 from harness.errors import CheckFailed, StoreError, UsageError
 from harness.retention import LOG_TYPES
+from harness.safe_paths import UnsafeName, member_path_under, shown, write_under
 
 SCHEMA_VERSION = 1
 LOGS_PREFIX = "logs/"
@@ -166,38 +167,61 @@ def read_log_manifest(store: BackupStore, log_type: str, day: date) -> LogManife
 def verify_log_day(store: BackupStore, log_type: str, day: date, *, restore_to: Path | None = None) -> LogDayCheck:
     """Fetch a day's archive and check it and every file in it against the manifest.
 
-    With `restore_to`, the checked files are written there (the quarterly restore's fetch).
+    With `restore_to`, the checked files are written there (the quarterly restore's fetch). A
+    member whose name or kind could write elsewhere (absolute, `..`, a link, a device; see
+    harness/safe_paths.py) is never written: it is a problem of the day, and the other members
+    are still checked and restored.
     """
     manifest = read_log_manifest(store, log_type, day)
     problems: list[str] = []
+    expected_key = archive_key(log_type, day)
+    if manifest.archive_key != expected_key:
+        problems.append(f"the manifest names the archive {manifest.archive_key!r}, not {expected_key!r}: "
+                        "the day's own archive was checked")
     with tempfile.TemporaryDirectory(prefix="sentinel-logs-") as tmp:
         tar_path = Path(tmp) / "day.tar.gz"
-        store.get_file(manifest.archive_key, tar_path)
+        store.get_file(expected_key, tar_path)
         if sha256_file(tar_path) != manifest.archive_sha256:
-            problems.append(f"archive {manifest.archive_key} sha256 differs from its manifest")
+            problems.append(f"archive {expected_key} sha256 differs from its manifest")
         expected = {f.name: f for f in manifest.files}
         seen: set[str] = set()
+        members_root = restore_to if restore_to is not None else Path(tmp) / "members"
         try:
             with tarfile.open(tar_path, "r:gz") as tar:
                 for member in tar:
-                    if not member.isfile():
+                    if member.isdir():
                         continue
-                    data = tar.extractfile(member)
-                    body = data.read() if data else b""
                     seen.add(member.name)
-                    want = expected.get(member.name)
-                    if want is None:
-                        problems.append(f"{member.name} is in the archive but not in the manifest")
-                    elif len(body) != want.size or hashlib.sha256(body).hexdigest() != want.sha256:
-                        problems.append(f"{member.name} differs from the manifest (size or sha256)")
-                    elif restore_to is not None:
-                        out = restore_to / member.name
-                        out.parent.mkdir(parents=True, exist_ok=True)
-                        out.write_bytes(body)
+                    problem = _check_member(tar, member, expected.get(member.name), members_root,
+                                            restore=restore_to is not None)
+                    if problem:
+                        problems.append(problem)
         except (tarfile.TarError, EOFError, OSError) as exc:
-            problems.append(f"archive {manifest.archive_key} cannot be read: {exc.__class__.__name__}")
-        problems += [f"{name} is in the manifest but not in the archive" for name in sorted(set(expected) - seen)]
+            problems.append(f"archive {expected_key} cannot be read: {exc.__class__.__name__}")
+        problems += [f"{shown(name)} is in the manifest but not in the archive"
+                     for name in sorted(set(expected) - seen)]
     return LogDayCheck(log_type, day, len(manifest.files), manifest.total_bytes, tuple(problems))
+
+
+def _check_member(tar: tarfile.TarFile, member: tarfile.TarInfo, want: LogFile | None, root: Path, *,
+                  restore: bool) -> str | None:
+    """One member against its manifest entry, written below `root` when `restore`; the problem, or None."""
+    try:
+        member_path_under(root, member)
+    except UnsafeName as exc:
+        return exc.message
+    data = tar.extractfile(member)
+    body = data.read() if data else b""
+    if want is None:
+        return f"{shown(member.name)} is in the archive but not in the manifest"
+    if len(body) != want.size or hashlib.sha256(body).hexdigest() != want.sha256:
+        return f"{shown(member.name)} differs from the manifest (size or sha256)"
+    if restore:
+        try:
+            write_under(root, member.name, body, what="archive member")
+        except UnsafeName as exc:
+            return exc.message
+    return None
 
 
 def archived_days(store: BackupStore, log_type: str) -> list[date]:

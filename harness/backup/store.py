@@ -3,13 +3,16 @@
 `s3://bucket/prefix` goes through boto3 (`harness.backup.s3`: AWS_ENDPOINT_URL and
 the normal credential chain apply; uploads carry SHA-256 checksums and, when
 configured, object-lock retention). `file:///abs/dir` is a directory on this
-machine, written atomically. Both map failures to the error tree with one line
+machine, written atomically; its keys, given or listed, become paths only through
+`harness.safe_paths.path_under`, so a key like `../x` or a symbolic link planted in the
+directory never leads outside it. Both map failures to the error tree with one line
 and a fix.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -22,10 +25,13 @@ from urllib.parse import urlsplit
 from harness.aws import DEFAULT_ACCESS, AwsAccess
 from harness.backup.progress import transfer_progress
 from harness.errors import ConfigError, StoreError
+from harness.safe_paths import UnsafeName, path_under
 
 LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CHUNK = 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -155,10 +161,8 @@ class FileStore:
             raise StoreError(f"store directory {self.root} is not writable", fix="fix its permissions")
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
-            raise StoreError(f"key {key!r} escapes the store {self.url}", fix="this is a harness bug; report it")
-        return path
+        """Every key, given or listed, becomes a path only through `path_under` (UnsafeName otherwise)."""
+        return path_under(self.root, key, what="store key")
 
     def _write(self, key: str, write: Any) -> None:
         self.check()
@@ -220,21 +224,28 @@ class FileStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str) -> list[StoredObject]:
+        """Regular files only: a symbolic link, device or FIFO in the directory is skipped with a warning."""
         self.check()
         out: list[StoredObject] = []
         for path in sorted(self.root.rglob("*")):
-            if not path.is_file() or path.name.startswith("."):
+            if path.name.startswith(".") or path.is_dir() and not path.is_symlink():
                 continue
             key = path.relative_to(self.root).as_posix()
-            if key.startswith(prefix):
-                st = path.stat()
-                out.append(StoredObject(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)))
+            if not key.startswith(prefix):
+                continue
+            try:
+                self._path(key)
+            except UnsafeName as exc:
+                log.warning("skipped in the listing of %s: %s", self.url, exc.message)
+                continue
+            st = path.stat()
+            out.append(StoredObject(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)))
         return out
 
     def location(self, key: str) -> str:
         return f"{self.url}/{key}"
 
     def child(self, sub: str) -> FileStore:
-        path = self.root / sub.strip("/")
+        path = path_under(self.root, sub.rstrip("/"), what="store prefix")
         path.mkdir(parents=True, exist_ok=True)
         return FileStore(path)

@@ -5,6 +5,11 @@ Checks after a failure are reported as "not run"; checks that need a manifest
 are "skipped (legacy, no manifest)" for the runbook's old backups. The outcome
 is written as `verifications/redis/YYYY/MM/DD/<id>.verify.json` (layout.verify_key), a
 prefix only the verifier's credentials may write; restore requires it.
+
+A record is believed only when a configured verifier public key signed it
+(`trusted_verification`); with none configured — the default — no record is, and
+the backup is verified again before it is relied on. Records are read from
+`verifications/` only, never from beside the backup.
 """
 
 from __future__ import annotations
@@ -97,13 +102,17 @@ class VerificationReport:
         }
 
 
-#: a record's trust where no verifier public key is configured (records are believed, as before signatures)
-NO_KEYS_CONFIGURED = "not required (no verifier key configured)"
+#: a record's trust where no verifier public key is configured: then no record is trusted
+NO_VERIFIER_KEY = "no verifier key configured (verifier_public_keys), so no record is trusted"
+#: the one line a caller says once per run when `TrustedVerification.no_verifier_key` (not once per backup)
+NO_VERIFIER_KEY_NOTICE = ("no verifier key is configured (verifier_public_keys): verification records are not "
+                          "trusted, backups are verified again before they are relied on — `sentinel-drill keys "
+                          "generate` makes a pair (docs/backups.md)")
 
 
 @dataclass(frozen=True)
 class VerifyRecord:
-    """What restore needs from `<id>.verify.json`."""
+    """What restore needs from `<id>.verify.json`: `passed` only when it says so and is trusted."""
 
     backup_id: str
     passed: bool
@@ -111,8 +120,9 @@ class VerifyRecord:
     sha256: str | None
     verified_at: str
     version_id: str | None = None
-    trust: str = NO_KEYS_CONFIGURED
+    trust: str = NO_VERIFIER_KEY
     key: str = ""
+    says_passed: bool = False  # what the record itself claims, trusted or not
 
 
 class _Failed(Exception):
@@ -242,36 +252,32 @@ def _write_record(store: BackupStore, key: str, data: bytes) -> None:
 
 def read_verify_record(store: BackupStore, backup_id: str, *,
                        trusted_keys: Sequence[str] = ()) -> VerifyRecord | None:
-    """The stored verification outcome, None when the backup was never verified.
+    """The stored verification outcome from `verifications/`, None when there is none there.
 
-    With `trusted_keys` (the verifier public keys of the configuration) a record counts as
-    passed only when one of them signed it; otherwise its `failed_check` says why it is
-    not trusted, and callers verify again. The record is read from `verifications/`, else
-    from beside the backup (written before that prefix; same signature rule, `trust` says so).
+    A record counts as passed only when one of `trusted_keys` (the configuration's verifier
+    public keys) signed it; with no key configured, none does. An untrusted record's
+    `failed_check` says why, and callers verify again (`trusted_verification`). A record beside
+    the backup (layout.stray_verify_key) is never read.
     """
     key = layout.verify_key(backup_id)
-    where = ""
     if not store.exists(key):
-        key = layout.legacy_verify_key(backup_id)
-        if not store.exists(key):
-            return None
-        where = f" (read from the old location {key}, beside the backup)"
+        return None
     try:
         data = json.loads(store.get_bytes(key))
-        trusted, trust = record_trust(data, trusted_keys) if trusted_keys else (True, NO_KEYS_CONFIGURED)
-        trust += where
-        passed = data["passed"] is True and data["backup_id"] == backup_id
+        trusted, trust = record_trust(data, trusted_keys) if trusted_keys else (False, NO_VERIFIER_KEY)
+        says_passed = data["passed"] is True and data["backup_id"] == backup_id
         return VerifyRecord(
             backup_id=str(data["backup_id"]),
-            passed=passed and trusted,
+            passed=says_passed and trusted,
             failed_check=data.get("failed_check") if trusted else f"{UNTRUSTED}: {trust}",
             sha256=data.get("sha256"),
             verified_at=str(data.get("verified_at", "")),
             version_id=data.get("version_id"),
             trust=trust,
             key=key,
+            says_passed=says_passed,
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return VerifyRecord(backup_id, False, f"unreadable verify record {key}", None, "", key=key)
 
 
@@ -409,10 +415,17 @@ UNTRUSTED = "untrusted record"
 
 @dataclass(frozen=True)
 class TrustedVerification:
-    """What a restore may rely on: the stored record, or (when that record is untrusted) a verification run now."""
+    """What a restore may rely on: the stored record, or (when that record is untrusted) a verification run now.
+
+    `no_verifier_key` is set when the record was not trusted only because no verifier key is
+    configured: a caller says so once per run (NO_VERIFIER_KEY_NOTICE), not once per backup.
+    `ignored_record` names a record found only beside the backup, which is never read.
+    """
 
     record: VerifyRecord | None
     again: VerificationReport | None = None
+    no_verifier_key: bool = False
+    ignored_record: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -429,7 +442,9 @@ class TrustedVerification:
     def why_not(self) -> str:
         """Why it does not pass, as the rest of "backup <id> …"."""
         if self.record is None:
-            return "has never been verified"
+            ignored = (f" (a record beside the backup, {self.ignored_record}, is ignored: records are read from "
+                       f"{layout.VERIFICATIONS_PREFIX} only)" if self.ignored_record else "")
+            return f"has never been verified{ignored}"
         failed = self.record.failed_check or "unknown check"
         if self.again is not None:
             check = self.again.failed_check
@@ -439,9 +454,17 @@ class TrustedVerification:
 
 def trusted_verification(store: BackupStore, backup_id: str, *, trusted_keys: Sequence[str],
                          min_keys: int = 0) -> TrustedVerification:
-    """The record if it can be trusted; where it cannot (verifier keys configured, record unsigned or
-    signed by another key), the backup verified again now (nothing written) instead."""
+    """The record if it can be trusted; where it cannot (no verifier key configured, or the record unsigned
+    or signed by another key), the backup verified again now (nothing written) instead.
+
+    Without a record under verifications/ nothing is verified here (the caller decides); a record
+    found only beside the backup is named in `ignored_record`.
+    """
     record = read_verify_record(store, backup_id, trusted_keys=trusted_keys)
-    if record is not None and not record.passed and (record.failed_check or "").startswith(UNTRUSTED):
-        return TrustedVerification(record, verify_backup(store, backup_id, min_keys=min_keys, record=False))
+    if record is None:
+        stray = layout.stray_verify_key(backup_id)
+        return TrustedVerification(None, ignored_record=stray if store.exists(stray) else None)
+    if not record.passed and (record.failed_check or "").startswith(UNTRUSTED):
+        again = verify_backup(store, backup_id, min_keys=min_keys, record=False)
+        return TrustedVerification(record, again, no_verifier_key=not trusted_keys)
     return TrustedVerification(record)

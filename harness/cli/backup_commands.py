@@ -23,7 +23,7 @@ from harness.backup import (
     take_backup,
     verify_backup,
 )
-from harness.backup.verify import VerificationReport
+from harness.backup.verify import VerificationReport, VerifyRecord
 from harness.cli.app import DefaultCommandGroup, app, config_option, emit_json, json_option, settings_from
 from harness.config import Settings, redact_url, split_redis_url
 from harness.errors import ConfigError, StoreError, UsageError, VerificationFailed
@@ -94,7 +94,8 @@ def backup_command(config: str | None, redis_url: str | None, store_url: str | N
 @json_option
 def backups_command(config: str | None, store_url: str | None, as_json: bool) -> None:
     """List the store's backups, oldest first, with their verification state."""
-    store = _store(settings_from(config, store_url=store_url))
+    settings = settings_from(config, store_url=store_url)
+    store = _store(settings)
     rows = []
     for entry in list_backups(store):
         keys: int | None = None
@@ -103,8 +104,8 @@ def backups_command(config: str | None, store_url: str | None, as_json: bool) ->
                 keys = read_manifest(store, entry.id).key_count
             except StoreError:
                 keys = None
-        record = read_verify_record(store, entry.id) if entry.has_verify_record else None
-        verified = "unverified" if record is None else ("verified" if record.passed else f"FAILED ({record.failed_check})")
+        record = (read_verify_record(store, entry.id, trusted_keys=settings.verifier_public_keys)
+                  if entry.has_verify_record else None)
         rows.append({
             "id": entry.id,
             "layout": entry.layout,
@@ -112,7 +113,9 @@ def backups_command(config: str | None, store_url: str | None, as_json: bool) ->
             "size": entry.size,
             "keys": keys,
             "state": entry.state,
-            "verified": verified,
+            "verified": _verified_column(record, entry.ignored_record),
+            "record_trust": record.trust if record else None,
+            "ignored_record": entry.ignored_record,
             "location": store.location(entry.rdb_key) if entry.rdb_key else None,
         })
     if as_json:
@@ -126,6 +129,17 @@ def backups_command(config: str | None, store_url: str | None, as_json: bool) ->
         size = "-" if r["size"] is None else str(r["size"])
         keys_txt = "-" if r["keys"] is None else str(r["keys"])
         _echo(f"{r['id']:<26} {r['point_in_time']:<26} {size:>12} {keys_txt:>9}  {r['state']:<22} {r['verified']}")
+
+
+def _verified_column(record: VerifyRecord | None, ignored: str | None) -> str:
+    """What `backups` says of a backup's record: trusted or not, and a record beside the backup as ignored."""
+    if record is None:
+        return "unverified (record beside the backup ignored)" if ignored else "unverified"
+    if record.passed:
+        return "verified"
+    if record.says_passed:
+        return "passed, not trusted (verified again before use)"
+    return f"FAILED ({record.failed_check})"
 
 
 _MARK = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip", "not run": "--  "}

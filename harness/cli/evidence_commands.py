@@ -148,6 +148,31 @@ def _trusted(public_keys: tuple[str, ...], config: str | None) -> tuple[str, ...
     return public_keys or settings_from(config).evidence_public_keys
 
 
+def _verify_chain(chain: str, trusted: tuple[str, ...], *, allow_unanchored: bool, as_json: bool) -> None:
+    """`verify --chain`: the report, then one verdict line that says what could not be checked."""
+    report = verify_chain_at(chain, trusted=trusted)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _echo_chain(report)
+    not_checked = f"; truncation not checked: {report.unanchored}" if report.unanchored else ""
+    if not report.ok:
+        raise CheckFailed(f"evidence chain {report.location} failed verification: {report.problems[0]}{not_checked}",
+                          fix="do not trust this chain; every problem is listed above")
+    intact = f"{len(report.bundles)} bundle(s) intact and linked first to newest"
+    if report.unanchored and not allow_unanchored:
+        raise CheckFailed(f"evidence chain {report.location}: {intact}, but truncation not checked: "
+                          f"{report.unanchored}",
+                          fix="verify the store's copy on a bucket with object lock (its chain heads locked), or pass "
+                              "--allow-unanchored to accept a chain whose newest bundles could be gone unseen")
+    if as_json:
+        return
+    if report.unanchored:
+        click.echo(f"ok (unanchored): chain {report.location}: {intact}{not_checked}")
+    else:
+        click.echo(f"ok: chain {report.location}: {intact}; every chain head object-locked")
+
+
 def _echo_chain(report: ChainReport) -> None:
     click.echo(f"chain: {report.location} — {len(report.bundles)} bundle(s)")
     for status in report.bundles:
@@ -165,28 +190,28 @@ def _echo_chain(report: ChainReport) -> None:
 @click.option("--chain", "chain", default=None, metavar="DIR|s3://bucket/prefix",
               help="Verify every bundle and every link from the first to the newest, against the store's locked "
                    "chain heads: names each deleted, reordered, edited or forked bundle.")
+@click.option("--allow-unanchored", "allow_unanchored", is_flag=True,
+              help="With --chain: pass a chain whose truncation cannot be checked (no chain heads, or heads not "
+                   "object-locked: a local copy, a file:// store, a bucket without object lock); the verdict still "
+                   "says what was not checked.")
 @public_key_option
 @config_option
 @json_option
-def verify_command(bundle: Path | None, chain: str | None, public_keys: tuple[str, ...], config: str | None,
-                   as_json: bool) -> None:
-    """Recompute a bundle's hashes, chain link and signature — or a whole chain's (exit 1 naming what changed)."""
+def verify_command(bundle: Path | None, chain: str | None, allow_unanchored: bool, public_keys: tuple[str, ...],
+                   config: str | None, as_json: bool) -> None:
+    """Recompute a bundle's hashes, chain link and signature — or a whole chain's (exit 1 naming what changed).
+
+    A chain whose newest bundles could have been deleted with their chain heads unseen fails too (exit 1),
+    unless --allow-unanchored.
+    """
     if (bundle is None) == (chain is None):
         raise UsageError("give either a BUNDLE directory or --chain DIR|s3://bucket/prefix",
-                         fix="e.g. `evidence verify reports/evidence/<run-id>` or `evidence verify --chain reports/evidence`")
+                         fix="e.g. `evidence verify reports/evidence/<run-id>` or `evidence verify --chain s3://bucket/prefix`")
+    if allow_unanchored and chain is None:
+        raise UsageError("--allow-unanchored applies to --chain only", fix="drop it, or verify --chain")
     trusted = _trusted(public_keys, config)
     if chain is not None:
-        chain_report = verify_chain_at(chain, trusted=trusted)
-        if as_json:
-            emit_json(chain_report.to_json())
-        else:
-            _echo_chain(chain_report)
-        if not chain_report.ok:
-            raise CheckFailed(f"evidence chain {chain_report.location} failed verification: "
-                              f"{chain_report.problems[0]}", fix="do not trust this chain; every problem is listed above")
-        if not as_json:
-            click.echo(f"ok: chain {chain_report.location}: {len(chain_report.bundles)} bundle(s) intact and linked "
-                       "first to newest")
+        _verify_chain(chain, trusted, allow_unanchored=allow_unanchored, as_json=as_json)
         return
     assert bundle is not None
     report = verify_bundle(bundle, trusted_keys=trusted)

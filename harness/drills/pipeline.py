@@ -10,6 +10,7 @@ the pipeline's series over the last 48 h is reported beside the RPO.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,15 +18,23 @@ from itertools import pairwise
 from typing import Any
 
 from harness.backup.catalog import BackupEntry, backup_series, list_backups, newest_backup
+from harness.backup.layout import VERIFICATIONS_PREFIX
 from harness.backup.manifest import PIPELINE
 from harness.backup.s3 import S3Store, s3_error
 from harness.backup.store import BackupStore, join_key
-from harness.backup.verify import trusted_verification, verify_backup
+from harness.backup.verify import (
+    NO_VERIFIER_KEY_NOTICE,
+    TrustedVerification,
+    trusted_verification,
+    verify_backup,
+)
 from harness.config import Settings
 from harness.drills.scenario import DrillScenario
 from harness.errors import PipelineBackupUnfit, VerificationFailed
 from harness.measure.clock import Measurement
 from harness.target.base import Target
+
+log = logging.getLogger(__name__)
 
 #: how far back the pipeline's series is searched for its worst gap
 GAP_WINDOW = timedelta(hours=48)
@@ -134,10 +143,14 @@ def _require_verified(store: BackupStore, entry: BackupEntry, *, min_keys: int,
                       trusted_keys: Sequence[str] = ()) -> str:
     """The pipeline's verification record, or a verification run now; VerificationFailed when it failed.
 
-    With verifier keys configured, a record none of them signed is not trusted: verified now instead.
+    A record is trusted only when one of the configured verifier keys signed it; with none configured
+    (said once here, NO_VERIFIER_KEY_NOTICE) or a record none of them signed, the backup is verified now.
+    Records are read from verifications/ only: one beside the backup is named as ignored.
     """
     verification = trusted_verification(store, entry.id, trusted_keys=trusted_keys, min_keys=min_keys)
     record = verification.record
+    if verification.no_verifier_key:
+        log.warning(NO_VERIFIER_KEY_NOTICE)
     if verification.passed and verification.again is None and record is not None:
         return f"passing verification record of {record.verified_at} ({record.trust})"
     if record is None or verification.again is not None:
@@ -145,14 +158,22 @@ def _require_verified(store: BackupStore, entry: BackupEntry, *, min_keys: int,
         report = verification.again or verify_backup(store, entry.id, min_keys=min_keys)
         failed = report.failed_check
         if report.passed:
-            why = f"its record is not trusted: {record.trust}" if record is not None else "no record from the pipeline"
-            return f"verified by the drill at {report.verified_at.isoformat()} ({why})"
+            return f"verified by the drill at {report.verified_at.isoformat()} ({_why_verified_now(verification)})"
         reason = f"check {failed.name}: {failed.reason}" if failed else "not every level passed"
     else:
         reason = f"its verification record says check {record.failed_check} failed"
     raise VerificationFailed(f"refused before any fault: the newest pipeline backup {entry.id} is not verified "
                              f"({reason})", fix="investigate the backup pipeline; a drill needs a verified backup "
                              "to fall back on")
+
+
+def _why_verified_now(verification: TrustedVerification) -> str:
+    if verification.record is not None:
+        return f"its record is not trusted: {verification.record.trust}"
+    if verification.ignored_record:
+        return (f"no record under {VERIFICATIONS_PREFIX}; the one beside the backup, {verification.ignored_record}, "
+                "is ignored")
+    return "no record from the pipeline"
 
 
 def _require_locked(store: BackupStore, entry: BackupEntry, settings: Settings, now: datetime) -> str:

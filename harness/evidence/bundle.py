@@ -35,6 +35,7 @@ from harness.evidence.record import ScenarioRecord, Verdict, read_records
 from harness.evidence.summary import render_summary
 from harness.evidence.tables import target_rows, targets_csv, timeline_text
 from harness.redaction import Redactor
+from harness.safe_paths import path_under, write_under
 from harness.signing import key_id, public_key_text, signer_from_env
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class _Writer:
     def unique(self, rel: str) -> str:
         path = Path(rel)
         candidate, n = rel, 1
-        while (self.root / candidate).exists():
+        while path_under(self.root, candidate, what="bundle file").exists():
             n += 1
             candidate = (path.parent / f"{path.stem}-{n}{path.suffix}").as_posix()
         return candidate
@@ -82,9 +83,7 @@ class _Writer:
         if count:
             log.warning("redacted %d secret occurrence(s) from %s", count, rel)
             self.redactions.append({"file": rel, "count": count})
-        target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(clean)
+        write_under(self.root, rel, clean, what="bundle file")
         return rel
 
     def copy_in(self, source: Path, under: str) -> list[str]:
@@ -163,7 +162,7 @@ def build_bundle(
     target = str(meta.get("target") or "unknown")
     run_id = _safe_component(str(meta.get("run_id") or f"{created:%Y%m%dT%H%M%SZ}-{slug(target, max_length=30)}"))
     out_root = Path(out_root)
-    final = out_root / run_id
+    final = path_under(out_root, run_id, what="run id")
     if final.exists():
         raise UsageError(f"evidence bundle {final} already exists", fix="use a new run id or another --out")
     out_root.mkdir(parents=True, exist_ok=True)

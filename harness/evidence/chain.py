@@ -16,7 +16,10 @@ judges them together:
 Signatures are checked per bundle against the configured public keys. The
 locked chain heads (object-locked in the store, `chain_store.py`) are what
 make a history rewritten from some point onwards visible: the rewrite cannot
-replace a head written before it.
+replace a head written before it. Without them — a local copy, a file:// store,
+a bucket without object lock — deleting the newest bundles together with their
+heads leaves a shorter chain that is consistent in itself: the report says so
+(`unanchored`), and the CLI fails such a chain unless told `--allow-unanchored`.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.errors import CheckFailed
 from harness.evidence import integrity
-from harness.evidence.links import BundleLink, incomplete_dirs, read_links
+from harness.evidence.links import BundleLink, incomplete_dirs, read_links, refused_entries
 from harness.evidence.verify import verify_bundle
 
 
@@ -60,20 +64,33 @@ class BundleStatus:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The whole chain's verdict: per-bundle status in chain order, and every problem by name."""
+    """The whole chain's verdict: per-bundle status in chain order, every problem by name, and what
+    could not be checked.
+
+    `unanchored` says why a truncation — the newest bundle(s) deleted together with their chain
+    heads — would go unseen here (no chain heads, or heads that are not object-locked); None when
+    every head is locked. `ok` is about what was checked; the CLI fails an unanchored chain too,
+    unless told `--allow-unanchored`.
+    """
 
     location: str
     bundles: tuple[BundleStatus, ...]
     problems: tuple[str, ...]
     notes: tuple[str, ...]
     head: str
+    unanchored: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def anchored(self) -> bool:
+        return self.unanchored is None
+
     def to_json(self) -> dict[str, Any]:
-        return {"location": self.location, "ok": self.ok, "head": self.head,
+        return {"location": self.location, "ok": self.ok, "head": self.head, "anchored": self.anchored,
+                "truncation_not_checked": self.unanchored,
                 "bundles": [{"run_id": b.run_id, "sequence": b.sequence, "created_at": b.created_at,
                              "signature": b.signature, "ok": b.ok, "problems": list(b.problems)}
                             for b in self.bundles],
@@ -84,6 +101,7 @@ class ChainReport:
 class _Findings:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unanchored: str | None = None
 
 
 def _check_links(links: Mapping[str, BundleLink], found: _Findings) -> None:
@@ -139,14 +157,18 @@ def _check_order(before: BundleLink, after: BundleLink, found: _Findings, by_seq
                               f"(created {before.created_at})")
 
 
-def _check_heads(links: Mapping[str, BundleLink], heads: Sequence[ChainHead] | None, found: _Findings) -> str:
-    """Every locked head must still match its bundle; returns the head line of the report."""
+def _check_heads(links: Mapping[str, BundleLink], heads: Sequence[ChainHead] | None, found: _Findings,
+                 now: datetime) -> str:
+    """Every chain head must still match its bundle; returns the head line of the report.
+
+    Sets `found.unanchored` when a truncation could not be seen: without heads, or while any head
+    can be deleted (not object-locked, or its lock has run out), the newest bundles can go with theirs.
+    """
     if heads is None:
-        found.notes.append("no locked chain heads at this location: a deleted newest bundle or a rewritten "
-                           "history from some point onwards cannot be detected here; verify the store's copy")
-        return "not checked (no locked chain heads here)"
+        found.unanchored = "no chain heads at this location (a local copy); verify the store's copy"
+        return "not checked (no chain heads here)"
     if not heads:
-        found.notes.append("the store holds no chain head yet")
+        found.unanchored = "the store holds no chain head yet"
         return "none stored"
     for head in heads:
         if head.trust_problem:
@@ -160,16 +182,29 @@ def _check_heads(links: Mapping[str, BundleLink], heads: Sequence[ChainHead] | N
                                   f"(SHA256SUMS sha256 {bundle.sums_sha256[:16]}…, head recorded "
                                   f"{head.sums_sha256[:16]}…)")
     unlocked = [head.name for head in heads if not head.locked_until]
+    expired = [head.name for head in heads if head.locked_until and _lock_ended(head.locked_until, now)]
     if unlocked:
-        found.notes.append(f"{len(unlocked)} of {len(heads)} chain head(s) are not object-locked (a file:// store or "
-                           "a bucket without object lock): they can be rewritten with the bundles")
+        found.unanchored = (f"{len(unlocked)} of {len(heads)} chain head(s) are not object-locked (a file:// store or "
+                            "a bucket without object lock): they can be deleted with the bundles")
+    elif expired:
+        found.unanchored = f"the object lock of {len(expired)} of {len(heads)} chain head(s) has run out"
     newest = max(heads, key=lambda h: h.sequence)
-    lock = f", locked until {newest.locked_until}" if newest.locked_until else ", not locked"
     later = [link.run_id for link in links.values() if (link.sequence or 0) > newest.sequence]
     if later:
         found.notes.append(f"{len(later)} bundle(s) newer than the newest chain head (not uploaded yet?): "
                            f"{', '.join(sorted(later))}")
-    return f"newest locked head #{newest.sequence} is {newest.run_id}{lock}"
+    if newest.locked_until:
+        return f"newest locked head #{newest.sequence} is {newest.run_id}, locked until {newest.locked_until}"
+    return f"newest chain head #{newest.sequence} is {newest.run_id}, not locked"
+
+
+def _lock_ended(until: str, now: datetime) -> bool:
+    """A retain-until date in the past; an unreadable one counts as ended (it proves nothing)."""
+    try:
+        parsed = datetime.fromisoformat(until)
+    except ValueError:
+        return True
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)) <= now
 
 
 def _order(link: BundleLink) -> tuple[int, str, str]:
@@ -178,7 +213,7 @@ def _order(link: BundleLink) -> tuple[int, str, str]:
 
 def verify_chain(root: Path, *, trusted_keys: Sequence[str] | None = None, heads: Sequence[ChainHead] | None = None,
                  env: Mapping[str, str] | None = None, location: str | None = None,
-                 store_problems: Sequence[str] = ()) -> ChainReport:
+                 store_problems: Sequence[str] = (), now: datetime | None = None) -> ChainReport:
     """Verify every bundle under `root` and every link between them, against `heads` when given.
 
     `trusted_keys` default to DRILL_EVIDENCE_PUBLIC_KEYS. `store_problems` are
@@ -189,6 +224,7 @@ def verify_chain(root: Path, *, trusted_keys: Sequence[str] | None = None, heads
     trusted = tuple(trusted_keys) if trusted_keys is not None else integrity.trusted_keys_from_env(env)
     links = read_links(root)
     found = _Findings(problems=list(store_problems))
+    found.problems.extend(refused_entries(root))
     for stray in incomplete_dirs(root):
         found.problems.append(f"stripped: {stray.name} has a run.json but no {integrity.SUMS}, so nothing in it "
                               "can be checked")
@@ -203,5 +239,6 @@ def verify_chain(root: Path, *, trusted_keys: Sequence[str] | None = None, heads
         found.notes.extend(f"{link.run_id}: {n}" for n in report.notes)
         statuses.append(BundleStatus(link.run_id, link.sequence, link.created_at, report.signature, problems))
     _check_links(links, found)
-    head = _check_heads(links, heads, found)
-    return ChainReport(location or str(root), tuple(statuses), tuple(found.problems), tuple(found.notes), head)
+    head = _check_heads(links, heads, found, now or datetime.now(UTC))
+    return ChainReport(location or str(root), tuple(statuses), tuple(found.problems), tuple(found.notes), head,
+                       found.unanchored)

@@ -8,7 +8,10 @@ bundles (and regenerates every hash after the edit) still contradicts a head.
 
 `fetch_chain` downloads `evidence/` for `verify --chain s3://…` and reports what
 only the store can show: an evidence object with more than one version (it was
-replaced after upload) or hidden behind a delete marker.
+replaced after upload) or hidden behind a delete marker. Every key becomes a
+local path only through `harness.safe_paths`: a key that would lead outside the
+download directory (`evidence//home/x/.bashrc`, `../x`) is a problem of the
+chain and is never written.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +32,7 @@ from harness.backup.s3 import s3_error
 from harness.errors import ConfigError, StoreError, UsageError
 from harness.evidence.chain import ChainHead, ChainReport, verify_chain
 from harness.evidence.links import HEADS_DIR, BundleLink
+from harness.safe_paths import UnsafeName, path_under, shown, write_under
 from harness.signing import record_trust, sign_record
 
 
@@ -63,12 +67,25 @@ def parse_head(name: str, body: bytes, *, trusted: tuple[str, ...], locked_until
 
 
 def read_local_heads(root: Path, *, trusted: tuple[str, ...]) -> list[ChainHead] | None:
-    """Heads under `root/_heads` (a file:// store's copy); None when there is no such directory."""
-    directory = root / HEADS_DIR
+    """Heads under `root/_heads` (a file:// store's copy); None when there is no such directory.
+
+    A head that is a symbolic link (or a `_heads` that is one) is a head with a trust problem, never followed.
+    """
+    try:
+        directory = path_under(root, HEADS_DIR, what="chain heads directory")
+    except UnsafeName as exc:
+        return [ChainHead("?", 0, "", HEADS_DIR, None, trust_problem=f"refused: {exc.why}")]
     if not directory.is_dir():
         return None
-    return [parse_head(p.name, p.read_bytes(), trusted=trusted, locked_until=None)
-            for p in sorted(directory.glob("*.json"))]
+    heads: list[ChainHead] = []
+    for found in sorted(directory.glob("*.json")):
+        try:
+            path = path_under(directory, found.name, what="chain head")
+        except UnsafeName as exc:
+            heads.append(ChainHead("?", 0, "", found.name, None, trust_problem=f"refused: {exc.why}"))
+            continue
+        heads.append(parse_head(found.name, path.read_bytes(), trusted=trusted, locked_until=None))
+    return heads
 
 
 @dataclass
@@ -117,33 +134,50 @@ def fetch_chain(client: Any, bucket: str, prefix: str, dest: Path, *, trusted: t
                 directory = marker["Key"][len(root_key):].split("/", 1)[0]
                 hidden.setdefault(directory, []).append(marker["Key"])
     for directory, keys in sorted(hidden.items()):
-        fetched.problems.append(f"deleted: s3://{bucket}/{root_key}{directory}/ — {len(keys)} object(s) hidden by "
-                                "delete markers (earlier versions still exist)")
+        where = shown(f"s3://{bucket}/{root_key}{directory}/")
+        fetched.problems.append(f"deleted: {where} — {len(keys)} object(s) hidden by delete markers (earlier "
+                                "versions still exist)")
     for key, count in sorted(counts.items()):
         if count > 1:
-            fetched.problems.append(f"edited: s3://{bucket}/{key} has {count} versions in the store: it was "
-                                    "replaced after upload")
+            fetched.problems.append(f"edited: {shown(f's3://{bucket}/{key}')} has {count} versions in the store: "
+                                    "it was replaced after upload")
     for page in listing:
         for item in page.get("Contents", []):
             key = item["Key"]
-            rel = PurePosixPath(key[len(root_key):])
-            if not rel.parts or ".." in rel.parts:
-                continue
-            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-            fetched.objects += 1
-            if rel.parts[0] == HEADS_DIR:
-                fetched.heads.append(parse_head(rel.name, body, trusted=trusted,
-                                                locked_until=_locked_until(client, bucket, key)))
-                continue
-            target = dest.joinpath(*rel.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(body)
+            _fetch_object(client, bucket, key, key[len(root_key):], fetched, trusted=trusted,
+                          folder_marker=key.endswith("/") and not item.get("Size"))
     return fetched
+
+
+def _fetch_object(client: Any, bucket: str, key: str, rel: str, fetched: FetchedChain, *, trusted: tuple[str, ...],
+                  folder_marker: bool) -> None:
+    """One listed object: a chain head is read, a bundle file written below `fetched.root`; a name that
+    would lead outside it (harness/safe_paths.py) is a problem and is never written."""
+    if folder_marker:
+        return  # an empty `dir/` object some consoles create: nothing to write
+    try:
+        path_under(fetched.root, rel, what="evidence object")
+    except UnsafeName as exc:
+        fetched.problems.append(f"refused: {shown(f's3://{bucket}/{key}')}: {exc.why}; not downloaded")
+        return
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    fetched.objects += 1
+    first, _, rest = rel.partition("/")
+    if first == HEADS_DIR:
+        fetched.heads.append(parse_head(rest, body, trusted=trusted, locked_until=_locked_until(client, bucket, key)))
+        return
+    try:
+        write_under(fetched.root, rel, body, what="evidence object")
+    except UnsafeName as exc:  # e.g. a file where an earlier key made a directory
+        fetched.problems.append(f"refused: {shown(f's3://{bucket}/{key}')}: {exc.why}; not written")
+    except OSError as exc:  # a directory where this key would be a file
+        fetched.problems.append(f"refused: {shown(f's3://{bucket}/{key}')}: cannot be written beside the other keys "
+                                f"({exc.__class__.__name__}); not written")
 
 
 def copy_head(dest_root: Path, link: BundleLink, body: bytes) -> None:
     """A file:// store's head: written once, never replaced."""
-    path = dest_root / HEADS_DIR / head_name(link)
+    path = path_under(dest_root, f"{HEADS_DIR}/{head_name(link)}", what="chain head")
     if path.exists():
         if path.read_bytes() != body:
             raise StoreError(f"{path} already holds another chain head", fix="chain heads are never rewritten")

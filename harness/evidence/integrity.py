@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness.digests import sha256_file
+from harness.safe_paths import path_under
 from harness.signing import sign_bytes
 
 SUMS = "SHA256SUMS"
@@ -41,11 +42,16 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9._/+\-@]+$")
 
 
 def bundle_files(bundle: Path) -> list[str]:
-    """Every file under `bundle` (relative POSIX paths, sorted) except SHA256SUMS and its signature."""
+    """Every file under `bundle` (relative POSIX paths, sorted) except SHA256SUMS and its signature.
+
+    A symbolic link to a directory is listed too (it is not descended into), so that
+    `verify` refuses it like a link to a file instead of never seeing it.
+    """
     found: list[str] = []
     for root, dirs, files in os.walk(bundle):
         dirs.sort()
-        for name in files:
+        linked = [name for name in dirs if (Path(root) / name).is_symlink()]
+        for name in [*files, *linked]:
             rel = (Path(root) / name).relative_to(bundle).as_posix()
             if rel not in UNLISTED:
                 found.append(rel)
@@ -53,8 +59,9 @@ def bundle_files(bundle: Path) -> list[str]:
 
 
 def render_sums(bundle: Path) -> str:
-    """SHA256SUMS text for the bundle as it is on disk now."""
-    return "".join(f"{sha256_file(bundle / rel)}  {rel}\n" for rel in bundle_files(bundle))
+    """SHA256SUMS text for the bundle as it is on disk now (UnsafeName for a link or device in it)."""
+    return "".join(f"{sha256_file(path_under(bundle, rel, what='bundle file'))}  {rel}\n"
+                   for rel in bundle_files(bundle))
 
 
 def parse_sums(text: str) -> tuple[dict[str, str], list[str]]:

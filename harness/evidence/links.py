@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.digests import sha256_file
 from harness.evidence import integrity
+from harness.safe_paths import UnsafeName, path_under
 
 #: directory names under a chain root that are not bundles (the store's locked chain heads)
 HEADS_DIR = "_heads"
@@ -57,21 +58,36 @@ def read_link(bundle: Path) -> BundleLink:
                       sequence if isinstance(sequence, int) else None, str(run.get("created_at", "")))
 
 
-def bundle_dirs(root: Path) -> list[Path]:
-    """The complete bundles directly under `root` (those with SHA256SUMS), by name."""
+def _candidates(root: Path) -> list[Path]:
+    """Directories directly under `root` that may be bundles; never a symbolic link (see `refused_entries`)."""
     if not root.is_dir():
         return []
     return sorted(child for child in root.iterdir()
-                  if child.is_dir() and not child.name.startswith((".", "_")) and (child / integrity.SUMS).is_file())
+                  if not child.name.startswith((".", "_")) and child.is_dir() and not child.is_symlink())
+
+
+def bundle_dirs(root: Path) -> list[Path]:
+    """The complete bundles directly under `root` (those with SHA256SUMS), by name."""
+    return [child for child in _candidates(root) if (child / integrity.SUMS).is_file()]
 
 
 def incomplete_dirs(root: Path) -> list[Path]:
     """Directories under `root` that look like bundles but have no SHA256SUMS (stripped or never finished)."""
+    return [child for child in _candidates(root)
+            if not (child / integrity.SUMS).is_file() and (child / integrity.RUN_JSON).is_file()]
+
+
+def refused_entries(root: Path) -> list[str]:
+    """Why each entry directly under `root` that is a symbolic link, device or FIFO is not read as a bundle."""
     if not root.is_dir():
         return []
-    return sorted(child for child in root.iterdir()
-                  if child.is_dir() and not child.name.startswith((".", "_"))
-                  and not (child / integrity.SUMS).is_file() and (child / integrity.RUN_JSON).is_file())
+    refused: list[str] = []
+    for child in sorted(root.iterdir()):
+        try:
+            path_under(root, child.name, what="bundle directory")
+        except UnsafeName as exc:
+            refused.append(exc.message)
+    return refused
 
 
 def read_links(root: Path, *, exclude: str | None = None) -> dict[str, BundleLink]:

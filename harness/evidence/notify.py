@@ -5,26 +5,24 @@ so the message cannot disagree with the evidence: the run's verdict, each
 scenario's verdict and reason, every breached target with measured vs target,
 where the report is, and the runbook's Backup Owner and DR Coordinator. The
 `text` field is one readable message, so a Slack incoming webhook shows it
-as it is. Delivery never raises: a webhook that is down must not turn a drill
-result into a harness error.
+as it is. Delivery (webhook.py: https, no redirect, no metadata address) never
+raises: a webhook that is down or refused must not turn a drill result into a
+harness error.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
+import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from harness.config import Contact, Settings, redact_webhook
+from harness.config import Contact, Settings
 from harness.evidence.bundle import overall_verdict
 from harness.evidence.record import ScenarioRecord, Verdict, read_records
 from harness.evidence.tables import target_rows
+from harness.evidence.webhook import NotifyResult, Resolver, post_json, resolve_once
 from harness.redaction import Redactor
 
 SCHEMA = "sentinel-drill/notification/v1"
@@ -164,43 +162,8 @@ def summarize_run(
     return summary if should_notify(summary["verdict"]) else None
 
 
-@dataclass(frozen=True)
-class NotifyResult:
-    """What became of one post: delivered (2xx) or not, the HTTP status if one came back, and why, in one line."""
-
-    delivered: bool
-    status: int | None
-    reason: str
-
-    def describe(self, url: str) -> str:
-        where = redact_webhook(url)
-        if self.delivered:
-            return f"notification delivered to {where} (HTTP {self.status})"
-        return f"notification NOT delivered to {where}: {self.reason} (the drill's verdict and exit code stand)"
-
-
-def post_notification(url: str, payload: Mapping[str, Any], *, timeout: float = 10.0) -> NotifyResult:
-    """POST `payload` as JSON to `url`; never raises: HTTP errors, timeouts and refusals come back as a result."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        return NotifyResult(False, None, "not an http(s) URL; nothing posted")
-    body = json.dumps(payload, default=str).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "User-Agent": "sentinel-drill"})
-    redactor = Redactor.from_env([url])
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status = int(response.status)
-    except urllib.error.HTTPError as exc:
-        return NotifyResult(False, exc.code, f"the webhook answered HTTP {exc.code} {exc.reason}")
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            return NotifyResult(False, None, f"the webhook did not answer within {timeout:g}s")
-        return NotifyResult(False, None, redactor.text(f"cannot reach the webhook: {exc.reason}"))
-    except TimeoutError:
-        return NotifyResult(False, None, f"the webhook did not answer within {timeout:g}s")
-    except (OSError, HTTPException, ValueError) as exc:
-        return NotifyResult(False, None, redactor.text(f"cannot post to the webhook: {exc.__class__.__name__}: {exc}"))
-    if 200 <= status < 300:
-        return NotifyResult(True, status, "delivered")
-    return NotifyResult(False, status, f"the webhook answered HTTP {status}")
+def post_notification(url: str, payload: Mapping[str, Any], *, timeout: float = 10.0,
+                      resolve: Resolver = resolve_once, tls: ssl.SSLContext | None = None) -> NotifyResult:
+    """POST `payload` as JSON to `url` (https, no redirect, no metadata address: webhook.py); never raises."""
+    return post_json(url, json.dumps(payload, default=str).encode("utf-8"), timeout=timeout, resolve=resolve,
+                     tls=tls)

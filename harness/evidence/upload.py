@@ -28,6 +28,7 @@ from harness.evidence import integrity
 from harness.evidence.chain_store import copy_head, head_body, head_name
 from harness.evidence.links import HEADS_DIR, BundleLink, read_link
 from harness.evidence.verify import verify_bundle
+from harness.safe_paths import path_under, write_under
 from harness.signing import signer_from_env
 
 LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
@@ -129,7 +130,7 @@ def upload_bundle(
     parts = urlsplit(store_url)
     prefix = "/".join(p for p in (parts.path.strip("/"), "evidence", bundle.name) if p)
     if parts.scheme == "file":
-        return _copy_to_dir(bundle, Path(parts.path) / "evidence" / bundle.name,
+        return _copy_to_dir(bundle, path_under(Path(parts.path), f"evidence/{bundle.name}", what="bundle directory"),
                             head=head_body(read_link(bundle), uploaded_at=now or datetime.now(UTC),
                                            signing_key=signing_key))
     if parts.scheme != "s3" or not parts.netloc:
@@ -158,7 +159,7 @@ def upload_bundle(
     total = 0
     names = _files(bundle)
     for rel in names:
-        body = (bundle / rel).read_bytes()
+        body = path_under(bundle, rel, what="bundle file").read_bytes()
         total += len(body)
         content_type = mimetypes.guess_type(rel)[0] or "text/plain"
         try:
@@ -190,9 +191,9 @@ def _copy_to_dir(bundle: Path, dest: Path, *, head: bytes) -> UploadResult:
     total = 0
     names = _files(bundle)
     for rel in names:
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(bundle / rel, dest / rel)
-        total += (bundle / rel).stat().st_size
+        body = path_under(bundle, rel, what="bundle file").read_bytes()
+        write_under(dest, rel, body, what="bundle file")
+        total += len(body)
     link = read_link(bundle)
     copy_head(dest.parent, link, head)
     return UploadResult(dest.as_uri() + "/", len(names), total, locked=False,

@@ -22,6 +22,7 @@ from harness.evidence.bundle import SCHEMA
 from harness.evidence.label import evidence_label
 from harness.evidence.metrics import render_metrics
 from harness.evidence.summary import render_summary
+from harness.safe_paths import UnsafeName, path_under
 from harness.signing import signature_trust
 
 
@@ -46,6 +47,26 @@ class VerifyReport:
                 "signature": self.signature}
 
 
+def _regular(bundle: Path, name: str) -> bool:
+    """`name` is a regular file of the bundle (not a link to one elsewhere, not a device)."""
+    try:
+        return path_under(bundle, name, what="bundle file").is_file()
+    except UnsafeName:
+        return False
+
+
+def _read_bytes(bundle: Path, name: str) -> bytes:
+    """A bundle file's bytes, read only when it is a regular file below the bundle (else OSError)."""
+    try:
+        return path_under(bundle, name, what="bundle file").read_bytes()
+    except UnsafeName as exc:
+        raise OSError(exc.message) from None
+
+
+def _read_text(bundle: Path, name: str) -> str:
+    return _read_bytes(bundle, name).decode(errors="replace")
+
+
 @dataclass
 class _Findings:
     problems: list[str] = field(default_factory=list)
@@ -55,13 +76,23 @@ class _Findings:
 
 
 def _check_files(bundle: Path, found: _Findings) -> tuple[int, bool]:
-    """Compare the files on disk with SHA256SUMS; return (files checked, run.json intact)."""
-    sums, malformed = integrity.parse_sums((bundle / integrity.SUMS).read_text(errors="replace"))
+    """Compare the files on disk with SHA256SUMS; return (files checked, run.json intact).
+
+    Every name, listed or found, is read only through `path_under`: a name that leads outside
+    the bundle, or a file that is a link or a device, is a problem and is never read.
+    """
+    sums, malformed = integrity.parse_sums(_read_text(bundle, integrity.SUMS))
     for line in malformed:
         found.problems.append(f"{integrity.SUMS}: malformed or duplicate line {line!r}")
     on_disk = integrity.bundle_files(bundle)
     bad: set[str] = set()
     for rel in sorted(set(sums) | set(on_disk)):
+        try:
+            path_under(bundle, rel, what="bundle file")
+        except UnsafeName as exc:
+            found.problems.append(exc.message)
+            bad.add(rel)
+            continue
         if rel not in on_disk:
             found.problems.append(f"missing: {rel} is listed in {integrity.SUMS} but not in the bundle")
         elif rel not in sums:
@@ -87,19 +118,17 @@ def _check_run(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None:
         found.notes.append(f"run.json schema {run.get('schema')!r} is not {SCHEMA!r}: rendered files not compared")
         return
     for name, render in (("summary.md", render_summary), ("metrics.prom", render_metrics)):
-        path = bundle / name
-        if path.is_file() and path.read_text(errors="replace") != render(run):
+        if _regular(bundle, name) and _read_text(bundle, name) != render(run):
             found.problems.append(f"{name} does not match what run.json renders to")
 
 
 def _check_chain(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None:
-    path = bundle / integrity.PREVIOUS
-    if not path.is_file():
+    if not _regular(bundle, integrity.PREVIOUS):
         found.problems.append(f"missing: {integrity.PREVIOUS} (the link to the previous bundle)")
         found.chain = "broken"
         return
     try:
-        link = integrity.parse_previous(path.read_text())
+        link = integrity.parse_previous(_read_text(bundle, integrity.PREVIOUS))
     except ValueError as exc:
         found.problems.append(f"{integrity.PREVIOUS}: {exc}")
         found.chain = "broken"
@@ -111,7 +140,12 @@ def _check_chain(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None
         found.chain = "first bundle of its chain"
         return
     run_id, expected = link
-    sums = bundle.parent / run_id / integrity.SUMS
+    try:
+        sums = path_under(bundle.parent, f"{run_id}/{integrity.SUMS}", what=f"previous bundle in {integrity.PREVIOUS}")
+    except UnsafeName as exc:
+        found.problems.append(exc.message)
+        found.chain = "broken"
+        return
     if not sums.is_file():
         found.notes.append(f"previous bundle {run_id} is not in {bundle.parent}: chain link not checked")
         found.chain = f"links to {run_id} (not present)"
@@ -129,11 +163,16 @@ def _check_chain(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None
 
 def _check_signature(bundle: Path, run: Mapping[str, Any], trusted: Sequence[str], found: _Findings) -> None:
     """The Ed25519 signature over SHA256SUMS, judged against the auditor's configured public keys."""
-    if (bundle / integrity.LEGACY_HMAC).is_file():
+    if _regular(bundle, integrity.LEGACY_HMAC):
         found.notes.append(f"{integrity.LEGACY_HMAC}: an HMAC from before Ed25519 signatures; not checked "
                            "(whoever can check it can forge it)")
-    path = bundle / integrity.SIGNATURE
-    if not path.is_file():
+    try:
+        path_under(bundle, integrity.SIGNATURE, what="bundle file")
+    except UnsafeName as exc:
+        found.problems.append(exc.message)
+        found.signature = "INVALID"
+        return
+    if not _regular(bundle, integrity.SIGNATURE):
         if run.get("signed"):
             found.problems.append(f"stripped signature: {integrity.SIGNATURE} is missing, but run.json says "
                                   f"the bundle was signed (key {run.get('signing_key_id')})")
@@ -145,7 +184,7 @@ def _check_signature(bundle: Path, run: Mapping[str, Any], trusted: Sequence[str
         else:
             found.signature = "unsigned"
         return
-    signature = integrity.read_signature(path.read_text(errors="replace"))
+    signature = integrity.read_signature(_read_text(bundle, integrity.SIGNATURE))
     if signature is None:
         found.problems.append(f"signature: {integrity.SIGNATURE} is not a signature file")
         found.signature = "INVALID"
@@ -155,7 +194,7 @@ def _check_signature(bundle: Path, run: Mapping[str, Any], trusted: Sequence[str
                            f"({integrity.PUBLIC_KEYS_ENV} or evidence_public_keys): signature not checked")
         found.signature = "present, not checked (no public key)"
         return
-    ok, why = signature_trust((bundle / integrity.SUMS).read_bytes(), signature, trusted,
+    ok, why = signature_trust(_read_bytes(bundle, integrity.SUMS), signature, trusted,
                               role="evidence", what="SHA256SUMS")
     if ok:
         found.signature = f"valid ({why})"
@@ -178,14 +217,19 @@ def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, en
     bundle = Path(bundle)
     if not bundle.is_dir():
         raise UsageError(f"{bundle} is not a directory", fix="pass an evidence bundle directory")
-    if not (bundle / integrity.SUMS).is_file():
+    try:
+        path_under(bundle, integrity.SUMS, what="bundle file")
+    except UnsafeName as exc:
+        raise CheckFailed(exc.message, fix="do not trust this bundle; compare it with the copy in the evidence "
+                                           "store") from None
+    if not _regular(bundle, integrity.SUMS):
         raise CheckFailed(f"{bundle} has no {integrity.SUMS}: it is not an evidence bundle, or it was removed",
                           fix="pass reports/evidence/<run-id>")
     found = _Findings()
     checked, run_intact = _check_files(bundle, found)
     run: dict[str, Any] = {}
     try:
-        run = json.loads((bundle / integrity.RUN_JSON).read_text())
+        run = json.loads(_read_text(bundle, integrity.RUN_JSON))
     except (OSError, ValueError):
         if run_intact:
             found.problems.append("run.json is not readable JSON")

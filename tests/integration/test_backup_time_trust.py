@@ -75,9 +75,13 @@ def test_the_clock_rule_allows_skew_and_late_uploads_but_not_a_time_after_the_st
 
 
 def test_a_backup_overwritten_after_verification_is_not_the_version_restored(aws_env, s3, bucket, source,
-                                                                               redis_factory, data):
+                                                                               redis_factory, data, monkeypatch):
     from harness.backup import verify_backup
     from harness.backup.verify import read_verify_record
+    from harness.signing import VERIFIER_KEY_ENV, generate_keypair
+
+    verifier = generate_keypair()  # a trusted record pins the version; an untrusted one is verified again instead
+    monkeypatch.setenv(VERIFIER_KEY_ENV, verifier.private_pem)
 
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     store = open_store(f"s3://{bucket}/pinned")
@@ -93,7 +97,8 @@ def test_a_backup_overwritten_after_verification_is_not_the_version_restored(aws
     store.put_bytes(rdb_key(verified.id), open_store(f"s3://{bucket}/elsewhere").get_bytes(rdb_key(other.id)))
 
     target = redis_factory()
-    result = restore_backup(store, verified.id, target_url=target.url, target_password=target.password)
+    result = restore_backup(store, verified.id, target_url=target.url, target_password=target.password,
+                            trusted_keys=(verifier.public,))
 
     client = target.client()
     assert result.keys_restored == client.dbsize() >= 150

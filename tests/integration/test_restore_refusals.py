@@ -13,8 +13,17 @@ from harness.redis_process import MARKER_NAME, pid_alive
 from harness.restore import restore_backup
 from harness.restore.plane import PausedWrites
 from harness.restore.process_plane import LocalProcessPlane
+from harness.signing import VERIFIER_KEY_ENV, generate_keypair
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def verifier(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The verifier's key pair: its records are trusted (without one configured, none is)."""
+    pair = generate_keypair()
+    monkeypatch.setenv(VERIFIER_KEY_ENV, pair.private_pem)
+    return pair
 
 
 @pytest.fixture
@@ -46,15 +55,16 @@ def test_force_overrides_an_unverified_backup_and_says_so(backup, redis_factory,
     assert target.client().dbsize() == result.keys_restored > 0
 
 
-def test_restore_refuses_a_backup_that_failed_verification(backup, redis_factory, data):
+def test_restore_refuses_a_backup_that_failed_verification(backup, redis_factory, data, verifier):
     store, backup_id = backup
     assert not verify_backup(store, backup_id, min_keys=10**6).passed
     target = redis_factory()
     with pytest.raises(RestoreRefused, match=r"failed verification \(key_count\)"):
-        restore_backup(store, backup_id, target_url=target.url, target_password=data.target_password)
+        restore_backup(store, backup_id, target_url=target.url, target_password=data.target_password,
+                       trusted_keys=(verifier.public,))
 
 
-def test_restore_refuses_a_file_changed_after_verification(backup, redis_factory, data):
+def test_restore_refuses_a_file_changed_after_verification(backup, redis_factory, data, verifier):
     store, backup_id = backup
     assert verify_backup(store, backup_id, min_keys=1).passed
     raw = store.get_bytes(layout.rdb_key(backup_id))
@@ -62,7 +72,8 @@ def test_restore_refuses_a_file_changed_after_verification(backup, redis_factory
     store.put_bytes(layout.rdb_key(backup_id), raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1 :])
     target = redis_factory()
     with pytest.raises(RestoreRefused, match="changed since it was verified"):
-        restore_backup(store, backup_id, target_url=target.url, target_password=data.target_password, force=True)
+        restore_backup(store, backup_id, target_url=target.url, target_password=data.target_password, force=True,
+                       trusted_keys=(verifier.public,))
     assert target.client().dbsize() == 0
 
 

@@ -29,7 +29,7 @@ def test_new_layout_keys_live_under_a_dated_prefix():
     assert layout.rdb_key(backup_id) == "redis/2026/11/26/20261126T061500Z-1a2b3c.rdb"
     assert layout.manifest_key(backup_id) == "redis/2026/11/26/20261126T061500Z-1a2b3c.manifest.json"
     assert layout.verify_key(backup_id) == "verifications/redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json"
-    assert layout.legacy_verify_key(backup_id) == "redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json"
+    assert layout.stray_verify_key(backup_id) == "redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json"
 
 
 def test_verification_records_live_outside_the_prefix_the_backup_job_writes():
@@ -42,7 +42,7 @@ def test_legacy_keys_follow_the_runbook():
     assert layout.layout_of("20241214-1200") == "legacy"
     assert layout.rdb_key("20241214-1200") == "redis/20241214-1200.rdb"
     assert layout.verify_key("20241214-1200") == "verifications/redis/2024/12/14/20241214-1200.verify.json"
-    assert layout.legacy_verify_key("20241214-1200") == "redis/20241214-1200.verify.json"
+    assert layout.stray_verify_key("20241214-1200") == "redis/20241214-1200.verify.json"
     assert layout.point_in_time_of("20241214-1200") == datetime(2024, 12, 14, 12, 0, tzinfo=UTC)
     with pytest.raises(UsageError):
         layout.manifest_key("20241214-1200")
@@ -53,9 +53,10 @@ def test_legacy_keys_follow_the_runbook():
     [
         ("redis/2026/11/26/20261126T061500Z-1a2b3c.rdb", ("20261126T061500Z-1a2b3c", "rdb", "manifest")),
         ("redis/2026/11/26/20261126T061500Z-1a2b3c.manifest.json", ("20261126T061500Z-1a2b3c", "manifest", "manifest")),
-        ("redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json", ("20261126T061500Z-1a2b3c", "verify", "manifest")),
+        # a record beside its backup, where the backup writer may write: classified, never read as a record
+        ("redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json", ("20261126T061500Z-1a2b3c", "stray_verify", "manifest")),
         ("redis/20241214-1200.rdb", ("20241214-1200", "rdb", "legacy")),
-        ("redis/20241214-1200.verify.json", ("20241214-1200", "verify", "legacy")),
+        ("redis/20241214-1200.verify.json", ("20241214-1200", "stray_verify", "legacy")),
         ("verifications/redis/2026/11/26/20261126T061500Z-1a2b3c.verify.json",
          ("20261126T061500Z-1a2b3c", "verify", "manifest")),
         ("verifications/redis/2024/12/14/20241214-1200.verify.json", ("20241214-1200", "verify", "legacy")),

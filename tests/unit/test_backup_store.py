@@ -11,6 +11,7 @@ from harness.backup.progress import transfer_progress, wants_progress
 from harness.backup.s3 import S3Store, s3_error
 from harness.backup.store import FileStore, open_store
 from harness.errors import AuthFailed, ConfigError, ConnectionFailed, StoreError
+from harness.safe_paths import UnsafeName
 
 
 def test_urls_choose_the_implementation(tmp_path):
@@ -68,7 +69,7 @@ def test_missing_object_is_a_store_error(tmp_path):
 
 
 def test_keys_cannot_escape_the_store(tmp_path):
-    with pytest.raises(StoreError, match="escapes"):
+    with pytest.raises(UnsafeName, match=r"refused store key '\.\./outside': it climbs out with '\.\.'"):
         FileStore(tmp_path / "store").exists("../outside")
 
 

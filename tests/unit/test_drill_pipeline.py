@@ -12,13 +12,17 @@ from harness.backup import layout
 from harness.backup.catalog import backup_series, latest_backup, newest_backup
 from harness.backup.manifest import DRILL, PIPELINE, Manifest, Origin, SourceInfo
 from harness.backup.store import FileStore
+from harness.backup.verify import NO_VERIFIER_KEY_NOTICE
 from harness.config import Settings
 from harness.drills.cluster_loss import RpoResult
 from harness.drills.pipeline import BackupGap, backup_age_s, check_pipeline_backup, pipeline_gap, worst_gap
 from harness.errors import PipelineBackupUnfit, StoreError, VerificationFailed
 from harness.evidence.tables import REPORTED_ONLY, target_rows
+from harness.signing import generate_keypair, load_private_key, sign_record
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+#: the verifier's pair: its records are the only ones the preflight believes without verifying again
+VERIFIER = generate_keypair()
 
 
 def _at(hours_ago: float) -> datetime:
@@ -45,12 +49,13 @@ def _add(store: FileStore, when: datetime, origin: Origin | None = PIPELINE, *, 
     if verified is not None:
         record = {"backup_id": backup_id, "passed": verified, "failed_check": None if verified else "checksum",
                   "sha256": "0" * 64, "verified_at": when.isoformat()}
-        store.put_bytes(layout.verify_key(backup_id), json.dumps(record).encode())
+        signed = sign_record(record, load_private_key(VERIFIER.private_pem))
+        store.put_bytes(layout.verify_key(backup_id), json.dumps(signed).encode())
     return backup_id
 
 
 def _settings(**kw: object) -> Settings:
-    return Settings(**{"rpo_seconds": 3600, **kw})  # type: ignore[arg-type]
+    return Settings(**{"rpo_seconds": 3600, "verifier_public_keys": (VERIFIER.public,), **kw})  # type: ignore[arg-type]
 
 
 # --- age and gap: given timestamps ---------------------------------------------------------------
@@ -187,3 +192,13 @@ def test_a_reported_gap_is_shown_beside_the_target_without_a_breach():
          "note": REPORTED_ONLY},
     ])
     assert [r.verdict for r in rows] == ["not measured", "met", "over (reported, not enforced)"]
+
+
+def test_without_a_verifier_key_the_pipelines_passing_record_is_verified_again(tmp_path: Path,
+                                                                              caplog: pytest.LogCaptureFixture):
+    store = FileStore(tmp_path)
+    backup = _add(store, _at(0.5))  # a signed "passed" for an RDB that is not one
+    with caplog.at_level("WARNING", logger="harness.drills.pipeline"), \
+            pytest.raises(VerificationFailed, match=rf"{backup} is not verified \(check checksum: "):
+        check_pipeline_backup(store, _settings(verifier_public_keys=()), now=NOW)
+    assert [r.getMessage() for r in caplog.records] == [NO_VERIFIER_KEY_NOTICE]

@@ -179,11 +179,61 @@ def test_the_locked_heads_catch_a_consistent_rewrite_and_a_deleted_newest_bundle
 
 
 def test_cli_chain_exit_codes_and_output(chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["evidence", "verify", "--chain", str(chain), "--public-key", KEY.public]) == 0
+    local = ["evidence", "verify", "--chain", str(chain), "--public-key", KEY.public]
+    assert main([*local, "--allow-unanchored"]) == 0
     out = capsys.readouterr().out
-    assert "#4 run-4  ok  signature: valid" in out and "ok: chain" in out
+    assert "#4 run-4  ok  signature: valid" in out
+    assert out.splitlines()[-1] == (f"ok (unanchored): chain {chain}: 4 bundle(s) intact and linked first to newest; "
+                                    "truncation not checked: no chain heads at this location (a local copy); verify "
+                                    "the store's copy")
+    assert main(local) == 1  # a local copy has no chain heads: it cannot show a deleted newest bundle
+    assert "but truncation not checked: no chain heads at this location" in capsys.readouterr().err
     shutil.rmtree(chain / "run-3")
-    assert main(["evidence", "verify", "--chain", str(chain), "--public-key", KEY.public]) == 1
+    assert main([*local, "--allow-unanchored"]) == 1
     err = capsys.readouterr().err
     assert "problem: deleted: bundle run-3 is missing — run-4 links to it" in err
     assert main(["evidence", "verify"]) == 2
+    assert main(["evidence", "verify", str(chain / "run-1"), "--allow-unanchored"]) == 2
+
+
+def test_deleting_the_newest_bundle_with_its_head_on_a_file_store_fails_unless_allowed(
+        unsigned_chain: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    for run_id in RUNS:
+        upload_bundle(unsigned_chain / run_id, store.as_uri(), trusted_keys=[])
+    shutil.rmtree(store / "evidence" / "run-4")  # the newest bundle and its (unlocked) head: a clean truncation
+    (store / "evidence" / "_heads" / "00000004-run-4.json").unlink()
+
+    assert main(["evidence", "verify", "--chain", store.as_uri()]) == 1
+    captured = capsys.readouterr()
+    verdict = captured.out.strip().splitlines()[-1] if captured.out.strip() else ""
+    assert not verdict.startswith("ok:"), verdict
+    assert "truncation" in captured.err and "not object-locked" in captured.err
+
+    assert main(["evidence", "verify", "--chain", store.as_uri(), "--allow-unanchored"]) == 0
+    verdict = capsys.readouterr().out.strip().splitlines()[-1]
+    assert verdict.startswith("ok (unanchored): chain ") and "truncation not checked" in verdict
+
+
+def test_a_chain_is_anchored_only_while_every_head_is_locked(unsigned_chain: Path) -> None:
+    from harness.evidence.chain import ChainHead
+    from harness.evidence.links import read_links
+
+    links = read_links(unsigned_chain)
+    now = T0 + timedelta(days=10)
+
+    def heads(until: str | None) -> list[ChainHead]:
+        return [ChainHead(link.run_id, link.sequence or 0, link.sums_sha256,
+                          f"{link.sequence:08d}-{link.run_id}.json", until) for link in links.values()]
+
+    later, earlier = (now + timedelta(days=1)).isoformat(), (now - timedelta(days=1)).isoformat()
+    locked = verify_chain(unsigned_chain, trusted_keys=[], heads=heads(later), now=now)
+    assert locked.ok and locked.anchored and locked.head.startswith("newest locked head #4 is run-4, locked until")
+    expired = verify_chain(unsigned_chain, trusted_keys=[], heads=heads(earlier), now=now)
+    assert expired.ok and expired.unanchored == "the object lock of 4 of 4 chain head(s) has run out"
+    unlocked = verify_chain(unsigned_chain, trusted_keys=[], heads=heads(None), now=now)
+    assert (unlocked.unanchored or "").startswith("4 of 4 chain head(s) are not object-locked")
+    assert unlocked.head == "newest chain head #4 is run-4, not locked"
+    none_yet = verify_chain(unsigned_chain, trusted_keys=[], heads=[], now=now)
+    assert none_yet.unanchored == "the store holds no chain head yet"
+    assert verify_chain(unsigned_chain, trusted_keys=[]).to_json()["anchored"] is False

@@ -15,6 +15,7 @@ from harness.backup.verify import read_verify_record
 from harness.platform.client import Cluster, namespaced
 from harness.sandbox import SandboxInfo, pipeline_jobs
 from harness.sandbox.aws import sandbox_aws
+from harness.sandbox.state import SandboxPaths
 
 
 def _store(sandbox: SandboxInfo):  # type: ignore[no-untyped-def]
@@ -42,5 +43,6 @@ def test_the_verify_cronjob_runs_as_a_job_and_records_its_verdict(real_sandbox: 
     assert entry is not None
     run = pipeline_jobs.run_verify_job(real_cluster, namespace=real_sandbox.namespace, timeout=180)
     assert run.succeeded and "PASSED" in run.log_tail
-    record = read_verify_record(store, entry.id)
-    assert record is not None and record.passed
+    verifier = SandboxPaths(real_sandbox.state_dir).verifier_public_file.read_text().strip()
+    record = read_verify_record(store, entry.id, trusted_keys=(verifier,))  # signed by the CronJob's key
+    assert record is not None and record.passed, record

@@ -109,8 +109,12 @@ def test_the_kubernetes_volume_ops_run_against_the_api_up_to_the_copy(cluster: C
     assert ops.scale("redis", 0) == 1
     try:
         ops.wait_stopped("redis", 60)
-        helper = ops.start_helper("data-redis-0", "/data", 60)
+        assert ops.replicas("redis") == 0
+        helper = ops.start_helper("data-redis-0", "/data", 60, name="sentinel-drill-restore-test",
+                                  labels={"sentinel-drill/run-id": "test-run"})
         try:
+            pod = cluster.get(f"/api/v1/namespaces/{NS}/pods/{helper}")
+            assert pod["metadata"]["labels"]["sentinel-drill/run-id"] == "test-run"  # what `recover` checks
             rdb = tmp_path / "x.rdb"
             rdb.write_bytes(b"REDIS0010")
             with pytest.raises(PodCommandFailed, match=helper):
