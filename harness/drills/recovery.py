@@ -6,6 +6,7 @@ did; the scenario marks its clock around them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,7 +14,12 @@ from harness.backup.catalog import list_backups
 from harness.backup.manifest import DRILL, Manifest
 from harness.backup.store import BackupStore
 from harness.backup.take import BackupResult, take_backup
-from harness.backup.verify import VerificationReport, trusted_verification, verify_backup
+from harness.backup.verify import (
+    NO_VERIFIER_KEY_NOTICE,
+    VerificationReport,
+    trusted_verification,
+    verify_backup,
+)
 from harness.dns import DnsChange, point_record, resolve_record
 from harness.drills.scenario import DrillScenario
 from harness.errors import RestoreRefused, TargetMissed, VerificationFailed
@@ -21,6 +27,8 @@ from harness.measure.availability import wait_healthy as measure_wait_healthy
 from harness.measure.canary import canary_key
 from harness.restore.run import RestoreResult, restore_to
 from harness.target.base import Target
+
+log = logging.getLogger("harness.drills")
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,8 @@ def newest_verified_backup(target: Target) -> str:
     """Id of the newest backup whose verification record passed (RestoreRefused when none)."""
     store = target.store()
     keys = target.settings.verifier_public_keys
+    if not keys:  # every record is verified again below: said once, not per backup
+        log.warning(NO_VERIFIER_KEY_NOTICE)
     for entry in sorted(list_backups(store), key=lambda e: e.point_in_time, reverse=True):
         if not entry.has_verify_record or not entry.complete:
             continue

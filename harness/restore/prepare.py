@@ -20,7 +20,7 @@ from harness.backup.catalog import BackupEntry, find_backup, read_manifest
 from harness.backup.manifest import Manifest
 from harness.backup.rdb import HeaderInvalid, read_header
 from harness.backup.store import BackupStore
-from harness.backup.verify import rdb_check_problem, trusted_verification
+from harness.backup.verify import NO_VERIFIER_KEY_NOTICE, rdb_check_problem, trusted_verification
 from harness.errors import RestoreRefused
 from harness.restore.compat import check_rdb_loadable
 
@@ -63,7 +63,9 @@ def _verification(store: BackupStore, entry: BackupEntry, *, force: bool, truste
     """(sha256 the verifier saw, the object version it verified, why verified again, why forcing)."""
     verification = trusted_verification(store, entry.id, trusted_keys=trusted_keys)
     again = None
-    if verification.again is not None:
+    if verification.again is not None and verification.no_verifier_key:
+        again = NO_VERIFIER_KEY_NOTICE
+    elif verification.again is not None:
         trust = verification.record.trust if verification.record is not None else "no record"
         again = f"record not trusted ({trust}): verified again now"
     if verification.passed:
