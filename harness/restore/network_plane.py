@@ -22,18 +22,23 @@ from typing import IO
 
 import redis
 
-from harness.backup import layout
 from harness.backup.dataset import loaded_scratch
-from harness.backup.manifest import DRILL
 from harness.backup.store import BackupStore
-from harness.backup.take import take_backup
 from harness.config import redact_url, split_redis_url
 from harness.errors import RestoreRefused
 from harness.redis_client import connect
 from harness.redis_process import RedisLoadFailed, RedisProcess
 from harness.restore.compat import check_rdb_file_loadable, target_redis_version
 from harness.restore.network import _url_db, _with_db, flush_targets, stream_restore
-from harness.restore.plane import PlaneWrite, RestorePhases, Snapshot, WriteHold, WriteWatch, total_keys
+from harness.restore.plane import (
+    PlaneWrite,
+    RestorePhases,
+    Snapshot,
+    WriteHold,
+    WriteWatch,
+    take_snapshot,
+    total_keys,
+)
 
 #: keys removed or put back per round trip during a rollback
 ROLLBACK_BATCH = 1000
@@ -127,15 +132,8 @@ class NetworkPlane:
         yield WriteWatch(self.client(), self.describe())
 
     def snapshot(self, work_dir: Path) -> Snapshot:
-        keys = self.count_keys()
-        local = work_dir / "target-before.rdb"
-        store = self.snapshot_store
-        if store is None:
-            raise RestoreRefused(f"{self.describe()} holds {keys} keys and no store was given for its snapshot",
-                                 fix="a restore over data needs a store to snapshot it into")
-        taken = take_backup(self.url, store.child(layout.SNAPSHOTS_PREFIX), password=self.password,
-                            work_dir=work_dir, keep_copy=local, origin=DRILL)
-        return Snapshot(local, taken.rdb_location, keys)
+        return take_snapshot(self.url, self.password, self.snapshot_store, work_dir, keys=self.count_keys(),
+                             what=self.describe())
 
     def write(self, rdb: Path, *, replace: bool, hold: WriteHold) -> PlaneWrite:
         if self._scratch is None:

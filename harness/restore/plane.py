@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import redis
 
+from harness.backup.store import BackupStore
 from harness.errors import RestoreRefused
 from harness.resp import reply_text
 
@@ -244,6 +245,23 @@ def paused_or_watched(client: redis.Redis, what: str, *, timeout_s: float) -> It
         yield paused
     finally:
         paused.release()
+
+
+def take_snapshot(url: str, password: str | None, store: BackupStore | None, work_dir: Path, *, keys: int,
+                  what: str) -> Snapshot:
+    """The live server at `url` backed up into the store's `snapshots/` (origin drill) with a local copy to put
+    back; RestoreRefused when no store was given (a restore over data always keeps what it overwrites)."""
+    from harness.backup import layout
+    from harness.backup.manifest import DRILL
+    from harness.backup.take import take_backup
+
+    if store is None:
+        raise RestoreRefused(f"{what} holds {keys} keys and no store was given for its snapshot",
+                             fix="a restore over data needs a store to snapshot it into")
+    local = work_dir / "target-before.rdb"
+    taken = take_backup(url, store.child(layout.SNAPSHOTS_PREFIX), password=password, work_dir=work_dir,
+                        keep_copy=local, origin=DRILL)
+    return Snapshot(local, taken.rdb_location, keys)
 
 
 def refuse_non_empty(existing: int, shown: str, *, replace: bool, late: bool = False) -> None:

@@ -23,11 +23,8 @@ from pathlib import Path
 
 import redis
 
-from harness.backup import layout
 from harness.backup.dataset import loaded_scratch
-from harness.backup.manifest import DRILL
 from harness.backup.store import BackupStore
-from harness.backup.take import take_backup
 from harness.config import redact_url
 from harness.errors import DrillError, RestoreRefused
 from harness.redaction import child_environment
@@ -42,6 +39,7 @@ from harness.restore.plane import (
     Snapshot,
     WriteHold,
     paused_or_watched,
+    take_snapshot,
     total_keys,
 )
 
@@ -140,16 +138,11 @@ class LocalProcessPlane:
 
     def snapshot(self, work_dir: Path) -> Snapshot:
         keys = self.count_keys()
-        local = work_dir / "target-before.rdb"
         if self._client() is None:  # stopped: its file is what it holds
+            local = work_dir / "target-before.rdb"
             _durable_copy(self.server.rdb_path, local)
             return Snapshot(local, None, keys)
-        if self.snapshot_store is None:
-            raise RestoreRefused(f"{self.describe()} holds {keys} keys and no store was given for its snapshot",
-                                 fix="a restore over data needs a store to snapshot it into")
-        taken = take_backup(self.url, self.snapshot_store.child(layout.SNAPSHOTS_PREFIX), password=self.password,
-                            work_dir=work_dir, keep_copy=local, origin=DRILL)
-        return Snapshot(local, taken.rdb_location, keys)
+        return take_snapshot(self.url, self.password, self.snapshot_store, work_dir, keys=keys, what=self.describe())
 
     def _place(self, rdb: Path) -> None:
         """Stop the server and make `rdb` its data file (a rename when it was staged beside it)."""

@@ -21,12 +21,9 @@ from typing import Protocol
 
 import redis
 
-from harness.backup import layout
-from harness.backup.manifest import DRILL
 from harness.backup.store import BackupStore
-from harness.backup.take import take_backup
 from harness.digests import sha256_file
-from harness.errors import DrillError, RestoreRefused
+from harness.errors import DrillError
 from harness.ownership import run_labels
 from harness.polling import wait_until
 from harness.resp import reply_text
@@ -38,6 +35,7 @@ from harness.restore.plane import (
     UndoNotes,
     WriteHold,
     paused_or_watched,
+    take_snapshot,
     total_keys,
 )
 
@@ -147,14 +145,8 @@ class KubernetesVolumePlane:
             yield hold
 
     def snapshot(self, work_dir: Path) -> Snapshot:
-        keys = self.count_keys()
-        if self.snapshot_store is None:
-            raise RestoreRefused(f"{self.describe()} holds {keys} keys and no store was given for its snapshot",
-                                 fix="a restore over data needs a store to snapshot it into")
-        local = work_dir / "target-before.rdb"
-        taken = take_backup(self.url(), self.snapshot_store.child(layout.SNAPSHOTS_PREFIX), password=self.password,
-                            work_dir=work_dir, keep_copy=local, origin=DRILL)
-        return Snapshot(local, taken.rdb_location, keys)
+        return take_snapshot(self.url(), self.password, self.snapshot_store, work_dir, keys=self.count_keys(),
+                             what=self.describe())
 
     def _note(self, kind: str, action: str, **params: object) -> str | None:
         return self.undo.before(kind, action=action, **params) if self.undo is not None else None
