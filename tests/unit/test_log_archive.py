@@ -19,6 +19,7 @@ from harness.backup.log_archive import (
 )
 from harness.backup.store import FileStore
 from harness.errors import CheckFailed, StoreError, UsageError
+from tests.hostile_names import put_log_day
 
 DAY = date(2026, 11, 28)
 
@@ -100,38 +101,11 @@ def test_nothing_to_archive_a_missing_day_and_a_bad_type_are_one_line_errors(tmp
     assert not store.exists(manifest_key("audit", date(2026, 11, 26)))
 
 
-def _hostile_day(tmp_path: Path, store: FileStore, members: dict[str, bytes]) -> None:
-    """A day's archive (real tar) and a manifest naming every member with its true size and sha256,
-    as whoever holds the backup writer's credentials could upload them."""
-    import hashlib
-    import io
-    import json
-
-    tar_path = tmp_path / "hostile.tar.gz"
-    with tarfile.open(tar_path, "w:gz") as tar:
-        for name, body in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    store.put_file(archive_key("audit", DAY), tar_path)
-    files = [{"name": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in members.items()]
-    store.put_bytes(manifest_key("audit", DAY), json.dumps({
-        "schema_version": 1, "log_type": "audit", "day": DAY.isoformat(), "files": files,
-        "archive_key": archive_key("audit", DAY), "archive_sha256": integrity_sha(tar_path),
-        "archive_size": tar_path.stat().st_size, "created_at": "2026-11-29T00:00:00+00:00"}).encode())
-
-
-def integrity_sha(path: Path) -> str:
-    from harness.digests import sha256_file
-
-    return sha256_file(path)
-
-
 def test_a_member_that_climbs_out_of_the_restore_directory_is_not_written_and_fails_the_day(tmp_path: Path):
     store = _store(tmp_path)
     outside = tmp_path / "outside"
     outside.mkdir()
-    _hostile_day(tmp_path, store, {"audit-2026-11-28.log": b"good\n", "../escaped.log": b"climbed\n",
+    put_log_day(store, tmp_path, {"audit-2026-11-28.log": b"good\n", "../escaped.log": b"climbed\n",
                                    f"{outside}/absolute.log": b"absolute\n"})
     restored = tmp_path / "restored"
 
