@@ -1,0 +1,107 @@
+"""What `make` runs on a clean machine, and in which order, read from its own dry run.
+
+`make -n --trace GOAL` with the caches in an empty directory (SENTINEL_DRILL_CACHE) and a venv that does
+not exist prints every step a first run takes. A fresh machine once failed after 16 minutes because two
+apt runs started side by side (the node binaries' packages beside the images' debootstrap, under the
+parallel sub-make of real-node-parts): Debian packages are installed by one step, before anything runs
+in parallel, and nothing a run does not use is built.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.sandbox.images import node_images
+from harness.sandbox.state import REPO_ROOT
+
+#: an apt install, however spelled (`apt-get install`, `$SUDO apt-get -o … install`, `apt install`)
+APT_INSTALL = re.compile(r"\bapt(?:-get)?\b[^;&|\n]*\binstall\b")
+#: a parallel make: -j with no number or one above 1, or --jobs
+PARALLEL = re.compile(r"(?:^|\s)(?:-j(?:\s|$|[2-9]|\d\d)|--jobs\b)")
+SCRIPT = re.compile(r"\btools/[\w.-]+\.sh\b")
+COMMAND_SEPARATORS = re.compile(r";|&&|\|\||\|")
+INSTALLER = "tools/install-system-packages.sh"
+
+
+def _code(path: Path) -> str:
+    return "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+
+
+def _installs_packages(command: str) -> bool:
+    """This shell command runs apt install itself, or runs a tools/ script that does (a --check installs nothing)."""
+    if APT_INSTALL.search(command):
+        return True
+    return "--check" not in command and any(APT_INSTALL.search(_code(REPO_ROOT / s)) for s in SCRIPT.findall(command))
+
+
+def _dry_run(goal: str, tmp_path: Path, venv: Path | None = None, **env: str) -> list[str]:
+    """The lines `make -n --trace GOAL` prints on a clean tree: nothing cached, no venv (unless given)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS", "DRILL_"))}
+    clean.update(SENTINEL_DRILL_CACHE=str(tmp_path / "cache"), **env)
+    out = subprocess.run(["make", "-n", "--trace", goal, f"VENV={venv or tmp_path / 'venv'}"], cwd=REPO_ROOT,
+                         env=clean, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert not (tmp_path / "cache").exists(), "a dry run built something"
+    return out.stdout.splitlines()
+
+
+@pytest.mark.parametrize("goal", ["drill", "test"])
+def test_at_most_one_apt_install_and_it_comes_before_any_parallel_step(goal: str, tmp_path: Path) -> None:
+    lines = _dry_run(goal, tmp_path)
+    installs = [(i, line) for i, line in enumerate(lines)
+                if any(_installs_packages(c) for c in COMMAND_SEPARATORS.split(line))]
+    parallel = [i for i, line in enumerate(lines) if PARALLEL.search(line)]
+    assert len(installs) <= 1, f"make {goal} runs apt {len(installs)} times: " + " | ".join(
+        line.strip()[:120] for _, line in installs)
+    if installs and parallel:
+        assert installs[0][0] < parallel[0], (
+            f"make {goal} installs packages after a parallel step starts: {lines[parallel[0]].strip()[:120]} "
+            f"comes before {installs[0][1].strip()[:120]}")
+
+
+def test_the_one_install_step_is_the_package_list_installer(tmp_path: Path) -> None:
+    """Every goal that needs packages gets them from the installer, first among the recipes that need them."""
+    lines = _dry_run("drill", tmp_path)
+    assert INSTALLER in lines, "make drill does not run the package installer"
+    first_build = next(i for i, line in enumerate(lines) if SCRIPT.search(line) and INSTALLER not in line)
+    assert lines.index(INSTALLER) < first_build
+
+
+def test_no_apt_call_outside_the_installer() -> None:
+    """Makefile, mk/, tools/, .ci/run and CI name packages and `make system-packages`; only the installer runs apt
+    (the Dockerfiles build images, not this machine)."""
+    files = [REPO_ROOT / "Makefile", REPO_ROOT / ".ci" / "run", REPO_ROOT / ".github" / "workflows" / "ci.yml",
+             *sorted((REPO_ROOT / "mk").glob("*.mk")), *sorted((REPO_ROOT / "tools").glob("*.sh"))]
+    calls = [f"{path.relative_to(REPO_ROOT)}: {line.strip()}" for path in files if path.name != Path(INSTALLER).name
+             for line in _code(path).splitlines() if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*(?:install|update)\b", line)]
+    assert calls == []
+
+
+def test_make_drill_builds_no_helm_and_only_the_node_images(tmp_path: Path) -> None:
+    drill = "\n".join(_dry_run("drill", tmp_path))
+    assert "build-helm-bin.sh" not in drill
+    assert "tools/build-images.sh --nodes" in drill
+
+
+def test_make_test_builds_helm_and_every_image(tmp_path: Path) -> None:
+    lines = _dry_run("test", tmp_path)
+    assert "tools/build-helm-bin.sh" in lines  # tests/unit/test_deploy_methods.py, the staging drill's helm deploy
+    assert "tools/build-images.sh" in lines  # the trixie Redis of tests/integration/test_restore_rdb_versions.py
+
+
+def test_make_drill_builds_helm_when_the_configuration_deploys_with_it(tmp_path: Path) -> None:
+    venv = Path(sys.prefix)  # the configuration is read with the harness, so this needs a venv that has it
+    lines = _dry_run("drill", tmp_path, venv=venv, DRILL_DEPLOY_METHOD="helm", DRILL_HELM_CHART="deploy/chart")
+    assert "tools/build-helm-bin.sh" in lines
+
+
+def test_the_node_images_are_the_ones_real_nodes_run() -> None:
+    out = subprocess.run(["bash", str(REPO_ROOT / "tools" / "build-images.sh"), "--nodes", "--print"],
+                         capture_output=True, text=True, timeout=30, check=True)
+    assert set(out.stdout.split()) == {"local/debian:bookworm", *node_images()}
