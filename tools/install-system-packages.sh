@@ -14,11 +14,12 @@
 # packages are missing: the sandbox is then kwok-only). Every apt call waits up to 10 min for the
 # dpkg/apt locks (another program's apt run); `apt-get update` runs only when something is missing.
 # apt's output: ${SENTINEL_DRILL_CACHE:-~/.cache/sentinel-drill}/apt/install.log.
+# Environment: SYSTEM_PACKAGES_LIST (another list of the same form; tests/unit/test_make_system_packages.py).
 # Docs: README.md (first lines), docs/performance.md ("Cold start")
 set -euo pipefail
 
 TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LIST="${TOOLS_DIR}/apt-packages.txt"
+LIST="${SYSTEM_PACKAGES_LIST:-${TOOLS_DIR}/apt-packages.txt}"
 LOG_DIR="${SENTINEL_DRILL_CACHE:-${HOME}/.cache/sentinel-drill}/apt"
 LOCK_WAIT_S=600
 APT_OPTS=(-o "DPkg::Lock::Timeout=${LOCK_WAIT_S}" -qq)
@@ -30,7 +31,7 @@ for arg in "$@"; do
   case "${arg}" in
     --check) check_only=1 ;;
     every-run|real-nodes) groups+=("${arg}") ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) say "unknown argument: ${arg} (see --help)"; exit 2 ;;
   esac
 done
@@ -99,7 +100,7 @@ say "installing ${missing[*]} (apt, one run; log: ${log})"
 deadline=$((SECONDS + LOCK_WAIT_S))
 until apt_get update; do
   grep -q 'Could not get lock' "${attempt}" && ((SECONDS < deadline)) || failed update
-  sleep 5
+  sleep 2
 done
 apt_get install -y --no-install-recommends "${missing[@]}" || failed install
 
