@@ -36,7 +36,7 @@ help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 system-packages: ## install the missing Debian packages of tools/apt-packages.txt in one apt run (root or sudo)
-	tools/install-system-packages.sh
+	@tools/install-system-packages.sh
 
 setup: $(SYSTEM_PACKAGES) $(STAMP) ## install what is missing: the Debian packages (tools/apt-packages.txt), the venv (editable), Allure
 $(STAMP): pyproject.toml
