@@ -113,3 +113,10 @@ def test_the_node_images_are_the_ones_real_nodes_run() -> None:
     out = subprocess.run(["bash", str(REPO_ROOT / "tools" / "build-images.sh"), "--nodes", "--print"],
                          capture_output=True, text=True, timeout=30, check=True)
     assert set(out.stdout.split()) == {"local/debian:bookworm", *node_images()}
+
+
+def test_the_parallel_step_does_not_lock_stdout(tmp_path: Path) -> None:
+    """`--output-sync` makes GNU make (4.3) lock its stdout; /dev/null is one inode for every process, and dockerd
+    holds a lock on its stdin, /dev/null: `make drill >/dev/null` (a cron job) then waited forever."""
+    parallel = [line for line in _dry_run("drill", tmp_path) if PARALLEL.search(line)]
+    assert parallel and not any("--output-sync" in line or " -O" in line for line in parallel), parallel
