@@ -68,7 +68,7 @@ drill: setup sandbox-bin helm-if-configured real-node-parts ## the monthly DR dr
 
 # Every drill runs on real sandbox nodes when this machine can (DRILL_SANDBOX_NODES=auto|real|kwok;
 # docs/sandbox.md, "Real nodes"), and on kwok-only nodes with one line saying why when it cannot.
-restore-test: setup sandbox-bin helm-bin real-node-parts ## the quarterly full restore (scenario 3: configuration, Redis, audit logs restored; Gateway smoke), timed against RTO/RPO
+restore-test: setup sandbox-bin helm-if-configured real-node-parts ## the quarterly full restore (scenario 3: configuration, Redis, audit logs restored; Gateway smoke), timed against RTO/RPO
 	$(call run_drill,quarterly)
 
 drill-all: setup sandbox-bin helm-if-configured real-node-parts ## every scenario (coverage, 1–4 with scenario 2 drained and, on real nodes, stopped hard, smoke), monthly and daily

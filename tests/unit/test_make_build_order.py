@@ -91,8 +91,9 @@ def test_no_apt_call_outside_the_installer() -> None:
     assert calls == []
 
 
-def test_make_drill_builds_no_helm_and_only_the_node_images(tmp_path: Path) -> None:
-    drill = "\n".join(_dry_run("drill", tmp_path))
+@pytest.mark.parametrize("goal", ["drill", "restore-test", "drill-all", "verify-backup", "coverage"])
+def test_a_drill_builds_no_helm_and_only_the_node_images(goal: str, tmp_path: Path) -> None:
+    drill = "\n".join(_dry_run(goal, tmp_path))
     assert "build-helm-bin.sh" not in drill
     assert "tools/build-images.sh --nodes" in drill
 
