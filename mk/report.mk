@@ -21,9 +21,9 @@ export SENTINEL_DRILL_CACHE := $(DRILL_CACHE)
 setup: allure-cli
 
 allure-cli: $(ALLURE) ## install the Allure 2 command line (npm allure-commandline, pinned, cached per version)
-$(ALLURE):
-	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 (apt-get install nodejs npm)" >&2; exit 2; }
-	@command -v java >/dev/null || echo "warning: java is missing; the report needs Java 17 (apt-get install openjdk-17-jre-headless)" >&2
+$(ALLURE): | $(SYSTEM_PACKAGES)
+	@command -v npm >/dev/null || { echo "npm is missing (Debian package npm, or Node.js 20); fix: make system-packages" >&2; exit 2; }
+	@command -v java >/dev/null || echo "warning: java is missing; the report needs Java ≥ 17 (Debian package default-jre-headless); fix: make system-packages" >&2
 	@mkdir -p $(ALLURE_HOME)
 	npm install --prefix $(ALLURE_HOME) --no-audit --no-fund --no-save --loglevel=error allure-commandline@$(ALLURE_VERSION)
 	@test -x $@ && touch $@

@@ -7,8 +7,10 @@
 #   sentinel/brain:sandbox, sentinel/gateway:sandbox deploy/images/{brain,gateway}
 #   sentinel-drill:<version from pyproject>          the repo's Dockerfile (the CronJobs' image)
 #
-# Usage: tools/build-images.sh [--rebuild] [--print]
+# Usage: tools/build-images.sh [--nodes] [--rebuild] [--print]
 #   (no args)  build what is missing; one line per image says `built` or `reused`.
+#   --nodes    only the images real sandbox nodes run (harness/sandbox/images.py: no trixie base, no
+#              trixie Redis, which only the container tests use): what `make drill` needs.
 #   --rebuild  ignore cached rootfs tarballs and input hashes (build everything again).
 #   --print    print the image names, one a line; never builds.
 #
@@ -17,7 +19,7 @@
 # built image carries the label sentinel-drill.inputs=<sha256 of its Dockerfile, context files,
 # build args and base image id> and is rebuilt only when that hash changes.
 # Needs a running engine (tools/docker-engine.sh ensure, which `make images` runs first) and
-# root for debootstrap (installed with apt if missing). Environment: DEBIAN_MIRROR.
+# root for debootstrap (Debian's debootstrap, from `make system-packages`). Environment: DEBIAN_MIRROR.
 # Docs: docs/images.md
 set -euo pipefail
 
@@ -45,15 +47,22 @@ BUILDS=(
 )
 SUITES=(bookworm trixie)
 
-rebuild=0 print_only=0
+rebuild=0 print_only=0 nodes_only=0
 for arg in "$@"; do
   case "${arg}" in
+    --nodes) nodes_only=1 ;;
     --rebuild) rebuild=1 ;;
     --print) print_only=1 ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: ${arg} (see --help)" ;;
   esac
 done
+if ((nodes_only)); then
+  SUITES=(bookworm)
+  kept=()
+  for b in "${BUILDS[@]}"; do [[ "${b}" == *"|trixie|"* ]] || kept+=("${b}"); done
+  BUILDS=("${kept[@]}")
+fi
 if ((print_only)); then
   for s in "${SUITES[@]}"; do echo "local/debian:${s}"; done
   for b in "${BUILDS[@]}"; do echo "${b%%|*}"; done
@@ -69,11 +78,8 @@ image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 # package scripts never start services, the -updates and -security sources, and no apt lists.
 make_rootfs() {
   local suite="$1" tarball="$2" dir
-  command -v debootstrap >/dev/null || {
-    log "installing debootstrap (apt)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
-      || die "could not install debootstrap with apt"
-  }
+  PATH="${PATH}:/usr/sbin" command -v debootstrap >/dev/null \
+    || die "debootstrap is missing (Debian package debootstrap); fix: make system-packages"
   [[ "$(id -u)" == 0 ]] || die "debootstrap needs root (run: sudo $0)"
   dir="$(mktemp -d "${IMAGE_CACHE}/rootfs-${suite}.XXXXXX")"
   trap "rm -rf '${dir}' '${tarball}.partial'" EXIT

@@ -5,7 +5,8 @@
 # into a cache directory keyed by version (see tools/versions.env):
 #   ${SENTINEL_DRILL_CACHE:-$HOME/.cache/sentinel-drill}/bin/node-k8s-<KUBE>_containerd-<C>_runc-<R>_<NETPOL_NAME>-<V><NETPOL_LOCAL>/
 # The CNI plugins are Debian's (containernetworking-plugins, /usr/lib/cni); they
-# are checked, not built. `make node-bin` installs the apt packages first.
+# are checked, not built. `make node-bin` installs the Debian packages first
+# (`make system-packages`, tools/apt-packages.txt).
 #
 # Usage: tools/build-node-bin.sh [--print-dir] [--rebuild]
 #   (no args)    build if needed; progress on stderr, the directory on stdout.
@@ -39,7 +40,7 @@ check_cni() {
   local p
   for p in "${CNI_PLUGINS[@]}"; do
     [[ -x "${CNI_BIN_DIR}/${p}" ]] \
-      || die "CNI plugin ${CNI_BIN_DIR}/${p} is missing; fix: apt-get install containernetworking-plugins (or make node-bin)"
+      || die "CNI plugin ${CNI_BIN_DIR}/${p} is missing (Debian package containernetworking-plugins); fix: make system-packages"
   done
 }
 
@@ -67,9 +68,9 @@ if [[ "$(printf '%s\n%s\n' "${NODE_GO_MIN_VERSION}" "${go_version}" | sort -V | 
   die "Go ${go_version} is too old; need Go >= ${NODE_GO_MIN_VERSION} ($(command -v go))"
 fi
 # runc needs cgo and libseccomp's headers.
-command -v "${CC:-gcc}" >/dev/null 2>&1 || die "no C compiler (${CC:-gcc}) for runc's cgo; fix: apt-get install gcc"
+command -v "${CC:-gcc}" >/dev/null 2>&1 || die "no C compiler (${CC:-gcc}) for runc's cgo (Debian package gcc); fix: make system-packages"
 [[ -f /usr/include/seccomp.h ]] || pkg-config --exists libseccomp 2>/dev/null \
-  || die "libseccomp headers missing (runc is built with seccomp); fix: apt-get install libseccomp-dev (or make node-bin)"
+  || die "libseccomp headers missing (runc is built with seccomp: Debian package libseccomp-dev); fix: make system-packages"
 
 # The committed wrapper modules must match versions.env.
 grep -qE "^require k8s\.io/kubernetes ${KUBE_VERSION//./\\.}\$" "${TOOLS_DIR}/kube/go.mod" \

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Install and run the local Docker engine the sandbox images are built with.
+# Run the local Docker engine the sandbox images are built with.
 #
 # Usage: tools/docker-engine.sh ensure|stop|status
-#   ensure  install Debian's docker.io with apt if dockerd is missing, start dockerd as root if
-#           the socket does not answer, wait (≤ 60 s) until `docker info` answers. Instant when
-#           the engine already answers.
+#   ensure  start dockerd as root if the socket does not answer, wait (≤ 60 s) until `docker info`
+#           answers. Instant when the engine already answers. Installs nothing: Debian's docker.io
+#           comes from `make system-packages` (tools/apt-packages.txt); without dockerd, exit 3.
 #   stop    stop the dockerd this script started (its pidfile); leaves any other engine alone.
 #   status  one line: running (server version, storage driver) or not; exit 0 / 1.
 #
@@ -31,19 +31,8 @@ describe() {
   docker info --format 'running: Docker {{.ServerVersion}}, storage driver {{.Driver}}, cgroup {{.CgroupVersion}} ({{.CgroupDriver}})' 2>/dev/null
 }
 
-install_engine() {
-  command -v apt-get >/dev/null || cannot_run "dockerd is missing and there is no apt-get to install docker.io"
-  local sudo=""
-  if [[ "$(id -u)" != 0 ]]; then
-    command -v sudo >/dev/null || cannot_run "dockerd is missing and installing docker.io needs root (no sudo)"
-    sudo="sudo"
-  fi
-  mkdir -p "${STATE_DIR}"
-  say "installing Debian's docker.io (apt)"
-  ${sudo} apt-get update -qq >/dev/null \
-    || cannot_run "apt-get update failed; install docker.io by hand"
-  DEBIAN_FRONTEND=noninteractive ${sudo} apt-get install -y -qq --no-install-recommends docker.io \
-    >"${STATE_DIR}/apt.log" 2>&1 || cannot_run "apt-get install docker.io failed (${STATE_DIR}/apt.log)"
+no_engine() {
+  cannot_run "dockerd is missing (Debian package docker.io); fix: make system-packages (as root or with sudo)"
 }
 
 # The engine's client is /usr/local/bin/docker on some machines; docker.io brings its own. Either works.
@@ -80,10 +69,9 @@ start_engine() {
 }
 
 cmd_ensure() {
-  command -v docker >/dev/null || install_engine
+  command -v docker >/dev/null || no_engine
   if answers; then return 0; fi
-  command -v dockerd >/dev/null || install_engine
-  command -v dockerd >/dev/null || cannot_run "docker.io installed but dockerd is not on PATH"
+  command -v dockerd >/dev/null || no_engine
   start_engine
   describe >&2 || true
 }
@@ -110,6 +98,6 @@ case "${1:-}" in
   ensure) cmd_ensure ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+  -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
   *) say "usage: $0 ensure|stop|status"; exit 2 ;;
 esac

@@ -29,6 +29,6 @@ check runc "libseccomp:" --version
 check "${NETPOL_NAME}" "${NETPOL_VERSION}${NETPOL_LOCAL}" --version
 for p in bridge host-local loopback portmap; do
   if [[ -x "/usr/lib/cni/${p}" ]]; then printf 'ok   %-24s /usr/lib/cni/%s\n' "cni ${p}" "${p}"
-  else printf 'FAIL %-24s missing; fix: apt-get install containernetworking-plugins\n' "cni ${p}"; fail=1; fi
+  else printf 'FAIL %-24s missing (Debian package containernetworking-plugins); fix: make system-packages\n' "cni ${p}"; fail=1; fi
 done
 exit "${fail}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.doctor.permissions import READ_VERBS, SCENARIO_NEEDS, SELF_REVIEW, Need, all_needs
 from harness.platform.manifests import load_manifests
@@ -65,3 +66,24 @@ def test_the_table_names_what_the_code_sends() -> None:
     assert Need("networking.k8s.io", "networkpolicies", "", "create", "namespace") in SCENARIO_NEEDS["scenario-4"]
     assert all(n.scope != "dr_namespace" for n in SCENARIO_NEEDS["scenario-1"] + SCENARIO_NEEDS["scenario-2"])
     assert SELF_REVIEW in all_needs()
+
+
+#: the one namespace deploy/rbac/ expects to exist: production, where SENTINEL already runs
+PRODUCTION_NAMESPACE = "sentinel"
+
+
+def test_apply_creates_every_namespace_it_uses_but_production() -> None:
+    """`kubectl apply -k deploy/rbac/` on a cluster without the DR namespace must not stop at
+    `namespaces "sentinel-dr" not found`: the manifests ship every namespace but production's."""
+    objects = load_manifests(RBAC)
+    shipped = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    used = {o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}
+    assert used - shipped == {PRODUCTION_NAMESPACE}
+    first = {o["metadata"]["name"]: i for i, o in reversed(list(enumerate(objects)))}
+    for i, obj in enumerate(objects):  # in order, for an applier that does not sort (apply_objects)
+        assert obj["metadata"].get("namespace") not in shipped or first[obj["metadata"]["namespace"]] < i, obj
+
+
+def test_the_kustomization_lists_every_manifest() -> None:
+    listed = set(yaml.safe_load((RBAC / "kustomization.yaml").read_text())["resources"])
+    assert listed == {p.name for p in RBAC.glob("*.yaml")} - {"kustomization.yaml"}

@@ -15,7 +15,7 @@ import pytest
 from harness.cli import main
 from harness.config import Settings
 from harness.doctor import DoctorReport, run_doctor
-from harness.platform.client import ApiRejected, Cluster, namespaced
+from harness.platform.client import Cluster, namespaced
 from harness.platform.manifests import apply_objects, delete_objects, load_manifests
 from harness.polling import wait_until
 from harness.sandbox import SandboxInfo
@@ -72,26 +72,16 @@ def test_a_config_error_exits_2(tmp_path: Path) -> None:
     assert main(["doctor", "--config", str(config)]) == 2
 
 
-def _create_namespace(cluster: Cluster, name: str) -> None:
-    try:
-        cluster.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
-    except ApiRejected as exc:
-        if exc.status != 409:
-            raise
-
-
 @pytest.fixture
 def restricted_kubeconfig(cluster: Cluster, sandbox: SandboxInfo, tmp_path: Path) -> Iterator[Path]:
-    """deploy/rbac/ applied to the sandbox (plus the DR namespace it names); removed afterwards."""
+    """deploy/rbac/ applied to the sandbox (it brings the DR namespace it names); removed afterwards."""
     objects = load_manifests(RBAC)
-    _create_namespace(cluster, DR_NAMESPACE)
     try:
         apply_objects(cluster, objects)
         yield token_kubeconfig(cluster, sandbox, namespace="sentinel-drill", account="sentinel-drill",
                               path=tmp_path / "drill-sa.kubeconfig", context="drill-sa")
     finally:
         delete_objects(cluster, objects)
-        cluster.request("DELETE", "/api/v1/namespaces/" + DR_NAMESPACE)
 
 
 def _without_pod_delete(role: dict[str, Any]) -> dict[str, Any]:
