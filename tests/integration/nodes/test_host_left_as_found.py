@@ -1,0 +1,98 @@
+"""The real-node sandbox leaves this host as it found it: after a crash, without its state dir, beside others.
+
+The session's own check (conftest.py) compares the whole host before and after
+its sandbox; these tests add what that cannot: another program's changes made
+while the sandbox is up (checked at the session's end), `kill -9` of `sandbox
+up` midway with the state dir gone afterwards, and the refusal of ranges the
+host already routes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness.sandbox import SandboxInfo
+from harness.sandbox.state import REPO_ROOT
+from tests.integration.nodes.host_state import ForeignChanges, differences, run, snapshot
+
+OVERLAPPING_ROUTE = ("blackhole", "10.0.0.0/8", "table", "4243")  # e.g. a VPN's, in a table of its own
+
+
+def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def _components_running() -> bool:
+    """kube-proxy has written its chains and the sandbox its routes: the node pool is half-way up."""
+    nat = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True, check=False).stdout
+    routes = subprocess.run(["ip", "route"], capture_output=True, text=True, check=False).stdout
+    return "-N KUBE-SERVICES" in nat and "unreachable 10.251.0.0/16" in routes
+
+
+def test_another_programs_changes_made_while_up_are_still_there_after_down(
+        real_sandbox: SandboxInfo, foreign_changes: ForeignChanges) -> None:
+    foreign_changes.make()
+    assert foreign_changes.missing() == []  # the session's end checks them again after `down`, then removes them
+
+
+def test_kill_9_of_up_midway_then_down_without_the_state_dir_repairs_the_host(
+        host_without_real_sandbox: dict[str, list[str]], tmp_path: Path) -> None:
+    state, aside = tmp_path / "crashed", tmp_path / "crashed-aside"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
+    up = subprocess.Popen([sys.executable, "-m", "harness.cli", "sandbox", "up", "--nodes", "real", "--keys", "100",
+                           "--state-dir", str(state)], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not _components_running() and up.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert up.poll() is None, f"`sandbox up` ended (exit {up.returncode}) before its nodes were half-way up"
+        assert _components_running(), "the node pool did not get half-way up within 300 s"
+        os.kill(up.pid, signal.SIGKILL)
+        up.wait()
+        state.rename(aside)  # the state dir is gone: only what the host itself records can repair it
+        down = _cli("sandbox", "down", "--state-dir", str(state))
+        after = snapshot()
+    finally:
+        if up.poll() is None:
+            os.kill(up.pid, signal.SIGKILL)
+            up.wait()
+        if aside.exists() and not state.exists():
+            aside.rename(state)
+        _cli("sandbox", "down", "--state-dir", str(state))  # the control plane and moto, whose pids live there
+    assert differences(host_without_real_sandbox, after) == [], down.stdout + down.stderr
+    assert differences(host_without_real_sandbox, snapshot()) == []
+
+
+def test_up_refuses_a_sandbox_range_the_host_already_routes(host_without_real_sandbox: dict[str, list[str]],
+                                                            tmp_path: Path) -> None:
+    run("ip", "route", "add", *OVERLAPPING_ROUTE)
+    try:
+        up = _cli("sandbox", "up", "--nodes", "real", "--keys", "100", "--state-dir", str(tmp_path / "s"))
+        refused_with = snapshot()
+    finally:
+        run("ip", "route", "del", *OVERLAPPING_ROUTE)
+        _cli("sandbox", "down", "--state-dir", str(tmp_path / "s"))
+    output = up.stdout + up.stderr
+    assert up.returncode == 2, output
+    assert "10.0.0.0/8" in output and "10.250.0.0/24" in output and "DRILL_SANDBOX_NET_BASE=" in output, output
+    # refused before anything changed: nothing but the route the test added differs
+    assert differences(host_without_real_sandbox, refused_with) == [
+        f"routes: + {' '.join(OVERLAPPING_ROUTE[:2])} {' '.join(OVERLAPPING_ROUTE[2:])}"]
+
+
+def test_what_the_sandbox_lets_through_names_its_own_interfaces(real_sandbox: SandboxInfo) -> None:
+    for chain in ("SENTINEL-DRILL-FORWARD", "SENTINEL-DRILL-GUARD"):
+        rules = subprocess.run(["iptables", "-w", "-t", "filter", "-S", chain], capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+        letting_through = [r for r in rules if r.startswith("-A") and r.split()[-1] in ("ACCEPT", "RETURN")]
+        assert letting_through, rules
+        unbound = [r for r in letting_through if not any(f"-{d} {i}" in r for d in "io" for i in ("lo", "sdr-+"))]
+        assert unbound == [], f"{chain} lets through traffic from any interface: {unbound}"
