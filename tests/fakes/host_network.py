@@ -13,6 +13,10 @@ import shlex
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
 
 BUILTIN = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
@@ -120,6 +124,12 @@ class FakeHost:
             return self._ip([a for a in args if a not in ("-4", "-o")])
         if name == "nft" and args[:2] == ["list", "tables"]:
             return 0, "".join(f"table {t}\n" for t in self.nft_tables), ""
+        if name == "nft" and args[:2] == ["delete", "table"]:
+            table = " ".join(args[2:])
+            if table not in self.nft_tables:
+                return 1, "", f"Error: No such file or directory; did you mean table '{table}'?"
+            self.nft_tables.remove(table)
+            return 0, "", ""
         raise AssertionError(f"the fake host does not know {shlex.join(argv)}")
 
     def _ip(self, args: list[str]) -> tuple[int, str, str]:
@@ -173,3 +183,34 @@ class FakeSysctls:
 
     def get(self, name: str) -> str:
         return (self.root / name).read_text().strip()
+
+
+@dataclass
+class FakeEdge:
+    host: FakeHost
+    sysctls: FakeSysctls
+    run_dir: Path  # stands for /run/sentinel-drill (the host record and lock)
+
+
+def install_fake_edge(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sysctls: dict[str, str]) -> FakeEdge:
+    """Point the sandbox's host code at a fake host: commands, /proc/sys, /run/sentinel-drill, cgroups."""
+    from harness.sandbox import host_command, host_record, hostnet, node_pool, nodes
+    from harness.sandbox.state import SandboxError
+
+    host = FakeHost()
+
+    def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        out = host.run(list(argv))
+        if check and out.returncode != 0:
+            raise SandboxError(f"`{' '.join(argv)}` failed: {out.stderr}")
+        return out
+
+    monkeypatch.setattr(host_command, "run", run)
+    fake_sysctls = FakeSysctls(tmp_path / "proc-sys", sysctls)
+    monkeypatch.setattr(hostnet, "SYSCTL_ROOT", fake_sysctls.root)
+    run_dir = tmp_path / "run-sentinel-drill"
+    monkeypatch.setattr(host_record, "RECORD_DIR", run_dir)
+    monkeypatch.setattr(node_pool, "HOST_LOCK", run_dir / "real-nodes.json")
+    (tmp_path / "cgroup").mkdir()
+    monkeypatch.setattr(nodes, "CGROUP_FS", tmp_path / "cgroup")
+    return FakeEdge(host, fake_sysctls, run_dir)

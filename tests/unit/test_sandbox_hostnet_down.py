@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.sandbox import hostnet
+from harness.sandbox import host_chains, host_record, hostnet
+from harness.sandbox.host_record import HostRecord
+from harness.sandbox.netplan import configured_network
 from harness.sandbox.state import SandboxError
-from tests.fakes.host_network import FakeHost, FakeSysctls
+from tests.fakes.host_network import FakeEdge, FakeHost, FakeSysctls, install_fake_edge
 
 KUBELET_VALUES = {"vm/overcommit_memory": "1", "vm/panic_on_oom": "0", "kernel/panic": "10",
                   "kernel/panic_on_oops": "1", "kernel/keys/root_maxkeys": "1000000",
@@ -20,36 +22,32 @@ HOST_VALUES = {"net/ipv4/ip_forward": "0", "net/bridge/bridge-nf-call-iptables":
 
 
 @pytest.fixture
-def host(monkeypatch: pytest.MonkeyPatch) -> FakeHost:
-    fake = FakeHost()
-
-    def run(*argv: str, check: bool = True):  # type: ignore[no-untyped-def]
-        out = fake.run(list(argv))
-        if check and out.returncode != 0:
-            raise SandboxError(f"`{' '.join(argv)}` failed: {out.stderr}")
-        return out
-
-    monkeypatch.setattr(hostnet, "_run", run)
-    return fake
+def edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeEdge:
+    return install_fake_edge(monkeypatch, tmp_path, HOST_VALUES)
 
 
 @pytest.fixture
-def sysctls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSysctls:
-    fake = FakeSysctls(tmp_path / "proc-sys", HOST_VALUES)
-    monkeypatch.setattr(hostnet, "_sysctl_path", lambda name: fake.root / name)
-    return fake
+def host(edge: FakeEdge) -> FakeHost:
+    return edge.host
 
 
 @pytest.fixture
-def sandbox_up(host: FakeHost, sysctls: FakeSysctls, tmp_path: Path) -> Iterator[Path]:
-    record = tmp_path / "state" / "hostnet.json"
-    record.parent.mkdir()
-    hostnet.prepare_host(record, nodes=3)
-    yield record
+def sysctls(edge: FakeEdge) -> FakeSysctls:
+    return edge.sysctls
+
+
+@pytest.fixture
+def sandbox_up(edge: FakeEdge, tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "state").mkdir()
+    hostnet.prepare_host(HostRecord(owner=str(tmp_path / "state")), configured_network({}), nodes=3)
+    yield host_record.record_file()
 
 
 def _down(record: Path) -> list[str]:
-    return hostnet.restore_host(record)
+    """`down` works from what the host's record says (`record` is where it lives)."""
+    loaded = host_record.load()
+    assert loaded is not None and host_record.record_file() == record
+    return hostnet.restore_host(loaded)
 
 
 def _components_start(host: FakeHost, sysctls: FakeSysctls) -> None:
@@ -128,3 +126,37 @@ def test_a_sysctl_is_given_back_only_while_it_holds_the_sandbox_value(
     assert sysctls.get("net/ipv4/ip_forward") == "0"
     assert sysctls.get("kernel/panic") == "0"
     assert sysctls.get("kernel/keys/root_maxbytes") == "20000"
+
+
+def test_the_rule_removes_our_chains_and_new_component_chains_only() -> None:
+    before = ["KUBE-SERVICES", "OTHER-PROGRAM", "DOCKER-USER"]
+    now = [*before, "KUBE-SVC-ABCDEFGHIJKLMNOP", "KUBE-KUBELET-CANARY", "KUBE-SOMETHING-ELSE", "OTHER-2",
+           hostnet.GUARD_CHAIN, hostnet.FORWARD_CHAIN]
+    assert host_chains.removable(before, now) == {"KUBE-SVC-ABCDEFGHIJKLMNOP", "KUBE-KUBELET-CANARY",
+                                                  hostnet.GUARD_CHAIN, hostnet.FORWARD_CHAIN}
+    # no state read before `up`: nothing but the chains the sandbox names itself
+    assert host_chains.removable(None, now) == {hostnet.GUARD_CHAIN, hostnet.FORWARD_CHAIN}
+
+
+def test_only_rules_jumping_into_a_removed_chain_go_with_it() -> None:
+    lines = ["-P INPUT ACCEPT", "-N KUBE-FIREWALL", "-N OTHER",
+             '-A INPUT -m comment --comment "kubernetes firewall for dropping marked packets" -j KUBE-FIREWALL',
+             "-A INPUT -j OTHER", "-A OTHER -g KUBE-FIREWALL", "-A KUBE-FIREWALL -j DROP",
+             '-A INPUT -m comment --comment "-j KUBE-FIREWALL" -j ACCEPT']
+    assert host_chains.jumps_into(lines, {"KUBE-FIREWALL"}) == [
+        ["INPUT", "-m", "comment", "--comment", "kubernetes firewall for dropping marked packets", "-j",
+         "KUBE-FIREWALL"],
+        ["OTHER", "-g", "KUBE-FIREWALL"]]
+
+
+def test_down_removes_the_bridges_that_appeared_with_its_pods_and_no_other(host: FakeHost, sandbox_up: Path) -> None:
+    host.bridges += ["sdr-a", "sdr-b", "br-0123456789ab"]  # the CNI plugin's two, and another program's
+    assert _down(sandbox_up) == []
+    assert host.bridges == ["br-0123456789ab"]
+
+
+def test_a_bridge_of_our_name_that_is_not_ours_refuses_up(host: FakeHost, tmp_path: Path, edge: FakeEdge) -> None:
+    host.bridges.append("sdr-a")
+    with pytest.raises(SandboxError, match="bridge sdr-a exists but is not the sandbox's"):
+        hostnet.prepare_host(HostRecord(owner=str(tmp_path)), configured_network({}), nodes=3)
+    assert host.bridges == ["sdr-a"] and not edge.run_dir.exists()

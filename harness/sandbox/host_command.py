@@ -1,0 +1,20 @@
+"""The one place the sandbox runs `ip`, `iptables`, `ip6tables` and `nft` on this host (tests fake `run`)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from harness.sandbox.state import SandboxError
+
+
+def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a host network command; with `check`, a failure raises SandboxError naming the command."""
+    try:
+        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False)
+    except FileNotFoundError:
+        raise SandboxError(f"{argv[0]} is not installed",
+                           fix="run `make node-bin` (it installs iproute2, iptables and nftables)") from None
+    if check and out.returncode != 0:
+        raise SandboxError(f"`{' '.join(argv)}` failed: {out.stderr.strip()[-300:]}",
+                           fix="run `sentinel-drill sandbox down` to undo the partial setup, then retry")
+    return out
