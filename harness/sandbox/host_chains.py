@@ -7,6 +7,11 @@ The rule `sandbox down` follows, in iptables and ip6tables, tables filter, nat a
 - any other chain is never touched, whoever created it and whenever;
 - the rules removed are those that jump (`-j`/`-g`) into a chain being removed
   (they cannot outlive it) and nothing else.
+An iptables table that the components' first rule brought into being (iptables-nft
+creates the nftables table `ip mangle`, `ip6 nat`, … on first use) is removed
+too when it did not exist before `up` and holds nothing but its empty built-in
+chains with an ACCEPT policy after the above (a table with anyone's rule or
+policy in it stays).
 `up` refuses when a component chain already exists before it changed anything:
 another kubelet or kube-proxy runs on this host, ours would rewrite its rules,
 and `down` could not tell them from ours. `kube-proxy --cleanup` is not used:
@@ -20,6 +25,7 @@ import shlex
 from collections.abc import Iterable
 
 from harness.sandbox import host_command
+from harness.sandbox.state import SandboxError
 
 GUARD_CHAIN = "SENTINEL-DRILL-GUARD"
 FORWARD_CHAIN = "SENTINEL-DRILL-FORWARD"
@@ -124,4 +130,29 @@ def remove_owned(before: dict[str, list[str]] | None) -> list[str]:
             for chain in sorted(going):
                 if host_command.run(binary, "-w", "-t", table, "-X", chain, check=False).returncode != 0:
                     left.append(f"{binary} chain {table}/{chain}")
+    return left
+
+
+def nft_tables() -> list[str] | None:
+    """`nft list tables` as lines ("table ip filter"); None where nft is not installed."""
+    try:
+        return host_command.run("nft", "list", "tables", check=False).stdout.splitlines()
+    except SandboxError:
+        return None
+
+
+def remove_emptied_tables(before: list[str] | None) -> list[str]:
+    """Drop iptables' own tables that appeared since `up` and are empty again; returns those that stayed."""
+    now = nft_tables()
+    if before is None or now is None:
+        return []
+    left = []
+    for line in (t for t in now if t not in before):
+        family, name = (line.split() + ["", "", ""])[1:3]
+        binary = {"ip": "iptables", "ip6": "ip6tables"}.get(family)
+        if binary is None or name not in TABLES:
+            continue  # not an iptables table: another program's nftables, never ours to judge
+        if all(r.startswith("-P ") and r.endswith(" ACCEPT") for r in rules(binary, name)) and \
+                host_command.run("nft", "delete", "table", family, name, check=False).returncode != 0:
+            left.append(f"nftables {line}")
     return left

@@ -56,6 +56,7 @@ class HostRecord:
     sysctls: dict[str, dict[str, str]] = field(default_factory=dict)  # name → {"before", "set"}
     chains_before: dict[str, list[str]] | None = None  # "<binary>:<table>" → chains, read before the first change
     bridges_before: list[str] | None = None
+    nft_tables_before: list[str] | None = None
     jumps: list[list[str]] = field(default_factory=list)  # [binary, table, chain, *rule] into our own chains
 
     def save(self) -> None:

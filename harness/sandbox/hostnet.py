@@ -131,6 +131,8 @@ def prepare_host(record: HostRecord, network: SandboxNetwork, *, nodes: int) -> 
         record.chains_before = host_chains.all_chains()
     if record.bridges_before is None:
         record.bridges_before = bridges()
+    if record.nft_tables_before is None:
+        record.nft_tables_before = host_chains.nft_tables()
     for name, value in SET_BY_SANDBOX.items():
         before = read_sysctl(name)
         if before is not None and before != value and name not in record.sysctls:
@@ -182,6 +184,7 @@ def restore_host(record: HostRecord) -> list[str]:
     for binary, table, parent, *rule in reversed(record.jumps):
         host_chains.delete_rule(binary, table, parent, rule)
     left += host_chains.remove_owned(record.chains_before)
+    left += host_chains.remove_emptied_tables(record.nft_tables_before)
     if record.bridges_before is not None:
         for link in bridges():
             if link.startswith(BRIDGE_PREFIX) and link not in record.bridges_before \

@@ -160,3 +160,17 @@ def test_a_bridge_of_our_name_that_is_not_ours_refuses_up(host: FakeHost, tmp_pa
     with pytest.raises(SandboxError, match="bridge sdr-a exists but is not the sandbox's"):
         hostnet.prepare_host(HostRecord(owner=str(tmp_path)), configured_network({}), nodes=3)
     assert host.bridges == ["sdr-a"] and not edge.run_dir.exists()
+
+
+def test_iptables_tables_that_came_with_the_sandbox_go_when_empty_and_others_stay(
+        host: FakeHost, sysctls: FakeSysctls, edge: FakeEdge, tmp_path: Path) -> None:
+    host.nft_tables[:] = ["ip filter", "ip nat"]
+    (tmp_path / "state").mkdir()
+    hostnet.prepare_host(HostRecord(owner=str(tmp_path / "state")), configured_network({}), nodes=3)
+    _components_start(host, sysctls)  # iptables-nft brings up the tables they write to first
+    host.nft_tables += ["ip mangle", "ip6 filter", "ip6 mangle", "ip6 nat", "inet another-program"]
+    host.iptables["ip6tables"].run(["-t", "nat", "-N", "OTHER-PROGRAM"])  # someone else's chain in one of them
+
+    assert _down(host_record.record_file()) == []
+
+    assert host.nft_tables == ["ip filter", "ip nat", "ip6 nat", "inet another-program"]
