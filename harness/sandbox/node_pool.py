@@ -164,13 +164,19 @@ def _claimed_record(paths: SandboxPaths) -> HostRecord:
     return record
 
 
+def _holds_legacy_record(paths: SandboxPaths) -> bool:
+    """The state dir holds a record an earlier version wrote there (not our marker of the same name)."""
+    try:
+        return "record" not in json.loads((paths.root / HELD_MARKER).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def _record_to_repair(paths: SandboxPaths) -> HostRecord | None:
     """The host's record when `paths` may undo it: its own, or one whose owner's state dir is gone."""
     record = host_record.load()
-    if record is None:
-        legacy = paths.root / HELD_MARKER
-        if legacy.exists() and "record" not in json.loads(legacy.read_text() or "{}"):
-            record = host_record.adopt_legacy(paths.root, hostnet.SET_BY_SANDBOX)  # an earlier version's record
+    if record is None and _holds_legacy_record(paths):
+        record = host_record.adopt_legacy(paths.root, hostnet.SET_BY_SANDBOX)
     if record is not None and (record.owned_by(paths.root) or record.orphaned()):
         return record
     return None
