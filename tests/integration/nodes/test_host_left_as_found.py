@@ -14,7 +14,8 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+import pytest
 
 from harness.sandbox import SandboxInfo
 from harness.sandbox.state import REPO_ROOT
@@ -43,8 +44,9 @@ def test_another_programs_changes_made_while_up_are_still_there_after_down(
 
 
 def test_kill_9_of_up_midway_then_down_without_the_state_dir_repairs_the_host(
-        host_without_real_sandbox: dict[str, list[str]], tmp_path: Path) -> None:
-    state, aside = tmp_path / "crashed", tmp_path / "crashed-aside"
+        host_without_real_sandbox: dict[str, list[str]], tmp_path_factory: pytest.TempPathFactory) -> None:
+    state = tmp_path_factory.mktemp("k9")  # short: the nodes' unix sockets live below it (108 bytes at most)
+    aside = state.with_name(f"{state.name}-aside")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
     up = subprocess.Popen([sys.executable, "-m", "harness.cli", "sandbox", "up", "--nodes", "real", "--keys", "100",
                            "--state-dir", str(state)], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
@@ -72,14 +74,15 @@ def test_kill_9_of_up_midway_then_down_without_the_state_dir_repairs_the_host(
 
 
 def test_up_refuses_a_sandbox_range_the_host_already_routes(host_without_real_sandbox: dict[str, list[str]],
-                                                            tmp_path: Path) -> None:
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    state = tmp_path_factory.mktemp("rr")
     run("ip", "route", "add", *OVERLAPPING_ROUTE)
     try:
-        up = _cli("sandbox", "up", "--nodes", "real", "--keys", "100", "--state-dir", str(tmp_path / "s"))
+        up = _cli("sandbox", "up", "--nodes", "real", "--keys", "100", "--state-dir", str(state))
         refused_with = snapshot()
     finally:
         run("ip", "route", "del", *OVERLAPPING_ROUTE)
-        _cli("sandbox", "down", "--state-dir", str(tmp_path / "s"))
+        _cli("sandbox", "down", "--state-dir", str(state))
     output = up.stdout + up.stderr
     assert up.returncode == 2, output
     assert "10.0.0.0/8" in output and "10.250.0.0/24" in output and "DRILL_SANDBOX_NET_BASE=" in output, output
