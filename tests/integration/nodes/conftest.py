@@ -54,7 +54,10 @@ def real_nodes_here(sandbox_bin_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def host_before(real_nodes_here: None) -> dict[str, list[str]]:
-    """The host's network state before any real-node sandbox of this session."""
+    """The host's network state before any real-node sandbox of this session (which finds none on it)."""
+    left = hostnet.leftovers()
+    assert left == [], (f"a real-node sandbox is still on this host before the suite: {left[:5]} — run "
+                        "`sentinel-drill sandbox down` for it (or wait for the one running to finish)")
     return snapshot()
 
 

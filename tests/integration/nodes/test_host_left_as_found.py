@@ -9,11 +9,13 @@ host already routes.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +33,8 @@ def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 
 
 def _components_running() -> bool:
-    """kube-proxy has written its chains and the sandbox its routes: the node pool is half-way up."""
+    """kube-proxy has written its chains and the sandbox its routes: the node pool is half-way up (the host held
+    none of them before: `host_without_real_sandbox` checks)."""
     nat = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True, check=False).stdout
     routes = subprocess.run(["ip", "route"], capture_output=True, text=True, check=False).stdout
     return "-N KUBE-SERVICES" in nat and "unreachable 10.251.0.0/16" in routes
@@ -43,10 +46,18 @@ def test_another_programs_changes_made_while_up_are_still_there_after_down(
     assert foreign_changes.missing() == []  # the session's end checks them again after `down`, then removes them
 
 
+def _swap(a: Path, b: Path) -> None:
+    """Exchange two paths atomically (renameat2 RENAME_EXCHANGE): no process sees neither."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, bytes(a), at_fdcwd, bytes(b), rename_exchange) != 0:
+        raise OSError(ctypes.get_errno(), f"renameat2 {a} <-> {b}")
+
+
 def test_kill_9_of_up_midway_then_down_without_the_state_dir_repairs_the_host(
         host_without_real_sandbox: dict[str, list[str]], tmp_path_factory: pytest.TempPathFactory) -> None:
     state = tmp_path_factory.mktemp("k9")  # short: the nodes' unix sockets live below it (108 bytes at most)
-    aside = state.with_name(f"{state.name}-aside")
+    gone = state.with_name(f"{state.name}-gone")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
     up = subprocess.Popen([sys.executable, "-m", "harness.cli", "sandbox", "up", "--nodes", "real", "--keys", "100",
                            "--state-dir", str(state)], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
@@ -59,15 +70,19 @@ def test_kill_9_of_up_midway_then_down_without_the_state_dir_repairs_the_host(
         assert _components_running(), "the node pool did not get half-way up within 300 s"
         os.kill(up.pid, signal.SIGKILL)
         up.wait()
-        state.rename(aside)  # the state dir is gone: only what the host itself records can repair it
+        # the state dir is gone: a dangling link takes its place in one step, so the processes still running
+        # (they create files by path) cannot bring it back; only what the host itself records can repair it
+        gone.symlink_to(state.with_name("nowhere"))
+        _swap(state, gone)
         down = _cli("sandbox", "down", "--state-dir", str(state))
         after = snapshot()
     finally:
         if up.poll() is None:
             os.kill(up.pid, signal.SIGKILL)
             up.wait()
-        if aside.exists() and not state.exists():
-            aside.rename(state)
+        if state.is_symlink():
+            _swap(state, gone)
+            gone.unlink()
         _cli("sandbox", "down", "--state-dir", str(state))  # the control plane and moto, whose pids live there
     assert differences(host_without_real_sandbox, after) == [], down.stdout + down.stderr
     assert differences(host_without_real_sandbox, snapshot()) == []
