@@ -15,11 +15,15 @@ import signal
 import subprocess
 import sys
 import time
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 
-from harness.sandbox import SandboxInfo
+from harness.measure.availability import probe_once
+from harness.platform.client import connect
+from harness.sandbox import SandboxInfo, sandbox_status
+from harness.sandbox.netplan import BASE_ENV, DEFAULT_BASE, free_base, host_routes, network_from_base
 from harness.sandbox.state import REPO_ROOT
 from tests.integration.nodes.host_state import ForeignChanges, differences, run, snapshot
 
@@ -114,3 +118,35 @@ def test_what_the_sandbox_lets_through_names_its_own_interfaces(real_sandbox: Sa
         assert letting_through, rules
         unbound = [r for r in letting_through if not any(f"-{d} {i}" in r for d in "io" for i in ("lo", "sdr-+"))]
         assert unbound == [], f"{chain} lets through traffic from any interface: {unbound}"
+
+
+@pytest.mark.slow
+def test_a_sandbox_on_the_suggested_ranges_runs_its_stack_there(host_without_real_sandbox: dict[str, list[str]],
+                                                                tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The base a refusal suggests moves every range the stack uses (a full real-node `up`, hence slow)."""
+    base = free_base(host_routes())
+    assert base is not None and base != DEFAULT_BASE
+    network = network_from_base(base)
+    state = tmp_path_factory.mktemp("nb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")} | {BASE_ENV: base}
+    try:
+        up = subprocess.run([sys.executable, "-m", "harness.cli", "sandbox", "up", "--nodes", "real", "--keys", "100",
+                             "--state-dir", str(state)], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=900, check=False)
+        assert up.returncode == 0, up.stdout + up.stderr
+        info = sandbox_status(state)
+        assert info is not None and probe_once(info.health_url, timeout=3.0).ok  # front door → Gateway Service → pods
+        cluster = connect(info.kubeconfig, info.context)
+        addresses = {a["address"] for n in cluster.list_items("/api/v1/nodes", labelSelector="sentinel-drill/node=real")
+                     for a in n["status"]["addresses"] if a["type"] == "InternalIP"}
+        assert addresses == {network.node_address(i) for i in range(3)}
+        pod_ips = {p["status"].get("podIP") for p in cluster.list_items(f"/api/v1/namespaces/{info.namespace}/pods")}
+        assert pod_ips and all(IPv4Address(ip) in network.pod_range for ip in pod_ips if ip), pod_ips
+        services = cluster.list_items(f"/api/v1/namespaces/{info.namespace}/services")
+        assert all(IPv4Address(s["spec"]["clusterIP"]) in network.service_range for s in services
+                   if s["spec"].get("clusterIP") not in (None, "None"))
+        routes = subprocess.run(["ip", "route"], capture_output=True, text=True, check=True).stdout
+        assert f"unreachable {network.pod_range}" in routes and "10.25" not in routes
+    finally:
+        _cli("sandbox", "down", "--state-dir", str(state))
+    assert differences(host_without_real_sandbox, snapshot()) == []
