@@ -25,7 +25,6 @@ import shlex
 from collections.abc import Iterable
 
 from harness.sandbox import host_command
-from harness.sandbox.state import SandboxError
 
 GUARD_CHAIN = "SENTINEL-DRILL-GUARD"
 FORWARD_CHAIN = "SENTINEL-DRILL-FORWARD"
@@ -134,11 +133,9 @@ def remove_owned(before: dict[str, list[str]] | None) -> list[str]:
 
 
 def nft_tables() -> list[str] | None:
-    """`nft list tables` as lines ("table ip filter"); None where nft is not installed."""
-    try:
-        return host_command.run("nft", "list", "tables", check=False).stdout.splitlines()
-    except SandboxError:
-        return None
+    """`nft list tables` as lines ("table ip filter"); None where nft cannot list them (not installed)."""
+    out = host_command.run("nft", "list", "tables", check=False)
+    return out.stdout.splitlines() if out.returncode == 0 else None
 
 
 def remove_emptied_tables(before: list[str] | None) -> list[str]:

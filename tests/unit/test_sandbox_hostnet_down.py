@@ -174,3 +174,11 @@ def test_iptables_tables_that_came_with_the_sandbox_go_when_empty_and_others_sta
     assert _down(host_record.record_file()) == []
 
     assert host.nft_tables == ["ip filter", "ip nat", "ip6 nat", "inet another-program"]
+
+
+def test_a_missing_command_lists_nothing_unless_it_is_needed() -> None:
+    from harness.sandbox import host_command
+
+    assert host_command.run("sentinel-drill-no-such-tool", "list", check=False).returncode == 127
+    with pytest.raises(SandboxError, match="sentinel-drill-no-such-tool is not installed"):
+        host_command.run("sentinel-drill-no-such-tool", "add")

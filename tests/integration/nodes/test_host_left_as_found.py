@@ -146,7 +146,9 @@ def test_a_sandbox_on_the_suggested_ranges_runs_its_stack_there(host_without_rea
         assert all(IPv4Address(s["spec"]["clusterIP"]) in network.service_range for s in services
                    if s["spec"].get("clusterIP") not in (None, "None"))
         routes = subprocess.run(["ip", "route"], capture_output=True, text=True, check=True).stdout
-        assert f"unreachable {network.pod_range}" in routes and "10.25" not in routes
+        default = network_from_base(DEFAULT_BASE)
+        assert f"unreachable {network.pod_range}" in routes
+        assert not [r for r in (*default.ranges, default.dns_address) if f"{r} " in routes], routes
     finally:
         _cli("sandbox", "down", "--state-dir", str(state))
     assert differences(host_without_real_sandbox, snapshot()) == []
