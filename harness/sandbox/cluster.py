@@ -25,7 +25,7 @@ from harness.platform.tool_bins import SANDBOX_BIN_DIR_ENV
 from harness.polling import wait_until
 from harness.redaction import child_environment
 from harness.redis_process import free_port
-from harness.sandbox import hostnet
+from harness.sandbox.netplan import SandboxNetwork, network_for
 from harness.sandbox.stages import STAGES_YAML
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
@@ -120,7 +120,7 @@ def _distinct_free_ports(count: int) -> list[int]:
     return sorted(ports)
 
 
-def real_node_patches(pki: Path) -> dict[str, Any]:
+def real_node_patches(pki: Path, network: SandboxNetwork) -> dict[str, Any]:
     """What a control plane needs before real kubelets can join it (kwokctl can only set these at creation).
 
     kwok must leave the real nodes alone; the API server reaches kubelets by
@@ -140,11 +140,11 @@ def real_node_patches(pki: Path) -> dict[str, Any]:
             {"name": "kube-apiserver", "extraArgs": args(
                 kubelet_preferred_address_types="InternalIP",
                 kubelet_client_certificate=str(pki / "admin.crt"), kubelet_client_key=str(pki / "admin.key"),
-                service_cluster_ip_range=str(hostnet.SERVICE_RANGE),
+                service_cluster_ip_range=str(network.service_range),
                 default_not_ready_toleration_seconds="10", default_unreachable_toleration_seconds="10")},
             {"name": "kwok-controller", "extraArgs": args(
                 manage_all_nodes="false", manage_nodes_with_annotation_selector=f"{KWOK_NODE_ANNOTATION}=fake",
-                cidr=f"{hostnet.KWOK_POD_RANGE.network_address + 1}/{hostnet.KWOK_POD_RANGE.prefixlen}")},
+                cidr=f"{network.kwok_pod_range.network_address + 1}/{network.kwok_pod_range.prefixlen}")},
         ],
     }
 
@@ -165,7 +165,7 @@ def write_kwok_config(paths: SandboxPaths, *, real_nodes_for: str | None = None)
         "options": {"bindAddress": "127.0.0.1", **ports},
     }
     if real_nodes_for:
-        patches = real_node_patches(paths.kwok_cluster_dir(real_nodes_for) / "pki")
+        patches = real_node_patches(paths.kwok_cluster_dir(real_nodes_for) / "pki", network_for(paths))
         options["options"].update(patches["options"])
         options["componentsPatches"] = patches["componentsPatches"]
     paths.kwok_config.write_text(yaml.safe_dump(options, sort_keys=False) + STAGES_YAML)

@@ -30,7 +30,7 @@ from harness.platform.stack import DEPLOY_DIR, deploy_stack
 from harness.polling import WaitTimedOut, poll
 from harness.redis_client import connect as redis_connect
 from harness.redis_process import RedisProcess, free_port
-from harness.sandbox import aws, first_backups, hostnet, node_pool, pipeline_jobs, processes
+from harness.sandbox import aws, first_backups, netplan, node_pool, pipeline_jobs, processes
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import FrontConfig, Inward, Route
 from harness.sandbox.health import HealthConfig
@@ -199,9 +199,20 @@ def _choose_nodes(nodes: str, paths: SandboxPaths) -> tuple[bool, str]:
         raise SandboxError(f"unknown node mode {nodes!r}", fix="use kwok, real or auto")
     if nodes == "kwok":
         return False, ""
-    why = node_pool.why_no_real_nodes() or node_pool.claim_host(paths)
+    network = netplan.configured_network()  # a wrong DRILL_SANDBOX_NET_BASE is refused in every mode
+    why = node_pool.why_no_real_nodes()
+    if why is None:
+        try:  # before anything starts: ranges the host routes, another kubelet's rules
+            node_pool.check_host(network)
+        except SandboxError as exc:
+            if nodes == "real":
+                raise
+            why = exc.one_line()
+    why = why or node_pool.claim_host(paths)
     if why and nodes == "real":
         raise SandboxError(f"real nodes cannot start here: {why}", fix="fix that, or run with --nodes kwok")
+    if why is None:
+        netplan.record_network(paths, network)
     return why is None, (f"kwok-only: {why}" if why else "")
 
 
@@ -323,8 +334,8 @@ def _start_real(paths: SandboxPaths, bins: Path, *, cluster_name: str, keys: int
     _start_front(paths, FrontConfig(
         str(paths.kubeconfig), f"kwok-{cluster_name}", NAMESPACE,
         (Route(redis_port, "redis", 6379), Route(health_port, "sentinel-gateway", GATEWAY_PORT)),
-        (Inward(hostnet.DNS_ADDRESS, moto_port, moto_port),)), timeout=timeout)
-    pipeline_jobs.deploy_pipeline(cluster, namespace=NAMESPACE, endpoint=pipeline_jobs.store_endpoint(moto_port),
+        (Inward(netplan.network_for(paths).dns_address, moto_port, moto_port),)), timeout=timeout)
+    pipeline_jobs.deploy_pipeline(cluster, namespace=NAMESPACE, endpoint=pipeline_jobs.store_endpoint(paths, moto_port),
                                   region=REGION, verifier_key_pem=_verifier_key(paths))
     first_backups.first_config_export(paths, cluster, endpoint, store_url=f"s3://{BUCKET}/", namespace=NAMESPACE)
     _wait_serving(f"http://127.0.0.1:{health_port}/health", timeout=timeout, log=paths.log("front"))
@@ -391,6 +402,7 @@ def _remove_runtime_files(paths: SandboxPaths) -> None:
         shutil.rmtree(path, ignore_errors=True)
     for path in (paths.state_file, paths.kubeconfig, paths.health_config, paths.kwok_config, paths.front_config):
         path.unlink(missing_ok=True)
+    netplan.forget_network(paths)
 
 
 def sandbox_down(state_dir: Path | None = None) -> DownResult:
@@ -400,9 +412,11 @@ def sandbox_down(state_dir: Path | None = None) -> DownResult:
     """
     paths = SandboxPaths((state_dir or default_state_dir()).resolve())
     if not paths.root.exists():
-        return DownResult({}, 0.0, {}, {})
-    with _locked(paths):
-        result = _teardown(paths)
+        # no processes to stop, but the host may still carry its real nodes' changes: their record is the host's
+        result = DownResult({}, 0.0, {}, {}, tuple(node_pool.stop_pool(paths)))
+    else:
+        with _locked(paths):
+            result = _teardown(paths)
     if result.still_running or result.ports_listening or result.left_on_host:
         raise SandboxError(
             f"sandbox processes survived `down`: {result.still_running or ''} ports still served: "

@@ -2,8 +2,13 @@
 
 One pool per host: the node addresses, bridges and iptables chains are the
 host's, so a second sandbox on the same machine stays kwok-only (it says so).
-The host lock records which state dir holds the pool; a lock whose holder's
-state dir no longer records a running pool is stale and taken over.
+The claim is the host lock (which state dir holds the pool) plus the host's
+record of its changes (host_record.py), created together. A claim whose state
+dir is gone, or holds no record any more, is stale and taken over; what such a
+sandbox changed is repaired by the next `down` or `up` (stop_pool), because its
+record lives on the host, not in the state dir. Everything the pool runs lives
+under the cgroup `/sentinel-drill` (nodes per zone, the rest in `pool`), so it
+is stopped even when its pid files went with the state dir.
 """
 
 from __future__ import annotations
@@ -20,12 +25,18 @@ import yaml
 from harness.platform.client import Cluster
 from harness.redaction import child_environment
 from harness.redis_process import free_port
-from harness.sandbox import hostnet, nodes, processes
+from harness.sandbox import host_record, hostnet, netplan, nodes, processes
 from harness.sandbox.cluster import ZONES
+from harness.sandbox.host_record import HostRecord
+from harness.sandbox.netplan import SandboxNetwork
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
 HOST_LOCK = Path("/run/sentinel-drill/real-nodes.json")
+# kept in the holder's state dir so that sandboxes of earlier versions on this host (which looked for their
+# record there) see the pool as held; the record itself is the host's
+HELD_MARKER = "hostnet.json"
 POOL_PROCESSES = ("kube-proxy", "cluster-dns")
+POOL_CGROUP = f"/{nodes.CGROUP_PARENT}/pool"
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,8 @@ class PoolInfo:
 
 
 def pool_nodes(paths: SandboxPaths, zones: tuple[str, ...] = ZONES) -> list[nodes.RealNode]:
-    return [nodes.RealNode(i, zone, paths.root / "nodes" / zone) for i, zone in enumerate(zones)]
+    network = netplan.network_for(paths)
+    return [nodes.RealNode(i, zone, paths.root / "nodes" / zone, network) for i, zone in enumerate(zones)]
 
 
 def pool_node_names(paths: SandboxPaths) -> tuple[str, ...]:
@@ -81,10 +93,6 @@ def restart_zone(paths: SandboxPaths, zone: str) -> list[str]:
     return restarted
 
 
-def _hostnet_file(paths: SandboxPaths) -> Path:
-    return paths.root / "hostnet.json"
-
-
 def _holder() -> str | None:
     try:
         return str(json.loads(HOST_LOCK.read_text())["state_dir"])
@@ -93,9 +101,12 @@ def _holder() -> str | None:
 
 
 def _held_elsewhere(paths: SandboxPaths) -> str | None:
-    """The other sandbox whose real nodes hold this host now (a stale lock, its state gone, holds nothing)."""
+    """The other sandbox whose real nodes hold this host now (a stale claim, its state gone, holds nothing)."""
     holder = _holder()
-    if holder and holder != str(paths.root) and (Path(holder) / "hostnet.json").exists():
+    if not holder or holder == str(paths.root) or not Path(holder).is_dir():
+        return None
+    record = host_record.load()
+    if (record is not None and record.owner == holder) or (Path(holder) / HELD_MARKER).exists():
         return holder
     return None
 
@@ -113,6 +124,11 @@ def why_no_real_nodes() -> str | None:
     return why
 
 
+def check_host(network: SandboxNetwork) -> None:
+    """Refuse (SandboxError), before anything starts, a host whose routes or rules the pool would take over."""
+    hostnet.check_host(network, host_record.load())
+
+
 def claim_host(paths: SandboxPaths) -> str | None:
     """Take the host's one real-node pool for `paths`; None on success, else why not (one line)."""
     HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
@@ -121,32 +137,66 @@ def claim_host(paths: SandboxPaths) -> str | None:
         holder = _held_elsewhere(paths)
         if holder:
             return f"this host's real nodes belong to the sandbox in {holder}"
+        record = host_record.load()
+        if record is not None and not record.owned_by(paths.root):
+            return (f"this host still carries changes of the sandbox in {record.owner} that could not be undone "
+                    f"(run `sentinel-drill sandbox down --state-dir {record.owner}` to see what)")
         HOST_LOCK.write_text(json.dumps({"state_dir": str(paths.root)}))
+        paths.root.mkdir(parents=True, exist_ok=True)
+        (paths.root / HELD_MARKER).write_text(json.dumps({"record": str(host_record.record_file())}) + "\n")
+        if record is None:
+            HostRecord(owner=str(paths.root)).save()
     return None
 
 
 def release_host(paths: SandboxPaths) -> None:
-    if _holder() == str(paths.root):
+    holder = _holder()
+    if holder == str(paths.root) or (holder and not Path(holder).is_dir()):
         HOST_LOCK.unlink(missing_ok=True)
+    (paths.root / HELD_MARKER).unlink(missing_ok=True)
 
 
-def has_pool(paths: SandboxPaths) -> bool:
-    return _hostnet_file(paths).exists()
+def _claimed_record(paths: SandboxPaths) -> HostRecord:
+    record = host_record.load()
+    if record is None or not record.owned_by(paths.root):
+        raise SandboxError(f"the sandbox in {paths.root} has not claimed this host's real nodes",
+                           fix="start real nodes through `sentinel-drill sandbox up --nodes real`")
+    return record
+
+
+def _holds_legacy_record(paths: SandboxPaths) -> bool:
+    """The state dir holds a record an earlier version wrote there (not our marker of the same name)."""
+    try:
+        return "record" not in json.loads((paths.root / HELD_MARKER).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _record_to_repair(paths: SandboxPaths) -> HostRecord | None:
+    """The host's record when `paths` may undo it: its own, or one whose owner's state dir is gone."""
+    record = host_record.load()
+    if record is None and _holds_legacy_record(paths):
+        record = host_record.adopt_legacy(paths.root, hostnet.SET_BY_SANDBOX)
+    if record is not None and (record.owned_by(paths.root) or record.orphaned()):
+        return record
+    return None
 
 
 def kube_proxy_config(paths: SandboxPaths) -> dict[str, object]:
+    network = netplan.network_for(paths)
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "mode": "iptables",
-        "clusterCIDR": str(hostnet.POD_RANGE),
+        "clusterCIDR": str(network.pod_range),
         "clientConnection": {"kubeconfig": str(paths.kubeconfig)},
         "hostnameOverride": "node-zone-a",
         "bindAddress": "127.0.0.1",
         "healthzBindAddress": f"127.0.0.1:{free_port()}",
         "metricsBindAddress": f"127.0.0.1:{free_port()}",
-        "nodePortAddresses": [str(hostnet.NODE_RANGE)],
-        "conntrack": {"maxPerCore": 0, "min": 0},  # leave the host's conntrack limits alone
+        "nodePortAddresses": [str(network.node_range)],
+        # leave the host's conntrack limits and timeouts alone (0: kube-proxy does not set them)
+        "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
         "iptables": {"localhostNodePorts": False, "syncPeriod": "5s", "minSyncPeriod": "0s"},
     }
 
@@ -156,7 +206,8 @@ def start_pool(cluster: Cluster, paths: SandboxPaths, *, cluster_name: str, imag
     """Host network, then per zone containerd (+ images) and kubelet, then proxy and DNS; waits for Ready."""
     bins = nodes.node_bin_dir()
     members = pool_nodes(paths)
-    hostnet.prepare_host(_hostnet_file(paths), nodes=len(members))
+    hostnet.prepare_host(_claimed_record(paths), netplan.network_for(paths), nodes=len(members))
+    nodes.make_cgroup(POOL_CGROUP)
     imported = 0
     for node in members:
         node.state.mkdir(parents=True, exist_ok=True)
@@ -168,19 +219,24 @@ def start_pool(cluster: Cluster, paths: SandboxPaths, *, cluster_name: str, imag
         nodes.start_kubelet(node, bins, paths, ca_file=pki / "ca.crt", healthz_port=free_port())
     proxy_config = paths.root / "nodes" / "kube-proxy.yaml"
     proxy_config.write_text(yaml.safe_dump(kube_proxy_config(paths)))
-    processes.spawn("kube-proxy", [str(bins / "kube-proxy"), "--config", str(proxy_config), "--v", "1"],
-                    log=paths.log("kube-proxy"), pidfile=paths.pidfile("kube-proxy"), env=child_environment())
+    proxy = processes.spawn("kube-proxy", [str(bins / "kube-proxy"), "--config", str(proxy_config), "--v", "1"],
+                            log=paths.log("kube-proxy"), pidfile=paths.pidfile("kube-proxy"), env=child_environment())
+    nodes.enter_cgroup(proxy.pid, POOL_CGROUP)
     for node in members:
-        nodes.start_network_policy(node, bins, paths, metrics_port=free_port())
+        enforcer = nodes.start_network_policy(node, bins, paths, metrics_port=free_port())
+        nodes.enter_cgroup(enforcer.pid, POOL_CGROUP)
     nodes.wait_nodes_ready(cluster, members, timeout=timeout, paths=paths)
     return PoolInfo(tuple(n.name for n in members), tuple(n.zone for n in members),
                     tuple(n.address for n in members), imported)
 
 
 def _start_dns(paths: SandboxPaths, *, context: str) -> None:
-    processes.spawn("cluster-dns", [sys.executable, "-m", "harness.sandbox.cluster_dns", "--kubeconfig",
-                                    str(paths.kubeconfig), "--context", context, "--address", hostnet.DNS_ADDRESS],
-                    log=paths.log("cluster-dns"), pidfile=paths.pidfile("cluster-dns"), cwd=REPO_ROOT)
+    address = netplan.network_for(paths).dns_address
+    proc = processes.spawn("cluster-dns", [sys.executable, "-m", "harness.sandbox.cluster_dns", "--kubeconfig",
+                                           str(paths.kubeconfig), "--context", context, "--address", address],
+                           log=paths.log("cluster-dns"), pidfile=paths.pidfile("cluster-dns"), cwd=REPO_ROOT)
+    nodes.make_cgroup(POOL_CGROUP)
+    nodes.enter_cgroup(proc.pid, POOL_CGROUP)
 
 
 def restart_dns(paths: SandboxPaths, *, context: str) -> None:
@@ -192,12 +248,17 @@ def restart_dns(paths: SandboxPaths, *, context: str) -> None:
 
 
 def stop_pool(paths: SandboxPaths) -> list[str]:
-    """Kill every node's processes (containers included), unmount, undo the host changes; returns what is left."""
+    """Kill every node's processes (containers included), unmount, undo the host changes; returns what is left.
+
+    Also repairs a host whose record's state dir is gone (a crashed or deleted
+    sandbox); leaves alone a pool another live sandbox holds.
+    """
     left: list[str] = []
     names = [*POOL_PROCESSES, *(f"network-policy-{n.zone}" for n in pool_nodes(paths))]
     procs = [p for p in (processes.read_pidfile(paths.pidfile(name)) for name in names) if p is not None]
     processes.terminate_all(procs, timeout=8.0)  # the policy enforcers remove their nftables tables on SIGTERM
-    if _held_elsewhere(paths):
+    record = _record_to_repair(paths)
+    if _held_elsewhere(paths) or (record is None and host_record.load() is not None):
         # the node cgroups, nftables tables and host routes are the host's, and another sandbox holds them:
         # a kwok sandbox going down beside a real-node one must not take that one's nodes with it
         return left
@@ -206,11 +267,16 @@ def stop_pool(paths: SandboxPaths) -> list[str]:
         pids = nodes.kill_cgroup(node.cgroup)
         if pids:
             left.append(f"{node.name}: processes {pids} outlived SIGKILL")
+    pids = nodes.kill_cgroup(POOL_CGROUP)  # kube-proxy, DNS and the enforcers, pid files or not
+    if pids:
+        left.append(f"the pool's processes {pids} outlived SIGKILL")
     nodes.unmount_under(paths.root / "nodes")
-    if has_pool(paths):
-        left += hostnet.restore_host(_hostnet_file(paths))
+    if record is not None:
+        if not record.owned_by(paths.root):
+            nodes.unmount_under(Path(record.owner) / "nodes")
+        left += hostnet.restore_host(record)
     left += nodes.remove_cgroup_tree(f"/{nodes.CGROUP_PARENT}")  # every hierarchy, the unified one included
     shutil.rmtree(paths.root / "nodes", ignore_errors=True)
-    release_host(paths)
+    if not left:
+        release_host(paths)
     return left
-

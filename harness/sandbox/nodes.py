@@ -27,7 +27,8 @@ from harness.platform.client import Cluster, cluster_scoped
 from harness.platform.pods import ZONE_LABEL
 from harness.polling import poll, wait_until
 from harness.redaction import child_environment
-from harness.sandbox import hostnet, processes
+from harness.sandbox import host_command, hostnet, processes
+from harness.sandbox.netplan import SandboxNetwork
 from harness.sandbox.state import REPO_ROOT, SandboxError, SandboxPaths
 
 BUILD_SCRIPT = REPO_ROOT / "tools" / "build-node-bin.sh"
@@ -50,6 +51,7 @@ class RealNode:
     index: int
     zone: str
     state: Path  # runtime files: configs, sockets, kubelet root (removed by `down`)
+    network: SandboxNetwork  # the sandbox's ranges (netplan.py)
 
     @property
     def name(self) -> str:
@@ -57,11 +59,11 @@ class RealNode:
 
     @property
     def address(self) -> str:
-        return hostnet.node_address(self.index)
+        return self.network.node_address(self.index)
 
     @property
     def pod_cidr(self) -> str:
-        return hostnet.pod_cidr(self.index)
+        return self.network.pod_cidr(self.index)
 
     @property
     def socket(self) -> Path:
@@ -269,8 +271,8 @@ def cni_config(node: RealNode) -> dict[str, object]:
                 "ipam": {
                     "type": "host-local", "dataDir": str(node.state / "cni" / "ipam"),
                     "ranges": [[{"subnet": node.pod_cidr}]],
-                    "routes": [{"dst": str(hostnet.POD_RANGE)}, {"dst": str(hostnet.SERVICE_RANGE)},
-                               {"dst": str(hostnet.NODE_RANGE)}],
+                    "routes": [{"dst": str(node.network.pod_range)}, {"dst": str(node.network.service_range)},
+                               {"dst": str(node.network.node_range)}],
                 },
             },
             {"type": "portmap", "capabilities": {"portMappings": True}},
@@ -340,7 +342,7 @@ def kubelet_config(node: RealNode, paths: SandboxPaths, *, ca_file: Path, health
                            "x509": {"clientCAFile": str(ca_file)}},
         "authorization": {"mode": "Webhook"},
         "clusterDomain": "cluster.local",
-        "clusterDNS": [hostnet.DNS_ADDRESS],
+        "clusterDNS": [node.network.dns_address],
         "resolvConf": str(paths.root / "nodes" / "resolv.conf"),
         "containerRuntimeEndpoint": f"unix://{node.socket}",
         "podLogsDir": str(node.state / "pod-logs"),
@@ -405,9 +407,10 @@ def unmount_under(root: Path) -> None:
         subprocess.run(["umount", "-l", target], capture_output=True, check=False, timeout=30, env=child_environment())
 
 
-def start_network_policy(node: RealNode, bins: Path, paths: SandboxPaths, *, metrics_port: int) -> None:
+def start_network_policy(node: RealNode, bins: Path, paths: SandboxPaths, *,
+                         metrics_port: int) -> processes.TrackedProcess:
     """One enforcer per node (it judges the packets of its node's pods), each with its own nftables table and queue."""
-    processes.spawn(f"network-policy-{node.zone}", [
+    return processes.spawn(f"network-policy-{node.zone}", [
         str(bins / NETWORK_POLICY), "--kubeconfig", str(paths.kubeconfig), "--hostname-override", node.name,
         "--nftables-table", node.nftables_table, "--nfqueue-id", str(100 + node.index),
         "--metrics-bind-address", f"127.0.0.1:{metrics_port}", "--v=1",
@@ -417,5 +420,4 @@ def start_network_policy(node: RealNode, bins: Path, paths: SandboxPaths, *, met
 
 def delete_nftables_table(node: RealNode) -> None:
     """The enforcer removes its table on SIGTERM; after a SIGKILL this does."""
-    subprocess.run(["nft", "delete", "table", "inet", node.nftables_table], capture_output=True, check=False,
-                   timeout=10, env=child_environment())
+    host_command.run("nft", "delete", "table", "inet", node.nftables_table, check=False)

@@ -21,7 +21,9 @@ from harness.platform.client import Cluster, Obj
 from harness.platform.jobs import JobRun, run_cronjob_now
 from harness.platform.manifests import apply_objects, load_manifests
 from harness.platform.stack import DEPLOY_DIR
-from harness.sandbox import hostnet, images
+from harness.sandbox import images
+from harness.sandbox.netplan import network_for
+from harness.sandbox.state import SandboxPaths
 
 CRONJOBS_DIR = DEPLOY_DIR / "cronjobs"
 BACKUP_CRONJOB = "redis-backup"
@@ -31,9 +33,9 @@ VERIFIER_KEY_SECRET = "sentinel-backup-verifier-key"
 VERIFIER_STORE_SECRET = "sentinel-backup-verifier-s3"
 
 
-def store_endpoint(moto_port: int) -> str:
-    """Where pods reach the sandbox's S3 (the front's inward door for moto)."""
-    return f"http://{hostnet.DNS_ADDRESS}:{moto_port}"
+def store_endpoint(paths: SandboxPaths, moto_port: int) -> str:
+    """Where pods reach the sandbox's S3 (the front's inward door for moto, on the cluster DNS address)."""
+    return f"http://{network_for(paths).dns_address}:{moto_port}"
 
 
 def _store_values(endpoint: str, region: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from harness.platform.jobs import run_cronjob_now
 from harness.platform.manifests import apply_objects, delete_objects, load_manifests
 from harness.sandbox import SandboxInfo, images, pipeline_jobs
 from harness.sandbox.aws import sandbox_aws
-from harness.sandbox.state import REPO_ROOT
+from harness.sandbox.state import REPO_ROOT, SandboxPaths
 from harness.signing import generate_keypair
 
 DRILL_NAMESPACE = "sentinel-drill"
@@ -36,7 +36,7 @@ def _drill_job_objects(sandbox: SandboxInfo, *, signing_key_pem: str) -> list[Ob
     moto_port = int(sandbox.s3_endpoint.rsplit(":", 1)[1])
     secret = {"redis-password": sandbox.redis_password_file.read_text().strip(), "aws-access-key-id": "sandbox",
               "aws-secret-access-key": "sandbox-secret", "region": sandbox.region,
-              "endpoint-url": pipeline_jobs.store_endpoint(moto_port), "evidence-signing-key": signing_key_pem}
+              "endpoint-url": pipeline_jobs.store_endpoint(SandboxPaths(sandbox.state_dir), moto_port), "evidence-signing-key": signing_key_pem}
     for obj in objects:
         if obj["kind"] in ("Role", "RoleBinding") and obj["metadata"].get("namespace") == "sentinel":
             obj["metadata"]["namespace"] = sandbox.namespace

@@ -5,25 +5,30 @@ from __future__ import annotations
 import socket
 import struct
 import subprocess
+from ipaddress import IPv4Address
 
 from harness.measure.availability import probe_once
 from harness.platform.client import Cluster, cluster_scoped, namespaced
-from harness.sandbox import SandboxInfo, hostnet
+from harness.sandbox import SandboxInfo
+from harness.sandbox.netplan import network_for
 from harness.sandbox.nodes import REAL_NODE_LABEL
+from harness.sandbox.state import SandboxPaths
 
 
 def _pods(cluster: Cluster, namespace: str, selector: str) -> list[dict]:
     return cluster.list_items(namespaced("v1", "pods", namespace), labelSelector=selector)
 
 
-def test_one_ready_real_node_per_zone(real_cluster: Cluster) -> None:
+def test_one_ready_real_node_per_zone(real_sandbox: SandboxInfo, real_cluster: Cluster) -> None:
+    node_range = network_for(SandboxPaths(real_sandbox.state_dir)).node_range
     nodes = real_cluster.list_items(cluster_scoped("v1", "nodes"), labelSelector=f"{REAL_NODE_LABEL}=real")
     zones = sorted(n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes)
     assert zones == ["zone-a", "zone-b", "zone-c"]
     for node in nodes:
         ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
         assert ready == "True", node["metadata"]["name"]
-        assert next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP").startswith("10.250.0.")
+        internal = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+        assert IPv4Address(internal) in node_range
 
 
 def test_the_stack_runs_in_containers_on_the_real_nodes(real_sandbox: SandboxInfo, real_cluster: Cluster) -> None:
@@ -41,29 +46,32 @@ def test_the_health_url_is_the_real_gateway_behind_the_front_door(real_sandbox: 
     assert probe.ok, probe.reason
 
 
-def _dns_query(name: str) -> int:
+def _dns_query(name: str, server: str) -> int:
     query = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"".join(
         bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(2.0)
-        sock.sendto(query, (hostnet.DNS_ADDRESS, 53))
+        sock.sendto(query, (server, 53))
         reply = sock.recv(512)
     return reply[3] & 0x0F
 
 
 def test_cluster_dns_answers_services_and_refuses_everything_else(real_sandbox: SandboxInfo) -> None:
-    assert _dns_query(f"redis.{real_sandbox.namespace}.svc.cluster.local") == 0
-    assert _dns_query("example.com") == 5  # REFUSED: never forwarded
+    server = network_for(SandboxPaths(real_sandbox.state_dir)).dns_address
+    assert _dns_query(f"redis.{real_sandbox.namespace}.svc.cluster.local", server) == 0
+    assert _dns_query("example.com", server) == 5  # REFUSED: never forwarded
 
 
 def test_sandbox_ranges_cannot_leave_through_the_default_route(real_sandbox: SandboxInfo) -> None:
+    network = network_for(SandboxPaths(real_sandbox.state_dir))
     routes = subprocess.run(["ip", "route", "show", "type", "unreachable"], capture_output=True, text=True,
                             check=True).stdout
-    for network in hostnet.SANDBOX_RANGES:
-        if network != hostnet.SERVICE_RANGE:
-            assert str(network) in routes
+    for r in network.ranges:
+        if r != network.service_range:
+            assert str(r) in routes
     local = subprocess.run(["ip", "route", "show", "table", "local", "type", "local"], capture_output=True,
                            text=True, check=True).stdout
-    assert f"local {hostnet.SERVICE_RANGE} dev lo" in local  # a ClusterIP nobody owns is refused here
-    probe = subprocess.run(["ip", "route", "get", "10.252.7.7"], capture_output=True, text=True, check=False)
+    assert f"local {network.service_range} dev lo" in local  # a ClusterIP nobody owns is refused here
+    fake_pod = str(network.kwok_pod_range.network_address + 7 * 256 + 7)
+    probe = subprocess.run(["ip", "route", "get", fake_pod], capture_output=True, text=True, check=False)
     assert probe.returncode != 0 or "unreachable" in probe.stdout
