@@ -33,6 +33,7 @@ from harness.backup.store import BackupStore
 from harness.redis_process import RedisProcess
 from harness.restore import restore_backup
 from harness.restore.network import stream_restore
+from harness.signing import VERIFIER_KEY_ENV, generate_keypair
 
 NOTE = "2 cores shared with other sessions: figures are noisy, compare ratios"
 
@@ -67,6 +68,10 @@ class Runner:
         self.keys = 0
         self.backup_id = ""
         self.store: BackupStore | None = None
+        # the verify job's key, as a configured pipeline has it: restores trust its signed records (without a
+        # verifier key every restore would verify the backup again, which the floors do not)
+        self.verifier = generate_keypair()
+        os.environ[VERIFIER_KEY_ENV] = self.verifier.private_pem
 
     def close(self) -> None:
         self.source.stop()
@@ -149,7 +154,8 @@ class Runner:
         assert self.store is not None
         return restore_backup(self.store, self.backup_id, target_url=self.target.url,
                               target_password=self.target.password, strategy=strategy,  # type: ignore[arg-type]
-                              managed=self.target if strategy == "file" else None, work_dir=self.work)
+                              managed=self.target if strategy == "file" else None, work_dir=self.work,
+                              trusted_keys=(self.verifier.public,))
 
     def bench_file_restore(self, load_runs: list[float]) -> Figure:
         fig = Figure("file restore", f"{self.transport.download_floor} + redis-server load until PING")
