@@ -42,7 +42,7 @@ from botocore.exceptions import ClientError
 
 from harness.aws import AwsAccess
 from harness.backup import open_store, take_backup, verify_backup
-from harness.backup.layout import legacy_verify_key, rdb_key, verify_key
+from harness.backup.layout import stray_verify_key, rdb_key, verify_key
 from harness.backup.log_archive import archive_logs
 from harness.coverage.rows import logs_row
 from harness.dns import point_record
@@ -324,7 +324,7 @@ def test_the_drill_cannot_delete_unlock_or_write_beyond_its_prefixes(  # type: i
     assert _denied(as_drill.put_bucket_lifecycle_configuration, Bucket=place.logs,
                    LifecycleConfiguration={"Rules": []}) == "AccessDenied"
     for bucket, key in ((place.store, "elsewhere/x"), (place.store, "x"), (place.store, "drill-quarantine-x/y"),
-                        (place.store, legacy_verify_key(backup_id)), (place.store, "verifications/x.verify.json"),
+                        (place.store, stray_verify_key(backup_id)), (place.store, "verifications/x.verify.json"),
                         (place.store, "snapshots/x"), (place.logs, "logs/audit/2026/11/26/audit-20261126.tar.gz")):
         assert _denied(as_drill.put_object, Bucket=bucket, Key=key, Body=b"x") == "AccessDenied", key
     assert as_drill.get_object(Bucket=place.store, Key=rdb_key(backup_id), VersionId=version)["Body"].read()
