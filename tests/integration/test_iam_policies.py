@@ -42,7 +42,7 @@ from botocore.exceptions import ClientError
 
 from harness.aws import AwsAccess
 from harness.backup import open_store, take_backup, verify_backup
-from harness.backup.layout import stray_verify_key, rdb_key, verify_key
+from harness.backup.layout import rdb_key, stray_verify_key, verify_key
 from harness.backup.log_archive import archive_logs
 from harness.coverage.rows import logs_row
 from harness.dns import point_record

@@ -32,7 +32,7 @@ from harness.platform import tool_bins
 from harness.platform.deploy_methods import HelmStack, KustomizeStack
 from harness.polling import poll
 from harness.redis_process import RedisProcess
-from harness.sandbox import hostnet, images, processes, sandbox_down, sandbox_up
+from harness.sandbox import host_command, images, processes, sandbox_down, sandbox_up
 from harness.sandbox.state import SandboxPaths, owned_processes
 
 REPO = Path(__file__).resolve().parents[3]
@@ -165,7 +165,7 @@ CHILDREN: dict[str, tuple[str, Callable[[Path, Path, pytest.MonkeyPatch], object
     "docker (the real nodes' image check)": ("docker", lambda b, t, m: images.why_no_engine()),
     "allure (the HTML report)": ("allure", lambda b, t, m: _run_allure(b / "allure", ["--version"], os.environ)),
     "a build script's --print-dir": ("print-dir", lambda b, t, m: tool_bins._cache_dir(b / "print-dir")),
-    "iptables (the sandbox's host network)": ("iptables", lambda b, t, m: hostnet._run("iptables", "-S", check=False)),
+    "iptables (the sandbox's host network)": ("iptables", lambda b, t, m: host_command.run("iptables", "-S", check=False)),
     "a sandbox process (spawned without env)": ("sandbox-process", lambda b, t, m: processes.spawn(
         "sandbox-process", [str(b / "sandbox-process")], log=t / "p.log", pidfile=t / "p.pid")),
 }
