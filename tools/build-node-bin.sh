@@ -89,15 +89,12 @@ BUILD_FLAGS=(-p "${JOBS}" -trimpath)
 
 mkdir -p "${BIN_ROOT}"
 
-# Serialize concurrent builds of these binaries (their own lock). The control plane's build
-# (tools/build-sandbox-bin.sh, its lock .build.lock) may run beside this one: runc, containerd and
-# kube-network-policies share no package with it, and fill the cores while one of them links or
-# downloads. Only the kubelet step compiles k8s.io/kubernetes packages the control plane's build
-# compiles too, so it waits for that build's lock and finds them in GOCACHE.
+# Serialize concurrent builds of the cache (the control plane's lock: the two
+# builds share GOCACHE and would only slow each other down).
 if command -v flock >/dev/null 2>&1; then
-  exec 9>"${BIN_ROOT}/.build-node.lock"
+  exec 9>"${BIN_ROOT}/.build.lock"
   if ! flock -n 9; then
-    log "another build of the node binaries is running; waiting for ${BIN_ROOT}/.build-node.lock"
+    log "another build is running; waiting for ${BIN_ROOT}/.build.lock"
     flock 9
   fi
   if ((!rebuild)) && is_complete; then
@@ -175,13 +172,6 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 log "[4/4] kubelet kube-proxy (k8s.io/kubernetes ${KUBE_VERSION}; the long one)"
-if command -v flock >/dev/null 2>&1; then
-  exec 8>"${BIN_ROOT}/.build.lock"
-  if ! flock -n 8; then
-    log "waiting for the control plane's build (its k8s.io/kubernetes packages are this step's too)"
-    flock 8
-  fi
-fi
 (
   cd "${TOOLS_DIR}/kube"
   CGO_ENABLED=0 go build "${BUILD_FLAGS[@]}" -ldflags "${kube_ldflags}" -o "${TMP_DIR}/" \
