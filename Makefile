@@ -60,24 +60,24 @@ helm-if-configured: setup
 node-bin: $(SYSTEM_PACKAGES) ## build the real-node binaries (containerd, runc, kubelet, kube-proxy, kube-network-policies) from Go modules
 	tools/build-node-bin.sh
 
-test: setup real-node-parts sandbox-bin helm-bin ## every test: unit, integration, sandbox, and every drill scenario on the sandbox (what CI runs)
+test: setup sandbox-bin helm-bin real-node-parts ## every test: unit, integration, sandbox, and every drill scenario on the sandbox (what CI runs)
 	$(PYTEST) tests -p no:allure_pytest_bdd -m "not slow"
 
-drill: setup real-node-parts sandbox-bin helm-if-configured ## the monthly DR drill (backup coverage + backup verification + failover) on the configured target, sandbox by default
+drill: setup sandbox-bin helm-if-configured real-node-parts ## the monthly DR drill (backup coverage + backup verification + failover) on the configured target, sandbox by default
 	$(call run_drill,monthly)
 
 # Every drill runs on real sandbox nodes when this machine can (DRILL_SANDBOX_NODES=auto|real|kwok;
 # docs/sandbox.md, "Real nodes"), and on kwok-only nodes with one line saying why when it cannot.
-restore-test: setup real-node-parts sandbox-bin helm-if-configured ## the quarterly full restore (scenario 3: configuration, Redis, audit logs restored; Gateway smoke), timed against RTO/RPO
+restore-test: setup sandbox-bin helm-if-configured real-node-parts ## the quarterly full restore (scenario 3: configuration, Redis, audit logs restored; Gateway smoke), timed against RTO/RPO
 	$(call run_drill,quarterly)
 
-drill-all: setup real-node-parts sandbox-bin helm-if-configured ## every scenario (coverage, 1–4 with scenario 2 drained and, on real nodes, stopped hard, smoke), monthly and daily
+drill-all: setup sandbox-bin helm-if-configured real-node-parts ## every scenario (coverage, 1–4 with scenario 2 drained and, on real nodes, stopped hard, smoke), monthly and daily
 	$(call run_drill,all)
 
-coverage: setup real-node-parts sandbox-bin helm-if-configured ## backup coverage: every row of the runbook's "What to Back Up" checked (docs/coverage.md)
+coverage: setup sandbox-bin helm-if-configured real-node-parts ## backup coverage: every row of the runbook's "What to Back Up" checked (docs/coverage.md)
 	$(call run_drill,coverage)
 
-verify-backup: setup real-node-parts sandbox-bin helm-if-configured ## the daily check: the newest backup verifies at every level and holds ≥ min keys
+verify-backup: setup sandbox-bin helm-if-configured real-node-parts ## the daily check: the newest backup verifies at every level and holds ≥ min keys
 	$(call run_drill,daily)
 
 test-fast: setup ## unit tests only
@@ -86,7 +86,7 @@ test-fast: setup ## unit tests only
 doctor: setup helm-if-configured ## read-only preflight of the configured target (DRILL_CONFIG): every setting and RBAC verb checked, scenario × can run (docs/doctor.md)
 	$(DRILL) doctor
 
-sandbox-up: setup real-node-parts sandbox-bin ## start the local sandbox target (kwok cluster, Redis, moto, health endpoint)
+sandbox-up: setup sandbox-bin real-node-parts ## start the local sandbox target (kwok cluster, Redis, moto, health endpoint)
 	$(DRILL) sandbox up
 
 sandbox-down: setup ## stop every process of the local sandbox

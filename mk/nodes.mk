@@ -9,10 +9,7 @@
 REAL_NODE_IMAGES ?= node-images
 test: REAL_NODE_IMAGES = images
 
-# The Debian packages come first ($(SYSTEM_PACKAGES), one apt run); only then the builds side by side: the
-# control plane (sandbox-bin; the drill targets list it after this one, a no-op by then) and the node binaries
-# are both Go (each links on one core, downloads modules) and the images wait on the network, so the three
-# together keep 2 cores busier than one after the other (cold `make drill`: docs/performance.md).
+# The Debian packages come first ($(SYSTEM_PACKAGES), one apt run); only then the two builds side by side.
 # Their lines interleave (each script prefixes its own): --output-sync would lock make's stdout, and with
 # stdout on /dev/null (cron) that lock waits forever on the one dockerd holds on its stdin, /dev/null.
 real-node-parts: $(SYSTEM_PACKAGES) ## what real sandbox nodes need (engine, images, node binaries); says why and carries on when this machine cannot
@@ -23,4 +20,4 @@ real-node-parts: $(SYSTEM_PACKAGES) ## what real sandbox nodes need (engine, ima
 	rc=0; $(DRY)tools/docker-engine.sh ensure || rc=$$?; \
 	if [ $$rc = 3 ]; then echo "real nodes: no Docker engine here; the sandbox will be kwok-only"; exit 0; fi; \
 	[ $$rc = 0 ] || exit $$rc; \
-	$(MAKE) --no-print-directory -j3 sandbox-bin node-bin $(REAL_NODE_IMAGES) SYSTEM_PACKAGES=  # both Go builds beside the images
+	$(MAKE) --no-print-directory -j2 node-bin $(REAL_NODE_IMAGES) SYSTEM_PACKAGES=  # Go builds beside image builds (CPU vs network)
