@@ -208,11 +208,10 @@ def start_pool(cluster: Cluster, paths: SandboxPaths, *, cluster_name: str, imag
     members = pool_nodes(paths)
     hostnet.prepare_host(_claimed_record(paths), netplan.network_for(paths), nodes=len(members))
     nodes.make_cgroup(POOL_CGROUP)
-    imported = 0
     for node in members:
         node.state.mkdir(parents=True, exist_ok=True)
         nodes.start_containerd(node, bins, paths)
-        imported += len(nodes.import_images(node, images))
+    imported = nodes.import_images(members, images, work_dir=paths.root / "nodes" / "images")
     pki = paths.kwok_cluster_dir(cluster_name) / "pki"
     _start_dns(paths, context=f"kwok-{cluster_name}")
     for node in members:

@@ -303,26 +303,68 @@ def start_containerd(node: RealNode, bins: Path, paths: SandboxPaths) -> process
     return proc
 
 
-def import_images(node: RealNode, images: dict[str, str]) -> list[str]:
-    """`docker save | ctr import` for each image (name → image id) the node does not have yet; returns those imported."""
+def _image_ref(name: str) -> str:
+    return name if "/" in name.split(":")[0] and "." in name.split("/")[0] else f"docker.io/{name}"
+
+
+def _missing_images(node: RealNode, images: dict[str, str]) -> list[str]:
+    """The images (by name) `node` does not hold at their current id; an older build under the same tag is
+    dropped first, or every `make images` would leave GBs behind."""
     have = node.ctr("images", "ls").stdout.decode()
-    imported = []
+    missing = []
     for name, image_id in images.items():
-        ref = name if "/" in name.split(":")[0] and "." in name.split("/")[0] else f"docker.io/{name}"
+        ref = _image_ref(name)
         if ref in have and image_id in have:
             continue
-        if ref in have:  # an older build under the same tag: drop it, or every `make images` leaves GBs behind
+        if ref in have:
             node.ctr("images", "rm", "--sync", ref, check=False)
-        save = subprocess.Popen(["docker", "save", name], stdout=subprocess.PIPE, env=child_environment())
-        assert save.stdout is not None
-        out = node.ctr("images", "import", "--no-unpack", "-", stdin=save.stdout.fileno(), check=False)
-        save.stdout.close()
-        if save.wait() != 0 or out.returncode != 0:
-            raise SandboxError(f"could not import image {name} into {node.name}: {out.stderr.decode()[-300:]}",
-                               fix="run `make images` (images are built locally; no registry is reachable)")
-        node.ctr("images", "label", ref, f"sentinel-drill/image-id={image_id}", check=False)
-        imported.append(name)
-    return imported
+        missing.append(name)
+    return missing
+
+
+def _import_into(node: RealNode, name: str, image_id: str, archive: Path) -> None:
+    with archive.open("rb") as tar:
+        out = node.ctr("images", "import", "--no-unpack", "-", stdin=tar.fileno(), check=False)
+    if out.returncode != 0:
+        raise SandboxError(f"could not import image {name} into {node.name}: {out.stderr.decode()[-300:]}",
+                           fix="run `make images` (images are built locally; no registry is reachable)")
+    node.ctr("images", "label", _image_ref(name), f"sentinel-drill/image-id={image_id}", check=False)
+
+
+def import_images(members: list[RealNode], images: dict[str, str], *, work_dir: Path) -> int:
+    """Give every node the images (name → image id) it does not have yet; return how many imports ran.
+
+    Each missing image is `docker save`d once, then imported into the nodes' containerds side by side
+    (a first start imports every image into every zone: saving it once per zone took most of a cold
+    `make drill`'s sandbox start).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    wanted = {node.name: _missing_images(node, images) for node in members}
+    names = sorted({name for missing in wanted.values() for name in missing})
+    if not names:
+        return 0
+    work_dir.mkdir(parents=True, exist_ok=True)
+    archives: dict[str, Path] = {}
+    try:
+        for name in names:
+            archives[name] = work_dir / f"image-{len(archives)}.tar"
+            saved = subprocess.run(["docker", "save", "-o", str(archives[name]), name], capture_output=True,
+                                   timeout=600, check=False, env=child_environment())
+            if saved.returncode != 0:
+                raise SandboxError(f"could not save image {name}: {saved.stderr.decode()[-300:]}",
+                                   fix="run `make images` (images are built locally; no registry is reachable)")
+
+        def give(node: RealNode) -> int:
+            for name in wanted[node.name]:
+                _import_into(node, name, images[name], archives[name])
+            return len(wanted[node.name])
+
+        with ThreadPoolExecutor(max_workers=len(members)) as pool:
+            return sum(pool.map(give, members))
+    finally:
+        for archive in archives.values():
+            archive.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ kubelet
