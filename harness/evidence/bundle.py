@@ -2,10 +2,9 @@
 
 `reports/evidence/<run-id>/` holds `run.json` (verdicts, measured values,
 targets, times, operator, host, commit, config hash, tool versions, the
-runbook's contacts), the
-journals, timelines and verification reports, `summary.md`, `metrics.prom`,
-`previous` (the hash chain) and `SHA256SUMS` (+ its Ed25519 signature when the
-pipeline's evidence key is set). Every file
+runbook's contacts), the journals, timelines and
+verification reports, `summary.md`, `metrics.prom`, `previous` (the hash chain) and
+`SHA256SUMS` (+ its Ed25519 signature when the pipeline's evidence key is set). Every file
 is scrubbed of secrets before it is written, and the bundle appears under its
 final name only once it is complete.
 """
@@ -26,7 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness.errors import UsageError
-from harness.evidence import integrity, provenance
+from harness.evidence import attestation, integrity, provenance
 from harness.evidence.label import evidence_label
 from harness.evidence.links import chain_tip, read_links
 from harness.evidence.metrics import render_metrics
@@ -239,6 +238,7 @@ def _fill(
         "previous": {"run_id": previous[0], "sha256": previous[1]} if previous else None,
         "sequence": (previous[2] + 1) if previous else 1,
         "signed": signing_key is not None,
+        "signature_format": integrity.DSSE_FORMAT if signing_key is not None else None,
         "signing_key_id": key_id(public_key_text(signing_key.public_key())) if signing_key else None,
         "extra": {k: v for k, v in meta.items() if k not in _META_KEYS},
         "redactions": writer.redactions,
@@ -252,7 +252,20 @@ def _fill(
     writer.put(integrity.RUN_JSON, _json_text(run))
     writer.put("summary.md", render_summary(run))
     writer.put("metrics.prom", render_metrics(run))
+    seal(root, signing_key)
+
+
+def seal(root: Path, signing_key: Ed25519PrivateKey | None) -> None:
+    """Write SHA256SUMS for the bundle as it is on disk and, with a key, the DSSE attestation over every file.
+
+    The run document the attestation's predicate is built from is the bundle's own run.json.
+    """
+    for stale in (integrity.ATTESTATION, integrity.SIGNATURE):
+        (root / stale).unlink(missing_ok=True)
     sums = integrity.render_sums(root)
     (root / integrity.SUMS).write_text(sums)
-    if signing_key is not None:
-        (root / integrity.SIGNATURE).write_text(integrity.signature_text(sums.encode(), signing_key))
+    if signing_key is None:
+        return
+    run = json.loads((root / integrity.RUN_JSON).read_text())
+    files = attestation.subjects(integrity.parse_sums(sums)[0], attestation.sums_sha256(sums.encode()))
+    (root / integrity.ATTESTATION).write_text(attestation.envelope_text(files, run, signing_key))

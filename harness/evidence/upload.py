@@ -56,7 +56,7 @@ class UploadResult:
 def _files(bundle: Path) -> list[str]:
     """Every file of the bundle, SHA256SUMS last."""
     names = integrity.bundle_files(bundle)
-    names += [n for n in (integrity.SIGNATURE, integrity.LEGACY_HMAC) if (bundle / n).is_file()]
+    names += [n for n in (integrity.ATTESTATION, integrity.SIGNATURE, integrity.LEGACY_HMAC) if (bundle / n).is_file()]
     return names + [integrity.SUMS]
 
 
