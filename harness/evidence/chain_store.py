@@ -188,7 +188,8 @@ def copy_head(dest_root: Path, link: BundleLink, body: bytes) -> None:
     shutil.move(tmp, path)
 
 
-def verify_chain_at(location: str, *, trusted: tuple[str, ...], client: Any = None) -> ChainReport:
+def verify_chain_at(location: str, *, trusted: tuple[str, ...], client: Any = None,
+                    recompute: bool = False) -> ChainReport:
     """`evidence verify --chain`: a local directory of bundles, a file:// store, or s3://bucket/prefix."""
     parts = urlsplit(location)
     if parts.scheme == "s3":
@@ -199,7 +200,8 @@ def verify_chain_at(location: str, *, trusted: tuple[str, ...], client: Any = No
         with tempfile.TemporaryDirectory(prefix="sentinel-drill-chain-") as tmp:
             fetched = fetch_chain(client, parts.netloc, prefix, Path(tmp), trusted=trusted)
             return verify_chain(fetched.root, trusted_keys=trusted, heads=fetched.heads,
-                                location=f"s3://{parts.netloc}/{prefix}evidence/", store_problems=fetched.problems)
+                                location=f"s3://{parts.netloc}/{prefix}evidence/", store_problems=fetched.problems,
+                                recompute=recompute)
     if parts.scheme not in ("", "file"):
         raise ConfigError(f"{location!r} is not a directory, file:///dir or s3://bucket/prefix", fix="fix --chain")
     root = Path(parts.path if parts.scheme == "file" else location)
@@ -207,4 +209,5 @@ def verify_chain_at(location: str, *, trusted: tuple[str, ...], client: Any = No
         root = root / "evidence" if (root / "evidence").is_dir() else root
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory", fix="pass the directory holding the bundles (reports/evidence)")
-    return verify_chain(root, trusted_keys=trusted, heads=read_local_heads(root, trusted=trusted), location=str(root))
+    return verify_chain(root, trusted_keys=trusted, heads=read_local_heads(root, trusted=trusted), location=str(root),
+                        recompute=recompute)

@@ -3,7 +3,9 @@
 Checks, in order: every file against SHA256SUMS (altered, missing, extra), the
 run document (run id, config hash, summary.md and metrics.prom re-rendered from
 it), the chain link to the previous bundle when it sits in the same parent
-directory, and the signature against the configured public keys.
+directory, and the signature against the configured public keys. With `recompute`, every
+scenario's figures and verdict are then derived again from its raw observations
+(recompute.py) and each difference is a problem.
 `chain.py` checks a whole directory of bundles, first to newest.
 """
 
@@ -21,6 +23,7 @@ from harness.evidence import attestation, integrity, provenance
 from harness.evidence.bundle import SCHEMA
 from harness.evidence.label import evidence_label
 from harness.evidence.metrics import render_metrics
+from harness.evidence.recompute import recompute_run
 from harness.evidence.summary import render_summary
 from harness.safe_paths import UnsafeName, path_under
 from harness.signing import signature_trust
@@ -36,6 +39,7 @@ class VerifyReport:
     notes: tuple[str, ...] = ()
     chain: str = "not checked"
     signature: str = "not checked"
+    recomputed: str = "not asked"
 
     @property
     def ok(self) -> bool:
@@ -44,7 +48,7 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         return {"bundle": str(self.bundle), "ok": self.ok, "files_checked": self.files_checked,
                 "problems": list(self.problems), "notes": list(self.notes), "chain": self.chain,
-                "signature": self.signature}
+                "signature": self.signature, "recomputed": self.recomputed}
 
 
 def _regular(bundle: Path, name: str) -> bool:
@@ -246,13 +250,15 @@ def _check_legacy_signature(bundle: Path, trusted: Sequence[str], found: _Findin
 
 
 def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-                  link: bool = True) -> VerifyReport:
-    """Recompute the bundle's hashes, run document, chain link and signature.
+                  link: bool = True, recompute: bool = False) -> VerifyReport:
+    """Recompute the bundle's hashes, run document, chain link and signature (and, with `recompute`, its figures).
 
     `trusted_keys` (base64 Ed25519 public keys) default to DRILL_EVIDENCE_PUBLIC_KEYS;
     with none, a signature is reported but not checked. `link=False` leaves the
-    link to the previous bundle to the whole-chain check. Raises UsageError when
-    `bundle` is not a bundle; returns a report whose `problems` are empty when intact.
+    link to the previous bundle to the whole-chain check. `recompute` derives every
+    scenario's figures and verdict from its raw observations and makes each
+    difference from the stated ones a problem. Raises UsageError when `bundle`
+    is not a bundle; returns a report whose `problems` are empty when intact.
     """
     env = os.environ if env is None else env
     trusted = tuple(trusted_keys) if trusted_keys is not None else integrity.trusted_keys_from_env(env)
@@ -280,4 +286,11 @@ def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, en
     if link:
         _check_chain(bundle, run, found)
     _check_signature(bundle, run, trusted, found)
-    return VerifyReport(bundle, checked, tuple(found.problems), tuple(found.notes), found.chain, found.signature)
+    recomputed = "not asked"
+    if recompute:
+        result = recompute_run(bundle, run)
+        found.problems.extend(result.problems)
+        found.notes.extend(result.notes)
+        recomputed = result.summary() if result.scenarios else "nothing recomputed"
+    return VerifyReport(bundle, checked, tuple(found.problems), tuple(found.notes), found.chain, found.signature,
+                        recomputed)
