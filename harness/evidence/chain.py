@@ -33,6 +33,7 @@ from typing import Any
 
 from harness.errors import CheckFailed
 from harness.evidence import integrity
+from harness.evidence.clock_check import DEFAULT_CLOCK_TOLERANCE_S
 from harness.evidence.links import BundleLink, incomplete_dirs, read_links, refused_entries
 from harness.evidence.verify import verify_bundle
 
@@ -216,7 +217,7 @@ def _order(link: BundleLink) -> tuple[int, str, str]:
 def verify_chain(root: Path, *, trusted_keys: Sequence[str] | None = None, heads: Sequence[ChainHead] | None = None,
                  env: Mapping[str, str] | None = None, location: str | None = None,
                  store_problems: Sequence[str] = (), now: datetime | None = None,
-                 recompute: bool = False) -> ChainReport:
+                 recompute: bool = False, clock_tolerance_s: float = DEFAULT_CLOCK_TOLERANCE_S) -> ChainReport:
     """Verify every bundle under `root` and every link between them, against `heads` when given.
 
     `trusted_keys` default to DRILL_EVIDENCE_PUBLIC_KEYS. `recompute` derives every
@@ -237,7 +238,8 @@ def verify_chain(root: Path, *, trusted_keys: Sequence[str] | None = None, heads
                           "bundles (reports/evidence) or the store (s3://bucket/prefix)")
     statuses: list[BundleStatus] = []
     for link in sorted(links.values(), key=_order):
-        report = verify_bundle(root / link.run_id, trusted_keys=trusted, env=env, link=False, recompute=recompute)
+        report = verify_bundle(root / link.run_id, trusted_keys=trusted, env=env, link=False, recompute=recompute,
+                               clock_tolerance_s=clock_tolerance_s)
         problems = tuple(f"{link.run_id}: {p}" for p in report.problems)
         found.problems.extend(problems)
         found.notes.extend(f"{link.run_id}: {n}" for n in report.notes)

@@ -3,7 +3,8 @@
 Checks, in order: every file against SHA256SUMS (altered, missing, extra), the
 run document (run id, config hash, summary.md and metrics.prom re-rendered from
 it), the chain link to the previous bundle when it sits in the same parent
-directory, and the signature against the configured public keys. With `recompute`, every
+directory, the signature against the configured public keys, and the drill's
+wall clock against the store's (clock_check.py). With `recompute`, every
 scenario's figures and verdict are then derived again from its raw observations
 (recompute.py) and each difference is a problem.
 `chain.py` checks a whole directory of bundles, first to newest.
@@ -21,6 +22,7 @@ from typing import Any
 from harness.errors import CheckFailed, UsageError
 from harness.evidence import attestation, integrity, provenance
 from harness.evidence.bundle import SCHEMA
+from harness.evidence.clock_check import DEFAULT_CLOCK_TOLERANCE_S, check_clocks
 from harness.evidence.label import evidence_label
 from harness.evidence.metrics import render_metrics
 from harness.evidence.recompute import recompute_run
@@ -40,6 +42,7 @@ class VerifyReport:
     chain: str = "not checked"
     signature: str = "not checked"
     recomputed: str = "not asked"
+    clock: str = "not checked"
 
     @property
     def ok(self) -> bool:
@@ -48,7 +51,7 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         return {"bundle": str(self.bundle), "ok": self.ok, "files_checked": self.files_checked,
                 "problems": list(self.problems), "notes": list(self.notes), "chain": self.chain,
-                "signature": self.signature, "recomputed": self.recomputed}
+                "signature": self.signature, "recomputed": self.recomputed, "clock": self.clock}
 
 
 def _regular(bundle: Path, name: str) -> bool:
@@ -250,15 +253,17 @@ def _check_legacy_signature(bundle: Path, trusted: Sequence[str], found: _Findin
 
 
 def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-                  link: bool = True, recompute: bool = False) -> VerifyReport:
+                  link: bool = True, recompute: bool = False,
+                  clock_tolerance_s: float = DEFAULT_CLOCK_TOLERANCE_S) -> VerifyReport:
     """Recompute the bundle's hashes, run document, chain link and signature (and, with `recompute`, its figures).
 
     `trusted_keys` (base64 Ed25519 public keys) default to DRILL_EVIDENCE_PUBLIC_KEYS;
     with none, a signature is reported but not checked. `link=False` leaves the
     link to the previous bundle to the whole-chain check. `recompute` derives every
     scenario's figures and verdict from its raw observations and makes each
-    difference from the stated ones a problem. Raises UsageError when `bundle`
-    is not a bundle; returns a report whose `problems` are empty when intact.
+    difference from the stated ones a problem. A store-time reading further than
+    `clock_tolerance_s` from the drill's wall clock is a problem. Raises UsageError
+    when `bundle` is not a bundle; returns a report whose `problems` are empty when intact.
     """
     env = os.environ if env is None else env
     trusted = tuple(trusted_keys) if trusted_keys is not None else integrity.trusted_keys_from_env(env)
@@ -286,6 +291,9 @@ def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, en
     if link:
         _check_chain(bundle, run, found)
     _check_signature(bundle, run, trusted, found)
+    clocks = check_clocks(bundle, run, tolerance_s=clock_tolerance_s)
+    found.problems.extend(clocks.problems)
+    found.notes.extend(clocks.notes)
     recomputed = "not asked"
     if recompute:
         result = recompute_run(bundle, run)
@@ -293,4 +301,4 @@ def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, en
         found.notes.extend(result.notes)
         recomputed = result.summary() if result.scenarios else "nothing recomputed"
     return VerifyReport(bundle, checked, tuple(found.problems), tuple(found.notes), found.chain, found.signature,
-                        recomputed)
+                        recomputed, clocks.summary)
