@@ -15,6 +15,7 @@ from harness.drills.scenario import DrillScenario
 from harness.evidence import integrity
 from harness.evidence.bundle import build_bundle, seal
 from harness.evidence.record import ScenarioRecord
+from harness.evidence.upload import upload_bundle
 from harness.evidence.verify import verify_bundle
 from harness.measure import observations as obs
 from harness.measure.clock_sources import local_clocks
@@ -97,3 +98,12 @@ def test_the_last_modified_of_an_object_the_drill_wrote_is_kept_and_checked(tmp_
 def test_a_run_that_read_no_store_time_says_its_offset_is_unknown(tmp_path: Path) -> None:
     report = verify_bundle(_bundle(tmp_path, []), env={})
     assert report.ok and report.clock == "unknown: no store time was read during the run"
+
+
+def test_a_skewed_bundle_is_still_stored_for_the_auditor_to_judge(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path, [_reading(T0 + timedelta(minutes=10))])
+    assert not verify_bundle(bundle, env={}).ok
+
+    result = upload_bundle(bundle, f"file://{tmp_path / 'store'}", trusted_keys=())
+
+    assert result.objects > 0

@@ -195,3 +195,21 @@ def test_a_bundle_made_before_raw_observations_is_said_to_be_not_recomputed(tmp_
 
     assert report.ok and report.recomputed == "nothing recomputed"
     assert any("made before raw observations were recorded" in n for n in report.notes)
+
+
+def test_a_chain_recomputes_every_bundle_and_names_the_doctored_one(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "evidence"
+    for run_id, outage in (("run-1", 2.0), ("run-2", 40.0)):
+        build_bundle([_scenario(tmp_path / run_id, outage_s=outage)], out_root=root, env={},
+                     signing_key=load_private_key(KEY.private_pem),
+                     meta={"run_id": run_id, "target": "staging", "git_sha": "0" * 40, "operator": "sre", "host": "ci"})
+    args = ["evidence", "verify", "--chain", str(root), "--allow-unanchored", "--public-key", KEY.public]
+    assert main([*args, "--recompute"]) == 0
+    assert "recomputed: 1 scenario(s) recomputed from raw observations" in capsys.readouterr().out
+    _doctor(root / "run-2", {"verdict": "PASS", "reason": ""})
+
+    assert main(args) == 0  # the re-signed tip: nothing links to it, its signature holds
+    capsys.readouterr()
+    assert main([*args, "--recompute"]) == 1
+    assert f"problem: run-2: recompute: {NAME}: verdict: stated PASS, derived FAIL" in capsys.readouterr().err
