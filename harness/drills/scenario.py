@@ -81,7 +81,8 @@ class DrillScenario:
     def read_canaries(self, client: redis.Redis) -> CanaryReport:
         """Read the canaries back from `client` (each read-back kept raw) and keep the report in the record."""
         assert self.canary is not None, "the canary writer never ran"
-        report = CanaryReader(client, observe=self.observations.sink(obs.CANARY)).report(self.canary.acknowledged)
+        acknowledged = list(self.canary.acknowledged)  # the writes so far; a running writer adds more meanwhile
+        report = CanaryReader(client, observe=self.observations.sink(obs.CANARY)).report(acknowledged)
         self.record.canary = report.to_json()
         return report
 
@@ -129,7 +130,7 @@ class DrillScenario:
     def confirm_fault(self, observed: bool, what: str, evidence: dict[str, Any]) -> None:
         """Prove the fault happened; without proof the scenario is INVALID, never passed."""
         self.note("fault_proof", {"observed": observed, "what": what, **evidence})
-        self.observations.add(obs.FAULTS, {"observed": observed, "what": what, "at": _now(),
+        self.observations.add(obs.FAULTS, {"observed": observed, "what": what, "at": self.clock.utcnow().isoformat(),
                                            "monotonic": self.clock.monotonic(), "evidence": evidence})
         if not observed:
             raise FaultNotConfirmed(

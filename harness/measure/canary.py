@@ -176,6 +176,8 @@ def canary_from_observations(lines: Sequence[Mapping[str, Any]]) -> CanaryReport
     newest_line = lines[starts[-1]]
     acknowledged = [CanaryWrite(int(line["seq"]), datetime.fromisoformat(str(line["at"])))
                     for line in lines[:starts[-1]] if line.get("kind") == "write" and line.get("acknowledged")]
+    if isinstance(newest_line.get("acknowledged"), int):  # the writes the reader compared: those before it read
+        acknowledged = acknowledged[:newest_line["acknowledged"]]
     newest = (CanaryWrite(int(newest_line["seq"]), datetime.fromisoformat(str(newest_line["written_at"])))
               if newest_line.get("seq") is not None and newest_line.get("written_at") else None)
     present = {int(line["seq"]): bool(line["present"]) for line in lines[starts[-1] + 1:]
@@ -203,7 +205,8 @@ class CanaryReader:
         if self.observe is not None:
             now = datetime.now(UTC).isoformat()
             self.observe({"kind": "newest_present", "seq": newest.seq if newest else None,
-                          "written_at": newest.at.isoformat() if newest else None, "at": now})
+                          "written_at": newest.at.isoformat() if newest else None, "at": now,
+                          "acknowledged": len(acknowledged)})
             for seq, ok in present.items():
                 self.observe({"kind": "read_back", "seq": seq, "present": ok, "at": now})
         return canary_report(acknowledged, newest, present)
