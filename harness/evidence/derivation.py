@@ -156,8 +156,8 @@ def _targets(s: _Scenario, config: Mapping[str, Any]) -> None:
     for line in s.lines(obs.TARGETS):
         if isinstance(line.get("value"), (int, float)):
             s.targets[str(line["name"])] = float(line["value"])
-    if not s.targets:
-        s.notes.append("no targets recorded: no figure can be judged")
+    if not s.targets:  # without them nothing can be judged: their absence is itself a difference
+        s.compare("targets recorded", list(obs.TARGET_SETTINGS), [])
     for name, value in s.targets.items():
         if isinstance(config.get(name), (int, float)):
             s.compare(f"target {name} (run config vs observations)", config[name], value, 1e-9)

@@ -117,7 +117,12 @@ def recompute_run(bundle: Path, run: Mapping[str, Any]) -> RecomputeReport:
             problems.append(f"recompute: {name}: no raw observations in {folder or '?'}/{OBSERVATIONS_DIR}/: its "
                             "figures and verdict cannot be recomputed")
             continue
-        result = recompute_scenario(entry, streams, config=config)
+        try:
+            result = recompute_scenario(entry, streams, config=config)
+        except (KeyError, TypeError, ValueError) as exc:  # a line without a field it needs, or not of its type
+            problems.append(f"recompute: {name}: an observation line is malformed ({exc.__class__.__name__}: {exc}); "
+                            "its figures cannot be recomputed")
+            continue
         results.append(result)
         problems.extend(difference_line(name, f.name, f.stated, f.derived) for f in result.differences)
         notes.extend(f"recompute: {name}: {note}" for note in result.notes)

@@ -213,3 +213,29 @@ def test_a_chain_recomputes_every_bundle_and_names_the_doctored_one(tmp_path: Pa
     capsys.readouterr()
     assert main([*args, "--recompute"]) == 1
     assert f"problem: run-2: recompute: {NAME}: verdict: stated PASS, derived FAIL" in capsys.readouterr().err
+
+
+def test_a_malformed_or_missing_observation_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path, _scenario(tmp_path, outage_s=2.0))
+    clock = next(bundle.rglob(f"{obs.CLOCK}.jsonl"))
+    clock.write_text(clock.read_text().replace('"monotonic"', '"mono"', 1) + "not json\n")
+    next(bundle.rglob(f"{obs.TARGETS}.jsonl")).unlink()
+    seal(bundle, load_private_key(KEY.private_pem))
+
+    problems = verify_bundle(bundle, trusted_keys=[KEY.public], recompute=True).problems
+
+    assert any(p.startswith("recompute: scenarios/01-") and p.endswith("clock.jsonl:5: not JSON (Expecting value: "
+                                                                        "line 1 column 1 (char 0))") for p in problems)
+    assert f"recompute: {NAME}: an observation line is malformed (KeyError: 'monotonic'); its figures cannot be " \
+           "recomputed" in problems
+
+
+def test_deleting_the_recorded_targets_is_a_difference(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path, _scenario(tmp_path, outage_s=40.0))
+    next(bundle.rglob(f"{obs.TARGETS}.jsonl")).unlink()
+    seal(bundle, load_private_key(KEY.private_pem))
+
+    problems = verify_bundle(bundle, trusted_keys=[KEY.public], recompute=True).problems
+
+    assert any(p.startswith(f"recompute: {NAME}: targets recorded: stated ['rto_seconds',") for p in problems)
+    assert f"recompute: {NAME}: RTO target (s): stated 30.000, derived not in the observations" in problems
