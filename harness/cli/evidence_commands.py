@@ -13,6 +13,7 @@ from harness.errors import CheckFailed, ConfigError, UsageError
 from harness.evidence.bundle import build_bundle
 from harness.evidence.chain import ChainReport
 from harness.evidence.chain_store import verify_chain_at
+from harness.evidence.clock_check import DEFAULT_CLOCK_TOLERANCE_S
 from harness.evidence.pdf import build_pdf
 from harness.evidence.report import build_report
 from harness.evidence.trend import write_trend
@@ -148,9 +149,10 @@ def _trusted(public_keys: tuple[str, ...], config: str | None) -> tuple[str, ...
     return public_keys or settings_from(config).evidence_public_keys
 
 
-def _verify_chain(chain: str, trusted: tuple[str, ...], *, allow_unanchored: bool, as_json: bool) -> None:
+def _verify_chain(chain: str, trusted: tuple[str, ...], *, allow_unanchored: bool, recompute: bool,
+                  clock_tolerance: float, as_json: bool) -> None:
     """`verify --chain`: the report, then one verdict line that says what could not be checked."""
-    report = verify_chain_at(chain, trusted=trusted)
+    report = verify_chain_at(chain, trusted=trusted, recompute=recompute, clock_tolerance_s=clock_tolerance)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -177,7 +179,9 @@ def _echo_chain(report: ChainReport) -> None:
     click.echo(f"chain: {report.location} — {len(report.bundles)} bundle(s)")
     for status in report.bundles:
         number = f"#{status.sequence}" if status.sequence is not None else "#?"
-        click.echo(f"  {number:>4} {status.run_id}  {'ok' if status.ok else 'FAILED'}  signature: {status.signature}")
+        recomputed = f"  recomputed: {status.recomputed}" if status.recomputed != "not asked" else ""
+        click.echo(f"  {number:>4} {status.run_id}  {'ok' if status.ok else 'FAILED'}  signature: {status.signature}"
+                   f"{recomputed}")
     click.echo(f"chain head: {report.head}")
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
@@ -194,15 +198,24 @@ def _echo_chain(report: ChainReport) -> None:
               help="With --chain: pass a chain whose truncation cannot be checked (no chain heads, or heads not "
                    "object-locked: a local copy, a file:// store, a bucket without object lock); the verdict still "
                    "says what was not checked.")
+@click.option("--recompute", "recompute", is_flag=True,
+              help="Also derive every scenario's RTO, phases, RPO, availability and verdict again from the bundle's "
+                   "raw observations and the targets recorded there, and name every difference from the stated "
+                   "results (exit 1). Needs nothing but the bundle.")
+@click.option("--clock-tolerance", "clock_tolerance", type=click.FloatRange(min=0), metavar="SECONDS",
+              default=DEFAULT_CLOCK_TOLERANCE_S, show_default=True,
+              help="How far the drill's wall clock may be from the store's clock (Last-Modified and Date, read "
+                   "during the run) beyond their 1 s resolution before the bundle fails.")
 @public_key_option
 @config_option
 @json_option
-def verify_command(bundle: Path | None, chain: str | None, allow_unanchored: bool, public_keys: tuple[str, ...],
-                   config: str | None, as_json: bool) -> None:
+def verify_command(bundle: Path | None, chain: str | None, allow_unanchored: bool, recompute: bool,
+                   clock_tolerance: float, public_keys: tuple[str, ...], config: str | None, as_json: bool) -> None:
     """Recompute a bundle's hashes, chain link and signature — or a whole chain's (exit 1 naming what changed).
 
     A chain whose newest bundles could have been deleted with their chain heads unseen fails too (exit 1),
-    unless --allow-unanchored.
+    unless --allow-unanchored. With --recompute, the figures and verdicts are derived again from the raw
+    observations and every difference from the stated ones fails the bundle.
     """
     if (bundle is None) == (chain is None):
         raise UsageError("give either a BUNDLE directory or --chain DIR|s3://bucket/prefix",
@@ -211,10 +224,11 @@ def verify_command(bundle: Path | None, chain: str | None, allow_unanchored: boo
         raise UsageError("--allow-unanchored applies to --chain only", fix="drop it, or verify --chain")
     trusted = _trusted(public_keys, config)
     if chain is not None:
-        _verify_chain(chain, trusted, allow_unanchored=allow_unanchored, as_json=as_json)
+        _verify_chain(chain, trusted, allow_unanchored=allow_unanchored, recompute=recompute,
+                      clock_tolerance=clock_tolerance, as_json=as_json)
         return
     assert bundle is not None
-    report = verify_bundle(bundle, trusted_keys=trusted)
+    report = verify_bundle(bundle, trusted_keys=trusted, recompute=recompute, clock_tolerance_s=clock_tolerance)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -222,12 +236,15 @@ def verify_command(bundle: Path | None, chain: str | None, allow_unanchored: boo
             click.echo(f"note: {note}", err=True)
         for problem in report.problems:
             click.echo(f"problem: {problem}", err=True)
+        if recompute and not report.ok:
+            click.echo(f"recomputed: {report.recomputed}", err=True)
     if not report.ok:
         raise CheckFailed(f"evidence bundle {bundle} failed verification: {report.problems[0]}",
                           fix="do not trust this bundle; compare it with the copy in the evidence store")
     if not as_json:
+        recomputed = f"; recomputed: {report.recomputed}" if recompute else ""
         click.echo(f"ok: {bundle}: {report.files_checked} files intact; chain: {report.chain}; "
-                   f"signature: {report.signature}")
+                   f"signature: {report.signature}; clock: {report.clock}{recomputed}")
 
 
 @evidence.command("upload")

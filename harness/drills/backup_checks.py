@@ -23,6 +23,7 @@ from harness.drills.pipeline import AGE_MEASURE, backup_age_s
 from harness.drills.scenario import DrillScenario
 from harness.errors import PipelineBackupUnfit, TargetMissed, VerificationFailed
 from harness.measure.clock import Measurement
+from harness.measure.figures import key_drift
 from harness.target.base import Target
 
 
@@ -41,7 +42,7 @@ class ScratchRestore:
     @property
     def drift(self) -> float:
         """Relative difference between the restored keys and production's DBSIZE now."""
-        return abs(self.keys_loaded - self.production_dbsize) / max(self.production_dbsize, 1)
+        return key_drift(self.keys_loaded, self.production_dbsize)
 
 
 def restore_into_scratch(drill: DrillScenario, target: Target, backup_id: str) -> ScratchRestore:
@@ -58,6 +59,8 @@ def restore_into_scratch(drill: DrillScenario, target: Target, backup_id: str) -
             loaded = int(info.get("rdb_last_load_keys_loaded", 0))
             expired = int(info.get("rdb_last_load_keys_expired", 0))
     production = int(target.redis().dbsize())
+    drill.observe_restored("scratch_restore", backup_id=entry.id, keys_loaded=loaded, keys_expired_on_load=expired,
+                           manifest_key_count=manifest.key_count, production_dbsize=production)
     result = ScratchRestore(entry.id, manifest, loaded, expired, production)
     drill.note("scratch_restore", {"backup_id": entry.id, "origin": manifest.origin, "keys_loaded": loaded,
                                    "keys_expired_on_load": expired, "manifest_key_count": manifest.key_count,
@@ -87,6 +90,7 @@ def require_no_older_than_rpo(drill: DrillScenario, entry: BackupEntry, *, now: 
     checked_at = now or datetime.now(UTC)
     age = backup_age_s(entry.point_in_time, checked_at)
     target_s = drill.settings.rpo_seconds
+    drill.observe_backup("pipeline_newest", entry.id, entry.point_in_time, at=checked_at)
     drill.record_measurement(Measurement(AGE_MEASURE, target_s, age, started_at=entry.point_in_time,
                                          ended_at=checked_at))
     if age > target_s:

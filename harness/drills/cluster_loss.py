@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ from harness.drills.scenario import DrillScenario
 from harness.drills.smoke import Gateway, SmokeSeed, check_after_restore, seed_through_gateway
 from harness.errors import DrillError, TargetMissed
 from harness.evidence.tables import REPORTED_ONLY
-from harness.measure.canary import CanaryReader, CanaryReport
+from harness.measure.canary import CanaryReport
 from harness.measure.clock import FAULT_INJECTED, Measurement
+from harness.measure.figures import rpo_s
 from harness.target.base import LossReport, Target
 
 
@@ -129,7 +130,7 @@ class RpoResult:
     @property
     def rpo_s(self) -> float:
         """What a restore from the pipeline would lose: its newest backup's age at the fault + the canary loss."""
-        return self.pipeline_age_at_fault_s + self.measured_s
+        return rpo_s(self.pipeline_point_in_time, self.fault_at, self.measured_s)
 
 
 def measure_rpo(drill: DrillScenario, target: Target, backup: VerifiedBackup) -> RpoResult:
@@ -138,9 +139,7 @@ def measure_rpo(drill: DrillScenario, target: Target, backup: VerifiedBackup) ->
     `measured_s` is the canary loss: the window between the last acknowledged
     and the newest surviving write of the restore from the drill's `backup`.
     """
-    assert drill.canary is not None, "the canary writer never ran"
-    report = CanaryReader(target.redis()).report(drill.canary.acknowledged)
-    drill.record.canary = report.to_json()
+    report = drill.read_canaries(target.redis())
     if report.newest_present is None or report.last_acknowledged is None:
         raise TargetMissed("RPO cannot be measured: no canary survived the restore",
                            fix="the restored data predates the canary writer; check the backup used")
@@ -150,6 +149,7 @@ def measure_rpo(drill: DrillScenario, target: Target, backup: VerifiedBackup) ->
     if pipeline is None:
         raise TargetMissed(f"RPO cannot be measured: no pipeline backup in {store.url} predates the fault",
                            fix="the preflight found one; check the store's retention and deletions")
+    drill.observe_backup("pipeline_at_fault", pipeline.id, pipeline.point_in_time, at=datetime.now(UTC))
     measured = report.data_loss_window_s
     expected = (report.last_acknowledged.at - backup.manifest.point_in_time).total_seconds()
     return RpoResult(report, measured, backup.manifest.point_in_time, expected, fault_at, pipeline.id,

@@ -32,6 +32,7 @@ from harness.config import Settings
 from harness.drills.scenario import DrillScenario
 from harness.errors import PipelineBackupUnfit, VerificationFailed
 from harness.measure.clock import Measurement
+from harness.measure.figures import backup_age_s
 from harness.target.base import Target
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,6 @@ class BackupGap:
 
     def to_json(self) -> dict[str, object]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "seconds": round(self.seconds, 3)}
-
-
-def backup_age_s(point_in_time: datetime, at: datetime) -> float:
-    """Seconds from the backup's point in time to `at` (0 for a point in time ahead of a skewed clock)."""
-    return max(0.0, (at - point_in_time).total_seconds())
 
 
 def worst_gap(points: Sequence[datetime], *, now: datetime, window: timedelta = GAP_WINDOW) -> BackupGap | None:
@@ -215,6 +211,7 @@ def require_pipeline_backup(drill: DrillScenario, target: Target) -> PipelineBac
         drill.note("pipeline_backup", {"refused": exc.message})
         raise
     drill.note("pipeline_backup", found.to_json())
+    drill.observe_backup("pipeline_newest", found.id, found.point_in_time, at=found.checked_at)
     drill.record_measurement(Measurement(AGE_MEASURE, target.settings.rpo_seconds, found.age_s,
                                          started_at=found.point_in_time, ended_at=found.checked_at))
     return found

@@ -8,7 +8,7 @@ from harness.drills.experiments import BRAIN
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, PreconditionFailed, TargetMissed
 from harness.measure.availability import probe_once
-from harness.measure.canary import CanaryReader, CanaryWriter
+from harness.measure.canary import CanaryWriter
 from harness.measure.clock import Measurement
 from harness.platform.pods import deployment_serving
 from harness.polling import poll
@@ -63,8 +63,9 @@ def require_no_acknowledged_write_lost(drill: DrillScenario, target: Target) -> 
     """Every canary Redis acknowledged is still there, none missing in between."""
     assert drill.canary is not None, "the canary writer never ran"
     drill.canary.stop()
-    report = CanaryReader(target.redis()).report(drill.canary.acknowledged)
-    drill.record.canary = report.to_json()
+    report = drill.read_canaries(target.redis())
+    drill.declare_requirement("acknowledged writes", "min", 1)
+    drill.declare_requirement("acknowledged writes lost", "max", 0)
     if not drill.canary.acknowledged:
         raise TargetMissed("no canary write was acknowledged during the drill", fix="check Redis and the writer")
     if report.lost_count or report.holes:

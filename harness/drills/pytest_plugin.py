@@ -27,6 +27,7 @@ from harness.evidence.allure_results import write_results_metadata
 from harness.evidence.junit import render_junit
 from harness.evidence.provenance import git_sha, iso, local_tool_versions, utc_now
 from harness.evidence.record import ScenarioRecord, Verdict, write_records
+from harness.measure.clock_sources import local_clocks, store_response_time
 from harness.ownership import with_run_id
 from harness.redaction import install_log_redaction, redact_text, redact_tree
 from harness.target.base import Target
@@ -82,8 +83,20 @@ def drill_target(request: pytest.FixtureRequest, drill_settings: Settings) -> It
     from harness.target import open_target
 
     with open_target(drill_settings) as target:
-        request.config.stash[META_KEY].update(describe_target(target))
+        meta = request.config.stash[META_KEY]
+        meta.update(describe_target(target))
+        meta["clock_sources"] = {**local_clocks(), "store": _store_time(target)}
         yield target
+        meta["clock_sources"]["store"] += _store_time(target)  # and once more at the end of the run
+
+
+def _store_time(target: Target) -> list[dict[str, Any]]:
+    """One reading of the store's clock against this machine's (none for a local store); never fails the run."""
+    try:
+        reading = store_response_time(target.store())
+    except DrillError as exc:
+        return [{"store": None, "store_time": None, "error": exc.one_line()}]
+    return [reading] if reading else []
 
 
 def describe_target(target: Target) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from harness.backup.catalog import list_backups
+from harness.backup.layout import manifest_key
 from harness.backup.manifest import DRILL, Manifest
 from harness.backup.store import BackupStore
 from harness.backup.take import BackupResult, take_backup
@@ -65,6 +66,7 @@ def take_verified_backup(drill: DrillScenario, target: Target) -> VerifiedBackup
     report = verify_backup(store, backup.id, min_keys=drill.settings.min_keys)
     drill.record.verification = report.to_json()
     drill.note("backup", backup.to_json())
+    drill.observe_store_write(store, manifest_key(backup.id), written_at=backup.manifest.created_at)
     require_verified(report)
     age = (datetime.now(UTC) - backup.manifest.point_in_time).total_seconds()
     drill.note("age_of_the_drills_backup_s", round(age, 3))
@@ -137,6 +139,9 @@ def require_restored_matches(drill: DrillScenario, target: Target, backup: Verif
         in_file = int(info.get("rdb_last_load_keys_loaded", 0)) + int(info.get("rdb_last_load_keys_expired", 0))
     high = backup.manifest.canary_high_water
     canary = client.get(canary_key(high)) if high is not None else None
+    drill.observe_restored("restored_keys", backup_id=backup.backup.id, keys_in_loaded_file=in_file,
+                           manifest_key_count=backup.manifest.key_count, canary_high_water=high,
+                           canary_readable=canary is not None)
     drill.note("restored_check", {"keys_in_loaded_file": in_file, "manifest_key_count": backup.manifest.key_count,
                                   "canary_high_water": high, "canary_readable": canary is not None})
     if in_file != backup.manifest.key_count or canary is None:

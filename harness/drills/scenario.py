@@ -2,7 +2,10 @@
 
 Observers start before the fault ("watch before you break"); every comparison
 with a target goes through `require`, which records the measurement before it
-raises, so a breached scenario still reports what it measured.
+raises, so a breached scenario still reports what it measured. What the clock,
+the prober, the canaries, the fault proof and the restore checks observe is
+kept raw, line by line, in `observations` (harness/measure/observations.py): the
+evidence an auditor recomputes every figure and the verdict from.
 """
 
 from __future__ import annotations
@@ -12,21 +15,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.config import Settings
 from harness.errors import FaultNotConfirmed, TargetMissed
 from harness.evidence.record import ScenarioRecord
-from harness.measure.availability import AvailabilityProber, AvailabilityReport
-from harness.measure.canary import CanaryWriter
-from harness.measure.clock import Measurement, RecoveryClock
+from harness.measure import observations as obs
+from harness.measure.availability import AvailabilityProber, AvailabilityReport, in_window, summarise
+from harness.measure.canary import CanaryReader, CanaryReport, CanaryWriter
+from harness.measure.clock import Measurement, RecoveryClock, rto_end, rto_of
+from harness.measure.clock_sources import store_object_time
+
+if TYPE_CHECKING:
+    import redis
+
+    from harness.backup.store import BackupStore
 
 log = logging.getLogger(__name__)
 
 #: the record detail a step sets when the target cannot run the scenario at all (it gets no verdict, only a line)
 NOT_RUN = "not_run"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 @dataclass
@@ -40,22 +54,50 @@ class DrillScenario:
     prober: AvailabilityProber | None = None
     canary: CanaryWriter | None = None
     journals: list[Path] = field(default_factory=list)
+    observations: obs.ObservationLog = field(default_factory=obs.ObservationLog)
     _cleanups: list[Callable[[], object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.clock.resolution_s = self.settings.probe_interval_seconds
-        self.record.started_at = datetime.now(UTC).isoformat()
+        self.clock.observe = self.observations.sink(obs.CLOCK)
+        self.record.started_at = _now()
+        for name in obs.TARGET_SETTINGS:
+            self.observations.add(obs.TARGETS, {"name": name, "value": getattr(self.settings, name)})
 
     def start_prober(self, health_url: str) -> AvailabilityProber:
-        """Poll the health URL from now until the scenario ends."""
-        self.prober = AvailabilityProber(health_url, interval_s=self.settings.probe_interval_seconds).start()
+        """Poll the health URL from now until the scenario ends (every sample kept raw)."""
+        self.prober = AvailabilityProber(health_url, interval_s=self.settings.probe_interval_seconds,
+                                         observe=self.observations.sink(obs.PROBES)).start()
         self.on_finish(self.prober.stop)
         return self.prober
 
     def start_canary(self, writer: CanaryWriter) -> CanaryWriter:
+        """Start the canary writer (every write kept raw, acknowledged or not)."""
+        writer.observe = self.observations.sink(obs.CANARY)
         self.canary = writer.start()
         self.on_finish(writer.stop)
         return writer
+
+    def read_canaries(self, client: redis.Redis) -> CanaryReport:
+        """Read the canaries back from `client` (each read-back kept raw) and keep the report in the record."""
+        assert self.canary is not None, "the canary writer never ran"
+        acknowledged = list(self.canary.acknowledged)  # the writes so far; a running writer adds more meanwhile
+        report = CanaryReader(client, observe=self.observations.sink(obs.CANARY)).report(acknowledged)
+        self.record.canary = report.to_json()
+        return report
+
+    def observe_backup(self, role: str, backup_id: str, point_in_time: datetime, *, at: datetime) -> None:
+        """Keep a backup whose age a figure uses: its point in time, and when the drill looked (`at`)."""
+        self.observations.add(obs.BACKUPS, {"role": role, "id": backup_id, "point_in_time": point_in_time.isoformat(),
+                                            "observed_at": at.isoformat()})
+
+    def observe_restored(self, check: str, **counts: Any) -> None:
+        """Keep what a check of restored data saw (key counts, the canary), before it is judged."""
+        self.observations.add(obs.RESTORED, {"check": check, "at": _now(), **counts})
+
+    def observe_store_write(self, store: BackupStore, key: str, *, written_at: datetime) -> None:
+        """Keep the store's own time of an object the drill wrote at `written_at` (its wall clock)."""
+        self.observations.add(obs.STORE_CLOCK, store_object_time(store, key, written_at=written_at))
 
     def on_finish(self, cleanup: Callable[[], object]) -> None:
         """Run `cleanup` when the scenario ends, whatever its outcome (last registered runs first)."""
@@ -65,8 +107,13 @@ class DrillScenario:
         """Availability between two clock events (until now when `until_event` is None)."""
         assert self.prober is not None, "the availability prober was never started"
         since = self.clock.event(since_event).monotonic
-        until = self.clock.event(until_event).monotonic if until_event else None
-        report = self.prober.report(since, until)
+        samples = self.prober.snapshot(since)
+        until = (self.clock.event(until_event).monotonic if until_event
+                 else samples[-1].monotonic if samples else since)  # "now": the last sample taken so far
+        report = summarise(in_window(samples, since, until), self.prober.interval_s)
+        self.observations.add(obs.CHECKS, {"kind": "window", "figure": "availability", "since_event": since_event,
+                                           "until_event": until_event, "since_monotonic": since,
+                                           "until_monotonic": until, "interval_s": self.prober.interval_s})
         self.record.availability = report.to_json()
         return report
 
@@ -83,6 +130,8 @@ class DrillScenario:
     def confirm_fault(self, observed: bool, what: str, evidence: dict[str, Any]) -> None:
         """Prove the fault happened; without proof the scenario is INVALID, never passed."""
         self.note("fault_proof", {"observed": observed, "what": what, **evidence})
+        self.observations.add(obs.FAULTS, {"observed": observed, "what": what, "at": self.clock.utcnow().isoformat(),
+                                           "monotonic": self.clock.monotonic(), "evidence": evidence})
         if not observed:
             raise FaultNotConfirmed(
                 f"fault not observed: {what}",
@@ -98,8 +147,13 @@ class DrillScenario:
         self.record.measurements = [e for e in self.record.measurements if e["name"] != m.name] + [entry]
         return m
 
+    def declare_requirement(self, figure: str, bound: str, target: float) -> None:
+        """Keep that `figure` must be ≤ (bound "max") or ≥ ("min") `target`: what a recomputation judges."""
+        self.observations.add(obs.CHECKS, {"kind": "requirement", "figure": figure, "bound": bound, "target": target})
+
     def require(self, m: Measurement) -> Measurement:
         """Record `m`; raise TargetMissed naming the breach when it is not met."""
+        self.declare_requirement(m.name, "max", m.target_s)
         self.record_measurement(m)
         if not m.met:
             raise TargetMissed(m.describe(), fix=f"recovery is slower than the {m.name} target; investigate the phases")
@@ -112,6 +166,7 @@ class DrillScenario:
 
     def require_at_least(self, name: str, floor: float, measured: float, *, detail: str = "") -> None:
         """A floor (availability): record it beside the measurements; TargetMissed below it."""
+        self.declare_requirement(name, "min", floor)
         self.note(name, {"floor": floor, "measured": round(measured, 5), "met": measured >= floor, "detail": detail})
         if measured < floor:
             raise TargetMissed(f"{name} measured {measured:.2%} vs floor {floor:.2%}: BREACHED ({detail})",
@@ -119,11 +174,12 @@ class DrillScenario:
 
     def rto(self) -> Measurement:
         """RTO from the fault to the last recovery event marked (verified, else healthy)."""
-        end = "verified" if self.clock.has("verified") else "healthy"
-        if not self.clock.has(end) or not self.clock.has("fault_injected"):
+        measured = rto_of(self.clock.events, target_s=self.settings.rto_seconds)
+        if measured is None:
+            end = rto_end(self.clock.events)
             raise TargetMissed(f"RTO not measurable: the scenario never reached {end!r} after the fault",
                                fix="recovery did not complete; see the phases and the journal")
-        return self.clock.rto(target_s=self.settings.rto_seconds, end=end)
+        return measured
 
     def finish(self) -> None:
         """Stop observers and cleanups (each guarded: neither a failure nor a second interrupt skips the rest).
@@ -143,7 +199,8 @@ class DrillScenario:
         if self.record.ended_at and interrupted is None:
             return
         self.record.timeline = self.clock.to_json()
-        self.record.ended_at = datetime.now(UTC).isoformat()
+        self.record.observations = self.observations.to_json()
+        self.record.ended_at = _now()
         self.record.artifacts = [str(p) for p in self.journals]
         if interrupted is not None:
             raise interrupted

@@ -142,7 +142,8 @@ def attach_scenario(
             log.warning("redacted %d secret occurrence(s) from attachment %r", hits, name)
         allure.attach(clean, name=name, attachment_type=kind)
 
-    data = record.to_json()
+    data = record.to_json()  # the raw observations are the bundle's (JSON Lines); here only how many
+    data["observations"] = {stream: len(lines) for stream, lines in record.observations.items()}
     for path in journals:
         path = Path(path)
         if path.is_file():

@@ -2,10 +2,11 @@
 
 `reports/evidence/<run-id>/` holds `run.json` (verdicts, measured values,
 targets, times, operator, host, commit, config hash, tool versions, the
-runbook's contacts), the
-journals, timelines and verification reports, `summary.md`, `metrics.prom`,
-`previous` (the hash chain) and `SHA256SUMS` (+ its Ed25519 signature when the
-pipeline's evidence key is set). Every file
+runbook's contacts, the clock sources), the journals, timelines and
+verification reports, each scenario's raw observations as JSON Lines
+(`observations/<stream>.jsonl`, what `evidence verify --recompute` derives the
+figures from), `summary.md`, `metrics.prom`, `previous` (the hash chain) and
+`SHA256SUMS` (+ its Ed25519 signature when the pipeline's evidence key is set). Every file
 is scrubbed of secrets before it is written, and the bundle appears under its
 final name only once it is complete.
 """
@@ -26,7 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness.errors import UsageError
-from harness.evidence import integrity, provenance
+from harness.evidence import attestation, integrity, provenance
 from harness.evidence.label import evidence_label
 from harness.evidence.links import chain_tip, read_links
 from harness.evidence.metrics import render_metrics
@@ -43,7 +44,9 @@ log = logging.getLogger(__name__)
 SCHEMA = "sentinel-drill/evidence/v1"
 #: meta keys that have a place of their own in run.json; the rest go under "extra"
 _META_KEYS = {"run_id", "target", "context", "namespace", "started_at", "ended_at", "settings", "config",
-              "versions", "git_sha", "operator", "host", "contacts"}
+              "versions", "git_sha", "operator", "host", "contacts", "clock_sources"}
+#: where a scenario's raw observations go, below its folder
+OBSERVATIONS_DIR = "observations"
 #: worst first: a breach outranks a broken harness, which outranks an unproven fault
 _VERDICT_ORDER = (Verdict.FAIL, Verdict.ERROR, Verdict.INVALID, Verdict.PASS)
 
@@ -108,6 +111,16 @@ def find_previous(out_root: Path, *, exclude: str) -> tuple[str, str, int] | Non
     if tip is None:
         return None
     return tip.run_id, tip.sums_sha256, tip.sequence or 0
+
+
+def jsonl_text(lines: Sequence[Mapping[str, Any]]) -> str:
+    """JSON Lines: one record per line, keys sorted, floats as Python writes them (exact round trip)."""
+    return "".join(json.dumps(line, sort_keys=True, default=str) + "\n" for line in lines)
+
+
+def _observation_files(writer: _Writer, record: ScenarioRecord, folder: str) -> list[str]:
+    return [writer.put(f"{folder}/{OBSERVATIONS_DIR}/{stream}.jsonl", jsonl_text(lines))
+            for stream, lines in record.observations.items() if lines]
 
 
 def _scenario_files(writer: _Writer, record: ScenarioRecord, folder: str) -> tuple[list[str], list[str]]:
@@ -201,8 +214,10 @@ def _fill(
         cases.add(case)
         folder = f"scenarios/{index:02d}-{slug(record.name, max_length=40)}"
         files, missing = _scenario_files(writer, record, folder)
-        scenarios.append({**record.to_json(), "key": scenario_key(record.tags), "case": case, "dir": folder,
-                          "files": files, "missing_artifacts": missing})
+        observed = _observation_files(writer, record, folder)
+        entry = {**record.to_json(), "key": scenario_key(record.tags), "case": case, "dir": folder,
+                 "files": files + observed, "missing_artifacts": missing, "observations": observed}
+        scenarios.append(entry)
     run_files: list[str] = []
     run_missing: list[str] = []
     for artifact in artifacts:
@@ -233,12 +248,15 @@ def _fill(
         "config_sha256": "",
         "tool_versions": {**provenance.local_tool_versions(), **dict(meta.get("versions") or {})},
         "contacts": list(meta.get("contacts") or []),
+        "clock_sources": dict(meta.get("clock_sources") or {}),
+        "raw_observations": True,
         "scenarios": scenarios,
         "artifacts": run_files,
         "missing_artifacts": run_missing,
         "previous": {"run_id": previous[0], "sha256": previous[1]} if previous else None,
         "sequence": (previous[2] + 1) if previous else 1,
         "signed": signing_key is not None,
+        "signature_format": integrity.DSSE_FORMAT if signing_key is not None else None,
         "signing_key_id": key_id(public_key_text(signing_key.public_key())) if signing_key else None,
         "extra": {k: v for k, v in meta.items() if k not in _META_KEYS},
         "redactions": writer.redactions,
@@ -252,7 +270,20 @@ def _fill(
     writer.put(integrity.RUN_JSON, _json_text(run))
     writer.put("summary.md", render_summary(run))
     writer.put("metrics.prom", render_metrics(run))
+    seal(root, signing_key)
+
+
+def seal(root: Path, signing_key: Ed25519PrivateKey | None) -> None:
+    """Write SHA256SUMS for the bundle as it is on disk and, with a key, the DSSE attestation over every file.
+
+    The run document the attestation's predicate is built from is the bundle's own run.json.
+    """
+    for stale in (integrity.ATTESTATION, integrity.SIGNATURE):
+        (root / stale).unlink(missing_ok=True)
     sums = integrity.render_sums(root)
     (root / integrity.SUMS).write_text(sums)
-    if signing_key is not None:
-        (root / integrity.SIGNATURE).write_text(integrity.signature_text(sums.encode(), signing_key))
+    if signing_key is None:
+        return
+    run = json.loads((root / integrity.RUN_JSON).read_text())
+    files = attestation.subjects(integrity.parse_sums(sums)[0], attestation.sums_sha256(sums.encode()))
+    (root / integrity.ATTESTATION).write_text(attestation.envelope_text(files, run, signing_key))

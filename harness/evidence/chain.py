@@ -33,6 +33,7 @@ from typing import Any
 
 from harness.errors import CheckFailed
 from harness.evidence import integrity
+from harness.evidence.clock_check import DEFAULT_CLOCK_TOLERANCE_S
 from harness.evidence.links import BundleLink, incomplete_dirs, read_links, refused_entries
 from harness.evidence.verify import verify_bundle
 
@@ -56,6 +57,7 @@ class BundleStatus:
     created_at: str
     signature: str
     problems: tuple[str, ...]
+    recomputed: str = "not asked"
 
     @property
     def ok(self) -> bool:
@@ -92,7 +94,8 @@ class ChainReport:
         return {"location": self.location, "ok": self.ok, "head": self.head, "anchored": self.anchored,
                 "truncation_not_checked": self.unanchored,
                 "bundles": [{"run_id": b.run_id, "sequence": b.sequence, "created_at": b.created_at,
-                             "signature": b.signature, "ok": b.ok, "problems": list(b.problems)}
+                             "signature": b.signature, "recomputed": b.recomputed, "ok": b.ok,
+                             "problems": list(b.problems)}
                             for b in self.bundles],
                 "problems": list(self.problems), "notes": list(self.notes)}
 
@@ -213,10 +216,12 @@ def _order(link: BundleLink) -> tuple[int, str, str]:
 
 def verify_chain(root: Path, *, trusted_keys: Sequence[str] | None = None, heads: Sequence[ChainHead] | None = None,
                  env: Mapping[str, str] | None = None, location: str | None = None,
-                 store_problems: Sequence[str] = (), now: datetime | None = None) -> ChainReport:
+                 store_problems: Sequence[str] = (), now: datetime | None = None,
+                 recompute: bool = False, clock_tolerance_s: float = DEFAULT_CLOCK_TOLERANCE_S) -> ChainReport:
     """Verify every bundle under `root` and every link between them, against `heads` when given.
 
-    `trusted_keys` default to DRILL_EVIDENCE_PUBLIC_KEYS. `store_problems` are
+    `trusted_keys` default to DRILL_EVIDENCE_PUBLIC_KEYS. `recompute` derives every
+    bundle's figures again from its raw observations (`verify_bundle`). `store_problems` are
     findings of the store itself (replaced or deleted object versions) to report
     with the rest. Raises CheckFailed when `root` holds no bundle at all.
     """
@@ -233,11 +238,13 @@ def verify_chain(root: Path, *, trusted_keys: Sequence[str] | None = None, heads
                           "bundles (reports/evidence) or the store (s3://bucket/prefix)")
     statuses: list[BundleStatus] = []
     for link in sorted(links.values(), key=_order):
-        report = verify_bundle(root / link.run_id, trusted_keys=trusted, env=env, link=False)
+        report = verify_bundle(root / link.run_id, trusted_keys=trusted, env=env, link=False, recompute=recompute,
+                               clock_tolerance_s=clock_tolerance_s)
         problems = tuple(f"{link.run_id}: {p}" for p in report.problems)
         found.problems.extend(problems)
         found.notes.extend(f"{link.run_id}: {n}" for n in report.notes)
-        statuses.append(BundleStatus(link.run_id, link.sequence, link.created_at, report.signature, problems))
+        statuses.append(BundleStatus(link.run_id, link.sequence, link.created_at, report.signature, problems,
+                                     report.recomputed))
     _check_links(links, found)
     head = _check_heads(links, heads, found, now or datetime.now(UTC))
     return ChainReport(location or str(root), tuple(statuses), tuple(found.problems), tuple(found.notes), head,

@@ -31,6 +31,7 @@ from harness.aws import s3_client
 from harness.backup.s3 import s3_error
 from harness.errors import ConfigError, StoreError, UsageError
 from harness.evidence.chain import ChainHead, ChainReport, verify_chain
+from harness.evidence.clock_check import DEFAULT_CLOCK_TOLERANCE_S
 from harness.evidence.links import HEADS_DIR, BundleLink
 from harness.safe_paths import UnsafeName, path_under, shown, write_under
 from harness.signing import record_trust, sign_record
@@ -188,7 +189,8 @@ def copy_head(dest_root: Path, link: BundleLink, body: bytes) -> None:
     shutil.move(tmp, path)
 
 
-def verify_chain_at(location: str, *, trusted: tuple[str, ...], client: Any = None) -> ChainReport:
+def verify_chain_at(location: str, *, trusted: tuple[str, ...], client: Any = None,
+                    recompute: bool = False, clock_tolerance_s: float = DEFAULT_CLOCK_TOLERANCE_S) -> ChainReport:
     """`evidence verify --chain`: a local directory of bundles, a file:// store, or s3://bucket/prefix."""
     parts = urlsplit(location)
     if parts.scheme == "s3":
@@ -199,7 +201,8 @@ def verify_chain_at(location: str, *, trusted: tuple[str, ...], client: Any = No
         with tempfile.TemporaryDirectory(prefix="sentinel-drill-chain-") as tmp:
             fetched = fetch_chain(client, parts.netloc, prefix, Path(tmp), trusted=trusted)
             return verify_chain(fetched.root, trusted_keys=trusted, heads=fetched.heads,
-                                location=f"s3://{parts.netloc}/{prefix}evidence/", store_problems=fetched.problems)
+                                location=f"s3://{parts.netloc}/{prefix}evidence/", store_problems=fetched.problems,
+                                recompute=recompute, clock_tolerance_s=clock_tolerance_s)
     if parts.scheme not in ("", "file"):
         raise ConfigError(f"{location!r} is not a directory, file:///dir or s3://bucket/prefix", fix="fix --chain")
     root = Path(parts.path if parts.scheme == "file" else location)
@@ -207,4 +210,5 @@ def verify_chain_at(location: str, *, trusted: tuple[str, ...], client: Any = No
         root = root / "evidence" if (root / "evidence").is_dir() else root
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory", fix="pass the directory holding the bundles (reports/evidence)")
-    return verify_chain(root, trusted_keys=trusted, heads=read_local_heads(root, trusted=trusted), location=str(root))
+    return verify_chain(root, trusted_keys=trusted, heads=read_local_heads(root, trusted=trusted), location=str(root),
+                        recompute=recompute, clock_tolerance_s=clock_tolerance_s)

@@ -3,9 +3,12 @@
 `SHA256SUMS` is in `sha256sum` format (`sha256sum -c SHA256SUMS` works inside a
 bundle). `previous` holds the sha256 of the previous bundle's SHA256SUMS in the
 same format relative to the bundles' parent directory, so editing an old
-bundle breaks the next one's link. `SHA256SUMS.sig` is an Ed25519 signature
-over SHA256SUMS by the pipeline's evidence key: asymmetric, so an auditor who
-checks it with the public key cannot forge one (the HMAC it replaces could).
+bundle breaks the next one's link. `attestation.dsse.json` is the signature: a
+DSSE envelope over an in-toto Statement of every file's sha256, by the
+pipeline's Ed25519 evidence key (attestation.py): asymmetric, so an auditor who
+checks it with the public key cannot forge one (the HMAC of the first bundles
+could). Bundles signed before it carry `SHA256SUMS.sig`, an Ed25519 signature
+over SHA256SUMS, which still verifies.
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ from harness.safe_paths import path_under
 from harness.signing import sign_bytes
 
 SUMS = "SHA256SUMS"
+#: the signature of bundles made before DSSE envelopes: {key_id, ed25519} over SHA256SUMS; still verified
 SIGNATURE = "SHA256SUMS.sig"
+#: the signature: a DSSE envelope over an in-toto Statement whose subject is every file (attestation.py)
+ATTESTATION = "attestation.dsse.json"
+#: what run.json's `signature_format` says of a bundle signed with an ATTESTATION
+DSSE_FORMAT = "dsse"
 #: the HMAC signature of bundles made before Ed25519; listed so old bundles still verify, never trusted
 LEGACY_HMAC = "SHA256SUMS.hmac"
 PREVIOUS = "previous"
@@ -35,7 +43,7 @@ SIGNING_KEY_ENV = "DRILL_EVIDENCE_SIGNING_KEY"
 PUBLIC_KEYS_ENV = "DRILL_EVIDENCE_PUBLIC_KEYS"
 NO_PREVIOUS = "none (first bundle in this chain)\n"
 #: files SHA256SUMS does not list (itself and the signatures over it)
-UNLISTED = frozenset({SUMS, SIGNATURE, LEGACY_HMAC})
+UNLISTED = frozenset({SUMS, SIGNATURE, LEGACY_HMAC, ATTESTATION})
 
 _SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](\S(?:.*\S)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._/+\-@]+$")

@@ -2,7 +2,9 @@
 
 The drill fills one record per scenario while it runs (verdict, measurements
 against targets, the recovery timeline, availability, canary, journals,
-verification reports). Allure attachments, `run.json`, `summary.md` and
+verification reports) and, in `observations`, the raw lines those figures were
+derived from (harness/measure/observations.py), which the bundle keeps as
+JSON Lines for `evidence verify --recompute`. Allure attachments, `run.json`, `summary.md` and
 `metrics.prom` are all rendered from these records, so they cannot disagree.
 """
 
@@ -55,6 +57,7 @@ class ScenarioRecord:
     verification: dict[str, Any] | None = None
     details: dict[str, Any] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
+    observations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def controls(self) -> tuple[str, ...]:
@@ -82,6 +85,7 @@ class ScenarioRecord:
             "verification": self.verification,
             "details": self.details,
             "artifacts": self.artifacts,
+            "observations": self.observations,
         }
 
     @classmethod

@@ -3,7 +3,10 @@
 Checks, in order: every file against SHA256SUMS (altered, missing, extra), the
 run document (run id, config hash, summary.md and metrics.prom re-rendered from
 it), the chain link to the previous bundle when it sits in the same parent
-directory, and the Ed25519 signature against the configured public keys.
+directory, the signature against the configured public keys, and the drill's
+wall clock against the store's (clock_check.py). With `recompute`, every
+scenario's figures and verdict are then derived again from its raw observations
+(recompute.py) and each difference is a problem.
 `chain.py` checks a whole directory of bundles, first to newest.
 """
 
@@ -17,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import CheckFailed, UsageError
-from harness.evidence import integrity, provenance
+from harness.evidence import attestation, integrity, provenance
 from harness.evidence.bundle import SCHEMA
+from harness.evidence.clock_check import DEFAULT_CLOCK_TOLERANCE_S, check_clocks
 from harness.evidence.label import evidence_label
 from harness.evidence.metrics import render_metrics
+from harness.evidence.recompute import recompute_run
 from harness.evidence.summary import render_summary
 from harness.safe_paths import UnsafeName, path_under
 from harness.signing import signature_trust
@@ -36,6 +41,8 @@ class VerifyReport:
     notes: tuple[str, ...] = ()
     chain: str = "not checked"
     signature: str = "not checked"
+    recomputed: str = "not asked"
+    clock: str = "not checked"
 
     @property
     def ok(self) -> bool:
@@ -44,7 +51,7 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         return {"bundle": str(self.bundle), "ok": self.ok, "files_checked": self.files_checked,
                 "problems": list(self.problems), "notes": list(self.notes), "chain": self.chain,
-                "signature": self.signature}
+                "signature": self.signature, "recomputed": self.recomputed, "clock": self.clock}
 
 
 def _regular(bundle: Path, name: str) -> bool:
@@ -162,15 +169,26 @@ def _check_chain(bundle: Path, run: Mapping[str, Any], found: _Findings) -> None
 
 
 def _check_signature(bundle: Path, run: Mapping[str, Any], trusted: Sequence[str], found: _Findings) -> None:
-    """The Ed25519 signature over SHA256SUMS, judged against the auditor's configured public keys."""
+    """The bundle's signature (the DSSE attestation, or an older SHA256SUMS.sig), judged against the configured keys."""
     if _regular(bundle, integrity.LEGACY_HMAC):
         found.notes.append(f"{integrity.LEGACY_HMAC}: an HMAC from before Ed25519 signatures; not checked "
                            "(whoever can check it can forge it)")
-    try:
-        path_under(bundle, integrity.SIGNATURE, what="bundle file")
-    except UnsafeName as exc:
-        found.problems.append(exc.message)
-        found.signature = "INVALID"
+    for name in (integrity.ATTESTATION, integrity.SIGNATURE):
+        try:
+            path_under(bundle, name, what="bundle file")
+        except UnsafeName as exc:
+            found.problems.append(exc.message)
+            found.signature = "INVALID"
+            return
+    if _regular(bundle, integrity.ATTESTATION):
+        _check_attestation(bundle, run, trusted, found)
+        return
+    if run.get("signature_format") == integrity.DSSE_FORMAT:
+        legacy = f" (only a {integrity.SIGNATURE}, which this bundle was not signed with)" if _regular(
+            bundle, integrity.SIGNATURE) else ""
+        found.problems.append(f"stripped signature: {integrity.ATTESTATION} is missing{legacy}, but run.json says "
+                              f"the bundle was signed with it (key {run.get('signing_key_id')})")
+        found.signature = "missing (stripped)"
         return
     if not _regular(bundle, integrity.SIGNATURE):
         if run.get("signed"):
@@ -178,12 +196,43 @@ def _check_signature(bundle: Path, run: Mapping[str, Any], trusted: Sequence[str
                                   f"the bundle was signed (key {run.get('signing_key_id')})")
             found.signature = "missing (stripped)"
         elif trusted:
-            found.problems.append(f"not signed: no {integrity.SIGNATURE}, but evidence public keys are configured, "
-                                  "so the bundle cannot be authenticated")
+            found.problems.append(f"not signed: no {integrity.ATTESTATION} (nor an older {integrity.SIGNATURE}), but "
+                                  "evidence public keys are configured, so the bundle cannot be authenticated")
             found.signature = "absent"
         else:
             found.signature = "unsigned"
         return
+    _check_legacy_signature(bundle, trusted, found)
+
+
+def _check_attestation(bundle: Path, run: Mapping[str, Any], trusted: Sequence[str], found: _Findings) -> None:
+    """The DSSE envelope: its signature by a configured key, and its Statement against the files and run.json."""
+    checked = attestation.check_envelope(_read_text(bundle, integrity.ATTESTATION), trusted)
+    if checked.statement is None:
+        found.problems.append(f"signature: {checked.problem}")
+        found.signature = "INVALID"
+        return
+    sums = _read_bytes(bundle, integrity.SUMS)
+    files = attestation.subjects(integrity.parse_sums(sums.decode(errors="replace"))[0],
+                                 attestation.sums_sha256(sums))
+    mismatches = attestation.statement_problems(checked.statement, files, run)
+    found.problems.extend(f"signature: {p}" for p in mismatches)
+    if not trusted:
+        found.notes.append(f"signed (DSSE envelope, key {', '.join(checked.signer_ids) or 'none'}; run.json names "
+                           f"evidence key {run.get('signing_key_id')}), but no evidence public key is configured "
+                           f"({integrity.PUBLIC_KEYS_ENV} or evidence_public_keys): signature not checked")
+        found.signature = "INVALID" if mismatches else "present, not checked (no public key)"
+        return
+    if checked.problem:
+        found.problems.append(f"signature: {checked.problem}")
+        found.signature = "INVALID"
+        return
+    found.signature = "INVALID" if mismatches else (
+        f"valid (DSSE envelope: in-toto statement of {len(files)} files, signed by evidence key {checked.signed_by})")
+
+
+def _check_legacy_signature(bundle: Path, trusted: Sequence[str], found: _Findings) -> None:
+    """A `SHA256SUMS.sig` of a bundle made before DSSE envelopes: Ed25519 over SHA256SUMS."""
     signature = integrity.read_signature(_read_text(bundle, integrity.SIGNATURE))
     if signature is None:
         found.problems.append(f"signature: {integrity.SIGNATURE} is not a signature file")
@@ -197,20 +246,24 @@ def _check_signature(bundle: Path, run: Mapping[str, Any], trusted: Sequence[str
     ok, why = signature_trust(_read_bytes(bundle, integrity.SUMS), signature, trusted,
                               role="evidence", what="SHA256SUMS")
     if ok:
-        found.signature = f"valid ({why})"
+        found.signature = f"valid ({why}; {integrity.SIGNATURE}, made before DSSE envelopes)"
     else:
         found.problems.append(f"signature: {why}")
         found.signature = "INVALID"
 
 
 def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-                  link: bool = True) -> VerifyReport:
-    """Recompute the bundle's hashes, run document, chain link and signature.
+                  link: bool = True, recompute: bool = False,
+                  clock_tolerance_s: float = DEFAULT_CLOCK_TOLERANCE_S) -> VerifyReport:
+    """Recompute the bundle's hashes, run document, chain link and signature (and, with `recompute`, its figures).
 
     `trusted_keys` (base64 Ed25519 public keys) default to DRILL_EVIDENCE_PUBLIC_KEYS;
     with none, a signature is reported but not checked. `link=False` leaves the
-    link to the previous bundle to the whole-chain check. Raises UsageError when
-    `bundle` is not a bundle; returns a report whose `problems` are empty when intact.
+    link to the previous bundle to the whole-chain check. `recompute` derives every
+    scenario's figures and verdict from its raw observations and makes each
+    difference from the stated ones a problem. A store-time reading further than
+    `clock_tolerance_s` from the drill's wall clock is a problem. Raises UsageError
+    when `bundle` is not a bundle; returns a report whose `problems` are empty when intact.
     """
     env = os.environ if env is None else env
     trusted = tuple(trusted_keys) if trusted_keys is not None else integrity.trusted_keys_from_env(env)
@@ -238,4 +291,14 @@ def verify_bundle(bundle: Path, *, trusted_keys: Sequence[str] | None = None, en
     if link:
         _check_chain(bundle, run, found)
     _check_signature(bundle, run, trusted, found)
-    return VerifyReport(bundle, checked, tuple(found.problems), tuple(found.notes), found.chain, found.signature)
+    clocks = check_clocks(bundle, run, tolerance_s=clock_tolerance_s)
+    found.problems.extend(clocks.problems)
+    found.notes.extend(clocks.notes)
+    recomputed = "not asked"
+    if recompute:
+        result = recompute_run(bundle, run)
+        found.problems.extend(result.problems)
+        found.notes.extend(result.notes)
+        recomputed = result.summary() if result.scenarios else "nothing recomputed"
+    return VerifyReport(bundle, checked, tuple(found.problems), tuple(found.notes), found.chain, found.signature,
+                        recomputed, clocks.summary)

@@ -2,8 +2,11 @@
 
 Pods are simulated in the sandbox, so the health endpoint is how "traffic
 continues" is observed; in production it is SENTINEL's own /health. Each sample
-records monotonic time and the answer; availability, the longest outage and the
-first healthy answer after the fault are derived from the samples.
+records monotonic and wall time, the answer and its latency, and is handed to
+an `observe` sink as it is taken (the scenario's raw observations);
+availability, the longest outage and the first healthy answer after the fault
+are derived from the samples, by the same functions for the drill and for
+`evidence verify --recompute`.
 """
 
 from __future__ import annotations
@@ -12,30 +15,50 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
 
+from harness.measure.observations import Observe
 from harness.polling import SYSTEM_CLOCK, Clock, poll
 
 
 @dataclass(frozen=True)
 class Sample:
+    """One probe: when it started (monotonic, and wall when known), its answer and how long the answer took."""
+
     monotonic: float
     ok: bool
     status: int | None
     reason: str = ""
+    at: datetime | None = None
+    latency_s: float | None = None
+
+    def observation(self) -> dict[str, Any]:
+        return {"monotonic": self.monotonic, "at": self.at.isoformat() if self.at else None, "ok": self.ok,
+                "status": self.status, "latency_s": self.latency_s, "reason": self.reason}
+
+    @classmethod
+    def from_observation(cls, line: Mapping[str, Any]) -> Sample:
+        at = line.get("at")
+        latency = line.get("latency_s")
+        return cls(float(line["monotonic"]), bool(line["ok"]),
+                   int(line["status"]) if line.get("status") is not None else None, str(line.get("reason") or ""),
+                   datetime.fromisoformat(at) if at else None, float(latency) if latency is not None else None)
 
 
 def probe_once(url: str, *, timeout: float = 1.0) -> Sample:
     """One GET: ok only on HTTP 200 (a connection error or timeout is an outage)."""
-    start = time.monotonic()
+    start, at = time.monotonic(), datetime.now(UTC)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return Sample(start, resp.status == 200, resp.status)
+            sample = Sample(start, resp.status == 200, resp.status, at=at)
     except urllib.error.HTTPError as exc:
-        return Sample(start, False, exc.code, exc.read(200).decode(errors="replace"))
+        sample = Sample(start, False, exc.code, exc.read(200).decode(errors="replace"), at=at)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        return Sample(start, False, None, exc.__class__.__name__)
+        sample = Sample(start, False, None, exc.__class__.__name__, at=at)
+    return replace(sample, latency_s=time.monotonic() - start)
 
 
 def wait_healthy(url: str, *, timeout: float, interval: float = 0.1, probe_timeout: float = 1.0,
@@ -78,6 +101,11 @@ class AvailabilityReport:
         }
 
 
+def in_window(samples: list[Sample], since: float | None, until: float | None) -> list[Sample]:
+    """The samples started in [since, until] (either end open when None)."""
+    return [s for s in samples if (since is None or s.monotonic >= since) and (until is None or s.monotonic <= until)]
+
+
 def summarise(samples: list[Sample], interval_s: float) -> AvailabilityReport:
     """Availability %, outage count and the longest outage (first failed → next ok sample)."""
     longest = 0.0
@@ -106,6 +134,7 @@ class AvailabilityProber:
     interval_s: float = 0.2
     timeout_s: float = 1.0
     probe: Callable[[str], Sample] | None = None
+    observe: Observe | None = None
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -125,11 +154,16 @@ class AvailabilityProber:
     def _run(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
-            sample = self._sample()
-            with self._lock:
-                self.samples.append(sample)
+            self.record(self._sample())
             next_at += self.interval_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def record(self, sample: Sample) -> None:
+        """Keep one sample (and hand it to `observe`); the polling thread's only way to add one."""
+        with self._lock:
+            self.samples.append(sample)
+        if self.observe is not None:
+            self.observe(sample.observation())
 
     def stop(self) -> AvailabilityReport:
         self._stop.set()
@@ -139,8 +173,7 @@ class AvailabilityProber:
 
     def snapshot(self, since: float | None = None) -> list[Sample]:
         with self._lock:
-            return [s for s in self.samples if since is None or s.monotonic >= since]
+            return in_window(self.samples, since, None)
 
     def report(self, since: float | None = None, until: float | None = None) -> AvailabilityReport:
-        picked = [s for s in self.snapshot(since) if until is None or s.monotonic <= until]
-        return summarise(picked, self.interval_s)
+        return summarise(in_window(self.snapshot(since), since, until), self.interval_s)

@@ -4,7 +4,10 @@ The writer appends `drill:canary:<seq>` every 250 ms and moves `drill:canary:las
 in the same MULTI, remembering each write Redis acknowledged. After a restore the
 reader finds the newest canary present; every acknowledged write after it is
 lost, and the gap between the last acknowledged write and the newest surviving
-one is the measured data-loss window (the measured RPO).
+one is the measured data-loss window (the measured RPO). Each write and each
+read-back is handed to an `observe` sink as it happens (the scenario's raw
+observations); `canary_report` derives the report from them, for the drill and
+for `evidence verify --recompute` alike.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
+
+from harness.measure.observations import Observe
 
 CANARY_PREFIX = "drill:canary:"
 CANARY_LAST = "drill:canary:last"
@@ -55,6 +62,7 @@ class CanaryWriter:
     start_seq: int | None = None
     acknowledged: list[CanaryWrite] = field(default_factory=list)
     failures: int = 0
+    observe: Observe | None = None
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _seq: int = 0
@@ -62,7 +70,7 @@ class CanaryWriter:
     def write_one(self) -> CanaryWrite | None:
         """Write the next canary now; return it when Redis acknowledged it."""
         self._seq += 1
-        at = datetime.now(UTC)
+        at, started = datetime.now(UTC), time.monotonic()
         body = json.dumps({"seq": self._seq, "at": at.isoformat()})
         try:
             pipe = self.client.pipeline(transaction=True)
@@ -71,10 +79,17 @@ class CanaryWriter:
             pipe.execute()
         except (redis.RedisError, OSError):
             self.failures += 1
+            self._observe(self._seq, at, started, acknowledged=False)
             return None
         write = CanaryWrite(self._seq, at)
         self.acknowledged.append(write)
+        self._observe(self._seq, at, started, acknowledged=True)
         return write
+
+    def _observe(self, seq: int, at: datetime, started: float, *, acknowledged: bool) -> None:
+        if self.observe is not None:
+            self.observe({"kind": "write", "seq": seq, "at": at.isoformat(), "monotonic": started,
+                          "acknowledged": acknowledged})
 
     def start(self) -> CanaryWriter:
         """Continue after any canary already in the dataset, then write in the background."""
@@ -144,23 +159,54 @@ def _write_json(write: CanaryWrite | None) -> dict[str, object] | None:
     return {"seq": write.seq, "at": write.at.isoformat()} if write else None
 
 
+def canary_report(acknowledged: Sequence[CanaryWrite], newest_present: CanaryWrite | None,
+                  present: Mapping[int, bool]) -> CanaryReport:
+    """Lost = acknowledged writes newer than the newest canary present; holes = older ones not `present`."""
+    newest_seq = newest_present.seq if newest_present else 0
+    lost = tuple(w.seq for w in acknowledged if w.seq > newest_seq)
+    holes = tuple(w.seq for w in acknowledged if w.seq <= newest_seq and not present.get(w.seq, False))
+    return CanaryReport(newest_present, acknowledged[-1] if acknowledged else None, lost, holes)
+
+
+def canary_from_observations(lines: Sequence[Mapping[str, Any]]) -> CanaryReport | None:
+    """The report of the last read-back in a scenario's canary lines; None when nothing was read back."""
+    starts = [i for i, line in enumerate(lines) if line.get("kind") == "newest_present"]
+    if not starts:
+        return None
+    newest_line = lines[starts[-1]]
+    acknowledged = [CanaryWrite(int(line["seq"]), datetime.fromisoformat(str(line["at"])))
+                    for line in lines[:starts[-1]] if line.get("kind") == "write" and line.get("acknowledged")]
+    if isinstance(newest_line.get("acknowledged"), int):  # the writes the reader compared: those before it read
+        acknowledged = acknowledged[:newest_line["acknowledged"]]
+    newest = (CanaryWrite(int(newest_line["seq"]), datetime.fromisoformat(str(newest_line["written_at"])))
+              if newest_line.get("seq") is not None and newest_line.get("written_at") else None)
+    present = {int(line["seq"]): bool(line["present"]) for line in lines[starts[-1] + 1:]
+               if line.get("kind") == "read_back"}
+    return canary_report(acknowledged, newest, present)
+
+
 @dataclass
 class CanaryReader:
     """Reads the canaries back after a restore and compares them with what was acknowledged."""
 
     client: redis.Redis
+    observe: Observe | None = None
 
     def report(self, acknowledged: list[CanaryWrite]) -> CanaryReport:
-        """Lost = acknowledged writes newer than the newest canary present; holes = missing older ones."""
+        """Read the newest canary and whether each acknowledged one is present; see `canary_report`."""
         high = canary_high_water(self.client)
         newest = read_canary(self.client, high) if high is not None else None
-        newest_seq = newest.seq if newest else 0
-        lost = tuple(w.seq for w in acknowledged if w.seq > newest_seq)
-        older = [w.seq for w in acknowledged if w.seq <= newest_seq]
-        holes: tuple[int, ...] = ()
-        if older:
+        present: dict[int, bool] = {}
+        if acknowledged:
             pipe = self.client.pipeline(transaction=False)
-            for seq in older:
-                pipe.exists(canary_key(seq))
-            holes = tuple(seq for seq, ok in zip(older, pipe.execute()) if not ok)
-        return CanaryReport(newest, acknowledged[-1] if acknowledged else None, lost, holes)
+            for write in acknowledged:
+                pipe.exists(canary_key(write.seq))
+            present = {w.seq: bool(ok) for w, ok in zip(acknowledged, pipe.execute())}
+        if self.observe is not None:
+            now = datetime.now(UTC).isoformat()
+            self.observe({"kind": "newest_present", "seq": newest.seq if newest else None,
+                          "written_at": newest.at.isoformat() if newest else None, "at": now,
+                          "acknowledged": len(acknowledged)})
+            for seq, ok in present.items():
+                self.observe({"kind": "read_back", "seq": seq, "present": ok, "at": now})
+        return canary_report(acknowledged, newest, present)

@@ -1,22 +1,30 @@
 """RecoveryClock: monotonic durations with UTC timestamps for every drill event.
 
 RTO = verified − fault injected, measured with `time.monotonic()` so wall-clock
-jumps cannot shorten it; UTC timestamps are kept beside for the auditor.
+jumps cannot shorten it; UTC timestamps are kept beside for the auditor. Every
+mark is also handed to an `observe` sink as it happens (the scenario's raw
+observations), and the phases and the RTO are derived from the events by the
+module-level functions that `evidence verify --recompute` applies to those lines.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
 
 from harness.errors import DrillError
+from harness.measure.observations import Observe
 
 #: the events of a recovery, in the order a full restore passes them
 FAULT_INJECTED = "fault_injected"
 FAULT_CONFIRMED = "fault_confirmed"
 VERIFIED = "verified"
+#: the end of the RTO where no verification step ran (scenario 4 ends on a healthy answer)
+HEALTHY = "healthy"
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,14 @@ class Event:
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "at": self.at.isoformat(), "monotonic": round(self.monotonic, 6)}
+
+    def observation(self) -> dict[str, object]:
+        """The raw line: monotonic unrounded, so a recomputation gets the very figures the drill got."""
+        return {"event": self.name, "monotonic": self.monotonic, "at": self.at.isoformat()}
+
+    @classmethod
+    def from_observation(cls, line: Mapping[str, Any]) -> Event:
+        return cls(str(line["event"]), float(line["monotonic"]), datetime.fromisoformat(str(line["at"])))
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,28 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def phases_of(events: Sequence[Event]) -> list[Phase]:
+    """Each consecutive pair of events, named after the later one."""
+    return [Phase(b.name, a.at, b.at, b.monotonic - a.monotonic) for a, b in pairwise(events)]
+
+
+def find_event(events: Sequence[Event], name: str) -> Event | None:
+    return next((e for e in events if e.name == name), None)
+
+
+def rto_end(events: Sequence[Event]) -> str:
+    """The event the RTO runs to: verified where the scenario verified the recovery, else healthy."""
+    return VERIFIED if find_event(events, VERIFIED) is not None else HEALTHY
+
+
+def rto_of(events: Sequence[Event], *, target_s: float) -> Measurement | None:
+    """RTO = end event − fault injected (see `rto_end`); None when either was never marked."""
+    start, end = find_event(events, FAULT_INJECTED), find_event(events, rto_end(events))
+    if start is None or end is None:
+        return None
+    return Measurement("RTO", target_s, end.monotonic - start.monotonic, start.at, end.at)
+
+
 @dataclass
 class RecoveryClock:
     """Records named events; phases are the gaps between consecutive marks.
@@ -97,6 +135,7 @@ class RecoveryClock:
     monotonic: Callable[[], float] = time.monotonic
     utcnow: Callable[[], datetime] = _utcnow
     events: list[Event] = field(default_factory=list)
+    observe: Observe | None = None
 
     def mark(self, name: str) -> Event:
         """Record `name` now; marking the same event twice is a harness bug."""
@@ -104,6 +143,8 @@ class RecoveryClock:
             raise DrillError(f"clock event {name!r} marked twice", fix="this is a harness bug; report it")
         event = Event(name, self.monotonic(), self.utcnow())
         self.events.append(event)
+        if self.observe is not None:
+            self.observe(event.observation())
         return event
 
     def has(self, name: str) -> bool:
@@ -121,10 +162,7 @@ class RecoveryClock:
 
     def phases(self) -> list[Phase]:
         """Each consecutive pair of events, named after the later one."""
-        return [
-            Phase(b.name, a.at, b.at, b.monotonic - a.monotonic)
-            for a, b in zip(self.events, self.events[1:])
-        ]
+        return phases_of(self.events)
 
     def measure(self, name: str, *, start: str, end: str, target_s: float) -> Measurement:
         """A Measurement of `end − start` against `target_s`."""

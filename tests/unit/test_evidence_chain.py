@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness.cli import main
 from harness.evidence import integrity
-from harness.evidence.bundle import build_bundle
+from harness.evidence.bundle import build_bundle, seal
 from harness.evidence.chain import verify_chain
 from harness.evidence.chain_store import read_local_heads
 from harness.evidence.metrics import render_metrics
@@ -120,7 +120,9 @@ def test_an_old_bundle_edited_with_its_sums_regenerated_is_named(chain: Path) ->
     _rewrite(chain / "run-1", {"operator": "someone-else"})
     problems = verify_chain(chain, trusted_keys=[KEY.public]).problems
     assert any(p.startswith("edited: bundle run-1 changed after run-2 was linked to it") for p in problems)
-    assert f"run-1: signature: the signature by key {KEY.key_id} does not match SHA256SUMS" in problems
+    assert any(p.startswith(f"run-1: signature: {integrity.ATTESTATION}: run.json has sha256 ") for p in problems)
+    assert (f"run-1: signature: {integrity.ATTESTATION}: the signed predicate (run identity, verdicts, targets) "
+            "differs from run.json") in problems
 
 
 def test_a_forked_chain_is_named(chain: Path, tmp_path: Path) -> None:
@@ -140,20 +142,19 @@ def test_a_second_first_bundle_is_a_fork(chain: Path, tmp_path: Path) -> None:
 
 
 def test_a_stripped_signature_is_named_when_a_public_key_is_configured(chain: Path) -> None:
-    (chain / "run-2" / integrity.SIGNATURE).unlink()
+    (chain / "run-2" / integrity.ATTESTATION).unlink()
     problems = verify_chain(chain, trusted_keys=[KEY.public]).problems
-    assert problems == (("run-2: stripped signature: SHA256SUMS.sig is missing, but run.json says the bundle was "
-                        f"signed (key {KEY.key_id})"),)
-    _rewrite(chain / "run-2", {"signed": False, "signing_key_id": None})  # and the claim removed too
+    assert problems == ((f"run-2: stripped signature: {integrity.ATTESTATION} is missing, but run.json says the bundle "
+                         f"was signed with it (key {KEY.key_id})"),)
+    _rewrite(chain / "run-2", {"signed": False, "signing_key_id": None, "signature_format": None})  # claim removed too
     problems = verify_chain(chain, trusted_keys=[KEY.public]).problems
-    assert any(p.startswith("run-2: not signed: no SHA256SUMS.sig, but evidence public keys are configured")
-               for p in problems)
+    assert any(p.startswith(f"run-2: not signed: no {integrity.ATTESTATION} (nor an older {integrity.SIGNATURE}), "
+                            "but evidence public keys are configured") for p in problems)
 
 
 def test_a_signature_by_another_key_is_named(chain: Path) -> None:
     bundle = chain / "run-3"
-    sums = (bundle / integrity.SUMS).read_bytes()
-    (bundle / integrity.SIGNATURE).write_text(integrity.signature_text(sums, _private(OTHER.private_pem)))
+    seal(bundle, _private(OTHER.private_pem))  # SHA256SUMS unchanged, the envelope signed by another key
     problems = verify_chain(chain, trusted_keys=[KEY.public]).problems
     assert problems == (f"run-3: signature: signed by key {OTHER.key_id}, which is not a configured evidence key",)
 

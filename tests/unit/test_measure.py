@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from harness.measure.availability import Sample, summarise
-from harness.measure.canary import CanaryReport, CanaryWrite
-from harness.measure.clock import RecoveryClock
+from harness.measure.canary import CanaryReport, CanaryWrite, canary_from_observations
+from harness.measure.clock import Event, RecoveryClock, phases_of, rto_of
 
 
 def samples(pattern: str, interval: float = 0.2) -> list[Sample]:
@@ -56,3 +56,30 @@ def test_rto_runs_from_fault_injected_to_the_end_event_on_the_monotonic_clock():
     assert rto.measured_s == pytest.approx(4.25)
     assert not rto.met and "BREACHED by 0.2s" in rto.describe()
     assert [p.name for p in clock.phases()] == ["fault_confirmed", "brain_ready", "verified"]
+
+
+def test_the_canary_report_is_derived_from_the_raw_lines_the_reader_compared():
+    t0 = datetime(2026, 11, 26, tzinfo=UTC)
+    writes = [{"kind": "write", "seq": s, "at": (t0 + timedelta(seconds=s / 4)).isoformat(), "monotonic": s / 4,
+               "acknowledged": s != 3} for s in range(1, 7)]
+    lines = [*writes[:5],
+             {"kind": "newest_present", "seq": 4, "written_at": writes[3]["at"], "acknowledged": 4},
+             *({"kind": "read_back", "seq": s, "present": s != 2} for s in (1, 2, 4, 5)),
+             writes[5]]  # a write acknowledged after the reader took its list: not part of this read-back
+
+    report = canary_from_observations(lines)
+
+    assert report is not None
+    assert (report.newest_present.seq, report.last_acknowledged.seq) == (4, 5)
+    assert report.lost_seqs == (5,) and report.holes == (2,)
+    assert report.data_loss_window_s == pytest.approx(0.25)
+
+
+def test_phases_and_the_rto_come_from_the_marks_alone():
+    t0 = datetime(2026, 11, 26, tzinfo=UTC)
+    events = [Event(name, at, t0 + timedelta(seconds=at)) for name, at in
+              (("fault_injected", 10.0), ("fault_confirmed", 11.5), ("healthy", 30.25))]
+    assert [(p.name, p.seconds) for p in phases_of(events)] == [("fault_confirmed", 1.5), ("healthy", 18.75)]
+    rto = rto_of(events, target_s=20)
+    assert rto is not None and rto.measured_s == 20.25 and not rto.met  # no "verified": it ends on healthy
+    assert rto_of(events[1:], target_s=20) is None
