@@ -169,12 +169,18 @@ def _interrupted(code: int) -> bool:
 
 
 def _evidence_after_run(code: int, *, env: Mapping[str, str], config: str | None, upload: bool) -> int:
-    """Write (and upload) the evidence of the run that just ended; a pass without evidence is no proof (exit 1)."""
+    """Write (and upload) the evidence of the run that just ended; a pass without evidence is no proof (exit 1), nor
+    is one whose evidence does not recompute from its own observations."""
     reports = _reports_dir(env)
     try:
-        write_evidence(reports / "drill-results.json", reports / "evidence", pdf=True, upload=upload, config=config)
+        written = write_evidence(reports / "drill-results.json", reports / "evidence", pdf=True, upload=upload,
+                                 config=config)
     except DrillError as exc:
         click.echo(f"error: evidence not written: {exc.one_line()}", err=True)
+        return 1 if code == 0 else code
+    if not written.recompute.ok:
+        click.echo(f"error: evidence {written.bundle} does not recompute from its raw observations: "
+                   f"{written.recompute.problems[0]}", err=True)
         return 1 if code == 0 else code
     return code
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
@@ -14,7 +15,9 @@ from harness.evidence.bundle import build_bundle
 from harness.evidence.chain import ChainReport
 from harness.evidence.chain_store import verify_chain_at
 from harness.evidence.clock_check import DEFAULT_CLOCK_TOLERANCE_S
+from harness.evidence.integrity import RUN_JSON
 from harness.evidence.pdf import build_pdf
+from harness.evidence.recompute import RecomputeReport, recompute_run
 from harness.evidence.report import build_report
 from harness.evidence.trend import write_trend
 from harness.evidence.upload import DEFAULT_RETAIN_DAYS, LockMode, UploadResult, upload_bundle
@@ -107,12 +110,19 @@ def _echo_upload(result: UploadResult) -> None:
 def bundle_command(results: Path, out: Path, artifacts: tuple[Path, ...], run_id: str | None, upload: bool,
                    pdf: bool, store: str | None, retain_days: int | None, lock_mode: LockMode | None,
                    config: str | None, as_json: bool) -> None:
-    """Build reports/evidence/<run-id>/ from a drill-results.json."""
+    """Build reports/evidence/<run-id>/ from a drill-results.json, and recompute it from its raw observations
+    (exit 1 when a stated figure or verdict differs; the bundle is kept: it is what the run said)."""
     written = write_evidence(results, out, artifacts=artifacts, run_id=run_id, pdf=pdf, upload=upload, store=store,
                              retain_days=retain_days, lock_mode=lock_mode, config=config, say=not as_json)
     if as_json:
         emit_json({"bundle": str(written.bundle), "pdf": str(written.pdf) if written.pdf else None,
-                   "upload": written.upload.to_json() if written.upload else None})
+                   "upload": written.upload.to_json() if written.upload else None,
+                   "recompute": written.recompute.to_json()})
+    if not written.recompute.ok:
+        raise CheckFailed(f"evidence bundle {written.bundle} does not recompute from its raw observations: "
+                          f"{written.recompute.problems[0]}",
+                          fix="the drill stated a figure its observations do not give: a harness bug; keep the bundle "
+                              "and report it (evidence verify --recompute names every difference)")
 
 
 @dataclass(frozen=True)
@@ -120,23 +130,30 @@ class WrittenEvidence:
     bundle: Path
     pdf: Path | None
     upload: UploadResult | None
+    recompute: RecomputeReport
 
 
 def write_evidence(results: Path, out: Path, *, artifacts: tuple[Path, ...] = (), run_id: str | None = None,
                    pdf: bool = True, upload: bool = False, store: str | None = None, retain_days: int | None = None,
                    lock_mode: LockMode | None = None, config: str | None = None, say: bool = True) -> WrittenEvidence:
-    """The bundle, then its PDF (beside the chain, in evidence-pdf/), then the upload: each said as soon as it exists,
-    so a later failure cannot hide what was already written."""
+    """The bundle, its recomputation, then its PDF (beside the chain, in evidence-pdf/), then the upload: each said as
+    soon as it exists, so a later failure cannot hide what was already written. Every bundle is recomputed as it is
+    built, so a drill whose stated figures do not follow from its observations is caught by its own run, not by an
+    auditor a year later."""
     path = build_bundle(results, out_root=out, artifacts=list(artifacts), meta={"run_id": run_id} if run_id else None)
+    recomputed = recompute_run(path, json.loads((path / RUN_JSON).read_text()))
     if say:
         click.echo(f"bundle: {path}")
+        for problem in recomputed.problems:
+            click.echo(f"problem: {problem}", err=True)
+        click.echo(f"recomputed: {recomputed.summary()}")
     pdf_path = build_pdf(path) if pdf else None
     if say and pdf_path:
         click.echo(f"pdf: {pdf_path}")
     uploaded = _upload(path, store, retain_days, lock_mode, config) if upload else None
     if say and uploaded:
         _echo_upload(uploaded)
-    return WrittenEvidence(path, pdf_path, uploaded)
+    return WrittenEvidence(path, pdf_path, uploaded, recomputed)
 
 
 public_key_option = click.option(

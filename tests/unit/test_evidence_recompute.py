@@ -239,3 +239,39 @@ def test_deleting_the_recorded_targets_is_a_difference(tmp_path: Path) -> None:
 
     assert any(p.startswith(f"recompute: {NAME}: targets recorded: stated ['rto_seconds',") for p in problems)
     assert f"recompute: {NAME}: RTO target (s): stated 30.000, derived not in the observations" in problems
+
+
+def _results(tmp_path: Path, record: ScenarioRecord, **stated: object) -> Path:
+    """The drill's drill-results.json for `record`, with `stated` written over what it said (a harness bug)."""
+    from harness.evidence.record import write_records
+
+    path = tmp_path / "drill-results.json"
+    write_records(path, [record], {"run_id": "run-1", "target": "staging",
+                                   "settings": {"rto_seconds": 30.0, "rpo_seconds": 3600.0}})
+    body = json.loads(path.read_text())
+    body["scenarios"][0].update(stated)
+    path.write_text(json.dumps(body))
+    return path
+
+
+def test_every_bundle_is_recomputed_as_it_is_built(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRILL_EVIDENCE_SIGNING_KEY", KEY.private_pem)
+    honest = _results(tmp_path, _scenario(tmp_path, outage_s=40.0))
+
+    assert main(["evidence", "bundle", "--results", str(honest), "--out", str(tmp_path / "evidence"),
+                 "--no-pdf"]) == 0
+    assert "recomputed: 1 scenario(s) recomputed from raw observations, " in capsys.readouterr().out
+
+
+def test_a_bundle_whose_stated_verdict_its_observations_do_not_give_fails_as_it_is_built_and_is_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRILL_EVIDENCE_SIGNING_KEY", KEY.private_pem)
+    wrong = _results(tmp_path, _scenario(tmp_path, outage_s=40.0), verdict="PASS", reason="")
+
+    assert main(["evidence", "bundle", "--results", str(wrong), "--out", str(tmp_path / "evidence"),
+                 "--no-pdf"]) == 1
+    err = capsys.readouterr().err
+    assert f"problem: recompute: {NAME}: verdict: stated PASS, derived FAIL" in err
+    assert "does not recompute from its raw observations" in err
+    assert (tmp_path / "evidence" / "run-1" / integrity.RUN_JSON).is_file()
