@@ -8,6 +8,8 @@ or URL userinfo and are never printed.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -23,10 +25,12 @@ from harness.backup import (
     take_backup,
     verify_backup,
 )
+from harness.backup.local_file import LocalFileStore, looks_like_a_file, open_local_file
+from harness.backup.manifest import PIPELINE
 from harness.backup.verify import VerificationReport, VerifyRecord
 from harness.cli.app import DefaultCommandGroup, app, config_option, emit_json, json_option, settings_from
 from harness.config import Settings, redact_url, split_redis_url
-from harness.errors import ConfigError, StoreError, UsageError, VerificationFailed
+from harness.errors import ConfigError, RestoreRefused, StoreError, UsageError, VerificationFailed
 from harness.platform.client import connect_settings
 from harness.platform.port_forward import forwarded_redis
 from harness.restore import restore_backup
@@ -34,7 +38,8 @@ from harness.restore import restore_backup
 TARGET_PASSWORD_ENV = "DRILL_TARGET_REDIS_PASSWORD"
 
 store_option = click.option("--store", "store_url", default=None, help="s3://bucket/prefix or file:///dir (DRILL_STORE_URL).")
-latest_option = click.option("--latest", is_flag=True, help="Use the backup with the newest point in time.")
+latest_option = click.option("--latest", is_flag=True,
+                             help="Use the pipeline's backup with the newest point in time (never a drill's own).")
 
 
 def _store(settings: Settings) -> BackupStore:
@@ -47,12 +52,25 @@ def _store(settings: Settings) -> BackupStore:
 
 
 def _resolve_id(store: BackupStore, backup_id: str | None, latest: bool) -> str:
+    """The id given, or with --latest the newest backup the *pipeline* wrote (a drill's own never counts)."""
     if bool(backup_id) == latest:
         raise UsageError("give either a backup ID or --latest", fix="see `sentinel-drill backups` for ids")
     if latest:
-        return latest_backup(store).id
+        return latest_backup(store, origin=PIPELINE).id
     assert backup_id is not None
     return find_backup(store, backup_id).id
+
+
+def _store_and_id(settings: Settings, backup: str | None, latest: bool) -> tuple[BackupStore, str]:
+    """Where the backup is and its id: a local runbook file (`./backups/redis-YYYYMMDD-HHMM.rdb`) is a one-backup
+    store of its own; anything else is an id (or --latest) in the configured store."""
+    if backup and looks_like_a_file(backup):
+        if latest:
+            raise UsageError("give either a backup file or --latest", fix="drop --latest")
+        local = open_local_file(backup)
+        return local, local.backup_id
+    store = _store(settings)
+    return store, _resolve_id(store, backup, latest)
 
 
 def _echo(line: str) -> None:
@@ -168,10 +186,10 @@ def verify_group() -> None:
 def verify_command(
     config: str | None, backup_id: str | None, latest: bool, store_url: str | None, min_keys: int | None, as_json: bool
 ) -> None:
-    """Verify a backup level by level; exit 1 naming the first failed check."""
+    """Verify a backup (an ID, --latest, or a local ./backups/redis-YYYYMMDD-HHMM.rdb) level by level; exit 1 naming
+    the first failed check."""
     settings = settings_from(config, store_url=store_url, min_keys=min_keys)
-    store = _store(settings)
-    resolved = _resolve_id(store, backup_id, latest)
+    store, resolved = _store_and_id(settings, backup_id, latest)
     report = verify_backup(store, resolved, min_keys=settings.min_keys)
     if as_json:
         emit_json(report.to_json())
@@ -183,6 +201,18 @@ def verify_command(
             f"backup {resolved} failed verification at {failed.name}: {failed.reason}",
             fix="restore an older backup that verifies, and find out why this one is damaged",
         )
+
+
+@contextmanager
+def _named_file(store: BackupStore) -> Iterator[None]:
+    """A refusal of a local file tells the user to verify that file (its id is in no store)."""
+    try:
+        yield
+    except RestoreRefused as exc:
+        if not isinstance(store, LocalFileStore) or exc.fix is None:
+            raise
+        raise type(exc)(exc.message, fix=exc.fix.replace(f"sentinel-drill verify {store.backup_id}",
+                                                         f"sentinel-drill verify {store.path}")) from None
 
 
 def target_password(to_url: str) -> str | None:
@@ -213,16 +243,18 @@ def restore_command(
     force: bool,
     as_json: bool,
 ) -> None:
-    """Restore a verified backup into --to; refuses unverified backups and non-empty targets."""
+    """Restore a verified backup (an ID, --latest, or a local ./backups/redis-YYYYMMDD-HHMM.rdb) into --to; refuses
+    unverified backups and non-empty targets."""
     if not to_url.startswith(("redis://", "rediss://", "k8s://")):
         raise UsageError(f"--to {redact_url(to_url)!r} is not a redis:// URL",
                          fix="use --to redis://host:port/db (or k8s://NAMESPACE/NAME:PORT)")
     settings = settings_from(config, store_url=store_url)
-    store = _store(settings)
-    resolved = _resolve_id(store, backup_id, latest)
+    store, resolved = _store_and_id(settings, backup_id, latest)
+    # a local file's target is snapshotted into the configured store when there is one, else beside the file
+    snapshots = _store(settings) if isinstance(store, LocalFileStore) and settings.store_url else None
     password = target_password(to_url)
     clean_url, _ = split_redis_url(to_url)
-    with forwarded_redis(clean_url, lambda: connect_settings(settings)) as reachable:
+    with forwarded_redis(clean_url, lambda: connect_settings(settings)) as reachable, _named_file(store):
         result = restore_backup(
             store,
             resolved,
@@ -232,12 +264,15 @@ def restore_command(
             replace=replace,
             force=force,
             trusted_keys=settings.verifier_public_keys,
+            snapshot_store=snapshots,
         )
     if as_json:
         emit_json(result.to_json())
         return
     _echo(f"restored {result.keys_restored} keys from {result.backup_id} into {result.target} "
           f"({result.strategy}, {result.seconds:.2f}s)")
+    if result.verified_again:
+        _echo(f"  verified again before the restore: {result.verified_again}")
     if result.snapshot:
         _echo(f"  target snapshotted first to {result.snapshot}")
     if result.forced:
