@@ -25,6 +25,7 @@ from harness.backup import (
     take_backup,
     verify_backup,
 )
+from harness.backup.copy_out import DOCKER_SCHEME, PodFile, docker_source
 from harness.backup.local_file import LocalFileStore, looks_like_a_file, open_local_file
 from harness.backup.manifest import PIPELINE
 from harness.backup.verify import VerificationReport, VerifyRecord
@@ -32,7 +33,7 @@ from harness.cli.app import DefaultCommandGroup, app, config_option, emit_json, 
 from harness.config import Settings, redact_url, split_redis_url
 from harness.errors import ConfigError, RestoreRefused, StoreError, UsageError, VerificationFailed
 from harness.platform.client import connect_settings
-from harness.platform.port_forward import forwarded_redis
+from harness.platform.port_forward import forwarded_redis, is_k8s_url, parse_k8s_url, pod_port
 from harness.restore import restore_backup
 
 TARGET_PASSWORD_ENV = "DRILL_TARGET_REDIS_PASSWORD"
@@ -49,6 +50,17 @@ def _store(settings: Settings) -> BackupStore:
         settings.store_url, retention_days=settings.store_retention_days, lock_mode=settings.store_lock_mode,
         aws=AwsAccess(endpoint_url=settings.aws_endpoint_url),
     )
+
+
+def _pod_of(settings: Settings) -> PodFile | None:
+    """For a k8s:// Redis URL, the pod behind it (where its data file can be copied from if SYNC is refused)."""
+    if not is_k8s_url(settings.redis_url):
+        return None
+    assert settings.redis_url is not None
+    address = parse_k8s_url(settings.redis_url)
+    cluster = connect_settings(settings)
+    pod, _ = pod_port(cluster, address)
+    return PodFile(cluster, address.namespace, pod)
 
 
 def _resolve_id(store: BackupStore, backup_id: str | None, latest: bool) -> str:
@@ -85,22 +97,42 @@ def backup_group() -> None:
 @backup_group.command("redis")
 @config_option
 @click.option("--redis-url", default=None, help="redis://host:port/db to back up (DRILL_REDIS_URL); password from REDIS_PASSWORD.")
+@click.option("--from", "source", default=None, metavar="docker://[USER@]CONTAINER[:PORT]",
+              help="A Redis in a local container (instead of --redis-url); its file is copied out through the Docker "
+                   "API where SYNC is refused.")
 @store_option
 @json_option
-def backup_command(config: str | None, redis_url: str | None, store_url: str | None, as_json: bool) -> None:
-    """Back up Redis: fetch a fresh RDB (the server saves for it), upload it, write its manifest. Prints the id last."""
+def backup_command(config: str | None, redis_url: str | None, source: str | None, store_url: str | None,
+                   as_json: bool) -> None:
+    """Back up Redis: fetch a fresh RDB (the server saves for it), upload it, write its manifest. Prints the id last.
+
+    Where the server refuses SYNC, a container (--from docker://…) or pod (a k8s:// URL) gets the runbook's
+    BGSAVE + LASTSAVE + copy of its data file instead; the manifest's fetch_method says which way it came.
+    """
+    if source and redis_url:
+        raise UsageError("give either --redis-url or --from", fix="--from docker://CONTAINER names the Redis itself")
     settings = settings_from(config, redis_url=redis_url, store_url=store_url)
-    if not settings.redis_url:
-        raise ConfigError("no Redis URL configured", fix="pass --redis-url or set DRILL_REDIS_URL")
     store = _store(settings)
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    with forwarded_redis(settings.redis_url, lambda: connect_settings(settings)) as reachable:
-        result = take_backup(reachable, store, password=password)
+    if source:
+        if not source.startswith(f"{DOCKER_SCHEME}://"):
+            raise UsageError(f"--from {source.split('@')[-1]!r} is not a docker:// source",
+                             fix="use --from docker://[USER@]CONTAINER[:PORT], or --redis-url for other Redis URLs")
+        url, container = docker_source(source)
+        result = take_backup(url, store, password=password, copy_from=container)
+        shown = source.split("@")[-1]
+    else:
+        if not settings.redis_url:
+            raise ConfigError("no Redis URL configured", fix="pass --redis-url (or --from) or set DRILL_REDIS_URL")
+        with forwarded_redis(settings.redis_url, lambda: connect_settings(settings)) as reachable:
+            result = take_backup(reachable, store, password=password, copy_from=_pod_of(settings))
+        shown = redact_url(settings.redis_url)
     if as_json:
         emit_json(result.to_json())
         return
     m = result.manifest
-    _echo(f"backup of {redact_url(settings.redis_url)} point in time {m.point_in_time.isoformat()}")
+    _echo(f"backup of {shown} point in time {m.point_in_time.isoformat()} ({m.fetch_method}"
+          f"{f' from {m.copied_from}' if m.copied_from else ''})")
     _echo(f"  {m.key_count} keys, {m.size} bytes, sha256 {m.sha256}, canary high-water {m.canary_high_water}")
     _echo(f"  stored {result.rdb_location} in {result.seconds:.2f}s")
     _echo(result.id)
