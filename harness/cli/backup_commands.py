@@ -43,7 +43,7 @@ latest_option = click.option("--latest", is_flag=True,
                              help="Use the pipeline's backup with the newest point in time (never a drill's own).")
 
 
-def _store(settings: Settings) -> BackupStore:
+def configured_store(settings: Settings) -> BackupStore:
     if not settings.store_url:
         raise ConfigError("no backup store configured", fix="pass --store or set DRILL_STORE_URL")
     return open_store(
@@ -81,7 +81,7 @@ def _store_and_id(settings: Settings, backup: str | None, latest: bool) -> tuple
             raise UsageError("give either a backup file or --latest", fix="drop --latest")
         local = open_local_file(backup)
         return local, local.backup_id
-    store = _store(settings)
+    store = configured_store(settings)
     return store, _resolve_id(store, backup, latest)
 
 
@@ -112,7 +112,7 @@ def backup_command(config: str | None, redis_url: str | None, source: str | None
     if source and redis_url:
         raise UsageError("give either --redis-url or --from", fix="--from docker://CONTAINER names the Redis itself")
     settings = settings_from(config, redis_url=redis_url, store_url=store_url)
-    store = _store(settings)
+    store = configured_store(settings)
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
     if source:
         if not source.startswith(f"{DOCKER_SCHEME}://"):
@@ -145,7 +145,7 @@ def backup_command(config: str | None, redis_url: str | None, source: str | None
 def backups_command(config: str | None, store_url: str | None, as_json: bool) -> None:
     """List the store's backups, oldest first, with their verification state."""
     settings = settings_from(config, store_url=store_url)
-    store = _store(settings)
+    store = configured_store(settings)
     rows = []
     for entry in list_backups(store):
         keys: int | None = None
@@ -283,7 +283,7 @@ def restore_command(
     settings = settings_from(config, store_url=store_url)
     store, resolved = _store_and_id(settings, backup_id, latest)
     # a local file's target is snapshotted into the configured store when there is one, else beside the file
-    snapshots = _store(settings) if isinstance(store, LocalFileStore) and settings.store_url else None
+    snapshots = configured_store(settings) if isinstance(store, LocalFileStore) and settings.store_url else None
     password = target_password(to_url)
     clean_url, _ = split_redis_url(to_url)
     with forwarded_redis(clean_url, lambda: connect_settings(settings)) as reachable, _named_file(store):
