@@ -12,6 +12,15 @@ START_TS="$(date +%s)"
 log() { printf '[%s +%ss] %s\n' "${BIN_BUILD_NAME}" "$(( $(date +%s) - START_TS ))" "$*" >&2; }
 die() { printf '%s: error: %s\n' "${BIN_BUILD_NAME}" "$*" >&2; exit 1; }
 
+# expect_version <binary in TMP_DIR> <expected substring> <args...>: the output is captured first and searched
+# after; `bin --version | grep -q` under pipefail fails a matching version when grep exits before bin has
+# written its last line (SIGPIPE), as a cold build's etcd once did.
+expect_version() {
+  local bin="$1" want="$2"; shift 2
+  local out; out="$("${TMP_DIR}/${bin}" "$@" 2>&1 || true)"
+  grep -qF -- "${want}" <<<"${out}" || die "${bin} $* does not report '${want}': $(head -n3 <<<"${out}")"
+}
+
 bin_build_args() {
   local help_end="$1" arg print_dir=0
   shift

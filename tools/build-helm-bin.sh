@@ -55,8 +55,7 @@ log "go install helm.sh/helm/v3/cmd/helm@${HELM_VERSION} (-p ${JOBS})"
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
     "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 )
-"${TMP_DIR}/helm" version --short | grep -qF "${HELM_VERSION}" \
-  || die "helm version does not report ${HELM_VERSION}: $("${TMP_DIR}/helm" version --short 2>&1)"
+expect_version helm "${HELM_VERSION}" version --short
 
 {
   echo "HELM_VERSION=${HELM_VERSION}"

@@ -183,19 +183,14 @@ log "[4/4] kubelet kube-proxy (k8s.io/kubernetes ${KUBE_VERSION}; the long one)"
 for b in "${BINARIES[@]}"; do
   [[ -x "${TMP_DIR}/${b}" ]] || die "build finished but ${b} is missing"
 done
-expect() {  # expect <binary> <expected substring> <args...>
-  local bin="$1" want="$2"; shift 2
-  local out; out="$("${TMP_DIR}/${bin}" "$@" 2>&1 || true)"
-  grep -qF -- "${want}" <<<"${out}" || die "${bin} $* does not report '${want}': $(head -n3 <<<"${out}")"
-}
-expect kubelet "Kubernetes ${KUBE_VERSION}" --version
-expect kube-proxy "Kubernetes ${KUBE_VERSION}" --version
-expect containerd "${CONTAINERD_VERSION}" --version
-expect ctr "${CONTAINERD_VERSION}" --version
-expect containerd-shim-runc-v2 "${CONTAINERD_VERSION}" -v
-expect runc "runc version ${RUNC_VERSION#v}" --version
-expect runc "seccomp" --version
-expect "${NETPOL_NAME}" "${NETPOL_VERSION}${NETPOL_LOCAL}" --version
+expect_version kubelet "Kubernetes ${KUBE_VERSION}" --version
+expect_version kube-proxy "Kubernetes ${KUBE_VERSION}" --version
+expect_version containerd "${CONTAINERD_VERSION}" --version
+expect_version ctr "${CONTAINERD_VERSION}" --version
+expect_version containerd-shim-runc-v2 "${CONTAINERD_VERSION}" -v
+expect_version runc "runc version ${RUNC_VERSION#v}" --version
+expect_version runc "seccomp" --version
+expect_version "${NETPOL_NAME}" "${NETPOL_VERSION}${NETPOL_LOCAL}" --version
 
 {
   echo "KUBE_VERSION=${KUBE_VERSION}"

@@ -128,10 +128,8 @@ log "[3/3] kwok kwokctl (sigs.k8s.io/kwok ${KWOK_VERSION})"
 for b in "${BINARIES[@]}"; do
   [[ -x "${TMP_DIR}/${b}" ]] || die "build finished but ${b} is missing"
 done
-"${TMP_DIR}/kube-apiserver" --version | grep -qF "Kubernetes ${KUBE_VERSION}" \
-  || die "kube-apiserver --version does not report ${KUBE_VERSION}: $("${TMP_DIR}/kube-apiserver" --version 2>&1)"
-"${TMP_DIR}/etcd" --version | grep -qF "etcd Version: ${ETCD_VERSION#v}" \
-  || die "etcd --version does not report ${ETCD_VERSION#v}: $("${TMP_DIR}/etcd" --version 2>&1 | head -n1)"
+expect_version kube-apiserver "Kubernetes ${KUBE_VERSION}" --version
+expect_version etcd "etcd Version: ${ETCD_VERSION#v}" --version
 "${TMP_DIR}/kwokctl" --version >/dev/null || die "kwokctl --version failed"
 
 cat > "${TMP_DIR}/kwokctl.env" <<EOF

@@ -90,7 +90,7 @@ log "total RSS: ${total_rss} MiB"
 if command -v ss >/dev/null 2>&1; then
   listen="$(ss -Hltnp 2>/dev/null | grep -E "pid=($(IFS='|'; echo "${pids[*]}"))," || true)"
   printf '%s\n' "${listen}" | awk '{print "[smoke]   listen " $4}' >&2
-  if awk '{print $4}' <<<"${listen}" | grep -vqE '^(127\.0\.0\.1|\[::1\]):'; then
+  if [[ -n "$(awk '{print $4}' <<<"${listen}" | grep -vE '^(127\.0\.0\.1|\[::1\]):')" ]]; then
     die "a component listens on a non-loopback address"
   fi
 fi
