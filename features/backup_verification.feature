@@ -11,5 +11,5 @@ Feature: Daily backup verification
     Given the newest pipeline backup in the store
     Then it is no older than the RPO plus the backup schedule's slack
     When it is verified at every level
-    And every verification level passes
+    Then every verification level passes
     And it holds at least the minimum number of keys
