@@ -2,13 +2,14 @@
 Feature: Scenario 4 — ransomware or compromise
   An attacker had access: the newest backup may be tampered with and every
   credential must be considered known. Isolate, assess, deploy clean, restore
-  from a backup that passes a scan, rotate every secret, keep the audit trail.
+  from a pipeline backup that passes a scan (never one the drill took), rotate
+  every secret, keep the audit trail.
   Runbook: "Disaster Recovery › Scenario 4: Ransomware/Compromise".
 
   Background:
     Given the newest pipeline backup is no older than the RPO, verified and locked where the store locks
     And the target is healthy
-    And the drill has taken a backup of its own and verified it
+    And the backup pipeline has written the backup a disaster would leave, and it verifies
     And the newest backup in the store has been tampered with
 
   Scenario: Recover from a compromise into a clean namespace with rotated secrets

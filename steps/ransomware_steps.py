@@ -8,14 +8,14 @@ from pytest_bdd import given, then, when
 
 from harness.backup.verify import VerificationReport
 from harness.drills import configuration, ransomware, recovery
-from harness.drills.recovery import VerifiedBackup
+from harness.drills.restore_point import RestorePoint
 from harness.drills.scenario import DrillScenario
 from harness.target.base import Target
 
 
 @given("the newest backup in the store has been tampered with", target_fixture="quarantine")
-def tampered(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup) -> ransomware.Quarantine:
-    return ransomware.plant_tampered_backup(drill, drill_target, fresh_backup.backup.id)
+def tampered(drill: DrillScenario, drill_target: Target, restore_point: RestorePoint) -> ransomware.Quarantine:
+    return ransomware.plant_tampered_backup(drill, drill_target, restore_point.backup_id)
 
 
 @when("the compromise experiment isolates the namespace", target_fixture="isolation")

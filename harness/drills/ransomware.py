@@ -1,4 +1,4 @@
-"""Scenario 4: compromise. Isolate, scan every backup, restore the newest clean one, rotate every secret.
+"""Scenario 4: compromise. Isolate, scan the pipeline's backups, restore the newest clean one, rotate every secret.
 
 Clock: fault_injected (isolation starts) → fault_confirmed (deny-all policy in
 force) → backups_scanned → infra_ready (clean namespace) → secrets_rotated →
@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.backup.catalog import find_backup, list_backups, read_manifest
+from harness.backup.catalog import find_backup, list_backups, origin_of, read_manifest
 from harness.backup.layout import manifest_key, new_backup_id, rdb_key
+from harness.backup.manifest import PIPELINE
 from harness.backup.store import BackupStore
 from harness.backup.verify import VerificationReport, verify_backup
 from harness.chaos.kubernetes_actions import HELD_UNTIL_VERIFIED
@@ -68,13 +69,17 @@ def _copy_backup(source: BackupStore, dest: BackupStore, backup_id: str) -> byte
 
 
 def plant_tampered_backup(drill: DrillScenario, target: Target, source_id: str) -> Quarantine:
-    """Copy the newest backups into a quarantine prefix and plant there a newer copy of `source_id`
-    with one byte flipped (the attacker's work)."""
+    """Copy the pipeline's newest backups into a quarantine prefix and plant there a newer copy of `source_id`
+    (the pipeline backup the scenario restores) with one byte flipped (the attacker's work).
+
+    Only pipeline backups are copied: what a compromise leaves to restore from is what the pipeline wrote.
+    """
     require_destructive(target, "plant a tampered backup in the quarantine copy of the store")
     store = target.store()
     now = datetime.now(UTC)
     quarantine = store.child(f"{QUARANTINE_PREFIX}/{target.settings.run_id or f'{now:%Y%m%dT%H%M%S}'}")
-    newest = sorted((e for e in list_backups(store) if e.complete and e.layout == "manifest"),
+    newest = sorted((e for e in list_backups(store) if e.complete and e.layout == "manifest"
+                     and origin_of(store, e) == PIPELINE),
                     key=lambda e: e.point_in_time, reverse=True)[:SCAN_DEPTH]
     copied = tuple(dict.fromkeys([source_id, *(e.id for e in newest)]))
     rdbs = {backup_id: _copy_backup(store, quarantine, backup_id) for backup_id in copied}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import ssl
+import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from harness.aws import AwsAccess
+from harness.backup.manifest import PIPELINE
 from harness.config import Settings
 from harness.errors import DrillError
 from harness.platform.client import Cluster
@@ -30,7 +32,7 @@ from harness.sandbox.aws import sandbox_aws
 from harness.sandbox.first_backups import config_key
 from harness.sandbox.stack import with_sandbox_values
 from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
-from harness.target.base import LossProof, LossReport, Target
+from harness.target.base import LossProof, LossReport, PipelineRun, Target
 
 if TYPE_CHECKING:
     from harness.restore.plane import RestorePlane
@@ -109,6 +111,16 @@ class SandboxTarget(Target):
     def config_export_key(self) -> str:
         """The sandbox's Fernet key for configuration exports (written at `sandbox up`, 0600)."""
         return config_key(self.paths)
+
+    def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
+        """kwok pods never run, so the CronJob's Job cannot: the host runs what its container would
+        (`sentinel-drill backup`, a pipeline backup), as `sandbox up` does for the store's first backup."""
+        from harness.backup.take import take_backup
+
+        started = time.monotonic()
+        result = take_backup(self.redis_url, self.store(), password=self.redis_password(), origin=PIPELINE)
+        return PipelineRun("the sandbox's stand-in for the backup CronJob's Job (kwok pods never run): "
+                           "`sentinel-drill backup` on the host", time.monotonic() - started, result.id)
 
     def restore_plane(self) -> RestorePlane:
         """The sandbox's Redis is a process on this machine: stopped, given the file, started again."""

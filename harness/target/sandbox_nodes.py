@@ -26,7 +26,7 @@ from harness.sandbox import cluster as kwok
 from harness.sandbox.front import repoint
 from harness.sandbox.stack import on_real_nodes, with_sandbox_values
 from harness.sandbox.state import SandboxError, save_state, write_secret
-from harness.target.base import LossReport
+from harness.target.base import LossReport, PipelineRun, Target
 from harness.target.restore_planes import volume_plane
 from harness.target.sandbox import SandboxTarget
 
@@ -69,6 +69,10 @@ class RealNodeSandboxTarget(SandboxTarget):
 
     def zone_cgroups(self, zone: str) -> list[str]:
         return node_pool.zone_cgroups(self.paths, zone)
+
+    def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
+        """The backup CronJob's own Job runs here, as on a real cluster."""
+        return Target.run_pipeline_backup(self, timeout=timeout)
 
     def restore_plane(self) -> RestorePlane:
         """Redis runs in the cluster here: the runbook's volume restore, its helper pod from the local image."""

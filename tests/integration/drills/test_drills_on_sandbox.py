@@ -34,13 +34,21 @@ def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(all_drill
         assert "RTO" in names, (tag, names)
     scenario_3 = run.scenario("scenario-3")
     rpo = next(m for m in scenario_3["measurements"] if m["name"] == "RPO")
-    parts = scenario_3["details"]["rpo"]
-    assert rpo["measured_s"] == pytest.approx(parts["pipeline_backup_age_at_fault_s"] + parts["canary_loss_s"],
-                                              abs=0.01)
-    assert parts["pipeline_backup_age_at_fault_s"] > parts["canary_loss_s"]  # the pipeline's backup predates the drill's
+    parts, boundary = scenario_3["details"]["rpo"], scenario_3["details"]["canary_boundary"]
+    point = scenario_3["details"]["restore_point"]
+    # the backup restored is the one the pipeline wrote when asked before the fault, and the RPO is observed at
+    # the boundary it draws through the canary's writes
+    assert point["origin"] == "pipeline" and point["requested"] is True
+    assert scenario_3["details"]["redis_restore"]["backup_id"] == point["backup_id"] == parts["backup_id"] \
+        == boundary["backup_id"]
+    assert parts["how"].startswith("observed") and boundary["origin"] == "pipeline"
+    assert boundary["present_before_boundary"] > 0 and boundary["absent_after_boundary"] > 0
+    assert boundary["missing_before_boundary"] == [] and boundary["present_after_boundary"] == []
+    assert rpo["measured_s"] == pytest.approx(boundary["loss_window_s"], abs=0.01)
     assert 0 < rpo["measured_s"] < 3600
+    assert scenario_3["details"]["restored_keyspace"]["short"] == []
     gap = next(m for m in scenario_3["measurements"] if m["name"] == "worst backup gap (48 h)")
-    assert gap["ended_at"] == parts["fault_injected_at"] and gap["measured_s"] >= parts["pipeline_backup_age_at_fault_s"]
+    assert gap["ended_at"] == parts["fault_injected_at"]
     coverage = [s["details"]["coverage"] for s in run.results["scenarios"] if "coverage" in s["tags"]]
     assert [c["component"] for c in coverage] == ["Redis", "Configuration", "Logs", "Prometheus"]
     assert all(c["verdict"] == "PASS" and not c["problems"] for c in coverage)
@@ -49,9 +57,12 @@ def test_every_drill_passes_on_the_sandbox_and_reports_its_rto_and_rpo(all_drill
     assert scenario_3["details"]["audit_logs_restored"]["passed"] and scenario_3["details"]["audit_logs_restored"]["files"]
     assert {"secrets_restored", "logs_restored"} <= {e["name"] for e in scenario_3["timeline"]["events"]}
     assert run.scenario("scenario-4")["details"]["config_backup_after_rotation"]["export_id"]
+    scenario_4 = run.scenario("scenario-4")
+    assert scenario_4["details"]["restore_point"]["origin"] == "pipeline"
+    assert scenario_4["details"]["redis_restore"]["backup_id"] == scenario_4["details"]["restore_point"]["backup_id"]
     monthly_backup = next(s for s in run.results["scenarios"] if s["tags"] == ["monthly"])
-    for scenario in (run.scenario("scenario-3"), run.scenario("scenario-4"), monthly_backup):
-        assert scenario["details"]["pipeline_backup"]["id"] == parts["pipeline_backup_id"], scenario["name"]
+    for scenario in (scenario_3, scenario_4, monthly_backup):
+        assert scenario["details"]["pipeline_backup"]["id"], scenario["name"]
     assert re.search(r"RTO\s+measured\s+\d+\.\d+s", run.output)
     assert re.search(r"RPO\s+measured\s+\d+\.\d+s", run.output)
     results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
