@@ -1,7 +1,10 @@
 @scenario-4
 Feature: Scenario 4 — ransomware or compromise
   An attacker had access: the newest backup may be tampered with and every
-  credential must be considered known. Isolate, assess, deploy clean, restore
+  credential must be considered known. Isolate, assess (objects and images
+  changed since the last configuration export, Redis keys that differ from the
+  newest verified backup: names and counts, never values), deploy clean (only
+  images whose digest is recorded as known-good), restore
   from a pipeline backup that passes a scan (never one the drill took), rotate
   every secret, keep the audit trail.
   Runbook: "Disaster Recovery › Scenario 4: Ransomware/Compromise".
@@ -15,9 +18,10 @@ Feature: Scenario 4 — ransomware or compromise
   Scenario: Recover from a compromise into a clean namespace with rotated secrets
     When the compromise experiment isolates the namespace
     Then the fault is confirmed: a deny-all policy isolated every pod of the namespace
-    When every backup in the store is scanned
+    When the compromise is assessed: objects and images changed since the last configuration export, Redis keys against the newest verified backup
+    And every backup in the store is scanned
     Then the tampered backup is rejected and the newest backup that verifies is chosen
-    When SENTINEL is deployed clean into a fresh namespace
+    When SENTINEL is deployed clean into a fresh namespace, from images with their known-good digests
     And every secret is rotated, the Redis password included
     And Redis is restored from the chosen backup
     And the configuration backup exports the rotated Secrets

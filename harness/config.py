@@ -103,6 +103,9 @@ class Settings(BaseModel):
                           "drill may not create objects in production: the pipeline's newest backup, as it is")
     backup_cronjob: str = Field("redis-backup", min_length=1,
                                 description="the backup pipeline's CronJob in the target's namespace")
+    known_good_images: dict[str, str] = Field(
+        default_factory=dict, description="scenario 4: image → sha256 digest of every image the clean deploy may "
+                                          "run; an image without one, or whose digest differs, stops the deploy")
     kubeconfig: str | None = None
     context: str | None = None
     namespace: str = "sentinel"
@@ -358,11 +361,12 @@ def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
             value: Any = env[key]
             if name in _LIST_FIELDS:
                 value = tuple(v.strip() for v in value.split(",") if v.strip())
-            elif name == "contacts":  # a YAML/JSON list of mappings, as in the file
+            elif name in ("contacts", "known_good_images"):  # YAML/JSON, as in the file
                 try:
                     value = yaml.safe_load(value)
                 except yaml.YAMLError:
-                    raise ConfigError(f"{key} is not valid YAML", fix=CONTACTS_FORM) from None
+                    raise ConfigError(f"{key} is not valid YAML", fix=CONTACTS_FORM if name == "contacts" else
+                                      "give a mapping, e.g. {\"sentinel/brain:1.4\": \"sha256:…\"}") from None
             out[name] = value
     return out
 

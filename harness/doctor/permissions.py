@@ -100,6 +100,8 @@ SCENARIO_NEEDS: dict[str, tuple[Need, ...]] = {
         *_READ_PRODUCTION,
         *_RESTORE_INTO_DR,
         *_needs("namespace", "networking.k8s.io", "networkpolicies", "get create patch delete"),  # isolation
+        *_needs("namespace", "", "services", "list"),  # the assessment: what changed since the last export
+        *_needs("namespace", "apps", "statefulsets", "list"),
     })),
 }
 

@@ -1,7 +1,7 @@
 """Scenario 4: compromise. Isolate, scan the pipeline's backups, restore the newest clean one, rotate every secret.
 
 Clock: fault_injected (isolation starts) → fault_confirmed (deny-all policy in
-force) → backups_scanned → infra_ready (clean namespace) → secrets_rotated →
+force) → assessed (what changed: harness.drills.assessment) → backups_scanned → infra_ready (clean namespace) → secrets_rotated →
 data_restored → verified (health 200). Secrets come before the data: the clean
 namespace's Redis reads its (new) password from a Secret and cannot start without it. The audit timeline is the clock plus
 what each step decided.
@@ -20,6 +20,7 @@ from harness.backup.manifest import PIPELINE
 from harness.backup.store import BackupStore
 from harness.backup.verify import VerificationReport, verify_backup
 from harness.chaos.kubernetes_actions import HELD_UNTIL_VERIFIED
+from harness.drills.assessment import require_known_good_images
 from harness.drills.experiments import ISOLATE_NAMESPACE, run_for_drill
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed, VerificationFailed
@@ -184,9 +185,13 @@ def scan_backups(drill: DrillScenario, quarantine: Quarantine) -> ScanResult:
 
 
 def deploy_clean(drill: DrillScenario, target: Target) -> str:
-    """Deploy SENTINEL into a fresh namespace (the compromised one stays for forensics); return the old one."""
+    """Deploy SENTINEL into a fresh namespace (the compromised one stays for forensics); return the old one.
+
+    Stopped before anything is applied when an image it would run is not known-good (harness.drills.assessment).
+    """
     old = str(target.namespace)
     fresh = f"sentinel-clean-{datetime.now(UTC):%H%M%S}"
+    require_known_good_images(drill, target, target.stack_as_deployed(fresh))  # before anything is applied
     drill.on_finish(target.end_recovery)  # on a real target: tear the DR environment down afterwards
     target.deploy_clean_namespace(fresh)
     drill.note("clean_namespace", target.namespace)
@@ -254,7 +259,7 @@ def require_password_rotated(drill: DrillScenario, target: Target, passwords: Ro
                            f"new password → {proof['new_password_reply']}", fix="check the rotation step")
 
 
-AUDIT_PHASES = ("fault_injected", "fault_confirmed", "backups_scanned", "infra_ready", "secrets_rotated",
+AUDIT_PHASES = ("fault_injected", "fault_confirmed", "assessed", "backups_scanned", "infra_ready", "secrets_rotated",
                 "data_restored", "config_backed_up", "healthy")
 
 
@@ -264,6 +269,9 @@ def audit_timeline(drill: DrillScenario) -> list[dict[str, Any]]:
     what = {
         "fault_injected": f"isolation of namespace {details.get('isolation', {}).get('namespace')} started",
         "fault_confirmed": f"deny-all policy {details.get('isolation', {}).get('policy')} in force",
+        "assessed": f"{len((details.get('assessment') or {}).get('changed_objects', []))} object(s) and "
+                    f"{len((details.get('assessment') or {}).get('changed_images', []))} image(s) changed, "
+                    f"{len((details.get('assessment') or {}).get('key_differences', []))} key prefix(es) differ",
         "backups_scanned": f"{len(details.get('scan', []))} backups scanned, "
                            f"{sum(1 for s in details.get('scan', []) if not s['passed'])} rejected",
         "infra_ready": f"clean namespace {details.get('clean_namespace')} deployed",

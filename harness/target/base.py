@@ -21,7 +21,7 @@ from harness.backup.store import BackupStore, open_store
 from harness.config import Settings
 from harness.errors import ConfigError
 from harness.ownership import run_labels
-from harness.platform.client import Cluster, Obj, connect
+from harness.platform.client import Cluster, Obj, connect, namespaced
 from harness.platform.deploy_methods import StackSource, deploy_record, stack_source
 from harness.platform.port_forward import forwarded_redis
 from harness.platform.secret_values import secret_value
@@ -95,6 +95,27 @@ class Target(ABC):
         objects = [o for o in source.render(namespace) if o["kind"] != "Secret"]
         self.last_deploy = deploy_record(source, objects)
         return objects
+
+    def stack_as_deployed(self, namespace: str) -> list[Obj]:
+        """The objects a deploy to `namespace` applies on this target (`stack_for_deploy` plus what the target
+        adds: the sandbox's values, its real nodes' local images); what scenario 4 checks before its clean deploy."""
+        return self.stack_for_deploy(namespace)
+
+    def image_digest(self, image: str) -> str | None:
+        """The digest `image` runs as on this target (`sha256:…`), or None when it cannot tell.
+
+        A reference pinned by digest is its own answer; otherwise the image id the kubelets report for a
+        pod of the target's namespace running that reference.
+        """
+        _, at, pinned = image.partition("@")
+        if at:
+            return pinned
+        for pod in self.cluster().list_items(namespaced("v1", "pods", self.namespace)):
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                image_id = str(status.get("imageID") or "")
+                if status.get("image") == image and "sha256:" in image_id:
+                    return "sha256:" + image_id.rsplit("sha256:", 1)[1]
+        return None
 
     @property
     def name(self) -> str:

@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from harness.config import Settings
-from harness.platform.client import Cluster
+from harness.platform.client import Cluster, Obj
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.stack import deploy_stack
 from harness.safety import require_destructive
 from harness.sandbox import SandboxInfo, images, node_pool
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import repoint
-from harness.sandbox.stack import on_real_nodes, with_sandbox_values
+from harness.sandbox.stack import on_real_nodes
 from harness.sandbox.state import SandboxError, save_state, write_secret
 from harness.target.base import LossReport, PipelineRun, Target
 from harness.target.restore_planes import volume_plane
@@ -70,6 +70,10 @@ class RealNodeSandboxTarget(SandboxTarget):
     def zone_cgroups(self, zone: str) -> list[str]:
         return node_pool.zone_cgroups(self.paths, zone)
 
+    def stack_as_deployed(self, namespace: str) -> list[Obj]:
+        """Runnable on the real nodes: local images never pulled, requests a laptop can hold."""
+        return on_real_nodes(super().stack_as_deployed(namespace))
+
     def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
         """The backup CronJob's own Job runs here, as on a real cluster."""
         return Target.run_pipeline_backup(self, timeout=timeout)
@@ -106,7 +110,7 @@ class RealNodeSandboxTarget(SandboxTarget):
         kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace, name=REDIS_VOLUME,
                                  node=node_pool.redis_node(self.paths))
         # Secrets come back from the encrypted export
-        objects = on_real_nodes(with_sandbox_values(self.stack_for_deploy(self.info.namespace)))
+        objects = self.stack_as_deployed(self.info.namespace)
         deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120, wait=False)
         node_pool.restart_dns(self.paths, context=f"kwok-{name}")
         self._adopt(replace(self.info, cluster_name=name, context=f"kwok-{name}", api_server=cluster.server,
@@ -123,7 +127,7 @@ class RealNodeSandboxTarget(SandboxTarget):
         kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"{REDIS_VOLUME}-{namespace}",
                                  node=node_pool.redis_node(self.paths))
         # fresh Secrets come from the rotation
-        objects = on_real_nodes(with_sandbox_values(self.stack_for_deploy(namespace)))
+        objects = self.stack_as_deployed(namespace)
         deploy_stack(cluster, objects, namespace=namespace, timeout=120, wait=False)
         self._adopt(replace(self.info, namespace=namespace))
         return cluster

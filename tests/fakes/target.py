@@ -94,6 +94,8 @@ class FakeTarget(Target):
         self.brain_replicas = brain_replicas
         self.calls: list[str] = []
         self.rotated_password: str | None = None
+        #: image → digest as this target resolves it (a test plays the registry)
+        self.image_digests: dict[str, str] = {}
         #: what the fake backup CronJob's Job backs up: the target's Redis, unless a test points it elsewhere
         self.pipeline_source: tuple[str, str | None] | None = None
         self._export_key = new_key()
@@ -113,6 +115,9 @@ class FakeTarget(Target):
 
     def restore_plane(self) -> NetworkPlane:
         return NetworkPlane(self.redis_url, self.redis_password(), snapshot_store=self.store())
+
+    def image_digest(self, image: str) -> str | None:
+        return self.image_digests.get(image) or super().image_digest(image)
 
     def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
         """The backup CronJob's Job: `sentinel-drill backup` of `pipeline_source` (the target's Redis by default)."""
