@@ -57,9 +57,15 @@ def _last_write(obj: Obj) -> datetime | None:
     return max(known) if known else None
 
 
+def _same_second(at: datetime, since: datetime) -> str:
+    return " (in the export's own second: before or after it)" if at == since else ""
+
+
 def changed_since(cluster: Cluster, namespace: str, since: datetime) -> list[str]:
-    """`Kind/name: created …` or `Kind/name: changed …` for every object of ASSESSED_KINDS newer than `since`."""
+    """`Kind/name: created …` or `Kind/name: changed …` for every object of ASSESSED_KINDS written since `since`
+    (from its second on: a write in the export's own second may be after it, so it is named)."""
     out: list[str] = []
+    since = since.replace(microsecond=0)  # object times have 1 s resolution: the export's second counts as after
     for version, plural in ASSESSED_KINDS:
         for obj in cluster.list_items(namespaced(version, plural, namespace)):
             meta = obj["metadata"]
@@ -67,10 +73,10 @@ def changed_since(cluster: Cluster, namespace: str, since: datetime) -> list[str
                 continue  # the drill's own
             name = f"{_KIND[plural]}/{meta['name']}"  # list items carry no kind
             created, written = _time(meta.get("creationTimestamp")), _last_write(obj)
-            if created is not None and created > since:
-                out.append(f"{name}: created {created.isoformat()}")
-            elif written is not None and written > since:
-                out.append(f"{name}: changed {written.isoformat()}")
+            if created is not None and created >= since:
+                out.append(f"{name}: created {created.isoformat()}{_same_second(created, since)}")
+            elif written is not None and written >= since:
+                out.append(f"{name}: changed {written.isoformat()}{_same_second(written, since)}")
     return sorted(out)
 
 

@@ -8,6 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from harness.platform.client import connect, namespaced
+from harness.sandbox.state import SandboxPaths, load_state
+
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
 ALL_SCENARIOS = {"scenario-1", "scenario-2", "scenario-3", "scenario-4", "monthly", "daily", "coverage"}
@@ -114,3 +117,30 @@ def test_a_bad_target_setting_exits_2_with_one_line(run_drill):
     assert run.code == 2
     assert run.output.strip().count("\n") == 0, run.output
     assert "rto_seconds" in run.output
+
+
+def test_scenario_4_names_a_changed_image_tag_and_stops_a_clean_deploy_it_cannot_prove_known_good(
+        run_drill, drill_sandbox):
+    info = load_state(SandboxPaths(drill_sandbox.state_dir))
+    assert info is not None
+    cluster = connect(info.kubeconfig, info.context)
+    # the Gateway's (a changed Brain would start a rollout, and the scenario needs a healthy Brain to begin)
+    gateway = namespaced("apps/v1", "deployments", info.namespace, "sentinel-gateway")
+    image = cluster.get(gateway)["spec"]["template"]["spec"]["containers"][0]["image"]
+    cluster.request("PATCH", gateway, content_type="application/merge-patch+json", body={"spec": {"template": {
+        "spec": {"containers": [{"name": "gateway", "image": f"{image}-changed"}]}}}})
+    known_good = json.dumps({"ghcr.io/sentinel-platform/sentinel-brain:2.4.1": "sha256:" + "0" * 64})
+
+    run = run_drill("scenario-4", DRILL_KNOWN_GOOD_IMAGES=known_good)
+
+    assert run.code == 1
+    scenario = run.scenario("scenario-4")
+    assert scenario["verdict"] == "FAIL"
+    changed = scenario["details"]["assessment"]["changed_images"]
+    assert f"Deployment/sentinel-gateway gateway: runs {image}-changed, the clean deploy {image}" in changed
+    assert "Deployment/sentinel-gateway: changed" in " ".join(scenario["details"]["assessment"]["changed_objects"])
+    assert "the clean deploy stopped: " in scenario["reason"]
+    assert "ghcr.io/sentinel-platform/sentinel-brain:2.4.1: its digest cannot be resolved" in scenario["reason"]
+    assert "ghcr.io/sentinel-platform/sentinel-gateway:2.4.1 (digest unknown) has no known-good digest" \
+        in scenario["reason"]
+    assert "infra_ready" not in {e["name"] for e in scenario["timeline"]["events"]}

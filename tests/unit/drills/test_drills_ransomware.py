@@ -105,6 +105,7 @@ def test_the_assessment_names_a_changed_image_tag_and_a_digest_not_known_good_st
                           "data": {"password": "c2VjcmV0"}})
     backup = take_backup(target.redis_url, target.store(), password=target.redis_password(), origin=PIPELINE)
     assert verify_backup(target.store(), backup.id, min_keys=10).passed
+    time.sleep(1.1)  # the Secret was written a second before the export: not a change since
     assert configuration.take_config_backup(target).written
     time.sleep(1.1)  # object timestamps have 1 s resolution
     # the attacker: a new tag for Brain, a session planted, a user removed
