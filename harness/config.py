@@ -105,7 +105,8 @@ class Settings(BaseModel):
                                 description="the backup pipeline's CronJob in the target's namespace")
     known_good_images: dict[str, str] = Field(
         default_factory=dict, description="scenario 4: image → sha256 digest of every image the clean deploy may "
-                                          "run; an image without one, or whose digest differs, stops the deploy")
+                                          "run; an image without one, or whose digest differs or cannot be "
+                                          "resolved, stops the deploy; empty: not checked (said so)")
     kubeconfig: str | None = None
     context: str | None = None
     namespace: str = "sentinel"
