@@ -15,17 +15,18 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from harness.config import Settings
 from harness.platform.client import Cluster, Obj
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.stack import deploy_stack
 from harness.safety import require_destructive
-from harness.sandbox import SandboxInfo, images, node_pool
+from harness.sandbox import SandboxInfo, images, node_pool, pipeline_jobs
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import repoint
 from harness.sandbox.stack import on_real_nodes
-from harness.sandbox.state import SandboxError, save_state, write_secret
+from harness.sandbox.state import REGION, SandboxError, read_secret, save_state, write_secret
 from harness.target.base import LossReport, PipelineRun, Target
 from harness.target.restore_planes import volume_plane
 from harness.target.sandbox import SandboxTarget
@@ -75,7 +76,8 @@ class RealNodeSandboxTarget(SandboxTarget):
         return on_real_nodes(super().stack_as_deployed(namespace))
 
     def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
-        """The backup CronJob's own Job runs here, as on a real cluster."""
+        """The backup CronJob's own Job runs here, as on a real cluster (the sandbox's pipeline applied first)."""
+        self._deploy_pipeline(self.cluster(), self.namespace)
         return Target.run_pipeline_backup(self, timeout=timeout)
 
     def restore_plane(self) -> RestorePlane:
@@ -117,6 +119,18 @@ class RealNodeSandboxTarget(SandboxTarget):
                             ports={**{k: v for k, v in self.info.ports.items() if "/" not in k},
                                    **kwok.api_ports(self.paths, name)}))
         return cluster
+
+    def _deploy_pipeline(self, cluster: Cluster, namespace: str) -> None:
+        """The sandbox's backup CronJobs (and their store Secrets) in `namespace`, as `sandbox up` applies them:
+        after scenario 3 or 4 the sandbox's production is a new cluster or a clean namespace, whose pipeline a
+        real production would have redeployed (and scenario 4's rotation gave its store Secrets random values)."""
+        moto_port = urlsplit(self.info.s3_endpoint).port
+        if moto_port is None:
+            raise SandboxError(f"the sandbox's S3 endpoint {self.info.s3_endpoint} names no port",
+                               fix="recreate the sandbox")
+        pipeline_jobs.deploy_pipeline(cluster, namespace=namespace,
+                                      endpoint=pipeline_jobs.store_endpoint(self.paths, moto_port), region=REGION,
+                                      verifier_key_pem=read_secret(self.paths.verifier_key_file))
 
     def rotate_redis_password(self, new_password: str) -> None:
         """The clean namespace's Redis starts from its (rotated) Secret: only the drill's copy changes here."""
