@@ -95,7 +95,18 @@ class Settings(BaseModel):
         True, description="send the integration smoke's requests (sessions, rate limit) to the Gateway at the health "
                           "URL; set false where that URL is not SENTINEL's Gateway (the smoke is then NOT RUN)")
     backup_schedule_slack_seconds: float = Field(
-        300, ge=0, description="coverage: allowance for the hourly CronJob's start jitter before a gap counts")
+        300, ge=0, description="coverage and the daily check: allowance for the hourly CronJob's start jitter and run "
+                               "time before a gap counts, or before the newest backup counts as too old")
+    request_pipeline_backup: bool = Field(
+        True, description="scenarios 3 and 4: before the fault, ask the backup CronJob (backup_cronjob) for a fresh "
+                          "backup as `kubectl create job --from=cronjob/…` does, and restore that one; false where a "
+                          "drill may not create objects in production: the pipeline's newest backup, as it is")
+    backup_cronjob: str = Field("redis-backup", min_length=1,
+                                description="the backup pipeline's CronJob in the target's namespace")
+    known_good_images: dict[str, str] = Field(
+        default_factory=dict, description="scenario 4: image → sha256 digest of every image the clean deploy may "
+                                          "run; an image without one, or whose digest differs or cannot be "
+                                          "resolved, stops the deploy; empty: not checked (said so)")
     kubeconfig: str | None = None
     context: str | None = None
     namespace: str = "sentinel"
@@ -140,6 +151,10 @@ class Settings(BaseModel):
                           "on everything the run creates, the evidence bundle's name, the undo ledger's key")
     min_keys: int = Field(100, ge=0)
     dbsize_tolerance: float = Field(0.05, ge=0, le=1, description="monthly drill: restored keys vs DBSIZE")
+    restore_prefix_tolerance: float = Field(
+        0.2, ge=0, le=1, description="scenarios 3 and 4: a key prefix the restored data holds fewer than (1 − this) × "
+                                     "the keys production held of it when the backup was asked for fails the restore "
+                                     "(TTLs expire meanwhile; a prefix missing entirely always fails)")
     kill_share: float = Field(0.5, gt=0, le=1, description="scenario 1: share of Brain pods killed")
     availability_floor: float = Field(0.99, ge=0, le=1)
     probe_interval_seconds: float = Field(0.2, gt=0)
@@ -347,11 +362,12 @@ def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
             value: Any = env[key]
             if name in _LIST_FIELDS:
                 value = tuple(v.strip() for v in value.split(",") if v.strip())
-            elif name == "contacts":  # a YAML/JSON list of mappings, as in the file
+            elif name in ("contacts", "known_good_images"):  # YAML/JSON, as in the file
                 try:
                     value = yaml.safe_load(value)
                 except yaml.YAMLError:
-                    raise ConfigError(f"{key} is not valid YAML", fix=CONTACTS_FORM) from None
+                    raise ConfigError(f"{key} is not valid YAML", fix=CONTACTS_FORM if name == "contacts" else
+                                      "give a mapping, e.g. {\"sentinel/brain:1.4\": \"sha256:…\"}") from None
             out[name] = value
     return out
 

@@ -34,7 +34,7 @@ def newest(drill_target: Target) -> BackupEntry:
     return backup_checks.newest_pipeline_backup(drill_target)
 
 
-@then("it is no older than the RPO")
+@then("it is no older than the RPO plus the backup schedule's slack")
 def no_older_than_rpo(drill: DrillScenario, newest_entry: BackupEntry) -> None:
     backup_checks.require_no_older_than_rpo(drill, newest_entry)
 

@@ -6,7 +6,7 @@ from pytest_bdd import given, then, when
 
 from harness.backup.config_export import ConfigExport
 from harness.drills import cluster_loss, configuration, recovery
-from harness.drills.recovery import VerifiedBackup
+from harness.drills.restore_point import RestorePoint, require_keyspace_restored
 from harness.drills.scenario import DrillScenario
 from harness.drills.smoke import SmokeSeed
 from harness.restore.run import RestoreResult
@@ -37,9 +37,9 @@ def deploy_new_cluster(drill: DrillScenario, drill_target: Target) -> None:
     drill.clock.mark("infra_ready")
 
 
-@when("Redis is restored from the newest verified backup", target_fixture="data_restore")
-def restore_redis(drill: DrillScenario, drill_target: Target) -> RestoreResult:
-    restored = recovery.restore_redis(drill, drill_target, recovery.newest_verified_backup(drill_target))
+@when("Redis is restored from that pipeline backup", target_fixture="data_restore")
+def restore_redis(drill: DrillScenario, drill_target: Target, restore_point: RestorePoint) -> RestoreResult:
+    restored = recovery.restore_redis(drill, drill_target, restore_point.backup_id)
     drill.clock.mark("data_restored")
     return restored
 
@@ -62,16 +62,19 @@ def update_dns(drill: DrillScenario, drill_target: Target) -> None:
     drill.clock.mark("dns_updated")
 
 
-@then("the recovery is verified: the restored keys match the backup and the canary is readable")
-def recovery_verified(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup,
+@then("the recovery is verified: the restored keys match the backup, every key prefix production held came back, "
+      "and the canary is readable")
+def recovery_verified(drill: DrillScenario, drill_target: Target, restore_point: RestorePoint,
                       data_restore: RestoreResult) -> None:
-    recovery.require_restored_matches(drill, drill_target, fresh_backup, data_restore)
+    recovery.require_restored_matches(drill, drill_target, restore_point.manifest, data_restore)
+    require_keyspace_restored(drill, drill_target, restore_point)
     drill.clock.mark("verified")
 
 
-@then("the measured RPO is within the target and consistent with the backup's point in time")
-def rpo_within_target(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup) -> None:
-    cluster_loss.require_rpo(drill, cluster_loss.measure_rpo(drill, drill_target, fresh_backup), fresh_backup)
+@then("the RPO observed at the restored backup's canary boundary is within the target")
+def rpo_within_target(drill: DrillScenario, drill_target: Target, restore_point: RestorePoint) -> None:
+    rpo = cluster_loss.measure_rpo(drill, drill_target, restore_point)
+    cluster_loss.require_rpo(drill, drill_target, rpo, restore_point)
 
 
 @given("a session and rate-limited requests are written through the Gateway", target_fixture="smoke_seed")
@@ -80,5 +83,6 @@ def gateway_seeded(drill: DrillScenario, drill_target: Target) -> SmokeSeed | No
 
 
 @then("the restored Gateway serves that session and the rate-limit counter kept its count")
-def restored_gateway_serves(drill: DrillScenario, drill_target: Target, smoke_seed: SmokeSeed | None) -> None:
-    cluster_loss.check_restored_gateway(drill, drill_target, smoke_seed)
+def restored_gateway_serves(drill: DrillScenario, drill_target: Target, smoke_seed: SmokeSeed | None,
+                            restore_point: RestorePoint) -> None:
+    cluster_loss.check_restored_gateway(drill, drill_target, smoke_seed, restore_point)

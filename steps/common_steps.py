@@ -1,11 +1,12 @@
-"""Steps every scenario shares: the pipeline preflight, a healthy target, the observers, the drill's backup, RTO."""
+"""Steps every scenario shares: the pipeline preflight, a healthy target, the observers, the backup to restore, RTO."""
 
 from __future__ import annotations
 
 from pytest_bdd import given, parsers, then
 
 from harness.drills import pipeline, preconditions
-from harness.drills.recovery import VerifiedBackup, take_verified_backup, wait_healthy
+from harness.drills.recovery import wait_healthy
+from harness.drills.restore_point import RestorePoint, pipeline_restore_point
 from harness.drills.scenario import DrillScenario
 from harness.target.base import Target
 
@@ -31,9 +32,10 @@ def prober_watching(drill: DrillScenario, drill_target: Target) -> None:
     drill.start_prober(drill_target.health_url)
 
 
-@given("the drill has taken a backup of its own and verified it", target_fixture="fresh_backup")
-def fresh_backup(drill: DrillScenario, drill_target: Target) -> VerifiedBackup:
-    return take_verified_backup(drill, drill_target)
+@given("the backup pipeline has written the backup a disaster would leave, and it verifies",
+       target_fixture="restore_point")
+def restore_point(drill: DrillScenario, drill_target: Target) -> RestorePoint:
+    return pipeline_restore_point(drill, drill_target)
 
 
 @then("the health endpoint answers healthy")

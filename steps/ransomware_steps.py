@@ -7,15 +7,15 @@ from typing import Any
 from pytest_bdd import given, then, when
 
 from harness.backup.verify import VerificationReport
-from harness.drills import configuration, ransomware, recovery
-from harness.drills.recovery import VerifiedBackup
+from harness.drills import assessment, configuration, ransomware, recovery
+from harness.drills.restore_point import RestorePoint
 from harness.drills.scenario import DrillScenario
 from harness.target.base import Target
 
 
 @given("the newest backup in the store has been tampered with", target_fixture="quarantine")
-def tampered(drill: DrillScenario, drill_target: Target, fresh_backup: VerifiedBackup) -> ransomware.Quarantine:
-    return ransomware.plant_tampered_backup(drill, drill_target, fresh_backup.backup.id)
+def tampered(drill: DrillScenario, drill_target: Target, restore_point: RestorePoint) -> ransomware.Quarantine:
+    return ransomware.plant_tampered_backup(drill, drill_target, restore_point.backup_id)
 
 
 @when("the compromise experiment isolates the namespace", target_fixture="isolation")
@@ -28,6 +28,12 @@ def isolated(drill: DrillScenario, isolation: dict[str, Any]) -> None:
     ransomware.confirm_isolated(drill, isolation)
 
 
+@when("the compromise is assessed: objects and images changed since the last configuration export, "
+      "Redis keys against the newest verified backup", target_fixture="assessment")
+def assess(drill: DrillScenario, drill_target: Target) -> assessment.Assessment:
+    return assessment.assess_compromise(drill, drill_target)
+
+
 @when("every backup in the store is scanned", target_fixture="scan")
 def scan(drill: DrillScenario, quarantine: ransomware.Quarantine) -> ransomware.ScanResult:
     return ransomware.scan_backups(drill, quarantine)
@@ -38,7 +44,8 @@ def choose(scan: ransomware.ScanResult, quarantine: ransomware.Quarantine) -> Ve
     return ransomware.require_tampered_rejected(scan, quarantine)
 
 
-@when("SENTINEL is deployed clean into a fresh namespace", target_fixture="old_namespace")
+@when("SENTINEL is deployed clean into a fresh namespace, from images with their known-good digests",
+      target_fixture="old_namespace")
 def deploy_clean(drill: DrillScenario, drill_target: Target) -> str:
     return ransomware.deploy_clean(drill, drill_target)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from harness.backup.errors import BackupFailed
+from harness.backup.errors import BackupFailed, SyncRefused
 from harness.backup.progress import transfer_progress
 from harness.errors import AuthFailed, ConnectionFailed
 from harness.resp import encode_command
@@ -150,7 +150,7 @@ def _receive(sock: socket.socket, fh: BinaryIO, dest: Path, where: str, *, save_
             break
     header = line.rstrip(b"\r\n")
     if header.startswith(b"-"):
-        raise BackupFailed(
+        raise SyncRefused(
             f"Redis at {where} refused SYNC: {header[1:].decode(errors='replace')}",
             fix="the fetch needs a master or a connected replica that allows SYNC for this user",
         )

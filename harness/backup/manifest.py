@@ -25,6 +25,10 @@ Origin = Literal["pipeline", "drill"]
 PIPELINE: Origin = "pipeline"
 DRILL: Origin = "drill"
 
+#: how the file was fetched: the replication protocol (disk-based or diskless), or BGSAVE + a copy of the data file
+#: out of the server's container or pod (where SYNC is refused: harness.backup.copy_out)
+FetchMethod = Literal["sync", "sync-diskless", "bgsave-copy"]
+
 
 class SourceInfo(BaseModel):
     """Which server the backup came from (never its password)."""
@@ -75,6 +79,8 @@ class Manifest(BaseModel):
     created_at: datetime
     tool_version: str
     origin: Origin = Field(PIPELINE, description="pipeline (CronJob/CLI) or drill (taken by a drill for itself)")
+    fetch_method: FetchMethod | None = Field(None, description="sync, sync-diskless or bgsave-copy (None: older)")
+    copied_from: str | None = Field(None, description="bgsave-copy: the container or pod the file came out of")
 
     def to_json(self) -> bytes:
         return self.model_dump_json(indent=2).encode() + b"\n"

@@ -1,5 +1,9 @@
 """Take a backup: fetch a fresh RDB (the server's BGSAVE for our SYNC), describe it, upload.
 
+Where the server refuses SYNC (a hardened ACL, SYNC renamed), the file comes the
+runbook's way instead — BGSAVE, LASTSAVE, a copy out of the server's container
+or pod (harness.backup.copy_out) — when the caller says where that is.
+
 The file comes from the replication fetch: the server forks and saves for it, so
 that save is the backup's BGSAVE (an extra BGSAVE first, as the runbook did,
 doubled the fork and the disk write on the source and added 2 s at 1 M keys).
@@ -27,10 +31,11 @@ import redis
 
 from harness import __version__
 from harness.backup import layout
+from harness.backup.copy_out import RdbFileSource, save_and_copy
 from harness.backup.dataset import DatasetSummary, describe_dataset, loaded_scratch
-from harness.backup.errors import BackupFailed
+from harness.backup.errors import BackupFailed, SyncRefused
 from harness.backup.fetch import fetch_snapshot
-from harness.backup.manifest import PIPELINE, Manifest, Origin, SourceInfo
+from harness.backup.manifest import PIPELINE, FetchMethod, Manifest, Origin, SourceInfo
 from harness.backup.rdb import HeaderInvalid, read_header
 from harness.backup.store import BackupStore
 from harness.config import redact_url, split_redis_url
@@ -64,6 +69,8 @@ class BackupResult:
             "sha256": self.manifest.sha256,
             "canary_high_water": self.manifest.canary_high_water,
             "origin": self.manifest.origin,
+            "fetch_method": self.manifest.fetch_method,
+            "copied_from": self.manifest.copied_from,
         }
 
 
@@ -122,6 +129,42 @@ def _describe(rdb: Path, where: str, rdb_version: int) -> DatasetSummary:
         ) from None
 
 
+@dataclass(frozen=True)
+class _Fetched:
+    """The RDB on disk and how it got there."""
+
+    size: int
+    sha256: str
+    save_seconds: float
+    transfer_seconds: float
+    lastsave: int | None  # our save's LASTSAVE (copy-out), None: decided from INFO and the file (SYNC)
+    method: FetchMethod
+    copied_from: str | None = None
+
+
+def _fetch(client: redis.Redis, redis_url: str, rdb: Path, *, password: str | None, where: str, save_timeout: float,
+           copy_from: RdbFileSource | None) -> _Fetched:
+    """SYNC (the server's save streamed to us); where SYNC is refused, BGSAVE + a copy out of `copy_from`."""
+    host, port = host_port(redis_url)
+    diskless = _streams_while_saving(client)
+    try:
+        fetched = fetch_snapshot(host, port, rdb, password=password, username=urlsplit(redis_url).username,
+                                 save_timeout=save_timeout, diskless=diskless)
+    except SyncRefused as exc:
+        if copy_from is None:
+            raise SyncRefused(f"{exc.message}; no file to copy instead",
+                              fix="name where its data file is: `backup --from docker://CONTAINER`, or a "
+                                  "k8s://NAMESPACE/pod/NAME:PORT Redis URL (BGSAVE + copy out, the runbook's way)"
+                              ) from None
+        copied = save_and_copy(client, copy_from, rdb, where=where, save_timeout=save_timeout)
+        return _Fetched(copied.size, copied.sha256, copied.save_seconds, copied.transfer_seconds,
+                        int(copied.point_in_time.timestamp()), "bgsave-copy", copy_from.describe())
+    except (BackupFailed, ConnectionFailed) as exc:
+        raise _save_failure(client, where) or exc from None
+    return _Fetched(fetched.size, fetched.sha256, fetched.save_seconds, fetched.transfer_seconds, None,
+                    "sync-diskless" if diskless else "sync")
+
+
 def take_backup(
     redis_url: str,
     store: BackupStore,
@@ -131,15 +174,19 @@ def take_backup(
     work_dir: Path | None = None,
     keep_copy: Path | None = None,
     origin: Origin = PIPELINE,
+    copy_from: RdbFileSource | None = None,
 ) -> BackupResult:
     """Back up the Redis at `redis_url` into `store`; return the manifest and locations.
 
     `keep_copy`, when given, receives a local copy of the RDB (restore keeps the
     target's snapshot to fall back on). `origin` is recorded in the manifest:
     the CLI and the CronJob are the pipeline; a drill taking a backup for
-    itself passes "drill", so it never stands in for the pipeline's freshness. Raises ConnectionFailed/AuthFailed
-    (Redis), StoreError and friends (store), BackupFailed (save failed or timed
-    out, fetched file unusable).
+    itself passes "drill", so it never stands in for the pipeline's freshness.
+    `copy_from` is where the server's data file can be copied from when it
+    refuses SYNC (harness.backup.copy_out); the manifest records which way the
+    file came (`fetch_method`). Raises ConnectionFailed/AuthFailed (Redis),
+    StoreError and friends (store), BackupFailed (save failed or timed out,
+    fetched file unusable; SyncRefused with no `copy_from`).
     """
     started = time.monotonic()
     phases: dict[str, float] = {}
@@ -160,18 +207,15 @@ def take_backup(
     with tempfile.TemporaryDirectory(prefix="drill-backup-", dir=work_dir) as tmp:
         rdb = Path(tmp) / "backup.rdb"
         before = _persistence(client)
-        try:
-            fetched = fetch_snapshot(host, port, rdb, password=password, username=urlsplit(redis_url).username,
-                                     save_timeout=save_timeout, diskless=_streams_while_saving(client))
-        except (BackupFailed, ConnectionFailed) as exc:
-            raise _save_failure(client, where) or exc from None
+        fetched = _fetch(client, redis_url, rdb, password=password, where=where, save_timeout=save_timeout,
+                         copy_from=copy_from)
         after = _persistence(client)
         phases["save"], phases["fetch"] = fetched.save_seconds, fetched.transfer_seconds
         try:
             header = read_header(rdb)
         except HeaderInvalid as exc:
             raise BackupFailed(f"the RDB fetched from {where} is unusable: {exc}", fix="retry the backup") from None
-        lastsave = _point_in_time(before, after, header.ctime)
+        lastsave = fetched.lastsave or _point_in_time(before, after, header.ctime)
         point_in_time = datetime.fromtimestamp(lastsave, UTC)
         backup_id = layout.new_backup_id(point_in_time)
         # The upload (network, boto3's threads) and the describe (the scratch server's CPU) overlap; the
@@ -201,6 +245,8 @@ def take_backup(
             created_at=datetime.now(UTC),
             tool_version=__version__,
             origin=origin,
+            fetch_method=fetched.method,
+            copied_from=fetched.copied_from,
         )
         t = time.monotonic()
         store.put_bytes(layout.manifest_key(backup_id), manifest.to_json())

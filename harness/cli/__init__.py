@@ -23,6 +23,7 @@ from harness.cli import (
     drill_commands,  # noqa: F401
     evidence_commands,  # noqa: F401
     keys_commands,  # noqa: F401
+    pipeline_commands,  # noqa: F401
     recover_commands,  # noqa: F401
     sandbox_commands,  # noqa: F401
     target_commands,  # noqa: F401

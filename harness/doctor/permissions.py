@@ -7,7 +7,8 @@ their namespace; scenarios 3 and 4 server-side apply the stack into the DR
 namespace (an apply PATCH that creates needs `create` too), restore Redis through
 a helper pod (create, exec, delete; the StatefulSet scaled through /scale) and
 tear it down again; scenario 4 also isolates production with a NetworkPolicy and
-rotates the DR namespace's Secrets; a k8s:// Redis URL adds pods/portforward. deploy/rbac/ grants exactly this table
+rotates the DR namespace's Secrets; scenarios 3 and 4 ask the backup CronJob for
+a backup (a Job from its template, unless request_pipeline_backup is false); a k8s:// Redis URL adds pods/portforward. deploy/rbac/ grants exactly this table
 (tests/unit/test_rbac_manifests.py holds the two together).
 """
 
@@ -99,6 +100,8 @@ SCENARIO_NEEDS: dict[str, tuple[Need, ...]] = {
         *_READ_PRODUCTION,
         *_RESTORE_INTO_DR,
         *_needs("namespace", "networking.k8s.io", "networkpolicies", "get create patch delete"),  # isolation
+        *_needs("namespace", "", "services", "list"),  # the assessment: what changed since the last export
+        *_needs("namespace", "apps", "statefulsets", "list"),
     })),
 }
 
@@ -107,11 +110,22 @@ SCENARIO_NEEDS: dict[str, tuple[Need, ...]] = {
 PORT_FORWARD: dict[NamespaceSetting, tuple[Need, ...]] = {
     scope: tuple(_needs(scope, "", "pods", "get create", "portforward")) for scope in ("namespace", "dr_namespace")}
 _RECOVERING_IN_DR = ("scenario-3", "scenario-4")
+#: scenarios 3 and 4 with request_pipeline_backup (the default): a Job from the backup CronJob's template in
+#: production's namespace (harness/platform/jobs.py), waited for, the backup id read from its pod's log
+PIPELINE_BACKUP_JOB: tuple[Need, ...] = tuple(sorted({
+    *_needs("namespace", "batch", "cronjobs", "get"),
+    *_needs("namespace", "batch", "jobs", "get create"),
+    *_needs("namespace", "", "pods", "list"),
+    *_needs("namespace", "", "pods", "get", "log"),
+}))
 
 
 def scenario_needs(scenario: str, settings: Settings) -> tuple[Need, ...]:
-    """SCENARIO_NEEDS[scenario] plus pods/portforward where the configured Redis URL is k8s://."""
+    """SCENARIO_NEEDS[scenario] plus pods/portforward where the configured Redis URL is k8s://, plus the backup
+    CronJob's Job where scenarios 3 and 4 ask the pipeline for their backup."""
     extra: list[Need] = []
+    if scenario in _RECOVERING_IN_DR and settings.request_pipeline_backup:
+        extra += PIPELINE_BACKUP_JOB
     if is_k8s_url(settings.redis_url):
         extra += PORT_FORWARD["namespace"]
     if scenario in _RECOVERING_IN_DR and is_k8s_url(settings.dr_redis_url):
@@ -129,4 +143,4 @@ READ_VERBS = frozenset({"get", "list", "watch"})
 def all_needs() -> frozenset[Need]:
     """Everything any configuration needs (deploy/rbac/ grants it: drop pods/portforward if Redis is redis://)."""
     return (frozenset(n for needs in SCENARIO_NEEDS.values() for n in needs) | {SELF_REVIEW}
-            | {n for needs in PORT_FORWARD.values() for n in needs})
+            | {n for needs in PORT_FORWARD.values() for n in needs} | set(PIPELINE_BACKUP_JOB))

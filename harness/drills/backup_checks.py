@@ -4,8 +4,9 @@ Both judge the backup *pipeline*: a backup a drill took for itself proves
 nothing about the hourly job. Monthly: restore the pipeline's newest backup
 (found fresh and verified by the preflight) into a scratch Redis; its key count
 must equal the manifest and be within a tolerance of production's DBSIZE.
-Daily: the pipeline's newest backup is no older than the RPO, passes every
-verification level and holds ≥ min keys.
+Daily: the pipeline's newest backup is no older than the RPO + the schedule's
+slack (the verify CronJob's own judgement), passes every verification level
+and holds ≥ min keys.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 from harness.backup.catalog import BackupEntry, find_backup, newest_backup, read_manifest
 from harness.backup.dataset import db_client, loaded_scratch
 from harness.backup.manifest import PIPELINE, Manifest
+from harness.backup.pipeline_check import NewestBackup
 from harness.backup.verify import VerificationReport, verify_backup
-from harness.drills.pipeline import AGE_MEASURE, backup_age_s
+from harness.drills.pipeline import AGE_MEASURE
 from harness.drills.scenario import DrillScenario
 from harness.errors import PipelineBackupUnfit, TargetMissed, VerificationFailed
+from harness.measure import observations as obs
 from harness.measure.clock import Measurement
 from harness.measure.figures import key_drift
 from harness.target.base import Target
@@ -86,18 +89,19 @@ def verify_entry(drill: DrillScenario, target: Target, entry: BackupEntry) -> Ve
 
 
 def require_no_older_than_rpo(drill: DrillScenario, entry: BackupEntry, *, now: datetime | None = None) -> float:
-    """The daily freshness check: the pipeline's newest backup is no older than the RPO (its age is recorded)."""
-    checked_at = now or datetime.now(UTC)
-    age = backup_age_s(entry.point_in_time, checked_at)
-    target_s = drill.settings.rpo_seconds
-    drill.observe_backup("pipeline_newest", entry.id, entry.point_in_time, at=checked_at)
-    drill.record_measurement(Measurement(AGE_MEASURE, target_s, age, started_at=entry.point_in_time,
-                                         ended_at=checked_at))
-    if age > target_s:
-        raise PipelineBackupUnfit(
-            f"the newest pipeline backup {entry.id} (point in time {entry.point_in_time.isoformat()}) is "
-            f"{age:.1f}s old, older than the RPO target {target_s:.0f}s",
-            fix="the backup pipeline is not keeping up: check the hourly backup CronJob and its last runs")
+    """The daily freshness check, as the verify CronJob judges it (harness.backup.pipeline_check): the pipeline's
+    newest backup no older than the RPO + the schedule's slack; its age is recorded against that limit."""
+    settings = drill.settings
+    newest = NewestBackup(entry, now or datetime.now(UTC), settings.rpo_seconds, settings.backup_schedule_slack_seconds)
+    age = newest.age_s or 0.0
+    drill.observe_backup(obs.PIPELINE_NEWEST, entry.id, entry.point_in_time, at=newest.checked_at,
+                         limit=obs.LIMIT_RPO_PLUS_SLACK)
+    drill.record_measurement(Measurement(AGE_MEASURE, newest.limit_s, age, started_at=entry.point_in_time,
+                                         ended_at=newest.checked_at))
+    drill.note("newest_pipeline_backup", newest.to_json())
+    if newest.problem:
+        raise PipelineBackupUnfit(newest.problem, fix="the backup pipeline is not writing backups: check the hourly "
+                                  "backup CronJob (suspended? failing?) and its last Jobs")
     return age
 
 

@@ -5,35 +5,34 @@ the pipeline's newest configuration export) → data_restored → logs_restored 
 day of audit logs fetched and checked) → dns_updated → healthy → smoke_passed
 (the restored Gateway serves a session written before the backup, and a rate-limit
 counter kept its count; skipped, and said so, where no Gateway runs) → verified. RTO = verified −
-fault_injected. RPO = age of the pipeline's newest backup at the fault + the
-canary's measured loss (last acknowledged canary write − newest canary that
-survived the restore), so a dead backup job shows in the RPO however fresh the
-drill's own backup is. The canary loss is cross-checked with the point in time
-of the drill's backup; the worst gap of the pipeline's series over 48 h is
-reported beside the RPO.
+fault_injected. Redis comes back from a pipeline backup only
+(harness.drills.restore_point: asked of the backup CronJob before the fault, or
+its newest as it is), and the restore is judged by what production held then:
+every key prefix back (harness.drills.keyspace). The RPO is observed at the
+canary boundary that backup draws (harness.drills.rpo), or computed as fault
+time − its point in time where it predates the canary, and said so; the worst
+gap of the pipeline's series over 48 h is reported beside it.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.backup.catalog import newest_backup
 from harness.backup.log_archive import LogDayCheck, archived_days, verify_log_day
-from harness.backup.manifest import PIPELINE
+from harness.backup.manifest import Manifest
 from harness.drills.experiments import LOSE_CLUSTER, activity_output, run_for_drill
-from harness.drills.pipeline import GAP_MEASURE, BackupGap, backup_age_s, pipeline_gap
-from harness.drills.recovery import VerifiedBackup
+from harness.drills.pipeline import GAP_MEASURE, pipeline_gap
+from harness.drills.restore_point import RestorePoint
+from harness.drills.rpo import COMPUTED, RpoObservation, observe_rpo, present_canaries
 from harness.drills.scenario import DrillScenario
 from harness.drills.smoke import Gateway, SmokeSeed, check_after_restore, seed_through_gateway
 from harness.errors import DrillError, TargetMissed
 from harness.evidence.tables import REPORTED_ONLY
-from harness.measure.canary import CanaryReport
 from harness.measure.clock import FAULT_INJECTED, Measurement
-from harness.measure.figures import rpo_s
+from harness.measure.observations import RESTORED_BACKUP
 from harness.target.base import LossReport, Target
 
 
@@ -95,12 +94,19 @@ def seed_gateway(drill: DrillScenario, target: Target) -> SmokeSeed | None:
     return seed
 
 
-def check_restored_gateway(drill: DrillScenario, target: Target, seed: SmokeSeed | None) -> None:
+def check_restored_gateway(drill: DrillScenario, target: Target, seed: SmokeSeed | None,
+                           point: RestorePoint) -> None:
     """After the restore: the new Gateway serves the seeded session and the rate-limit counter kept its count.
 
+    Not where the restored backup is the pipeline's newest as it was (it predates the seed: said so).
     Marks the clock's `smoke_passed` only where the check ran, so the RTO table never shows a phase that was not.
     """
     if seed is None:
+        return
+    if not point.requested:
+        drill.note("integration_smoke", {"seeded_user": seed.user, "not_run": (
+            f"the restored backup {point.backup_id} is the pipeline's newest as it was (request_pipeline_backup: "
+            "false): it predates the session the drill seeded, so the restored Gateway cannot serve it")})
         return
     gateway = Gateway.of(target)  # the restored environment's Gateway, with the restored API keys
     result = check_after_restore(gateway.base_url, gateway.api_key, seed)
@@ -110,98 +116,63 @@ def check_restored_gateway(drill: DrillScenario, target: Target, seed: SmokeSeed
     drill.clock.mark("smoke_passed")
 
 
-@dataclass(frozen=True)
-class RpoResult:
-    """The RPO's parts: the pipeline backup's age at the fault plus the canary loss of the drill's restore."""
+def measure_rpo(drill: DrillScenario, target: Target, point: RestorePoint) -> RpoObservation:
+    """Read the canary writes back from the restored Redis and cut them at the restored backup (harness.drills.rpo).
 
-    canary: CanaryReport
-    measured_s: float
-    backup_point_in_time: datetime
-    expected_from_backup_s: float
-    fault_at: datetime
-    pipeline_backup_id: str
-    pipeline_point_in_time: datetime
-    worst_gap: BackupGap | None
-
-    @property
-    def pipeline_age_at_fault_s(self) -> float:
-        return backup_age_s(self.pipeline_point_in_time, self.fault_at)
-
-    @property
-    def rpo_s(self) -> float:
-        """What a restore from the pipeline would lose: its newest backup's age at the fault + the canary loss."""
-        return rpo_s(self.pipeline_point_in_time, self.fault_at, self.measured_s)
-
-
-def measure_rpo(drill: DrillScenario, target: Target, backup: VerifiedBackup) -> RpoResult:
-    """Read the canaries back and find the pipeline's newest backup at the fault; see `RpoResult.rpo_s`.
-
-    `measured_s` is the canary loss: the window between the last acknowledged
-    and the newest surviving write of the restore from the drill's `backup`.
+    Each read-back is kept raw (DrillScenario.read_canaries), and so are the restored backup's point in time and
+    canary high-water mark: `evidence verify --recompute` draws the same boundary from them alone.
     """
-    report = drill.read_canaries(target.redis())
-    if report.newest_present is None or report.last_acknowledged is None:
-        raise TargetMissed("RPO cannot be measured: no canary survived the restore",
-                           fix="the restored data predates the canary writer; check the backup used")
-    fault_at = drill.clock.event(FAULT_INJECTED).at
-    store = target.store()
-    pipeline = newest_backup(store, origin=PIPELINE, not_after=fault_at)
-    if pipeline is None:
-        raise TargetMissed(f"RPO cannot be measured: no pipeline backup in {store.url} predates the fault",
-                           fix="the preflight found one; check the store's retention and deletions")
-    drill.observe_backup("pipeline_at_fault", pipeline.id, pipeline.point_in_time, at=datetime.now(UTC))
-    measured = report.data_loss_window_s
-    expected = (report.last_acknowledged.at - backup.manifest.point_in_time).total_seconds()
-    return RpoResult(report, measured, backup.manifest.point_in_time, expected, fault_at, pipeline.id,
-                     pipeline.point_in_time, pipeline_gap(store, now=fault_at))
+    assert drill.canary is not None, "the canary writer never ran"
+    client = target.redis()
+    acknowledged = list(drill.canary.acknowledged)  # the writer stopped at the fault
+    drill.read_canaries(client)
+    manifest = point.manifest
+    drill.observe_backup(RESTORED_BACKUP, manifest.id, manifest.point_in_time, at=datetime.now(UTC),
+                         origin=manifest.origin, canary_high_water=manifest.canary_high_water)
+    return observe_rpo(manifest, acknowledged, present_canaries(client, acknowledged),
+                       fault_at=drill.clock.event(FAULT_INJECTED).at)
 
 
-def cross_check_tolerance(backup: VerifiedBackup, canary_interval_s: float) -> float:
+def cross_check_tolerance(manifest: Manifest, canary_interval_s: float) -> float:
     """How far the canary window and "last write − backup point in time" may differ.
 
     LASTSAVE and the RDB's ctime have 1 s resolution; the newest canary in the
     file was written up to one interval before the save forked; and the point in
     time is when the save ended, so a long save widens the gap by its duration.
     """
-    manifest = backup.manifest
     save_s = (manifest.point_in_time - manifest.rdb_ctime).total_seconds() if manifest.rdb_ctime else 0.0
     return 1.0 + 2 * canary_interval_s + max(0.0, save_s)
 
 
-def require_rpo(drill: DrillScenario, rpo: RpoResult, backup: VerifiedBackup) -> None:
-    """RPO (pipeline age at the fault + canary loss) within target; the canary loss consistent with the drill's backup.
+def require_rpo(drill: DrillScenario, target: Target, rpo: RpoObservation, point: RestorePoint) -> Measurement:
+    """The restored backup cuts the canary cleanly at its point in time, and the RPO is within target.
 
-    The worst 48 h gap of the pipeline is recorded beside it, reported, not enforced.
+    Evidence: the backup (id, origin, point in time), the canary boundary, the RPO and how it was found
+    (observed, or computed where the backup predates the canary), and the pipeline's worst 48 h gap
+    beside it (reported, not enforced).
     """
-    m = Measurement("RPO", drill.settings.rpo_seconds, rpo.rpo_s,
-                    started_at=rpo.pipeline_point_in_time, ended_at=rpo.fault_at)
-    drill.note("rpo", {
-        "rpo_s": round(rpo.rpo_s, 3),
-        "pipeline_backup_id": rpo.pipeline_backup_id,
-        "pipeline_backup_point_in_time": rpo.pipeline_point_in_time.isoformat(),
-        "fault_injected_at": rpo.fault_at.isoformat(),
-        "pipeline_backup_age_at_fault_s": round(rpo.pipeline_age_at_fault_s, 3),
-        "canary_loss_s": round(rpo.measured_s, 3),
-        "worst_gap_48h": rpo.worst_gap.to_json() if rpo.worst_gap else None,
-    })
-    if rpo.worst_gap is not None:
-        drill.record_measurement(Measurement(GAP_MEASURE, drill.settings.rpo_seconds, rpo.worst_gap.seconds,
-                                             started_at=rpo.worst_gap.start, ended_at=rpo.worst_gap.end),
-                                 unit_note=REPORTED_ONLY)
-    drill.note("rpo_cross_check", {
-        "backup_point_in_time": rpo.backup_point_in_time.isoformat(),
-        "expected_loss_from_backup_s": round(rpo.expected_from_backup_s, 3),
-        "canary_loss_s": round(rpo.measured_s, 3),
-        "manifest_canary_high_water": backup.manifest.canary_high_water,
-        "newest_canary_present": rpo.canary.newest_present.seq if rpo.canary.newest_present else None,
-    })
-    drill.require(m)
-    newest = rpo.canary.newest_present
-    tolerance = cross_check_tolerance(backup, drill.canary.interval_s if drill.canary else 0.25)
-    if newest is None or newest.seq != backup.manifest.canary_high_water \
-            or abs(rpo.expected_from_backup_s - rpo.measured_s) > tolerance or rpo.canary.holes:
+    boundary = rpo.boundary
+    gap = pipeline_gap(target.store(), now=rpo.fault_at)
+    drill.note("canary_boundary", {"backup_id": rpo.backup_id, "origin": rpo.origin,
+                                   "backup_point_in_time": rpo.point_in_time.isoformat(), **boundary.to_json()})
+    drill.note("rpo", {**rpo.to_json(), "worst_gap_48h": gap.to_json() if gap else None})
+    if gap is not None:
+        drill.record_measurement(Measurement(GAP_MEASURE, drill.settings.rpo_seconds, gap.seconds,
+                                             started_at=gap.start, ended_at=gap.end), unit_note=REPORTED_ONLY)
+    if not boundary.clean:
+        raise TargetMissed(f"restored backup {rpo.backup_id} does not cut the canary at its point in time: "
+                           f"{boundary.describe()}",
+                           fix="the restored data is not the backup it names; check the restore phase")
+    interval = drill.canary.interval_s if drill.canary else 0.25
+    expected = rpo.expected_from_backup_s()
+    if rpo.observed and abs(expected - rpo.rpo_s) > cross_check_tolerance(point.manifest, interval):
         raise TargetMissed(
-            f"RPO cross-check failed: newest canary {newest.seq if newest else None} vs manifest "
-            f"{backup.manifest.canary_high_water}, canary loss {rpo.measured_s:.1f}s vs "
-            f"{rpo.expected_from_backup_s:.1f}s expected from the backup's point in time, holes {len(rpo.canary.holes)}",
-            fix="the restored data is not the backup the drill took; check the restore phase")
+            f"RPO cross-check failed for backup {rpo.backup_id}: canary loss {rpo.rpo_s:.1f}s vs {expected:.1f}s "
+            f"from its point in time {rpo.point_in_time.isoformat()} to the last write",
+            fix="the backup's point in time does not match the canaries it holds; check the pipeline's manifest")
+    m = Measurement("RPO", drill.settings.rpo_seconds, rpo.rpo_s, started_at=rpo.started_at, ended_at=rpo.ended_at)
+    drill.record_measurement(m, unit_note="" if rpo.observed else COMPUTED)
+    if not m.met:
+        raise TargetMissed(f"{m.describe()} ({rpo.how}; backup {rpo.backup_id})",
+                           fix="the pipeline's backups are further apart than the RPO; check the backup CronJob")
+    return m

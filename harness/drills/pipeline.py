@@ -31,6 +31,7 @@ from harness.backup.verify import (
 from harness.config import Settings
 from harness.drills.scenario import DrillScenario
 from harness.errors import PipelineBackupUnfit, VerificationFailed
+from harness.measure import observations as obs
 from harness.measure.clock import Measurement
 from harness.measure.figures import backup_age_s
 from harness.target.base import Target
@@ -211,7 +212,7 @@ def require_pipeline_backup(drill: DrillScenario, target: Target) -> PipelineBac
         drill.note("pipeline_backup", {"refused": exc.message})
         raise
     drill.note("pipeline_backup", found.to_json())
-    drill.observe_backup("pipeline_newest", found.id, found.point_in_time, at=found.checked_at)
+    drill.observe_backup(obs.PIPELINE_NEWEST, found.id, found.point_in_time, at=found.checked_at)
     drill.record_measurement(Measurement(AGE_MEASURE, target.settings.rpo_seconds, found.age_s,
                                          started_at=found.point_in_time, ended_at=found.checked_at))
     return found

@@ -1,7 +1,7 @@
-"""Scenario 4: compromise. Isolate, scan every backup, restore the newest clean one, rotate every secret.
+"""Scenario 4: compromise. Isolate, scan the pipeline's backups, restore the newest clean one, rotate every secret.
 
 Clock: fault_injected (isolation starts) → fault_confirmed (deny-all policy in
-force) → backups_scanned → infra_ready (clean namespace) → secrets_rotated →
+force) → assessed (what changed: harness.drills.assessment) → backups_scanned → infra_ready (clean namespace) → secrets_rotated →
 data_restored → verified (health 200). Secrets come before the data: the clean
 namespace's Redis reads its (new) password from a Secret and cannot start without it. The audit timeline is the clock plus
 what each step decided.
@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.backup.catalog import find_backup, list_backups, read_manifest
+from harness.backup.catalog import find_backup, list_backups, origin_of, read_manifest
 from harness.backup.layout import manifest_key, new_backup_id, rdb_key
+from harness.backup.manifest import PIPELINE
 from harness.backup.store import BackupStore
 from harness.backup.verify import VerificationReport, verify_backup
 from harness.chaos.kubernetes_actions import HELD_UNTIL_VERIFIED
+from harness.drills.assessment import require_known_good_images
 from harness.drills.experiments import ISOLATE_NAMESPACE, run_for_drill
 from harness.drills.scenario import DrillScenario
 from harness.errors import DrillError, TargetMissed, VerificationFailed
@@ -68,13 +70,17 @@ def _copy_backup(source: BackupStore, dest: BackupStore, backup_id: str) -> byte
 
 
 def plant_tampered_backup(drill: DrillScenario, target: Target, source_id: str) -> Quarantine:
-    """Copy the newest backups into a quarantine prefix and plant there a newer copy of `source_id`
-    with one byte flipped (the attacker's work)."""
+    """Copy the pipeline's newest backups into a quarantine prefix and plant there a newer copy of `source_id`
+    (the pipeline backup the scenario restores) with one byte flipped (the attacker's work).
+
+    Only pipeline backups are copied: what a compromise leaves to restore from is what the pipeline wrote.
+    """
     require_destructive(target, "plant a tampered backup in the quarantine copy of the store")
     store = target.store()
     now = datetime.now(UTC)
     quarantine = store.child(f"{QUARANTINE_PREFIX}/{target.settings.run_id or f'{now:%Y%m%dT%H%M%S}'}")
-    newest = sorted((e for e in list_backups(store) if e.complete and e.layout == "manifest"),
+    newest = sorted((e for e in list_backups(store) if e.complete and e.layout == "manifest"
+                     and origin_of(store, e) == PIPELINE),
                     key=lambda e: e.point_in_time, reverse=True)[:SCAN_DEPTH]
     copied = tuple(dict.fromkeys([source_id, *(e.id for e in newest)]))
     rdbs = {backup_id: _copy_backup(store, quarantine, backup_id) for backup_id in copied}
@@ -179,9 +185,13 @@ def scan_backups(drill: DrillScenario, quarantine: Quarantine) -> ScanResult:
 
 
 def deploy_clean(drill: DrillScenario, target: Target) -> str:
-    """Deploy SENTINEL into a fresh namespace (the compromised one stays for forensics); return the old one."""
+    """Deploy SENTINEL into a fresh namespace (the compromised one stays for forensics); return the old one.
+
+    Stopped before anything is applied when an image it would run is not known-good (harness.drills.assessment).
+    """
     old = str(target.namespace)
     fresh = f"sentinel-clean-{datetime.now(UTC):%H%M%S}"
+    require_known_good_images(drill, target, target.stack_as_deployed(fresh))  # before anything is applied
     drill.on_finish(target.end_recovery)  # on a real target: tear the DR environment down afterwards
     target.deploy_clean_namespace(fresh)
     drill.note("clean_namespace", target.namespace)
@@ -249,7 +259,7 @@ def require_password_rotated(drill: DrillScenario, target: Target, passwords: Ro
                            f"new password → {proof['new_password_reply']}", fix="check the rotation step")
 
 
-AUDIT_PHASES = ("fault_injected", "fault_confirmed", "backups_scanned", "infra_ready", "secrets_rotated",
+AUDIT_PHASES = ("fault_injected", "fault_confirmed", "assessed", "backups_scanned", "infra_ready", "secrets_rotated",
                 "data_restored", "config_backed_up", "healthy")
 
 
@@ -259,6 +269,9 @@ def audit_timeline(drill: DrillScenario) -> list[dict[str, Any]]:
     what = {
         "fault_injected": f"isolation of namespace {details.get('isolation', {}).get('namespace')} started",
         "fault_confirmed": f"deny-all policy {details.get('isolation', {}).get('policy')} in force",
+        "assessed": f"{len((details.get('assessment') or {}).get('changed_objects', []))} object(s) and "
+                    f"{len((details.get('assessment') or {}).get('changed_images', []))} image(s) changed, "
+                    f"{len((details.get('assessment') or {}).get('key_differences', []))} key prefix(es) differ",
         "backups_scanned": f"{len(details.get('scan', []))} backups scanned, "
                            f"{sum(1 for s in details.get('scan', []) if not s['passed'])} rejected",
         "infra_ready": f"clean namespace {details.get('clean_namespace')} deployed",

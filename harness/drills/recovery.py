@@ -124,7 +124,7 @@ def newest_verified_backup(target: Target) -> str:
     raise RestoreRefused(f"no verified backup in {store.url}", fix="take and verify a backup first")
 
 
-def require_restored_matches(drill: DrillScenario, target: Target, backup: VerifiedBackup,
+def require_restored_matches(drill: DrillScenario, target: Target, manifest: Manifest,
                              restored: RestoreResult) -> None:
     """The restored server holds exactly the backup's keys as written, and the backup's newest canary is readable.
 
@@ -137,15 +137,16 @@ def require_restored_matches(drill: DrillScenario, target: Target, backup: Verif
     else:
         info = client.info("persistence")
         in_file = int(info.get("rdb_last_load_keys_loaded", 0)) + int(info.get("rdb_last_load_keys_expired", 0))
-    high = backup.manifest.canary_high_water
+    high = manifest.canary_high_water
     canary = client.get(canary_key(high)) if high is not None else None
-    drill.observe_restored("restored_keys", backup_id=backup.backup.id, keys_in_loaded_file=in_file,
-                           manifest_key_count=backup.manifest.key_count, canary_high_water=high,
-                           canary_readable=canary is not None)
-    drill.note("restored_check", {"keys_in_loaded_file": in_file, "manifest_key_count": backup.manifest.key_count,
-                                  "canary_high_water": high, "canary_readable": canary is not None})
-    if in_file != backup.manifest.key_count or canary is None:
+    readable = canary is not None if high is not None else None
+    drill.observe_restored("restored_keys", backup_id=manifest.id, keys_in_loaded_file=in_file,
+                           manifest_key_count=manifest.key_count, canary_high_water=high, canary_readable=readable)
+    drill.note("restored_check", {"backup_id": manifest.id, "keys_in_loaded_file": in_file,
+                                  "manifest_key_count": manifest.key_count, "canary_high_water": high,
+                                  "canary_readable": readable})
+    if in_file != manifest.key_count or (high is not None and canary is None):
         raise TargetMissed(
-            f"restored data does not match backup {backup.backup.id}: {in_file} keys loaded vs "
-            f"{backup.manifest.key_count} in the manifest, canary {high} {'present' if canary else 'missing'}",
+            f"restored data does not match backup {manifest.id}: {in_file} keys loaded vs "
+            f"{manifest.key_count} in the manifest, canary {high} {'present' if canary else 'missing'}",
             fix="the restore did not load the verified backup")

@@ -86,10 +86,12 @@ class DrillScenario:
         self.record.canary = report.to_json()
         return report
 
-    def observe_backup(self, role: str, backup_id: str, point_in_time: datetime, *, at: datetime) -> None:
-        """Keep a backup whose age a figure uses: its point in time, and when the drill looked (`at`)."""
+    def observe_backup(self, role: str, backup_id: str, point_in_time: datetime, *, at: datetime,
+                       **facts: Any) -> None:
+        """Keep a backup a figure uses: its point in time, when the drill looked (`at`), and `facts` (origin, the
+        canary high-water mark it holds)."""
         self.observations.add(obs.BACKUPS, {"role": role, "id": backup_id, "point_in_time": point_in_time.isoformat(),
-                                            "observed_at": at.isoformat()})
+                                            "observed_at": at.isoformat(), **facts})
 
     def observe_restored(self, check: str, **counts: Any) -> None:
         """Keep what a check of restored data saw (key counts, the canary), before it is judged."""

@@ -249,7 +249,9 @@ def _fill(
         "tool_versions": {**provenance.local_tool_versions(), **dict(meta.get("versions") or {})},
         "contacts": list(meta.get("contacts") or []),
         "clock_sources": dict(meta.get("clock_sources") or {}),
-        "raw_observations": True,
+        # records from a drill that kept none (an older drill-results.json) make a bundle that says so: it is
+        # then not recomputed, rather than failing for what its drill could not have kept
+        "raw_observations": any(s["observations"] for s in scenarios),
         "scenarios": scenarios,
         "artifacts": run_files,
         "missing_artifacts": run_missing,

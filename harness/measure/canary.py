@@ -170,6 +170,17 @@ def canary_report(acknowledged: Sequence[CanaryWrite], newest_present: CanaryWri
 
 def canary_from_observations(lines: Sequence[Mapping[str, Any]]) -> CanaryReport | None:
     """The report of the last read-back in a scenario's canary lines; None when nothing was read back."""
+    read = read_back_from_observations(lines)
+    if read is None:
+        return None
+    acknowledged, newest, present = read
+    return canary_report(acknowledged, newest, present)
+
+
+def read_back_from_observations(
+        lines: Sequence[Mapping[str, Any]]) -> tuple[list[CanaryWrite], CanaryWrite | None, dict[int, bool]] | None:
+    """(the writes acknowledged before the last read-back, the newest canary it found, each write's presence) from
+    a scenario's canary lines; None when nothing was read back."""
     starts = [i for i, line in enumerate(lines) if line.get("kind") == "newest_present"]
     if not starts:
         return None
@@ -182,7 +193,7 @@ def canary_from_observations(lines: Sequence[Mapping[str, Any]]) -> CanaryReport
               if newest_line.get("seq") is not None and newest_line.get("written_at") else None)
     present = {int(line["seq"]): bool(line["present"]) for line in lines[starts[-1] + 1:]
                if line.get("kind") == "read_back"}
-    return canary_report(acknowledged, newest, present)
+    return acknowledged, newest, present
 
 
 @dataclass

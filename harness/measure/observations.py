@@ -36,7 +36,13 @@ TARGETS = "targets"
 
 #: the settings a scenario's figures are compared with, recorded raw as its TARGETS lines
 TARGET_SETTINGS = ("rto_seconds", "rpo_seconds", "availability_floor", "dbsize_tolerance", "min_keys",
-                   "probe_interval_seconds")
+                   "probe_interval_seconds", "backup_schedule_slack_seconds")
+
+#: backups.jsonl roles: the pipeline's newest when the daily check judged it; the backup a scenario restored
+PIPELINE_NEWEST = "pipeline_newest"
+RESTORED_BACKUP = "restored"
+#: a pipeline_newest line judged against the RPO + the schedule's slack (the daily check), not the RPO alone
+LIMIT_RPO_PLUS_SLACK = "rpo_seconds+backup_schedule_slack_seconds"
 
 STREAMS = (TARGETS, CLOCK, PROBES, CANARY, FAULTS, RESTORED, BACKUPS, STORE_CLOCK, CHECKS)
 

@@ -7,7 +7,9 @@ Job, and a test can run the verify CronJob the same way instead of waiting an ho
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,15 +53,19 @@ def job_log_tail(cluster: Cluster, *, namespace: str, job: str, lines: int = 20)
         return f"(no log: {exc.one_line()})"
 
 
-def run_cronjob_now(cluster: Cluster, cronjob: str, *, namespace: str, timeout: float = 300.0) -> JobRun:
-    """Create a Job from CronJob `cronjob`'s template, wait until it completes; JobFailed with its log if not."""
+def run_cronjob_now(cluster: Cluster, cronjob: str, *, namespace: str, timeout: float = 300.0,
+                    labels: Mapping[str, str] | None = None) -> JobRun:
+    """Create a Job from CronJob `cronjob`'s template, wait until it completes; JobFailed with its log if not.
+
+    `labels` are added to the Job's own (a drill's run id: what it created is its to clean up).
+    """
     source = cluster.get(namespaced("batch/v1", "cronjobs", namespace, cronjob), what=f"cronjob {namespace}/{cronjob}")
-    name = f"{cronjob}-manual-{datetime.now(UTC):%H%M%S}"
+    name = f"{cronjob}-manual-{datetime.now(UTC):%H%M%S}-{secrets.token_hex(2)}"
     template = source["spec"]["jobTemplate"]
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": namespace,
-                     "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                     "labels": {**((template.get("metadata") or {}).get("labels") or {}), **(labels or {})},
                      "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
                      "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": cronjob,
                                           "uid": source["metadata"]["uid"], "controller": True}]},

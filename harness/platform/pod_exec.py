@@ -186,3 +186,52 @@ def upload_file(
     return result.stdout.decode().split()[0] if result.stdout.strip() else ""
 
 
+
+
+def download_tar(
+    cluster: Cluster,
+    *,
+    namespace: str,
+    pod: str,
+    path: str,
+    out: Path,
+    container: str | None = None,
+    timeout: float = 600.0,
+) -> None:
+    """Write a tar archive of the file at absolute `path` in the pod to `out`, streamed (`kubectl cp` from a pod).
+
+    The pod runs `tar cf - -C DIR NAME`; its stdout goes to `out` as it arrives (never held in memory).
+    The caller unpacks the archive (through harness.safe_paths). PodCommandFailed when tar fails.
+    """
+    directory, name = path.rsplit("/", 1)
+    core = k8s.CoreV1Api(cluster.api)
+    kwargs = {"container": container} if container else {}
+    try:
+        ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace,
+                    command=["tar", "cf", "-", "-C", directory or "/", name],
+                    stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False, binary=True, **kwargs)
+    except k8s.ApiException as exc:
+        raise PodCommandFailed(f"cannot exec in pod {namespace}/{pod}: {exc.reason}",
+                               fix="check that the pod is Running and its container has tar") from None
+    err = io.BytesIO()
+    deadline = time.monotonic() + timeout
+    try:
+        with out.open("wb") as fh:
+            while ws.is_open():
+                if time.monotonic() > deadline:
+                    raise PodCommandFailed(f"copying {path} out of pod {namespace}/{pod} did not finish within "
+                                           f"{timeout:.0f}s", fix="check the pod's load or raise the timeout")
+                try:
+                    ws.update(timeout=1)
+                except WebSocketException:
+                    break
+                fh.write(ws.read_stdout(timeout=0) or b"")
+                err.write(ws.read_stderr(timeout=0) or b"")
+            fh.write(ws.read_stdout(timeout=0) or b"")
+        code = _exit_code(ws.read_channel(ERROR_CHANNEL), namespace=namespace, pod=pod)
+    finally:
+        ws.close()
+    if code != 0:
+        raise PodCommandFailed(f"tar of {path} in pod {namespace}/{pod} exited {code}: "
+                               f"{err.getvalue().decode(errors='replace').strip()[-300:]}",
+                               fix="check the path exists in the pod (the server's dir/dbfilename)")

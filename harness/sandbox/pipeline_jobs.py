@@ -45,7 +45,7 @@ def _store_values(endpoint: str, region: str) -> dict[str, str]:
 
 def pipeline_objects(namespace: str, *, endpoint: str, region: str, verifier_key_pem: str) -> list[Obj]:
     """deploy/cronjobs/ for the sandbox: the store Secrets filled (throwaway moto credentials), the verifier's
-    key in its Secret, the local image."""
+    key in its Secret, the local image, Redis by its Service name in `namespace`."""
     filled = {STORE_SECRET: _store_values(endpoint, region), VERIFIER_STORE_SECRET: _store_values(endpoint, region),
               VERIFIER_KEY_SECRET: {"ed25519.key": verifier_key_pem}}
     # the configuration export and the log archive are run by the host harness at `sandbox up` (their
@@ -62,6 +62,8 @@ def pipeline_objects(namespace: str, *, endpoint: str, region: str, verifier_key
             for container in pod["containers"]:
                 container["image"] = images.project_image()
                 container["imagePullPolicy"] = "Never"
+                container["args"] = [str(a).replace(".sentinel.svc", f".{namespace}.svc")
+                                     for a in container.get("args") or []]
     return objects
 
 

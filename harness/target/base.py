@@ -7,6 +7,7 @@ is rotated — it is a method here with one implementation per kind of target.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from harness.backup.store import BackupStore, open_store
 from harness.config import Settings
 from harness.errors import ConfigError
 from harness.ownership import run_labels
-from harness.platform.client import Cluster, Obj, connect
+from harness.platform.client import Cluster, Obj, connect, namespaced
 from harness.platform.deploy_methods import StackSource, deploy_record, stack_source
 from harness.platform.port_forward import forwarded_redis
 from harness.platform.secret_values import secret_value
@@ -42,6 +43,26 @@ class LossReport:
     api_server: str
     redis: str
     details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One run of the backup pipeline a drill asked for: what ran, how long, and the backup id it reported."""
+
+    how: str
+    seconds: float
+    backup_id: str | None
+    log_tail: str = ""
+
+
+#: a backup id as `sentinel-drill backup` prints it last (harness.backup.layout)
+_BACKUP_ID = re.compile(r"\b(\d{8}T\d{6}Z-[0-9a-f]{6})\b")
+
+
+def backup_id_in(log: str) -> str | None:
+    """The last backup id a backup Job's log names (its last stdout line), or None."""
+    found = _BACKUP_ID.findall(log)
+    return found[-1] if found else None
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,27 @@ class Target(ABC):
         objects = [o for o in source.render(namespace) if o["kind"] != "Secret"]
         self.last_deploy = deploy_record(source, objects)
         return objects
+
+    def stack_as_deployed(self, namespace: str) -> list[Obj]:
+        """The objects a deploy to `namespace` applies on this target (`stack_for_deploy` plus what the target
+        adds: the sandbox's values, its real nodes' local images); what scenario 4 checks before its clean deploy."""
+        return self.stack_for_deploy(namespace)
+
+    def image_digest(self, image: str) -> str | None:
+        """The digest `image` runs as on this target (`sha256:…`), or None when it cannot tell.
+
+        A reference pinned by digest is its own answer; otherwise the image id the kubelets report for a
+        pod of the target's namespace running that reference.
+        """
+        _, at, pinned = image.partition("@")
+        if at:
+            return pinned
+        for pod in self.cluster().list_items(namespaced("v1", "pods", self.namespace)):
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                image_id = str(status.get("imageID") or "")
+                if status.get("image") == image and "sha256:" in image_id:
+                    return "sha256:" + image_id.rsplit("sha256:", 1)[1]
+        return None
 
     @property
     def name(self) -> str:
@@ -209,6 +251,17 @@ class Target(ABC):
             raise ConfigError("no backup store configured for the target", fix="set DRILL_STORE_URL")
         return open_store(self.settings.store_url, retention_days=self.settings.store_retention_days,
                           lock_mode=self.settings.store_lock_mode, aws=self.aws())
+
+    def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
+        """Ask the backup pipeline for a backup now, as an operator would: a Job from the CronJob `backup_cronjob`'s
+        template in the target's namespace (`kubectl create job --from=cronjob/redis-backup`), labelled with this
+        run's id, waited for. JobFailed (with its log) when the Job fails; ObjectNotFound without the CronJob."""
+        from harness.platform.jobs import run_cronjob_now
+
+        run = run_cronjob_now(self.cluster(), self.settings.backup_cronjob, namespace=self.namespace,
+                              timeout=timeout, labels=self.owner_labels())
+        return PipelineRun(f"job {run.namespace}/{run.name} from cronjob/{self.settings.backup_cronjob}",
+                           run.seconds, backup_id_in(run.log_tail), run.log_tail)
 
     def recovery_replaces_production(self) -> bool:
         """Whether a scenario's recovery now *is* production (the sandbox), or ran in a parallel environment."""

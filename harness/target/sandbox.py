@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import ssl
+import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -18,19 +19,27 @@ from typing import TYPE_CHECKING
 import redis
 
 from harness.aws import AwsAccess
+from harness.backup.manifest import PIPELINE
 from harness.config import Settings
 from harness.errors import DrillError
-from harness.platform.client import Cluster
+from harness.platform.client import Cluster, Obj
 from harness.platform.stack import deploy_stack
 from harness.redis_client import connect as redis_connect
 from harness.safety import require_destructive
-from harness.sandbox import SandboxInfo, processes, repoint_health
+from harness.sandbox import SandboxInfo, images, processes, repoint_health
 from harness.sandbox import cluster as kwok
 from harness.sandbox.aws import sandbox_aws
 from harness.sandbox.first_backups import config_key
 from harness.sandbox.stack import with_sandbox_values
-from harness.sandbox.state import SandboxPaths, owned_processes, read_secret, save_state, write_secret
-from harness.target.base import LossProof, LossReport, Target
+from harness.sandbox.state import (
+    SandboxError,
+    SandboxPaths,
+    owned_processes,
+    read_secret,
+    save_state,
+    write_secret,
+)
+from harness.target.base import LossProof, LossReport, PipelineRun, Target
 
 if TYPE_CHECKING:
     from harness.restore.plane import RestorePlane
@@ -110,6 +119,26 @@ class SandboxTarget(Target):
         """The sandbox's Fernet key for configuration exports (written at `sandbox up`, 0600)."""
         return config_key(self.paths)
 
+    def stack_as_deployed(self, namespace: str) -> list[Obj]:
+        return with_sandbox_values(self.stack_for_deploy(namespace))
+
+    def image_digest(self, image: str) -> str | None:
+        """The sandbox's images are this machine's: their Docker image id (None where Docker has no such image)."""
+        try:
+            return images.image_ids((image,))[image]
+        except (SandboxError, OSError, KeyError):
+            return None
+
+    def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
+        """kwok pods never run, so the CronJob's Job cannot: the host runs what its container would
+        (`sentinel-drill backup`, a pipeline backup), as `sandbox up` does for the store's first backup."""
+        from harness.backup.take import take_backup
+
+        started = time.monotonic()
+        result = take_backup(self.redis_url, self.store(), password=self.redis_password(), origin=PIPELINE)
+        return PipelineRun("the sandbox's stand-in for the backup CronJob's Job (kwok pods never run): "
+                           "`sentinel-drill backup` on the host", time.monotonic() - started, result.id)
+
     def restore_plane(self) -> RestorePlane:
         """The sandbox's Redis is a process on this machine: stopped, given the file, started again."""
         from harness.redis_process import RedisProcess
@@ -161,7 +190,7 @@ class SandboxTarget(Target):
         cluster = kwok.finish_create(creating, name, self.paths, timeout=120)
         kwok.create_nodes(cluster, timeout=120)
         kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace)
-        objects = with_sandbox_values(self.stack_for_deploy(self.info.namespace))  # Secrets: from the export
+        objects = self.stack_as_deployed(self.info.namespace)  # Secrets: from the export
         deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120)
         self._adopt(replace(self.info, cluster_name=name, context=f"kwok-{name}", api_server=cluster.server,
                             ports={**{k: v for k, v in self.info.ports.items() if "/" not in k},
@@ -171,7 +200,7 @@ class SandboxTarget(Target):
     def deploy_clean_namespace(self, namespace: str) -> Cluster:
         cluster = self.cluster()
         kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"sandbox-redis-data-{namespace}")
-        objects = with_sandbox_values(self.stack_for_deploy(namespace))  # fresh Secrets come from the rotation
+        objects = self.stack_as_deployed(namespace)  # fresh Secrets come from the rotation
         deploy_stack(cluster, objects, namespace=namespace, timeout=120)
         self._adopt(replace(self.info, namespace=namespace))
         return cluster

@@ -15,18 +15,19 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from harness.config import Settings
-from harness.platform.client import Cluster
+from harness.platform.client import Cluster, Obj
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.stack import deploy_stack
 from harness.safety import require_destructive
-from harness.sandbox import SandboxInfo, images, node_pool
+from harness.sandbox import SandboxInfo, images, node_pool, pipeline_jobs
 from harness.sandbox import cluster as kwok
 from harness.sandbox.front import repoint
-from harness.sandbox.stack import on_real_nodes, with_sandbox_values
-from harness.sandbox.state import SandboxError, save_state, write_secret
-from harness.target.base import LossReport
+from harness.sandbox.stack import on_real_nodes
+from harness.sandbox.state import REGION, SandboxError, read_secret, save_state, write_secret
+from harness.target.base import LossReport, PipelineRun, Target
 from harness.target.restore_planes import volume_plane
 from harness.target.sandbox import SandboxTarget
 
@@ -70,6 +71,15 @@ class RealNodeSandboxTarget(SandboxTarget):
     def zone_cgroups(self, zone: str) -> list[str]:
         return node_pool.zone_cgroups(self.paths, zone)
 
+    def stack_as_deployed(self, namespace: str) -> list[Obj]:
+        """Runnable on the real nodes: local images never pulled, requests a laptop can hold."""
+        return on_real_nodes(super().stack_as_deployed(namespace))
+
+    def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
+        """The backup CronJob's own Job runs here, as on a real cluster (the sandbox's pipeline applied first)."""
+        self._deploy_pipeline(self.cluster(), self.namespace)
+        return Target.run_pipeline_backup(self, timeout=timeout)
+
     def restore_plane(self) -> RestorePlane:
         """Redis runs in the cluster here: the runbook's volume restore, its helper pod from the local image."""
         cluster = self.cluster()
@@ -102,13 +112,25 @@ class RealNodeSandboxTarget(SandboxTarget):
         kwok.create_redis_volume(cluster, self.paths, namespace=self.info.namespace, name=REDIS_VOLUME,
                                  node=node_pool.redis_node(self.paths))
         # Secrets come back from the encrypted export
-        objects = on_real_nodes(with_sandbox_values(self.stack_for_deploy(self.info.namespace)))
+        objects = self.stack_as_deployed(self.info.namespace)
         deploy_stack(cluster, objects, namespace=self.info.namespace, timeout=120, wait=False)
         node_pool.restart_dns(self.paths, context=f"kwok-{name}")
         self._adopt(replace(self.info, cluster_name=name, context=f"kwok-{name}", api_server=cluster.server,
                             ports={**{k: v for k, v in self.info.ports.items() if "/" not in k},
                                    **kwok.api_ports(self.paths, name)}))
         return cluster
+
+    def _deploy_pipeline(self, cluster: Cluster, namespace: str) -> None:
+        """The sandbox's backup CronJobs (and their store Secrets) in `namespace`, as `sandbox up` applies them:
+        after scenario 3 or 4 the sandbox's production is a new cluster or a clean namespace, whose pipeline a
+        real production would have redeployed (and scenario 4's rotation gave its store Secrets random values)."""
+        moto_port = urlsplit(self.info.s3_endpoint).port
+        if moto_port is None:
+            raise SandboxError(f"the sandbox's S3 endpoint {self.info.s3_endpoint} names no port",
+                               fix="recreate the sandbox")
+        pipeline_jobs.deploy_pipeline(cluster, namespace=namespace,
+                                      endpoint=pipeline_jobs.store_endpoint(self.paths, moto_port), region=REGION,
+                                      verifier_key_pem=read_secret(self.paths.verifier_key_file))
 
     def rotate_redis_password(self, new_password: str) -> None:
         """The clean namespace's Redis starts from its (rotated) Secret: only the drill's copy changes here."""
@@ -119,7 +141,7 @@ class RealNodeSandboxTarget(SandboxTarget):
         kwok.create_redis_volume(cluster, self.paths, namespace=namespace, name=f"{REDIS_VOLUME}-{namespace}",
                                  node=node_pool.redis_node(self.paths))
         # fresh Secrets come from the rotation
-        objects = on_real_nodes(with_sandbox_values(self.stack_for_deploy(namespace)))
+        objects = self.stack_as_deployed(namespace)
         deploy_stack(cluster, objects, namespace=namespace, timeout=120, wait=False)
         self._adopt(replace(self.info, namespace=namespace))
         return cluster

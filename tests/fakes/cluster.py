@@ -22,6 +22,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from harness.errors import ConnectionFailed
@@ -43,6 +44,11 @@ RESOURCES: dict[str, dict[str, tuple[str, bool]]] = {
 _KINDS = {plural: (gv, kind) for gv, kinds in RESOURCES.items() for kind, (plural, _) in kinds.items()}
 
 Key = tuple[str, str, str]  # (plural, namespace or "", name)
+
+
+def _now() -> str:
+    """A timestamp as the API server writes one (seconds, UTC)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -98,7 +104,7 @@ class FakeCluster:
     def _put(self, plural: str, namespace: str, name: str, body: Obj, *, labels: Mapping[str, str] | None = None) -> Obj:
         group_version, kind = _KINDS[plural]
         meta = {**(body.get("metadata") or {}), "name": name, "uid": str(uuid.uuid4()),
-                "resourceVersion": str(next(self._serial)), "generation": 1}
+                "resourceVersion": str(next(self._serial)), "generation": 1, "creationTimestamp": _now()}
         if namespace:
             meta["namespace"] = namespace
         if labels:
@@ -285,6 +291,8 @@ class FakeCluster:
         patched["metadata"] = merge_patch(existing["metadata"], {
             k: v for k, v in (body.get("metadata") or {}).items() if k in ("labels", "annotations")})
         patched["metadata"]["resourceVersion"] = str(next(self._serial))
+        patched["metadata"]["managedFields"] = [*(existing["metadata"].get("managedFields") or []), {
+            "manager": "fake-client", "operation": "Apply" if content_type == APPLY_PATCH else "Update", "time": _now()}]
         if not query.get("dryRun"):
             self.objects[key] = patched
         return 200, patched

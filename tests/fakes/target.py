@@ -26,7 +26,7 @@ from harness.evidence.record import Verdict
 from harness.platform.client import Cluster
 from harness.restore.network_plane import NetworkPlane
 from harness.safety import require_destructive
-from harness.target.base import LossProof, LossReport, Target
+from harness.target.base import LossProof, LossReport, PipelineRun, Target
 from tests.fakes.cluster import FakeCluster
 
 TARGET_NAME = "fake-staging"
@@ -94,6 +94,10 @@ class FakeTarget(Target):
         self.brain_replicas = brain_replicas
         self.calls: list[str] = []
         self.rotated_password: str | None = None
+        #: image → digest as this target resolves it (a test plays the registry)
+        self.image_digests: dict[str, str] = {}
+        #: what the fake backup CronJob's Job backs up: the target's Redis, unless a test points it elsewhere
+        self.pipeline_source: tuple[str, str | None] | None = None
         self._export_key = new_key()
 
     def cluster(self) -> Cluster:
@@ -111,6 +115,19 @@ class FakeTarget(Target):
 
     def restore_plane(self) -> NetworkPlane:
         return NetworkPlane(self.redis_url, self.redis_password(), snapshot_store=self.store())
+
+    def image_digest(self, image: str) -> str | None:
+        return self.image_digests.get(image) or super().image_digest(image)
+
+    def run_pipeline_backup(self, *, timeout: float) -> PipelineRun:
+        """The backup CronJob's Job: `sentinel-drill backup` of `pipeline_source` (the target's Redis by default)."""
+        from harness.backup.manifest import PIPELINE
+        from harness.backup.take import take_backup
+
+        self.calls.append("run_pipeline_backup")
+        url, password = self.pipeline_source or (self.redis_url, self.redis_password())
+        result = take_backup(url, self.store(), password=password, origin=PIPELINE)
+        return PipelineRun("the fake backup CronJob's Job", result.seconds, result.id, f"backup {result.id}\n")
 
     def lose_primary(self) -> LossReport:
         """The primary stops answering, its Redis data is gone; the target moves to the DR cluster."""

@@ -26,7 +26,7 @@ DOCKERFILE = REPO / "Dockerfile"
 EXPECTED = {
     "redis-backup-cronjob.yaml": ("0 * * * *", [["backup", "--redis-url", "redis://redis.sentinel.svc:6379/0",
                                                  "--store", "s3://sentinel-backups/"]]),
-    "backup-verify-cronjob.yaml": ("0 6 * * *", [["verify", "--latest", "--min-keys", "100"]]),
+    "backup-verify-cronjob.yaml": ("0 6 * * *", [["verify", "pipeline", "--min-keys", "100", "--budget", "3000"]]),
     "config-backup-cronjob.yaml": ("*/15 * * * *", [["backup", "config", "--store", "s3://sentinel-backups/"]]),
     "log-archive-cronjob.yaml": ("30 0 * * *", [
         ["backup", "logs", "--type", t, "--from", f"/logs/{t}", "--store", "s3://sentinel-logs/"]

@@ -47,6 +47,7 @@ from harness.backup.log_archive import archive_logs
 from harness.coverage.rows import logs_row
 from harness.dns import point_record
 from harness.drills import cluster_loss, configuration, pipeline, ransomware, recovery
+from harness.drills.restore_point import pipeline_restore_point
 from harness.drills.scenario import DrillScenario
 from harness.errors import AuthFailed, StoreError
 from harness.evidence.bundle import build_bundle
@@ -235,7 +236,7 @@ def drill_target(place: Place, source: Any, clean_env: pytest.MonkeyPatch, tmp_p
         redis_url=source.url, redis_password=source.password, log_store_url=f"s3://{place.logs}/",
         aws_endpoint_url=place.endpoint, store_retention_days=1, hosted_zone_id=place.zone_id,
         dns_record_name=PRODUCTION_RECORD, dr_dns_record_name=DRILL_RECORD, config_secrets=("sentinel-redis",),
-        config_maps=(), state_dir=str(tmp_path / "state"))
+        config_maps=(), state_dir=str(tmp_path / "state"), request_pipeline_backup=False)
     yield DrillTarget(settings, access=place.access(place.user("drill.json")), primary=primary, dr=dr,
                       brain_replicas=2)
 
@@ -269,10 +270,12 @@ def test_every_scenarios_store_calls_pass_under_the_shipped_policies(  # type: i
     # every scenario, before any fault: the pipeline's newest backup is fresh, verified and locked
     found = pipeline.require_pipeline_backup(drill, target)
     assert found.id == pipeline_backups[-1] and found.lock.startswith("COMPLIANCE until")
-    # scenarios 3 and 4: the drill's own backup of production, verified and recorded
-    own = recovery.take_verified_backup(drill, target)
+    # scenarios 3 and 4: the pipeline's backup to restore (its newest as it is: the pipeline's Job writes with the
+    # backup writer's identity, not the drill's), verified by the drill
+    point = pipeline_restore_point(drill, target)
+    assert point.backup_id == pipeline_backups[-1]
     # scenario 4: the quarantine copy with the tampered backup, its scan, and the restore from it
-    quarantine = ransomware.plant_tampered_backup(drill, target, own.backup.id)
+    quarantine = ransomware.plant_tampered_backup(drill, target, point.backup_id)
     scan = ransomware.scan_backups(drill, quarantine)
     chosen = ransomware.require_tampered_rejected(scan, quarantine)
     target.redis().flushall()  # the clean namespace's Redis starts empty
@@ -294,7 +297,7 @@ def test_every_scenarios_store_calls_pass_under_the_shipped_policies(  # type: i
     point_record(place.zone_id, DRILL_RECORD, "lb-dr.example.net", aws=target.aws())
     assert place.record_value(DRILL_RECORD) == "lb-dr.example.net"
     # the operator's `restore --replace` under the same identity: the target saved under snapshots/ first
-    restored = restore_backup(target.store(), own.backup.id, target_url=source.url,
+    restored = restore_backup(target.store(), point.backup_id, target_url=source.url,
                               target_password=data.source_password, replace=True)
     assert restored.snapshot is not None
     # the evidence bundle and its chain head, object-locked

@@ -83,3 +83,6 @@ def test_the_sandbox_fills_the_verifier_secrets_for_the_verify_cronjob_only() ->
     backup_refs = {n for n, _, _ in _secret_refs(jobs["redis-backup"])}
     assert "sentinel-backup-s3" in backup_refs and not backup_refs & {VERIFIER_KEY_SECRET, VERIFIER_S3_SECRET}
     assert {n for n, _, _ in _secret_refs(jobs[VERIFY_CRONJOB])} == {VERIFIER_KEY_SECRET, VERIFIER_S3_SECRET}
+    # a clean namespace's pipeline backs up that namespace's Redis, never production's by its old name
+    args = jobs["redis-backup"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "redis://redis.sandbox-ns.svc:6379/0" in args

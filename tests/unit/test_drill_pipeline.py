@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,10 +15,11 @@ from harness.backup.manifest import DRILL, PIPELINE, Manifest, Origin, SourceInf
 from harness.backup.store import FileStore
 from harness.backup.verify import NO_VERIFIER_KEY_NOTICE
 from harness.config import Settings
-from harness.drills.cluster_loss import RpoResult
 from harness.drills.pipeline import BackupGap, backup_age_s, check_pipeline_backup, pipeline_gap, worst_gap
+from harness.drills.rpo import COMPUTED, canary_boundary, observe_rpo
 from harness.errors import PipelineBackupUnfit, StoreError, VerificationFailed
 from harness.evidence.tables import REPORTED_ONLY, target_rows
+from harness.measure.canary import CanaryWrite
 from harness.signing import generate_keypair, load_private_key, sign_record
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
@@ -178,11 +180,34 @@ def test_a_file_store_cannot_lock_so_retention_is_not_applicable(tmp_path: Path)
 
 # --- RPO in the evidence ------------------------------------------------------------------------
 
-def test_rpo_is_the_pipeline_backups_age_at_the_fault_plus_the_canary_loss():
-    rpo = RpoResult(canary=None, measured_s=1.5, backup_point_in_time=NOW, expected_from_backup_s=1.5,  # type: ignore[arg-type]
-                    fault_at=NOW, pipeline_backup_id="x", pipeline_point_in_time=_at(0.5), worst_gap=None)
-    assert rpo.pipeline_age_at_fault_s == 1800
-    assert rpo.rpo_s == 1801.5
+def _writes(first: int, last: int) -> list[CanaryWrite]:
+    return [CanaryWrite(seq, NOW - timedelta(seconds=(last - seq) * 0.25)) for seq in range(first, last + 1)]
+
+
+def test_the_canary_boundary_of_a_backup_inside_the_canarys_run_gives_the_observed_loss_window():
+    acknowledged = _writes(101, 120)
+    boundary = canary_boundary(acknowledged, set(range(1, 111)), backup_high_water=110)  # 1–100: earlier runs
+    assert not boundary.predates_canary and boundary.clean
+    assert (boundary.present_before, boundary.absent_after) == (10, 10)
+    assert boundary.last_in_backup == acknowledged[9] and boundary.first_after == acknowledged[10]
+    assert boundary.loss_window_s == 2.5  # last acknowledged (120) − newest restored (110), 0.25 s apart
+
+
+def test_a_write_after_the_backup_that_came_back_or_one_before_it_that_did_not_is_named():
+    boundary = canary_boundary(_writes(1, 10), {1, 2, 4, 5, 9}, backup_high_water=5)
+    assert not boundary.clean
+    assert boundary.missing_before == (3,) and boundary.present_after == (9,)
+    assert "1 write(s) the backup holds are missing (first 3)" in boundary.describe()
+    assert "1 write(s) after the backup are present (first 9)" in boundary.describe()
+
+
+def test_a_backup_older_than_the_canary_has_its_rpo_computed_from_the_fault_and_labelled():
+    acknowledged = _writes(51, 60)
+    manifest = SimpleNamespace(id="b1", origin="pipeline", point_in_time=_at(0.5), canary_high_water=42)
+    observed = observe_rpo(manifest, acknowledged, {42}, fault_at=NOW)  # type: ignore[arg-type]
+    assert observed.boundary.predates_canary and observed.boundary.clean and not observed.observed
+    assert observed.rpo_s == 1800 and observed.how == COMPUTED
+    assert observed.to_json()["backup_id"] == "b1"
 
 
 def test_a_reported_gap_is_shown_beside_the_target_without_a_breach():

@@ -72,7 +72,7 @@ def test_the_rpo_cross_check_widens_with_a_long_save():
     from harness.drills.cluster_loss import cross_check_tolerance
 
     end = datetime(2026, 11, 26, 6, 0, 30, tzinfo=UTC)
-    quick = SimpleNamespace(manifest=SimpleNamespace(point_in_time=end, rdb_ctime=end))
-    slow = SimpleNamespace(manifest=SimpleNamespace(point_in_time=end, rdb_ctime=end - timedelta(seconds=20)))
+    quick = SimpleNamespace(point_in_time=end, rdb_ctime=end)
+    slow = SimpleNamespace(point_in_time=end, rdb_ctime=end - timedelta(seconds=20))
     assert cross_check_tolerance(quick, 0.25) == 1.5  # type: ignore[arg-type]
     assert cross_check_tolerance(slow, 0.25) == 21.5  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.config import load_settings
-from harness.doctor.permissions import PORT_FORWARD, SCENARIO_NEEDS, Need, scenario_needs
+from harness.doctor.permissions import PIPELINE_BACKUP_JOB, PORT_FORWARD, SCENARIO_NEEDS, Need, scenario_needs
 from harness.errors import ConfigError
 from harness.platform.port_forward import K8sRedisAddress, forwarded_redis, local_url, parse_k8s_url
 
@@ -56,7 +56,9 @@ def test_pods_portforward_is_needed_only_where_the_redis_url_is_k8s() -> None:
     forward = Need("", "pods", "portforward", "create", "namespace")
     dr_forward = Need("", "pods", "portforward", "create", "dr_namespace")
     plain = load_settings(env={"DRILL_REDIS_URL": "redis://127.0.0.1:6379/0"})
-    assert scenario_needs("scenario-3", plain) == SCENARIO_NEEDS["scenario-3"]
+    as_is = load_settings(env={"DRILL_REDIS_URL": "redis://127.0.0.1:6379/0", "DRILL_REQUEST_PIPELINE_BACKUP": "false"})
+    assert scenario_needs("scenario-3", as_is) == SCENARIO_NEEDS["scenario-3"]
+    assert scenario_needs("scenario-3", plain) == tuple(sorted({*SCENARIO_NEEDS["scenario-3"], *PIPELINE_BACKUP_JOB}))
     forwarded = load_settings(env={"DRILL_REDIS_URL": "k8s://sentinel/redis:6379",
                                    "DRILL_DR_REDIS_URL": "k8s://sentinel-dr/redis:6379"})
     assert forward in scenario_needs("scenario-1", forwarded)

@@ -110,6 +110,9 @@ def start_staging(sandbox: SandboxInfo, directory: Path) -> Iterator[Staging]:
         "dr_dns_record_name": dr_record, "load_balancer": f"lb-dr.{sandbox.hosted_zone_name}",
         "redis_restore_method": "network",
         "integration_smoke": False,  # the stack runs on kwok here: its health URL is a stand-in, not the Gateway
+        # kwok pods never run, so no Job from the backup CronJob could write a backup (and production must stay
+        # untouched): scenarios 3 and 4 restore the pipeline's newest backup as it is
+        "request_pipeline_backup": False,
         "rto_seconds": 120,  # recovery here takes seconds; a hang fails in minutes, not 15
     }
     config_file = directory / "staging.yaml"

@@ -65,12 +65,14 @@ def test_a_pipeline_backup_older_than_the_rpo_stops_the_scenario_before_any_faul
 
 
 def test_the_daily_check_fails_when_the_pipeline_backup_is_older_than_the_rpo(run_drill, stale_pipeline):
-    run = run_drill("daily", **stale_pipeline)
+    # the daily check allows the RPO plus the hourly schedule's slack, as the verify CronJob does
+    run = run_drill("daily", **stale_pipeline, DRILL_BACKUP_SCHEDULE_SLACK_SECONDS="0")
 
     assert run.code == 1, run.output[-3000:]
     scenario = run.scenario("daily")
     assert scenario["verdict"] == "FAIL"
-    assert "PipelineBackupUnfit" in scenario["reason"] and "older than the RPO target 2s" in scenario["reason"]
+    assert "PipelineBackupUnfit" in scenario["reason"]
+    assert "older than the RPO 2s + schedule slack 0s" in scenario["reason"], scenario["reason"]
     age = next(m for m in scenario["measurements"] if m["name"] == "age of the newest pipeline backup")
     assert age["measured_s"] > 2 and not age["met"]
 

@@ -7,6 +7,7 @@ host's nodes rejoin it and restore Redis into the new cluster's volume.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from harness.sandbox import SandboxInfo
@@ -29,6 +30,12 @@ def test_scenario_4_isolates_by_a_refused_connection_and_the_clean_namespace_ser
     # the rotated Secrets are the pipeline's newest export now: a later restore cannot bring the old ones back
     assert record["details"]["config_backup_after_rotation"]["origin"] == "pipeline"
     assert record["details"]["config_backup_after_rotation"]["export_id"]
+    # restored from the backup the backup CronJob's own Job wrote when asked before the fault, assessed first
+    point = record["details"]["restore_point"]
+    assert point["origin"] == "pipeline" and re.match(r"job sentinel[-0-9a-z]*/redis-backup-manual-", point["how"])
+    assert record["details"]["redis_restore"]["backup_id"] == point["backup_id"]
+    assessment = record["details"]["assessment"]
+    assert assessment["compared_backup"] and assessment["keys_not_compared"] is None
 
 
 def test_scenario_3_restores_into_a_new_cluster_that_the_nodes_rejoin(real_drill, tmp_path: Path) -> None:
@@ -36,6 +43,14 @@ def test_scenario_3_restores_into_a_new_cluster_that_the_nodes_rejoin(real_drill
     phases = [p["name"] for p in record["timeline"]["phases"]]
     assert phases[:3] == ["fault_confirmed", "infra_ready", "secrets_restored"]  # Secrets before Redis
     assert record["details"]["redis_restore"]["keys"] > 1_000
+    # the backup restored is the one the backup CronJob's own Job wrote when asked before the fault, and the
+    # canary's writes show its boundary: those it holds came back, later ones did not
+    point, boundary = record["details"]["restore_point"], record["details"]["canary_boundary"]
+    assert point["origin"] == "pipeline" and re.match(r"job sentinel[-0-9a-z]*/redis-backup-manual-", point["how"])
+    assert record["details"]["redis_restore"]["backup_id"] == point["backup_id"] == boundary["backup_id"]
+    assert boundary["present_before_boundary"] > 0 and boundary["absent_after_boundary"] > 0
+    assert record["details"]["rpo"]["how"].startswith("observed")
+    assert record["details"]["restored_keyspace"]["short"] == []
     # restored from the pipeline's export (scenario 4's, with the rotated values) and a day of audit logs
     assert record["details"]["config_export"]["drift_from_live"] == []
     assert record["details"]["config_restored"]["export_id"] == record["details"]["config_export"]["export_id"]

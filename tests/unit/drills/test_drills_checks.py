@@ -80,6 +80,7 @@ def test_a_stale_pipeline_backup_is_refused_before_any_fault_and_fails_the_daily
     assert verdict is daily is Verdict.FAIL
     assert f"refused before any fault: the newest pipeline backup {stale}" in reason
     assert "older than the RPO target 3600s" in reason and stale in daily_reason
+    assert "older than the RPO 3600s + schedule slack 300s" in daily_reason and "s old" in daily_reason
     assert primary.mutations() == [] and redis_target.calls == []  # nothing was touched
 
 

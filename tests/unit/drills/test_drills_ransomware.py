@@ -3,8 +3,13 @@ on a real FileStore and a real redis-server."""
 
 from __future__ import annotations
 
+import time
+
 from harness.backup.catalog import list_backups
-from harness.drills import ransomware, recovery
+from harness.backup.manifest import PIPELINE
+from harness.backup.take import take_backup
+from harness.backup.verify import verify_backup
+from harness.drills import assessment, configuration, ransomware, recovery
 from harness.evidence.record import Verdict
 from harness.platform.client import APPLY_PATCH
 from tests.fakes.target import BRAIN, verdict_of
@@ -82,3 +87,60 @@ def test_a_probe_pod_that_still_connects_leaves_the_isolation_unproven(make_targ
     verdict, reason = verdict_of(lambda: ransomware.confirm_isolated(drill, proof))
     assert verdict is Verdict.INVALID and "does not enforce it" in reason
 
+
+
+BRAIN_IMAGE = "ghcr.io/sentinel-platform/sentinel-brain:2.4.1"
+CLEAN_IMAGES = (BRAIN_IMAGE, "ghcr.io/sentinel-platform/sentinel-gateway:2.4.1", "redis:7.0.15-alpine")
+
+
+def test_the_assessment_names_a_changed_image_tag_and_a_digest_not_known_good_stops_the_clean_deploy(
+        make_target, redis_server, primary, new_drill, data):
+    target = make_target(redis_server, config_secrets=("sentinel-redis",), config_maps=(),
+                         known_good_images={image: "sha256:good" for image in CLEAN_IMAGES})
+    data.seed(target.redis(), n=5)
+    # hashtable-encoded: the same members serialise in another order once loaded from the RDB
+    target.redis().sadd("tenant:big", *[f"member-{i}" for i in range(300)])
+    primary.request("PATCH", "/api/v1/namespaces/sentinel/secrets/sentinel-redis", content_type=APPLY_PATCH,
+                    body={"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sentinel-redis"},
+                          "data": {"password": "c2VjcmV0"}})
+    backup = take_backup(target.redis_url, target.store(), password=target.redis_password(), origin=PIPELINE)
+    assert verify_backup(target.store(), backup.id, min_keys=10).passed
+    time.sleep(1.1)  # the Secret was written a second before the export: not a change since
+    assert configuration.take_config_backup(target).written
+    time.sleep(1.1)  # object timestamps have 1 s resolution
+    # the attacker: a new tag for Brain, a session planted, a user removed
+    primary.request("PATCH", "/apis/apps/v1/namespaces/sentinel/deployments/sentinel-brain", body={
+        "spec": {"template": {"spec": {"containers": [{"name": "brain", "image": f"{BRAIN_IMAGE}-x"}]}}}})
+    target.redis().set("session:planted", "planted-value-7f3a")
+    target.redis().delete("user:0")
+    drill = new_drill(target)
+
+    found = assessment.assess_compromise(drill, target)
+
+    assert found.changed_images == (
+        f"Deployment/sentinel-brain brain: runs {BRAIN_IMAGE}-x, the clean deploy {BRAIN_IMAGE}",)
+    assert [c.split(": ")[0] for c in found.changed_objects] == ["Deployment/sentinel-brain"]
+    assert found.compared_backup == backup.id
+    keys = {d.prefix: d for d in found.key_differences}
+    assert (keys["session:"].added, keys["session:"].sample_added) == (1, ("session:planted",))
+    assert (keys["user:"].removed, keys["user:"].sample_removed) == (1, ("user:0",))
+    assert set(keys) == {"session:", "user:"}  # nothing else changed: equal values are equal however encoded
+    assert "planted-value" not in str(drill.record.details["assessment"])  # names, never values
+
+    target.image_digests = {image: "sha256:good" for image in CLEAN_IMAGES} | {BRAIN_IMAGE: "sha256:pushed"}
+    verdict, reason = verdict_of(lambda: ransomware.deploy_clean(drill, target))
+
+    assert verdict is Verdict.FAIL
+    assert f"the clean deploy stopped: {BRAIN_IMAGE} resolves to sha256:pushed, known-good is sha256:good" in reason
+    assert not [c for c in target.calls if c.startswith("deploy_clean_namespace")]
+
+
+def test_the_clean_deploy_runs_when_every_image_resolves_to_its_known_good_digest(make_target, new_drill):
+    target = make_target(known_good_images={image: "sha256:good" for image in CLEAN_IMAGES})
+    target.image_digests = {image: "sha256:good" for image in CLEAN_IMAGES}
+    drill = new_drill(target)
+
+    ransomware.deploy_clean(drill, target)
+
+    assert drill.record.details["image_check"]["refused"] == []
+    assert [c for c in target.calls if c.startswith("deploy_clean_namespace")]

@@ -13,7 +13,16 @@ from pathlib import Path
 
 from harness.backup.manifest import PIPELINE
 from harness.backup.take import take_backup
-from harness.drills import backup_checks, cluster_loss, pipeline, pod_failure, preconditions, recovery
+from harness.drills import (
+    backup_checks,
+    cluster_loss,
+    pipeline,
+    pod_failure,
+    preconditions,
+    recovery,
+    restore_point,
+    rpo,
+)
 from harness.drills.pytest_plugin import classify
 from harness.drills.scenario import DrillScenario
 from harness.evidence.bundle import build_bundle
@@ -55,39 +64,84 @@ def test_scenario_1_recomputes_rto_phases_availability_and_canary(redis_target, 
     assert kinds == {"write", "newest_present", "read_back"}
 
 
-def test_scenario_3_recomputes_the_rpo_from_the_canaries_and_the_pipeline_backups_age(
-        make_target, redis_server, new_drill, data, tmp_path):
-    target = make_target(redis_server)
-    data.seed(target.redis(), n=5)
-    take_backup(target.redis_url, target.store(), password=target.redis_password(), origin=PIPELINE)
-    time.sleep(1.1)  # point in time has 1 s resolution: the drill's backup must be the newer one
-    drill = new_drill(target)
-    pipeline.require_pipeline_backup(drill, target)
-    preconditions.start_canary(drill, target)
-    time.sleep(0.6)
-    backup = recovery.take_verified_backup(drill, target)
-    time.sleep(0.6)  # canaries written after the backup: the loss the RPO measures
+def _scenario_3(drill: DrillScenario, target, point: restore_point.RestorePoint) -> None:
+    """Scenario 3 from the fault on, restoring `point` (the pipeline's backup), as the steps run it."""
     loss = cluster_loss.destroy_cluster(drill, target)
     cluster_loss.confirm_cluster_lost(drill, target, loss)
     target.provision_cluster()
     drill.clock.mark("infra_ready")
-    restored = recovery.restore_redis(drill, target, recovery.newest_verified_backup(target))
+    restored = recovery.restore_redis(drill, target, point.backup_id)
     drill.clock.mark("data_restored")
     recovery.wait_healthy(drill, target.health_url, deadline_s=5.0)
     drill.clock.mark("healthy")
-    recovery.require_restored_matches(drill, target, backup, restored)
+    recovery.require_restored_matches(drill, target, point.manifest, restored)
     drill.clock.mark("verified")
     drill.require(drill.rto())
-    cluster_loss.require_rpo(drill, cluster_loss.measure_rpo(drill, target, backup), backup)
+    cluster_loss.require_rpo(drill, target, cluster_loss.measure_rpo(drill, target, point), point)
+
+
+def test_scenario_3_recomputes_the_rpo_at_the_canary_boundary_of_the_pipeline_backup_it_restored(
+        make_target, redis_server, new_drill, data, tmp_path):
+    target = make_target(redis_server)
+    data.seed(target.redis(), n=5)
+    take_backup(target.redis_url, target.store(), password=target.redis_password(), origin=PIPELINE)
+    drill = new_drill(target)
+    pipeline.require_pipeline_backup(drill, target)
+    preconditions.start_canary(drill, target)
+    time.sleep(0.6)  # canary writes the backup will hold ...
+    point = restore_point.pipeline_restore_point(drill, target)
+    time.sleep(0.6)  # ... and writes after it: the loss the RPO observes
+    _scenario_3(drill, target, point)
 
     summary = _recomputed(drill, tmp_path)
 
     assert summary.endswith("0 difference(s); derived verdicts: PASS")
-    roles = [line["role"] for line in drill.record.observations[obs.BACKUPS]]
-    assert roles == ["pipeline_newest", "pipeline_at_fault"]
-    [written] = drill.record.observations[obs.STORE_CLOCK]
-    assert written["object"].endswith(".manifest.json") and written["store_time"] is not None
-    assert drill.record.canary is not None and drill.record.canary["lost_count"] > 0
+    restored = [line for line in drill.record.observations[obs.BACKUPS] if line["role"] == obs.RESTORED_BACKUP]
+    assert [(r["id"], r["origin"], r["canary_high_water"]) for r in restored] == [
+        (point.backup_id, "pipeline", point.manifest.canary_high_water)]
+    assert drill.record.details["rpo"]["how"] == rpo.OBSERVED
+    assert drill.record.details["canary_boundary"]["absent_after_boundary"] > 0
+
+
+def test_scenario_3_from_a_backup_older_than_the_canary_recomputes_the_computed_rpo(
+        make_target, redis_server, new_drill, data, tmp_path):
+    target = make_target(redis_server, request_pipeline_backup=False)
+    data.seed(target.redis(), n=5)
+    take_backup(target.redis_url, target.store(), password=target.redis_password(), origin=PIPELINE)
+    drill = new_drill(target)
+    preconditions.start_canary(drill, target)
+    time.sleep(0.6)
+    point = restore_point.pipeline_restore_point(drill, target)
+    _scenario_3(drill, target, point)
+
+    summary = _recomputed(drill, tmp_path)
+
+    assert summary.endswith("0 difference(s); derived verdicts: PASS")
+    assert drill.record.details["rpo"]["how"] == rpo.COMPUTED
+
+
+def test_a_restored_backup_doctored_to_look_newer_is_named_by_the_recomputation(
+        make_target, redis_server, new_drill, data, tmp_path):
+    """The stated RPO follows from the restored backup's point in time; moving it in the record is a difference."""
+    target = make_target(redis_server, request_pipeline_backup=False)
+    data.seed(target.redis(), n=5)
+    take_backup(target.redis_url, target.store(), password=target.redis_password(), origin=PIPELINE)
+    drill = new_drill(target)
+    preconditions.start_canary(drill, target)
+    time.sleep(0.6)
+    point = restore_point.pipeline_restore_point(drill, target)
+    _scenario_3(drill, target, point)
+    drill.record.verdict, drill.record.reason = classify(None)
+    drill.finish()
+    stated = next(m for m in drill.record.measurements if m["name"] == "RPO")
+    stated["measured_s"] = round(stated["measured_s"] - 0.5, 3)
+    bundle = build_bundle([drill.record], out_root=tmp_path / "evidence", env={},
+                          meta={"run_id": "run-1", "target": drill.settings.target, "git_sha": "0" * 40,
+                                "operator": "sre", "host": "ci", "settings": drill.settings.redacted()})
+
+    report = verify_bundle(bundle, env={}, recompute=True)
+
+    assert any(p.startswith(f"recompute: {drill.record.name}: RPO (s): stated ") for p in report.problems)
 
 
 def test_the_monthly_backup_verification_recomputes_the_age_and_the_scratch_restore(
