@@ -46,3 +46,46 @@ def test_the_verify_cronjob_runs_as_a_job_and_records_its_verdict(real_sandbox: 
     verifier = SandboxPaths(real_sandbox.state_dir).verifier_public_file.read_text().strip()
     record = read_verify_record(store, entry.id, trusted_keys=(verifier,))  # signed by the CronJob's key
     assert record is not None and record.passed, record
+
+
+def test_with_the_hourly_cronjob_suspended_past_the_rpo_the_daily_job_fails_naming_the_newest_backups_age(
+        real_sandbox: SandboxInfo, real_cluster: Cluster) -> None:
+    """The in-cluster daily check fails when it should: the backup CronJob suspended, its newest backup older than
+    the RPO + slack (here 2 s + 0 s, set on the verify CronJob as an operator would set 3600 + 300), the verify
+    CronJob's Job exits 1 naming the backup and its age. Both CronJobs are put back as they were."""
+    import time
+
+    import pytest
+
+    from harness.platform.client import MERGE_PATCH
+    from harness.platform.jobs import JobFailed
+
+    ns = real_sandbox.namespace
+    backup_path = namespaced("batch/v1", "cronjobs", ns, pipeline_jobs.BACKUP_CRONJOB)
+    verify_path = namespaced("batch/v1", "cronjobs", ns, pipeline_jobs.VERIFY_CRONJOB)
+    verify = real_cluster.get(verify_path)
+    containers = verify["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    original_env = containers[0]["env"]
+    tight = [{"name": e["name"], "value": {"DRILL_RPO_SECONDS": "2", "DRILL_BACKUP_SCHEDULE_SLACK_SECONDS": "0"}[e["name"]]}
+             if e["name"] in ("DRILL_RPO_SECONDS", "DRILL_BACKUP_SCHEDULE_SLACK_SECONDS") else e for e in original_env]
+    newest = newest_backup(_store(real_sandbox), origin=PIPELINE)
+    assert newest is not None
+
+    def set_env(env: list[dict[str, object]]) -> None:
+        body = {"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{**containers[0], "env": env}]}}}}}}
+        real_cluster.request("PATCH", verify_path, body=body, content_type=MERGE_PATCH)
+
+    real_cluster.request("PATCH", backup_path, body={"spec": {"suspend": True}}, content_type=MERGE_PATCH)
+    set_env(tight)
+    try:
+        time.sleep(2.5)  # the newest backup is now older than 2 s
+        with pytest.raises(JobFailed) as failed:
+            pipeline_jobs.run_verify_job(real_cluster, namespace=ns, timeout=180)
+    finally:
+        set_env(original_env)
+        real_cluster.request("PATCH", backup_path, body={"spec": {"suspend": False}}, content_type=MERGE_PATCH)
+
+    message = failed.value.message
+    print(f"\nverify Job with the backup CronJob suspended: {message}")
+    assert newest.id in message and "s old, older than the RPO 2s + schedule slack 0s" in message
+    assert real_cluster.get(backup_path)["spec"]["suspend"] is False
