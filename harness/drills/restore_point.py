@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from harness.backup.catalog import find_backup, newest_backup, read_manifest
+from harness.backup.layout import manifest_key
 from harness.backup.manifest import PIPELINE, Manifest
 from harness.backup.verify import verify_backup
 from harness.drills import keyspace
@@ -95,6 +96,8 @@ def pipeline_restore_point(drill: DrillScenario, target: Target) -> RestorePoint
     if manifest.origin != PIPELINE:
         raise PipelineBackupUnfit(f"backup {backup_id} ({how}) has origin {manifest.origin}, not pipeline",
                                   fix=_FIX_PIPELINE)
+    if settings.request_pipeline_backup:  # written in this run, between asking and now: the store's clock is read
+        drill.observe_store_write(store, manifest_key(backup_id), written_at=asked_at)
     point = RestorePoint(backup_id, manifest, how, settings.request_pipeline_backup, production, asked_at)
     drill.note("restore_point", point.to_json())
     report = verify_backup(store, backup_id, min_keys=settings.min_keys)

@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 #: a fake Slack-style token in the webhook's path: it must appear nowhere in reports/ or on stderr
 TOKEN = "T0NOTIFY/B0NOTIFY/xoxb-fake-webhook-token-4242"
 FAIL_CHEAPLY = {"DRILL_MIN_KEYS": "1000000000", "DRILL_SANDBOX_NODES": "kwok"}
-#: a breached target (not only a failed check): any backup is older than an RPO of 0 s
-BREACH_RPO = {"DRILL_RPO_SECONDS": "0", "DRILL_SANDBOX_NODES": "kwok"}
+#: a breached target (not only a failed check): any backup is older than an RPO of 0 s + a schedule slack of 0 s
+BREACH_RPO = {"DRILL_RPO_SECONDS": "0", "DRILL_BACKUP_SCHEDULE_SLACK_SECONDS": "0", "DRILL_SANDBOX_NODES": "kwok"}
 
 
 @dataclass
