@@ -74,8 +74,8 @@ def test_no_aws_credentials_exits_2(cli, aws_env, clean_env):
 def test_unknown_backup_id_exits_2(cli, clean_env, file_store_url):
     code, _, err = cli("verify", "20261126T061500Z-abcdef", "--store", file_store_url)
     assert code == 2 and "not found" in _one_line(err)
-    code, _, err = cli("verify", "latest.rdb", "--store", file_store_url)
-    assert code == 2 and "not a backup id" in _one_line(err)
+    code, _, err = cli("verify", "latest.rdb", "--store", file_store_url)  # a file: the runbook's manual path
+    assert code == 2 and "is not named as the runbook names a backup (redis-YYYYMMDD-HHMM.rdb" in _one_line(err)
 
 
 def test_id_and_latest_together_is_a_usage_error(cli, clean_env, file_store_url):
