@@ -7,6 +7,7 @@ host's nodes rejoin it and restore Redis into the new cluster's volume.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -59,3 +60,12 @@ def test_scenario_3_restores_into_a_new_cluster_that_the_nodes_rejoin(real_drill
     smoke = record["details"]["integration_smoke"]
     assert smoke["counter_now"] == smoke["counter_seeded"] + 1 and smoke["session_served_by"]
     assert {"logs_restored", "smoke_passed"} <= set(phases)
+    rto = next(m for m in record["measurements"] if m["name"] == "RTO")
+    print("\nscenario 3 on real nodes:", json.dumps({  # what the closing note quotes
+        "backup": {k: point.get(k) for k in ("backup_id", "origin", "how", "point_in_time")},
+        "canary_boundary": {k: boundary.get(k) for k in ("backup_canary_high_water", "present_before_boundary",
+                                                         "absent_after_boundary", "missing_before_boundary",
+                                                         "present_after_boundary", "loss_window_s")},
+        "rpo": {k: record["details"]["rpo"].get(k) for k in ("rpo_s", "how")},
+        "rto_s": rto["measured_s"], "phases": {p["name"]: p["seconds"] for p in record["timeline"]["phases"]}},
+        indent=1))
