@@ -77,7 +77,7 @@ drill-all: setup sandbox-bin helm-if-configured real-node-parts ## every scenari
 coverage: setup sandbox-bin helm-if-configured real-node-parts ## backup coverage: every row of the runbook's "What to Back Up" checked (docs/coverage.md)
 	$(call run_drill,coverage)
 
-verify-backup: setup sandbox-bin helm-if-configured real-node-parts ## the daily check: the newest backup verifies at every level and holds ≥ min keys
+verify-backup: setup sandbox-bin helm-if-configured real-node-parts ## the daily check: the newest pipeline backup is no older than the RPO + schedule slack, verifies at every level and holds ≥ min keys
 	$(call run_drill,daily)
 
 test-fast: setup ## unit tests only
