@@ -84,11 +84,17 @@ class ClusterTarget(Target):
         return not self.in_recovery_environment
 
     def restore_plane(self) -> RestorePlane:
-        """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network)."""
+        """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network).
+
+        The file restore's helper pod runs `restore_helper_image` with `restore_helper_pull_policy` (a
+        local image and Never where nodes cannot pull).
+        """
         if self.settings.redis_restore_method == "network":
             return network_plane(self)
         cluster = self.cluster()
-        return volume_plane(self, cluster, ClusterRedisVolumeOps(cluster, self.namespace))
+        ops = ClusterRedisVolumeOps(cluster, self.namespace, helper_image=self.settings.restore_helper_image,
+                                    helper_pull_policy=self.settings.restore_helper_pull_policy)
+        return volume_plane(self, cluster, ops)
 
     def restore_owner(self) -> str | None:
         """In a claimed DR environment, this run: the restore keeps (and sets again) the Redis's claim key."""

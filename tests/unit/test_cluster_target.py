@@ -10,6 +10,7 @@ import yaml
 
 from harness.config import load_settings
 from harness.errors import ConfigError
+from harness.platform.redis_volume import HELPER_IMAGE
 from harness.restore.network_plane import NetworkPlane
 from harness.restore.volume_plane import KubernetesVolumePlane
 from harness.target.cluster import ClusterTarget, dr_settings
@@ -81,3 +82,25 @@ def test_a_network_restore_streams_into_the_dr_redis():
                                                      "DRILL_STORE_URL": "file:///tmp/none"})))
     plane = target.restore_plane()
     assert isinstance(plane, NetworkPlane) and plane.url == "redis://redis.dr:6379/0"
+
+
+def test_the_file_restores_helper_pod_runs_the_configured_image_and_pull_policy(tmp_path: Path):
+    """Nodes that cannot pull (air-gapped, or the real-node sandbox) get a local image, never pulled."""
+    env = {**PRODUCTION, **DR, "DRILL_KUBECONFIG": str(_kubeconfig(tmp_path)),
+           "DRILL_RESTORE_HELPER_IMAGE": "registry.internal/redis:7", "DRILL_RESTORE_HELPER_PULL_POLICY": "Never"}
+    plane = _in_dr(ClusterTarget(load_settings(env=env))).restore_plane()
+    assert isinstance(plane, KubernetesVolumePlane)
+    assert (plane.ops.helper_image, plane.ops.helper_pull_policy) == ("registry.internal/redis:7", "Never")
+
+
+def test_by_default_the_helper_pod_runs_the_image_a_real_cluster_pulls(tmp_path: Path):
+    env = {**PRODUCTION, **DR, "DRILL_KUBECONFIG": str(_kubeconfig(tmp_path))}
+    plane = _in_dr(ClusterTarget(load_settings(env=env))).restore_plane()
+    assert isinstance(plane, KubernetesVolumePlane)
+    assert (plane.ops.helper_image, plane.ops.helper_pull_policy) == (HELPER_IMAGE, "IfNotPresent")
+
+
+def test_an_unknown_pull_policy_does_not_load():
+    with pytest.raises(ConfigError, match="restore_helper_pull_policy"):
+        load_settings(env={**PRODUCTION, **DR, "DRILL_RESTORE_HELPER_PULL_POLICY": "Sometimes"})
+
