@@ -122,6 +122,13 @@ class Settings(BaseModel):
     redis_restore_method: Literal["file", "network"] = Field(
         "file", description="how a drill writes Redis data: file (the runbook's volume copy) or network "
                             "(DUMP/RESTORE, when the harness cannot reach the volume)")
+    restore_helper_image: str = Field(
+        "redis:7.0.15-alpine", min_length=1,
+        description="file restore: the image of the short-lived pod that mounts Redis's volume (any image with sh, "
+                    "sha256sum and tar); set a local or mirrored one where nodes cannot pull from Docker Hub")
+    restore_helper_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        "IfNotPresent", description="file restore: the helper pod's imagePullPolicy (Never where the image is only "
+                                    "on the nodes, as on an air-gapped cluster)")
     dr_health_url: str | None = Field(None, description="the DR environment's health URL")
     dr_dns_record_name: str | None = Field(None, description="the drill's DNS record; production's is never moved")
     load_balancer: str | None = Field(None, description="DNS name the record points at after a restore")

@@ -79,6 +79,8 @@ def _admit_recovery_environment(settings: Settings, tag: str, action: str) -> st
     require_identity(settings, connect(recovery.kubeconfig, recovery.context), f"{action}: the DR cluster")
     target = ClusterTarget(settings)
     proof = target.require_distinct_recovery_environment(purpose=tag)
+    redis_said = (f"its Redis is another server (run_id {proof.recovery_redis.run_id[:12]}…)"
+                  if proof.recovery_redis is not None else
+                  "its Redis, the DR stack's own, is not deployed yet (compared with production's when it answers)")
     return (f"{tag}: DR environment {proof.recovery_cluster.describe()} namespace {proof.recovery_namespace!r} is "
-            f"not production's (namespace {proof.production_namespace!r}); its Redis is another server "
-            f"(run_id {proof.recovery_redis.run_id[:12]}…)")
+            f"not production's (namespace {proof.production_namespace!r}); {redis_said}")

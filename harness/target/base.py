@@ -18,7 +18,7 @@ import redis
 
 from harness.aws import AwsAccess
 from harness.backup.store import BackupStore, open_store
-from harness.config import Settings
+from harness.config import Settings, redact_url
 from harness.errors import ConfigError
 from harness.ownership import run_labels
 from harness.platform.client import Cluster, Obj, connect, namespaced
@@ -219,7 +219,9 @@ class Target(ABC):
             except (DrillError, redis.RedisError):
                 return None
 
-        wait_until(asked, timeout=timeout, interval=0.25, what=f"Redis at {self.redis_url} to answer DBSIZE",
+        # named by its configured URL: `redis_url` would open a k8s:// forward, which fails while no pod is ready
+        shown = redact_url(self.settings.redis_url or "")
+        wait_until(asked, timeout=timeout, interval=0.25, what=f"Redis at {shown} to answer DBSIZE",
                    describe=lambda: "no answer (restarting, or the password is not the one it loaded)")
         return answer[-1]
 

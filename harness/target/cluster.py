@@ -6,7 +6,10 @@ target to the configured DR environment (context, namespace, Redis, health URL,
 the drill's DNS record), which must start empty. Everything after that is the
 same code as on the sandbox. Before the first write the DR environment is proven
 not to be production and empty, then claimed for this run
-(harness.target.recovery_environment). When the scenario ends only a claimed
+(harness.target.recovery_environment). A DR Redis that is the DR stack's own
+(`dr_redis_url: k8s://<dr_namespace>/redis:6379`) is absent until the clean deploy
+creates it: counted as empty, and claimed when it first answers, before the
+restore writes to it. When the scenario ends only a claimed
 environment is released: the objects labelled with this run's id deleted, the DR
 Redis emptied while its claim key holds this run's id and given back its
 configured password, and the target points at production again, so the next
@@ -16,6 +19,7 @@ written to.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -25,8 +29,9 @@ from harness.backup.config_export import KEY_ENV
 from harness.config import Settings
 from harness.dns import same_record
 from harness.errors import ConfigError, DrillError
-from harness.ownership import stamp
-from harness.platform.client import Cluster, namespaced
+from harness.ownership import REDIS_CLAIM_KEY, stamp
+from harness.platform.client import Cluster, ObjectNotFound, namespaced
+from harness.platform.port_forward import is_k8s_url, parse_k8s_url
 from harness.platform.redis_volume import ClusterRedisVolumeOps
 from harness.platform.stack import deploy_stack
 from harness.target import distinct
@@ -39,6 +44,8 @@ if TYPE_CHECKING:
     from harness.restore.plane import RestorePlane
 
 DR_FIELDS = ("dr_context", "dr_redis_url", "dr_health_url", "dr_dns_record_name")
+#: how long the DR stack's own Redis may take to answer after the clean deploy (its Secret restored first)
+DR_REDIS_START_TIMEOUT = 300.0
 
 
 def dr_settings(production: Settings, *, purpose: str) -> Settings:
@@ -84,11 +91,19 @@ class ClusterTarget(Target):
         return not self.in_recovery_environment
 
     def restore_plane(self) -> RestorePlane:
-        """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network)."""
+        """`redis_restore_method` decides: the runbook's volume copy (file) or DUMP/RESTORE (network).
+
+        The file restore's helper pod runs `restore_helper_image` with `restore_helper_pull_policy` (a
+        local image and Never where nodes cannot pull). A DR Redis absent when the environment was
+        claimed is claimed here, once it answers, before the gate writes to it.
+        """
+        self._claim_pending_redis()
         if self.settings.redis_restore_method == "network":
             return network_plane(self)
         cluster = self.cluster()
-        return volume_plane(self, cluster, ClusterRedisVolumeOps(cluster, self.namespace))
+        ops = ClusterRedisVolumeOps(cluster, self.namespace, helper_image=self.settings.restore_helper_image,
+                                    helper_pull_policy=self.settings.restore_helper_pull_policy)
+        return volume_plane(self, cluster, ops)
 
     def restore_owner(self) -> str | None:
         """In a claimed DR environment, this run: the restore keeps (and sets again) the Redis's claim key."""
@@ -133,15 +148,40 @@ class ClusterTarget(Target):
                            "dr_namespace": self.namespace,
                            "distinct_from_production": self.distinct.to_json() if self.distinct else None})
 
+    def redis_absence(self) -> str | None:
+        """Why the DR Redis cannot be asked yet, or None: a `k8s://` dr_redis_url in the DR namespace naming no
+        Service and no pod there is the DR stack's own Redis, not deployed yet (the clean deploy creates it)."""
+        url = self.settings.redis_url
+        if not is_k8s_url(url) or url != self.settings.dr_redis_url:
+            return None
+        address = parse_k8s_url(url or "")
+        if address.namespace != self.namespace:
+            return None
+        cluster = self.cluster()
+        plurals = {"either": ("services", "pods"), "service": ("services",), "pod": ("pods",)}[address.kind]
+        for plural in plurals:
+            try:
+                cluster.get(namespaced("v1", plural, address.namespace, address.name))
+                return None
+            except ObjectNotFound:
+                continue
+        return f"the DR Redis {address.describe()} does not exist yet (the clean deploy creates it)"
+
     def recovery_environment_state(self) -> tuple[bool, str]:
-        """(empty, what was found): no SENTINEL, claim or drill object in the DR namespace, no key in the DR Redis."""
+        """(empty, what was found): no SENTINEL, claim or drill object in the DR namespace, no key in the DR Redis
+        (an absent DR Redis, the DR stack's own before the clean deploy, holds none)."""
+        absent = self.redis_absence()
         try:
-            client = self.redis()
+            client = None if absent else self.redis()
             found = recovery_env.emptiness(self.cluster(), self.namespace, client)
         except redis.RedisError as exc:
             raise DrillError(f"the DR Redis does not answer: {exc.__class__.__name__}",
                              fix="check dr_redis_url and DR_REDIS_PASSWORD") from None
-        return not found, "; ".join(found) or f"namespace {self.namespace} and the DR Redis are empty"
+        if found:
+            return False, "; ".join(found)
+        if absent:
+            return True, f"namespace {self.namespace} is empty and {absent}: counted as empty"
+        return True, f"namespace {self.namespace} and the DR Redis are empty"
 
     def claim_recovery_environment(self) -> recovery_env.Claim:
         """Prove the DR environment empty, then claim it for this run (DrillError naming what is in it otherwise)."""
@@ -158,13 +198,40 @@ class ClusterTarget(Target):
                               cluster=cluster_ref(cluster), namespace=self.namespace, run_id=self.run_id,
                               redis_url=self.settings.redis_url)
         try:
-            self.claim = recovery_env.claim(cluster, self.namespace, self.redis(), self.run_id,
+            client = None if self.redis_absence() else self.redis()
+            self.claim = recovery_env.claim(cluster, self.namespace, client, self.run_id,
                                             production=f"{self.production.context or 'current'}/"
                                                        f"{self.production.namespace}")
         except DrillError:
             ledger.done(entry, how="claim refused: nothing of this run to release")
             raise
         return self.claim
+
+    def _claim_pending_redis(self) -> None:
+        """Claim the DR Redis that was absent when the environment was claimed: once it answers, shown not to be
+        production's (nor its replica) and still empty; DrillError/SafetyRefused otherwise, nothing written."""
+        claimed = self.claim
+        if claimed is None or not claimed.redis_pending or not self.in_recovery_environment:
+            return
+        self.redis_dbsize(timeout=DR_REDIS_START_TIMEOUT)  # the clean deploy's Redis is starting
+        client = self.redis()
+        if self.distinct is not None:
+            distinct.require_not_production_redis(self.distinct, self.production, self.settings, client)
+        recovery_env.claim_redis(client, claimed.run_id)
+        self.claim = dataclasses.replace(claimed, redis_pending=False,
+                                         objects=(*claimed.objects, f"redis key {REDIS_CLAIM_KEY}"))
+
+    def _redis_not_started(self) -> bool:
+        """The DR Redis was absent when claimed (the DR stack's own) and does not answer yet."""
+        if self.claim is None or not self.claim.redis_pending:
+            return False
+        try:
+            self.redis().ping()
+        except redis.AuthenticationError:  # it runs, with another password: the rotation must reach it
+            return False
+        except (DrillError, redis.RedisError):
+            return True
+        return False
 
     def prove_loss(self, loss: LossReport) -> LossProof:
         """The DR environment must start empty, or the restore would prove nothing; an empty one is claimed."""
@@ -242,6 +309,10 @@ class ClusterTarget(Target):
         if not self.in_recovery_environment:
             raise DrillError("refusing to rotate production's Redis password",
                              fix="rotation happens in the clean DR environment after a clean deploy")
+        if self._redis_not_started():
+            # the DR stack's own Redis, deployed without its Secret: it starts from the Secret the rotation writes
+            self.rotated_password = new_password
+            return
         client = self.redis()
         try:
             client.config_set("requirepass", new_password)

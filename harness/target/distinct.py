@@ -7,6 +7,10 @@ would turn the drill's teardown of "its" environment into a wipe of production.
 the Redis servers' `run_id` and replication ids (a replica of production holds
 production's data), the health URLs, and the DNS records by name and as a CNAME
 alias. It writes nothing; a match is a SafetyRefused naming the setting to change.
+A DR Redis that is the DR stack's own and not deployed yet (`k8s://` in the DR
+namespace, no such Service or pod) has no identity to compare: the proof says it
+is absent, and the server that later answers there is compared with production's
+before the drill claims it (`require_not_production_redis`).
 """
 
 from __future__ import annotations
@@ -75,7 +79,8 @@ class DistinctProof:
     production_namespace: str
     recovery_namespace: str
     production_redis: RedisIdentity
-    recovery_redis: RedisIdentity
+    #: None while the DR Redis is absent (the clean deploy creates it)
+    recovery_redis: RedisIdentity | None
     production_record: str | None
     recovery_record: str | None
 
@@ -84,7 +89,9 @@ class DistinctProof:
             "production": {"cluster": self.production_cluster.describe(), "namespace": self.production_namespace,
                            "redis_run_id": self.production_redis.run_id, "dns_record": self.production_record},
             "dr": {"cluster": self.recovery_cluster.describe(), "namespace": self.recovery_namespace,
-                   "redis_run_id": self.recovery_redis.run_id, "dns_record": self.recovery_record},
+                   "redis_run_id": self.recovery_redis.run_id if self.recovery_redis else None,
+                   "redis": "present" if self.recovery_redis else "absent until the clean deploy",
+                   "dns_record": self.recovery_record},
         }
 
 
@@ -156,7 +163,17 @@ def prove_distinct(production: ClusterTarget, recovery: ClusterTarget) -> Distin
                              f"{exc.__class__.__name__}", fix="check the credentials' route53 read permission") from None
 
     _require_distinct_endpoints(prod_s, record_alias)
-    prod_redis, dr_redis = read_redis_identity(production.redis()), read_redis_identity(recovery.redis())
-    _require_distinct_redis(prod_s, dr_s, prod_redis, dr_redis)
+    prod_redis = read_redis_identity(production.redis())
+    dr_redis = None if recovery.redis_absence() else read_redis_identity(recovery.redis())
+    if dr_redis is not None:
+        _require_distinct_redis(prod_s, dr_s, prod_redis, dr_redis)
     return DistinctProof(prod_cluster, dr_cluster, prod_s.namespace, dr_s.namespace, prod_redis, dr_redis,
                          prod_s.dns_record_name, dr_s.dns_record_name)
+
+
+def require_not_production_redis(proof: DistinctProof, production: Settings, recovery: Settings,
+                                 client: redis.Redis) -> RedisIdentity:
+    """The DR Redis that answers now (absent when `proof` was made) is not production's, nor replicates it."""
+    found = read_redis_identity(client)
+    _require_distinct_redis(production, recovery, proof.production_redis, found)
+    return found

@@ -6,10 +6,14 @@ that environment down afterwards. Once it is shown not to be production
 claim, no labelled object in the namespace, no key in the Redis — and is then
 **claimed**: a ConfigMap carrying the run id in the namespace (the namespace
 created, labelled, when it did not exist), and a claim key holding the run id in
-the Redis (set only while the Redis is empty).
+the Redis (set only while the Redis is empty). A DR Redis that is the DR stack's
+own (`k8s://` in the DR namespace) does not exist until the clean deploy creates
+it: absent counts as empty, and its claim key is set when it first answers, still
+empty, before anything is written to it (`claim_redis`).
 
-Release deletes only objects labelled with this run's id, flushes the Redis only
-while its claim key holds this run's id, and deletes the namespace only when this
+Release flushes the Redis only while its claim key holds this run's id (first,
+while it still answers: it may be one of the run's own objects), deletes only
+objects labelled with this run's id, and deletes the namespace only when this
 run created it; never a cluster-scoped object.
 """
 
@@ -88,8 +92,9 @@ def labelled_objects(cluster: Cluster, namespace: str, *, selector: str = RUN_LA
     return found
 
 
-def emptiness(cluster: Cluster, namespace: str, client: redis.Redis) -> list[str]:
-    """What makes the DR environment not empty, in words ([] when it is empty)."""
+def emptiness(cluster: Cluster, namespace: str, client: redis.Redis | None) -> list[str]:
+    """What makes the DR environment not empty, in words ([] when it is empty); `client` None: the DR Redis is
+    absent (the clean deploy creates it), which holds no key."""
     found: list[str] = []
     claim = read_claim(cluster, namespace)
     if claim is not None:
@@ -104,7 +109,7 @@ def emptiness(cluster: Cluster, namespace: str, client: redis.Redis) -> list[str
     if leftovers:
         runs = sorted({o.owner or "?" for o in leftovers})
         found.append(f"namespace {namespace} holds {len(leftovers)} object(s) of drill run(s) {', '.join(runs)}")
-    keys = total_keys(client)
+    keys = total_keys(client) if client is not None else 0
     if keys:
         found.append(f"the DR Redis holds {keys} keys")
     return found
@@ -112,15 +117,21 @@ def emptiness(cluster: Cluster, namespace: str, client: redis.Redis) -> list[str
 
 @dataclass(frozen=True)
 class Claim:
-    """This run's claim on the DR environment: the namespace's ConfigMap and the Redis's claim key."""
+    """This run's claim on the DR environment: the namespace's ConfigMap and the Redis's claim key.
+
+    `redis_pending`: the DR Redis did not exist yet when the namespace was claimed; its
+    key is set when it first answers (ClusterTarget claims it before the restore writes).
+    """
 
     run_id: str
     namespace: str
     at: str
     objects: tuple[str, ...] = field(default=())
+    redis_pending: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "namespace": self.namespace, "at": self.at, "marks": list(self.objects)}
+        return {"run_id": self.run_id, "namespace": self.namespace, "at": self.at, "marks": list(self.objects),
+                "redis_pending": self.redis_pending}
 
 
 def claim_redis(client: redis.Redis, run_id: str) -> None:
@@ -150,9 +161,10 @@ def redis_claimed_by(client: redis.Redis, run_id: str) -> bool:
     return _claim_holder(client) == run_id
 
 
-def claim(cluster: Cluster, namespace: str, client: redis.Redis, run_id: str, *,
+def claim(cluster: Cluster, namespace: str, client: redis.Redis | None, run_id: str, *,
           production: str) -> Claim:
-    """Mark the (empty) DR environment as this run's: the namespace's claim ConfigMap, then the Redis's claim key.
+    """Mark the (empty) DR environment as this run's: the namespace's claim ConfigMap, then the Redis's claim key
+    (`client` None: the DR Redis is absent, its key pending until it answers).
 
     A claim another run holds is refused (DrillError), never taken over.
     """
@@ -174,6 +186,8 @@ def claim(cluster: Cluster, namespace: str, client: redis.Redis, run_id: str, *,
             raise DrillError(f"namespace {namespace} is claimed by drill run "
                              f"{(existing.get('data') or {}).get('run_id', '?')}",
                              fix="let that run finish, or run `sentinel-drill recover` where it ran") from None
+    if client is None:
+        return Claim(run_id, namespace, at, (*marks, f"configmap {namespace}/{CLAIM_CONFIGMAP}"), redis_pending=True)
     try:
         claim_redis(client, run_id)
     except BaseException:
@@ -253,10 +267,18 @@ def release_redis(client: redis.Redis, run_id: str, *, configured_password: str 
 
 def release(cluster: Cluster, namespace: str, run_id: str, client: redis.Redis | None, *,
             configured_password: str | None, rotated: bool) -> list[str]:
-    """Give the DR environment back: this run's objects, its Redis (if still claimed), then the claim itself."""
-    removed = delete_run_objects(cluster, namespace, run_id)
+    """Give the DR environment back: its Redis (if still claimed), this run's objects, then the claim itself.
+
+    The Redis first: when it is the DR stack's own it goes with the run's objects, and an emptied server
+    is what it saves on its way down (its volume outlives the StatefulSet for the next drill).
+    """
+    removed: list[str] = []
     if client is not None:
-        removed += release_redis(client, run_id, configured_password=configured_password, rotated=rotated)
+        try:
+            removed += release_redis(client, run_id, configured_password=configured_password, rotated=rotated)
+        except redis.RedisError as exc:  # the objects still go; the Redis is left as it is, said so
+            removed.append(f"DR Redis not reached ({exc.__class__.__name__}): not emptied")
+    removed += delete_run_objects(cluster, namespace, run_id)
     if _delete_claim_map(cluster, namespace, run_id):
         removed.append(f"claim configmap {namespace}/{CLAIM_CONFIGMAP}")
     if _delete_own_namespace(cluster, namespace, run_id):

@@ -10,6 +10,8 @@ import yaml
 
 from harness.config import load_settings
 from harness.errors import ConfigError
+from harness.platform.redis_volume import HELPER_IMAGE
+from harness.polling import WaitTimedOut
 from harness.restore.network_plane import NetworkPlane
 from harness.restore.volume_plane import KubernetesVolumePlane
 from harness.target.cluster import ClusterTarget, dr_settings
@@ -81,3 +83,42 @@ def test_a_network_restore_streams_into_the_dr_redis():
                                                      "DRILL_STORE_URL": "file:///tmp/none"})))
     plane = target.restore_plane()
     assert isinstance(plane, NetworkPlane) and plane.url == "redis://redis.dr:6379/0"
+
+
+def test_the_file_restores_helper_pod_runs_the_configured_image_and_pull_policy(tmp_path: Path):
+    """Nodes that cannot pull (air-gapped, or the real-node sandbox) get a local image, never pulled."""
+    env = {**PRODUCTION, **DR, "DRILL_KUBECONFIG": str(_kubeconfig(tmp_path)),
+           "DRILL_RESTORE_HELPER_IMAGE": "registry.internal/redis:7", "DRILL_RESTORE_HELPER_PULL_POLICY": "Never"}
+    plane = _in_dr(ClusterTarget(load_settings(env=env))).restore_plane()
+    assert isinstance(plane, KubernetesVolumePlane)
+    assert (plane.ops.helper_image, plane.ops.helper_pull_policy) == ("registry.internal/redis:7", "Never")
+
+
+def test_by_default_the_helper_pod_runs_the_image_a_real_cluster_pulls(tmp_path: Path):
+    env = {**PRODUCTION, **DR, "DRILL_KUBECONFIG": str(_kubeconfig(tmp_path))}
+    plane = _in_dr(ClusterTarget(load_settings(env=env))).restore_plane()
+    assert isinstance(plane, KubernetesVolumePlane)
+    assert (plane.ops.helper_image, plane.ops.helper_pull_policy) == (HELPER_IMAGE, "IfNotPresent")
+
+
+def test_an_unknown_pull_policy_does_not_load():
+    with pytest.raises(ConfigError, match="restore_helper_pull_policy"):
+        load_settings(env={**PRODUCTION, **DR, "DRILL_RESTORE_HELPER_PULL_POLICY": "Sometimes"})
+
+
+@pytest.mark.parametrize("dr_redis_url", ["redis://redis.dr:6379/0", "k8s://sentinel/redis:6379"])
+def test_only_a_k8s_redis_in_the_dr_namespace_can_be_absent_until_the_clean_deploy(dr_redis_url: str):
+    """A DR Redis elsewhere (a host, another namespace) must answer: its absence is never counted as empty.
+    (Nothing is asked of a cluster: these are decided by the URL alone.)"""
+    target = _in_dr(ClusterTarget(load_settings(env={**PRODUCTION, **DR, "DRILL_DR_REDIS_URL": dr_redis_url})))
+    assert target.redis_absence() is None
+
+
+def test_a_k8s_redis_not_ready_yet_is_waited_for_not_failed_at_once(tmp_path: Path):
+    """Waiting for the DR stack's Redis to answer must not open its port-forward just to name it (that fails at once
+    while no pod is ready): the wait runs to its deadline."""
+    env = {**PRODUCTION, **DR, "DRILL_KUBECONFIG": str(_kubeconfig(tmp_path)),
+           "DRILL_DR_REDIS_URL": "k8s://sentinel-dr/redis:6379"}
+    target = _in_dr(ClusterTarget(load_settings(env=env)))
+    with pytest.raises(WaitTimedOut, match="Redis at k8s://sentinel-dr/redis:6379 to answer DBSIZE"):
+        target.redis_dbsize(timeout=0.5)

@@ -51,14 +51,14 @@ class Staging:
         env = {k: v for k, v in self.sandbox.env(include_secrets=True).items()
                if not k.startswith(("DRILL_", "KUBE"))}
         env.update(DRILL_CONFIG=str(self.config_file), DR_REDIS_PASSWORD=self.dr_redis.password or "",
-                   DRILL_CONFIRM_DESTRUCTIVE=TARGET, DRILL_CONFIG_KEY=_fernet_key(self.config_file.parent))
+                   DRILL_CONFIRM_DESTRUCTIVE=TARGET, DRILL_CONFIG_KEY=fernet_key(self.config_file.parent))
         return env
 
     def cluster(self) -> Cluster:
         return connect(self.sandbox.kubeconfig, self.sandbox.context)
 
 
-def _fernet_key(directory: Path) -> str:
+def fernet_key(directory: Path) -> str:
     path = directory / "config-export.key"
     if not path.exists():
         from harness.backup.config_export import new_key
@@ -67,7 +67,7 @@ def _fernet_key(directory: Path) -> str:
     return path.read_text().strip()
 
 
-def _ensure_namespace(cluster: Cluster, name: str) -> None:
+def ensure_namespace(cluster: Cluster, name: str) -> None:
     try:
         cluster.get(f"/api/v1/namespaces/{name}")
     except ObjectNotFound:
@@ -91,7 +91,7 @@ def _start_dr_health(sandbox: SandboxInfo, directory: Path, dr_redis: RedisProce
 def start_staging(sandbox: SandboxInfo, directory: Path) -> Iterator[Staging]:
     """Set up the DR environment beside the sandbox and write the staging config; stop it all afterwards."""
     cluster = connect(sandbox.kubeconfig, sandbox.context)
-    _ensure_namespace(cluster, DR_NAMESPACE)
+    ensure_namespace(cluster, DR_NAMESPACE)
     # the DR environment is provisioned ahead: its Redis claim has a volume (the sandbox has no provisioner)
     create_redis_volume(cluster, SandboxPaths(sandbox.state_dir), namespace=DR_NAMESPACE, name="staging-dr-redis-data")
     # the DR Redis is configured with production's credentials, as a DR deploy from the same Secrets would be
@@ -210,5 +210,5 @@ def dump_results(results: dict[str, Any]) -> str:
                       indent=1)
 
 
-__all__ = ["DR_NAMESPACE", "ProductionState", "Staging", "dns_value", "dump_results", "production_state",
-           "start_staging"]
+__all__ = ["DR_NAMESPACE", "ProductionState", "Staging", "dns_value", "dump_results", "ensure_namespace", "fernet_key",
+           "production_state", "start_staging"]
