@@ -186,8 +186,6 @@ def upload_file(
     return result.stdout.decode().split()[0] if result.stdout.strip() else ""
 
 
-
-
 def download_tar(
     cluster: Cluster,
     *,
